@@ -1,0 +1,19 @@
+// Package exchange is gridmesh's contract with trading venues.
+//
+// It holds the venue-neutral types every adapter speaks (orders, fills,
+// accounts, positions, klines, stream events), the [IExchange] interface
+// every adapter implements, the small optional capability interfaces found
+// by type assertion (batch placement, amend, dead-man switch, …), the typed
+// errors callers branch on with [errors.Is] and [errors.As], and [Rules]:
+// the one place that knows a symbol's tick size, step size, minimum quantity
+// and minimum notional, and converts between public decimals and the integer
+// ticks, steps and money units the engine and the simulator compute with.
+//
+// Money crosses every public API here as [decimal.Decimal]. Inside the hot
+// paths a price is a [Ticks] count (price / TickSize), a quantity a [Steps]
+// count (quantity / StepSize) and an amount of quote currency a [Money]
+// count of TickSize×StepSize units, so that price × quantity is exact
+// integer arithmetic.
+//
+// This package imports nothing else of gridmesh.
+package exchange

@@ -1,0 +1,265 @@
+package slot
+
+import (
+	"errors"
+	"fmt"
+)
+
+type ruleKind uint8
+
+const (
+	ruleIllegal ruleKind = iota // the zero value: a missing entry is an error, never a silent no-op
+	ruleIgnore
+	ruleApply
+)
+
+type rule struct {
+	kind ruleKind
+	fn   func(*Slot, Event) (Effect, error)
+}
+
+var (
+	ignore  = rule{kind: ruleIgnore}
+	illegal = rule{kind: ruleIllegal}
+)
+
+func do(fn func(*Slot, Event) (Effect, error)) rule { return rule{kind: ruleApply, fn: fn} }
+
+// table is the whole state machine: one entry for every (state, event) pair.
+// Events of an older generation never reach it (Apply ignores them first).
+var table = [numStates][numEvents]rule{
+	Free: {
+		Submit: do(submitEntry), Ack: ignore, Reject: ignore, Fill: do(fillAfterEnd),
+		CancelSent: illegal, Canceled: ignore, Expired: ignore, OutcomeUnknown: ignore,
+		Reconciled: do(reconcile), Dust: illegal,
+	},
+	EntryPending: {
+		Submit: illegal, Ack: do(ack), Reject: do(reject), Fill: do(fill),
+		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: do(unknown),
+		Reconciled: do(reconcile), Dust: illegal,
+	},
+	EntryOpen: {
+		Submit: illegal, Ack: ignore, Reject: do(ended), Fill: do(fill),
+		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: ignore,
+		Reconciled: do(reconcile), Dust: illegal,
+	},
+	Holding: {
+		Submit: do(submitExit), Ack: ignore, Reject: ignore, Fill: do(fillAfterEnd),
+		CancelSent: illegal, Canceled: ignore, Expired: ignore, OutcomeUnknown: ignore,
+		Reconciled: do(reconcile), Dust: do(parkDust),
+	},
+	ExitPending: {
+		Submit: illegal, Ack: do(ack), Reject: do(reject), Fill: do(fill),
+		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: do(unknown),
+		Reconciled: do(reconcile), Dust: illegal,
+	},
+	ExitOpen: {
+		Submit: illegal, Ack: ignore, Reject: do(ended), Fill: do(fill),
+		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: ignore,
+		Reconciled: do(reconcile), Dust: illegal,
+	},
+	Canceling: {
+		Submit: illegal, Ack: do(clearUnknown), Reject: do(ended), Fill: do(fill),
+		CancelSent: ignore, Canceled: do(ended), Expired: do(ended), OutcomeUnknown: do(unknown),
+		Reconciled: do(reconcile), Dust: illegal,
+	},
+}
+
+var (
+	errGen      = errors.New("a new order needs a newer generation")
+	errQty      = errors.New("order quantity must be positive")
+	errRole     = errors.New("wrong role for this state")
+	errOverfill = errors.New("fill exceeds the order quantity")
+)
+
+func submitEntry(s *Slot, e Event) (Effect, error) {
+	if e.Role != RoleEntry {
+		return Effect{}, errRole
+	}
+	return Effect{}, submit(s, e, EntryPending)
+}
+
+func submitExit(s *Slot, e Event) (Effect, error) {
+	if e.Role != RoleExit {
+		return Effect{}, errRole
+	}
+	if e.Qty > s.Held {
+		return Effect{}, fmt.Errorf("exit quantity %d exceeds held %d", e.Qty, s.Held)
+	}
+	return Effect{}, submit(s, e, ExitPending)
+}
+
+func submit(s *Slot, e Event, next State) error {
+	if e.Gen <= s.Gen {
+		return errGen
+	}
+	if e.Qty <= 0 {
+		return errQty
+	}
+	s.State, s.Role, s.Gen, s.OrderQty, s.Filled, s.Unknown = next, e.Role, e.Gen, e.Qty, 0, false
+	return nil
+}
+
+func ack(s *Slot, _ Event) (Effect, error) {
+	s.Unknown = false
+	if s.State == EntryPending {
+		s.State = EntryOpen
+	} else {
+		s.State = ExitOpen
+	}
+	return Effect{}, nil
+}
+
+func clearUnknown(s *Slot, _ Event) (Effect, error) {
+	s.Unknown = false
+	return Effect{}, nil
+}
+
+func unknown(s *Slot, _ Event) (Effect, error) {
+	s.Unknown = true
+	return Effect{Query: true}, nil
+}
+
+func cancelSent(s *Slot, _ Event) (Effect, error) {
+	s.State = Canceling
+	return Effect{}, nil
+}
+
+// reject: nothing was created, so nothing was filled.
+func reject(s *Slot, e Event) (Effect, error) {
+	if s.Filled > 0 {
+		return ended(s, Event{Type: Canceled, Gen: e.Gen, Qty: s.Filled})
+	}
+	s.finish()
+	return Effect{}, nil
+}
+
+// book adds the growth of the cumulative filled quantity to the position.
+func book(s *Slot, cum, price int64) (Effect, error) {
+	delta := cum - s.Filled
+	if delta <= 0 {
+		return Effect{}, nil
+	}
+	if cum > s.OrderQty {
+		return Effect{}, errOverfill
+	}
+	var eff Effect
+	eff.Price = price
+	if s.Role == RoleEntry {
+		s.Held += delta
+		s.Cost += price * delta
+		eff.Entered = delta
+	} else {
+		if delta > s.Held {
+			return Effect{}, fmt.Errorf("exit fill %d exceeds held %d", delta, s.Held)
+		}
+		removed := s.Cost * delta / s.Held // truncated; the remainder stays in the basis
+		if s.Kind == Short {
+			eff.Realized = removed - price*delta
+		} else {
+			eff.Realized = price*delta - removed
+		}
+		s.Held -= delta
+		s.Cost -= removed
+		eff.Exited = delta
+	}
+	s.Filled = cum
+	return eff, nil
+}
+
+func fill(s *Slot, e Event) (Effect, error) {
+	if e.Qty <= s.Filled {
+		return Effect{Ignored: true}, nil // duplicate or reordered: already booked
+	}
+	eff, err := book(s, e.Qty, e.Price)
+	if err != nil {
+		return Effect{}, err
+	}
+	if s.Filled == s.OrderQty {
+		eff.RoundTrip = s.finish()
+	} else if s.State == EntryPending {
+		s.State = EntryOpen // a fill proves acceptance
+	} else if s.State == ExitPending {
+		s.State = ExitOpen
+	}
+	if s.State != Canceling {
+		s.Unknown = false
+	}
+	return eff, nil
+}
+
+// fillAfterEnd: a fill of an order that already ended. Only a duplicate is
+// possible; anything new means our view is wrong.
+func fillAfterEnd(s *Slot, e Event) (Effect, error) {
+	if e.Qty <= s.Filled {
+		return Effect{Ignored: true}, nil
+	}
+	return Effect{}, fmt.Errorf("fill to %d after the order ended at %d", e.Qty, s.Filled)
+}
+
+// ended: the order was canceled, expired or rejected after acceptance; Qty
+// is its final cumulative filled quantity.
+func ended(s *Slot, e Event) (Effect, error) {
+	eff, err := book(s, e.Qty, e.Price)
+	if err != nil {
+		return Effect{}, err
+	}
+	eff.RoundTrip = s.finish()
+	return eff, nil
+}
+
+// finish clears the current order and settles the state from the position.
+// It reports whether an exit completed a round trip.
+func (s *Slot) finish() bool {
+	exitDone := s.Role == RoleExit && s.Held == 0
+	s.Role, s.Unknown, s.OrderQty = RoleNone, false, 0
+	// Filled is kept: it recognises late duplicates of the ended order.
+	if s.Held > 0 {
+		s.State = Holding
+	} else {
+		s.State = Free
+		s.Cost = 0
+	}
+	return exitDone
+}
+
+func parkDust(s *Slot, _ Event) (Effect, error) {
+	s.State = Free
+	return Effect{}, nil
+}
+
+func reconcile(s *Slot, e Event) (Effect, error) {
+	if e.Held < 0 || (e.Held == 0 && e.Cost != 0) {
+		return Effect{}, fmt.Errorf("reconciled position held %d cost %d is inconsistent", e.Held, e.Cost)
+	}
+	next := Slot{Kind: s.Kind, Held: e.Held, Cost: e.Cost, Gen: max(s.Gen, e.Gen)}
+	switch e.Role {
+	case RoleNone:
+		next.State = Free
+		if e.Held > 0 {
+			next.State = Holding
+		}
+	case RoleEntry, RoleExit:
+		if e.Qty <= 0 || e.Filled < 0 || e.Filled >= e.Qty {
+			return Effect{}, fmt.Errorf("reconciled live order qty %d filled %d is inconsistent", e.Qty, e.Filled)
+		}
+		if e.Role == RoleExit && e.Qty-e.Filled > e.Held {
+			return Effect{}, fmt.Errorf("reconciled exit remaining %d exceeds held %d", e.Qty-e.Filled, e.Held)
+		}
+		next.Role, next.Gen, next.OrderQty, next.Filled = e.Role, e.Gen, e.Qty, e.Filled
+		switch {
+		case e.Role == RoleEntry && e.Acked:
+			next.State = EntryOpen
+		case e.Role == RoleEntry:
+			next.State = EntryPending
+		case e.Acked:
+			next.State = ExitOpen
+		default:
+			next.State = ExitPending
+		}
+	default:
+		return Effect{}, errRole
+	}
+	*s = next
+	return Effect{}, nil
+}
