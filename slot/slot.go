@@ -225,12 +225,12 @@ func (s *Slot) Apply(e Event) (Effect, error) {
 	case ruleIgnore:
 		return Effect{Ignored: true}, nil
 	case ruleApply:
-		next := *s
-		eff, err := r.fn(&next, e)
+		// Every rule checks before it changes anything, so an error leaves
+		// the slot as it was (the table test holds every rule to that).
+		eff, err := r.fn(s, e)
 		if err != nil {
 			return Effect{}, &TransitionError{State: s.State, Event: e.Type, Reason: err.Error()}
 		}
-		*s = next
 		return eff, nil
 	}
 	return Effect{}, &TransitionError{State: s.State, Event: e.Type}

@@ -1,0 +1,209 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// PlaceBatch places orders and returns one result per request, in request
+// order. When the adapter is a [BatchPlacer] the orders go in batches of its
+// MaxBatch (no more than half the smallest order window), each weighing
+// Weight(OpBatchPlace) against request windows and one unit per order
+// against order windows; a lone order left over is placed alone. Otherwise,
+// or when the venue answers a batch with [ErrUnsupported], they are placed
+// one by one in order. Orders of a batch that failed with a retryable error
+// are retried together; an order whose outcome is unknown is reported with
+// an [*UnknownOutcomeError] and never resent. Safe for concurrent use.
+func (e *Executor) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResult {
+	out := make([]BatchResult, len(reqs))
+	if e.batchPlacer == nil || e.placeChunk < 2 {
+		for i, r := range reqs {
+			out[i].Order, out[i].Err = e.Place(ctx, r)
+		}
+		return out
+	}
+	b := batcher[OrderRequest]{
+		e: e, op: opBatchPlace, itemOp: opPlace,
+		send:   e.batchPlacer.PlaceOrders,
+		single: e.Place,
+		ids:    func(r OrderRequest) (string, string) { return r.Symbol, r.ClientOrderID },
+	}
+	b.run(ctx, reqs, out, e.placeChunk)
+	return out
+}
+
+// CancelBatch cancels orders and returns one result per request, in request
+// order, batching through a [BatchCanceler] as [Executor.PlaceBatch] does
+// through a [BatchPlacer] (weight Weight(OpBatchCancel)). Safe for
+// concurrent use.
+func (e *Executor) CancelBatch(ctx context.Context, reqs []CancelRequest) []BatchResult {
+	out := make([]BatchResult, len(reqs))
+	if e.batchCanceler == nil || e.cancelChunk < 2 {
+		for i, r := range reqs {
+			out[i].Order, out[i].Err = e.Cancel(ctx, r)
+		}
+		return out
+	}
+	b := batcher[CancelRequest]{
+		e: e, op: opBatchCancel, itemOp: opCancel,
+		send:   e.batchCanceler.CancelOrders,
+		single: e.Cancel,
+		ids:    func(r CancelRequest) (string, string) { return r.Symbol, r.ClientOrderID },
+	}
+	b.run(ctx, reqs, out, e.cancelChunk)
+	return out
+}
+
+// batcher runs the batches of one PlaceBatch or CancelBatch call.
+type batcher[R any] struct {
+	e      *Executor
+	op     execOp // opBatchPlace or opBatchCancel
+	itemOp execOp // opPlace or opCancel
+	send   func(context.Context, []R) ([]BatchResult, error)
+	single func(context.Context, R) (Order, error)
+	ids    func(R) (symbol, clientOrderID string)
+}
+
+// run sends items in chunks of size, writing out[i] for items[i].
+func (b batcher[R]) run(ctx context.Context, items []R, out []BatchResult, size int) {
+	for start := 0; start < len(items); start += size {
+		end := min(start+size, len(items))
+		if end-start == 1 {
+			out[start].Order, out[start].Err = b.single(ctx, items[start])
+			continue
+		}
+		b.chunk(ctx, items[start:end], out[start:end])
+	}
+}
+
+// itemSpec describes items[i] as a single place or cancel.
+func (b batcher[R]) itemSpec(item R) callSpec {
+	sym, cid := b.ids(item)
+	return callSpec{op: b.itemOp, symbol: sym, clientID: cid, orders: 1}
+}
+
+// chunk sends one batch, retrying the orders that failed with a retryable
+// error as a smaller batch.
+func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
+	e := b.e
+	pending := make([]int, len(items))
+	for i := range pending {
+		pending[i] = i
+	}
+	batch := make([]R, 0, len(items))
+	for attempt := 1; ; attempt++ {
+		sym, cid := b.ids(items[pending[0]])
+		cs := callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(pending)}
+		if err := e.admit(ctx, cs, attempt); err != nil {
+			for _, i := range pending {
+				out[i] = BatchResult{Err: e.fail(err)}
+			}
+			return
+		}
+		batch = batch[:0]
+		for _, i := range pending {
+			batch = append(batch, items[i])
+		}
+		sentAt := e.clock.Now()
+		cctx, cancel := context.WithTimeout(ctx, e.timeout)
+		res, err := b.send(cctx, batch)
+		cancel()
+		e.stats.requests[b.op].Add(1)
+		e.stats.batches.Add(1)
+
+		if err == nil && len(res) != len(batch) {
+			// The venue took the batch but its answer cannot be matched to
+			// the orders: each of them may or may not have taken effect.
+			err = &UnknownOutcomeError{Op: b.op.name(), SentAt: sentAt,
+				Err: fmt.Errorf("%s returned %d results for %d orders", b.op.name(), len(res), len(batch))}
+		}
+		if err != nil {
+			switch {
+			case outcomeUnknown(err):
+				for _, i := range pending {
+					out[i] = BatchResult{Err: e.unknown(b.itemSpec(items[i]), attempt, sentAt, err)}
+				}
+				return
+			case errors.Is(err, ErrUnsupported):
+				// The venue refused the batch as such: nothing was created.
+				for _, i := range pending {
+					out[i].Order, out[i].Err = b.single(ctx, items[i])
+				}
+				return
+			}
+			wait, again := e.retryDelay(ctx, cs, attempt, err)
+			if !again {
+				gerr := execGiveUp(cs, attempt, err)
+				for _, i := range pending {
+					out[i] = BatchResult{Err: e.fail(gerr)}
+				}
+				return
+			}
+			if serr := execSleep(ctx, e.clock, wait); serr != nil {
+				aerr := execAbandon(cs, attempt, err, serr, wait)
+				for _, i := range pending {
+					out[i] = BatchResult{Err: e.fail(aerr)}
+				}
+				return
+			}
+			continue
+		}
+
+		// Per-order results: keep the retryable failures for another round.
+		var retry []int
+		var cause, limited error
+		for j, r := range res {
+			i := pending[j]
+			switch {
+			case r.Err == nil:
+				out[i] = r
+			case outcomeUnknown(r.Err):
+				out[i] = BatchResult{Err: e.unknown(b.itemSpec(items[i]), attempt, sentAt, r.Err)}
+			case Retryable(r.Err) && attempt < e.retry.MaxAttempts:
+				out[i] = r
+				retry = append(retry, i)
+				if cause == nil || (errors.Is(r.Err, ErrRateLimited) && !errors.Is(cause, ErrRateLimited)) {
+					cause = r.Err
+				}
+			default:
+				out[i] = BatchResult{Order: r.Order, Err: e.fail(execGiveUp(b.itemSpec(items[i]), attempt, r.Err))}
+				if errors.Is(r.Err, ErrRateLimited) && limited == nil {
+					limited = r.Err
+				}
+			}
+		}
+		if len(retry) == 0 {
+			if limited != nil {
+				e.venueLimited(ctx, cs, attempt, limited)
+			}
+			return
+		}
+		sym, cid = b.ids(items[retry[0]])
+		cs = callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(retry)}
+		wait, again := e.retryDelay(ctx, cs, attempt, cause)
+		if !again {
+			for _, i := range retry {
+				out[i].Err = e.fail(execGiveUp(b.itemSpec(items[i]), attempt, out[i].Err))
+			}
+			return
+		}
+		if serr := execSleep(ctx, e.clock, wait); serr != nil {
+			for _, i := range retry {
+				out[i].Err = e.fail(execAbandon(b.itemSpec(items[i]), attempt, out[i].Err, serr, wait))
+			}
+			return
+		}
+		pending = retry
+	}
+}
+
+// execSleep sleeps d on clk; a zero wait (the limiter waits instead) does
+// not sleep.
+func execSleep(ctx context.Context, clk ExecutorClock, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	return clk.Sleep(ctx, d)
+}

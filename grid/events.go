@@ -1,0 +1,544 @@
+package grid
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/slot"
+)
+
+// OrderEventType says what happened to one of the grid's orders. The zero
+// value is invalid.
+type OrderEventType uint8
+
+const (
+	// OrderAccepted: the venue acknowledged the order (it rests).
+	OrderAccepted OrderEventType = iota + 1
+	// OrderRejected: the venue refused the order; nothing was created
+	// (post-only cross, margin, precision, …).
+	OrderRejected
+	// OrderFilled: the order filled, partly or fully. CumQty is its
+	// cumulative filled quantity, Price the price of the newly filled part
+	// and Fee that part's fee (signed: positive paid, negative rebate).
+	OrderFilled
+	// OrderCanceled: the order is canceled; CumQty is its final filled quantity.
+	OrderCanceled
+	// OrderExpired: the venue ended the order (a post-only order refused
+	// after acceptance, a reduce-only knock-out, …); as OrderCanceled.
+	OrderExpired
+	// OrderUnknown: a place or cancel request's outcome is unknown
+	// (timeout, 5xx, connection lost after sending). The engine answers
+	// with a query intent, never a resend.
+	OrderUnknown
+	// OrderNotFound: a query found no such order. The engine frees the
+	// slot only once the request can no longer arrive (its send time plus
+	// the receive window); before that it queries again later.
+	OrderNotFound
+)
+
+// String names the event type.
+func (t OrderEventType) String() string {
+	switch t {
+	case OrderAccepted:
+		return "accepted"
+	case OrderRejected:
+		return "rejected"
+	case OrderFilled:
+		return "filled"
+	case OrderCanceled:
+		return "canceled"
+	case OrderExpired:
+		return "expired"
+	case OrderUnknown:
+		return "unknown"
+	case OrderNotFound:
+		return "not-found"
+	}
+	return fmt.Sprintf("OrderEventType(%d)", uint8(t))
+}
+
+// OrderEvent is one update of one of the grid's orders, as the host learned
+// it from the venue's answers or order stream (or from a query).
+type OrderEvent struct {
+	Ref    OrderRef
+	Type   OrderEventType
+	CumQty exchange.Steps // OrderFilled, OrderCanceled, OrderExpired
+	Price  exchange.Ticks // price of the newly filled part
+	Fee    exchange.Money // fee of the newly filled part (signed)
+	Reason string         // the venue's reason, for logs
+}
+
+// OnStreamReady tells the engine the venue's order stream is live: from now
+// on no fill will be missed. The engine places nothing before it. After a
+// reconnection call it again; the host should also reconcile.
+func (e *Engine) OnStreamReady(now time.Time) []Intent {
+	e.out = e.out[:0]
+	e.ready = true
+	switch {
+	case !e.started && e.havePrice:
+		e.begin(now)
+	case e.started:
+		e.tendAll(now)
+	}
+	return e.out
+}
+
+// OnStreamDown tells the engine the order stream dropped: it places and
+// cancels nothing until the next OnStreamReady.
+func (e *Engine) OnStreamDown(time.Time) { e.ready = false }
+
+// begin starts the grid at the current price: the initial position (bounded
+// long and short grids) and every order of the windows.
+func (e *Engine) begin(now time.Time) {
+	e.started = true
+	if e.cfg.initialPosition() {
+		e.placeInitial(now)
+	}
+	e.tendAll(now)
+}
+
+// placeInitial sends one market order for the position of every slot on
+// the far side of the start price: for a long grid the levels at or above
+// it (each then exits one level up), for a short grid the mirror. The
+// levels are reserved until their share arrives, nearest the price first.
+func (e *Engine) placeInitial(now time.Time) {
+	var total exchange.Steps
+	e.initial.targets = e.initial.targets[:0]
+	kind := slot.Long
+	if e.cfg.mode == Short {
+		kind = slot.Short
+	}
+	first, last, step := e.k, e.maxL, int64(1)
+	if !e.on {
+		first = e.k + 1
+	}
+	if kind == slot.Short {
+		first, last, step = e.k, e.minL, -1
+	}
+	e.ensure(min(first, last), max(first, last))
+	for i := first; (step > 0 && i <= last) || (step < 0 && i >= last); i += step {
+		lv := e.lv(i)
+		if lv.s.Kind != kind || lv.bad != "" || lv.s.State != slot.Free {
+			continue
+		}
+		lv.reserved = true
+		e.initial.targets = append(e.initial.targets, i)
+		total += lv.qty
+	}
+	if total == 0 {
+		return
+	}
+	e.initial.gen++
+	e.initial.live, e.initial.filled, e.initial.next, e.initial.sentAt = true, 0, 0, now.UnixNano()
+	e.books.Placed++
+	e.books.OpenOrders++
+	e.out = append(e.out, Intent{
+		Kind: IntentPlace, Ref: OrderRef{Level: InitialLevel, Gen: e.initial.gen}, Role: slot.RoleEntry,
+		Side: e.sideOf(kind, slot.RoleEntry), PositionSide: e.posSide(kind), Market: true, Qty: total,
+	})
+}
+
+func (e *Engine) applyInitial(now time.Time, ev OrderEvent) error {
+	in := &e.initial
+	if ev.Ref.Gen != in.gen || !in.live {
+		e.books.Stale++
+		return nil
+	}
+	switch ev.Type {
+	case OrderAccepted:
+		return nil
+	case OrderUnknown:
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref})
+		return nil
+	case OrderNotFound:
+		if now.UnixNano() < in.sentAt+int64(e.cfg.recvWindow) {
+			return nil // may still arrive: the timer queries again
+		}
+		e.endInitial(now, "not found")
+		return nil
+	case OrderRejected:
+		e.books.Rejected++
+		e.endInitial(now, "rejected: "+ev.Reason)
+		return nil
+	case OrderFilled, OrderCanceled, OrderExpired:
+	default:
+		return fmt.Errorf("grid: initial order: unknown event type %d", ev.Type)
+	}
+	delta := ev.CumQty - in.filled
+	if delta > 0 {
+		in.filled = ev.CumQty
+		e.books.Fills++
+		e.books.Fees += ev.Fee
+		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: e.sideOf(e.initialKind(), slot.RoleEntry), Price: ev.Price, Qty: delta, Fee: ev.Fee})
+		left, feeLeft := delta, ev.Fee
+		for left > 0 && in.next < len(in.targets) {
+			i := in.targets[in.next]
+			lv := e.lv(i)
+			q := min(lv.qty-exchange.Steps(lv.s.Held), left)
+			fee := exchange.Money(int64(ev.Fee) * int64(q) / int64(delta))
+			left -= q
+			if left == 0 {
+				fee = feeLeft
+			}
+			feeLeft -= fee
+			lv.fees += fee
+			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Reconciled, Held: lv.s.Held + int64(q), Cost: lv.s.Cost + int64(ev.Price)*int64(q)})
+			if exchange.Steps(lv.s.Held) >= lv.qty {
+				lv.reserved = false
+				in.next++
+				e.tend(now, i)
+			}
+		}
+	}
+	if ev.Type != OrderFilled || in.next >= len(in.targets) {
+		e.endInitial(now, "")
+	}
+	return nil
+}
+
+func (e *Engine) initialKind() slot.Kind {
+	if e.cfg.mode == Short {
+		return slot.Short
+	}
+	return slot.Long
+}
+
+// endInitial releases the levels the initial order did not fill.
+func (e *Engine) endInitial(now time.Time, why string) {
+	in := &e.initial
+	in.live = false
+	e.books.OpenOrders--
+	for _, i := range in.targets[in.next:] {
+		lv := e.lv(i)
+		lv.reserved = false
+		e.tend(now, i)
+	}
+	in.next = len(in.targets)
+	if why != "" {
+		e.log.Warn("grid: initial position order ended early", "reason", why, "filled", in.filled)
+	}
+}
+
+// Apply feeds one order update to the engine and returns the intents it
+// causes: an exit after an entry fills, an entry after a round trip, a
+// query after an unknown outcome. An update of an order the engine does not
+// know (another grid's, or an older generation) is ignored and counted as
+// stale. An update that contradicts the engine's view returns an error
+// matching [ErrIllegalUpdate]; the slot is unchanged and the host should
+// reconcile.
+func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
+	e.out = e.out[:0]
+	if ev.Ref.Level == InitialLevel {
+		return e.out, e.applyInitial(now, ev)
+	}
+	i := ev.Ref.Level
+	if i < e.minL || i > e.maxL {
+		e.books.Stale++
+		return e.out, nil
+	}
+	e.ensure(i, i)
+	lv := e.lv(i)
+	if lv.s.Kind == 0 {
+		e.books.Stale++
+		return e.out, nil
+	}
+	var se slot.Event
+	switch ev.Type {
+	case OrderAccepted:
+		se = slot.Event{Type: slot.Ack, Gen: ev.Ref.Gen}
+	case OrderRejected:
+		se = slot.Event{Type: slot.Reject, Gen: ev.Ref.Gen}
+	case OrderFilled:
+		se = slot.Event{Type: slot.Fill, Gen: ev.Ref.Gen, Qty: int64(ev.CumQty), Price: int64(ev.Price)}
+	case OrderCanceled:
+		se = slot.Event{Type: slot.Canceled, Gen: ev.Ref.Gen, Qty: int64(ev.CumQty), Price: int64(ev.Price)}
+	case OrderExpired:
+		se = slot.Event{Type: slot.Expired, Gen: ev.Ref.Gen, Qty: int64(ev.CumQty), Price: int64(ev.Price)}
+	case OrderUnknown:
+		se = slot.Event{Type: slot.OutcomeUnknown, Gen: ev.Ref.Gen}
+	case OrderNotFound:
+		s := &lv.s
+		if ev.Ref.Gen != s.Gen || !s.Live() {
+			e.books.Stale++
+			return e.out, nil
+		}
+		if due := lv.sentAt + int64(e.cfg.recvWindow); now.UnixNano() < due {
+			lv.queryAt = due // the request may still arrive: ask again then
+			return e.out, nil
+		}
+		if s.State == slot.EntryPending || s.State == slot.ExitPending {
+			se = slot.Event{Type: slot.Reject, Gen: ev.Ref.Gen}
+		} else {
+			se = slot.Event{Type: slot.Canceled, Gen: ev.Ref.Gen, Qty: s.Filled}
+		}
+	default:
+		return e.out, fmt.Errorf("grid: order event type %d is not valid", ev.Type)
+	}
+	role, layers := lv.s.Role, e.layers
+	eff, err := e.applySlot(now, i, lv, se)
+	if err != nil {
+		e.books.Illegal++
+		e.needReconcile = true
+		e.obs.Repair("illegal update: "+err.Error(), ev.Ref)
+		e.log.Warn("grid: update contradicts the engine's view; reconcile", "ref", ev.Ref, "event", ev.Type, "err", err)
+		return e.out, fmt.Errorf("%w: %s %s: %w", ErrIllegalUpdate, ev.Ref, ev.Type, err)
+	}
+	if eff.Ignored {
+		e.books.Stale++
+		return e.out, nil
+	}
+	if ev.Type == OrderRejected {
+		e.books.Rejected++
+	}
+	if eff.Entered > 0 || eff.Exited > 0 {
+		e.books.Fills++
+		e.books.Fees += ev.Fee
+		lv.fees += ev.Fee
+		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: e.sideOf(lv.s.Kind, role), Price: exchange.Ticks(eff.Price), Qty: exchange.Steps(eff.Entered + eff.Exited), Fee: ev.Fee})
+	}
+	e.books.Realized += exchange.Money(eff.Realized)
+	lv.pnl += exchange.Money(eff.Realized)
+	if eff.RoundTrip {
+		e.books.RoundTrips++
+		e.obs.RoundTrip(RoundTrip{Time: now, Level: i, Qty: exchange.Steps(lv.s.Filled), Realized: lv.pnl, Fees: lv.fees})
+		lv.pnl, lv.fees = 0, 0
+	}
+	if eff.Query {
+		lv.queryAt = now.UnixNano() + int64(e.cfg.recvWindow)
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref, Role: role})
+	}
+	// Follow up on this slot, except after a refused entry: the price is at
+	// or through its level, and the next move or timer tries again.
+	if !(ev.Type == OrderRejected && role == slot.RoleEntry) {
+		e.tend(now, i)
+	}
+	if e.cfg.trailing && layers >= e.cfg.layerCap && e.layers < e.cfg.layerCap {
+		e.tendAll(now) // the layer cap released room
+	}
+	return e.out, nil
+}
+
+// OnTimer lets the engine act on time: it queries orders whose outcome is
+// unknown (again, once the receive window has passed) and requests never
+// answered within the ack timeout, and re-tends the window (retrying
+// entries a venue refused). Call it about once a second.
+func (e *Engine) OnTimer(now time.Time) []Intent {
+	e.out = e.out[:0]
+	if !e.started || !e.ready {
+		return e.out
+	}
+	t := now.UnixNano()
+	for j := range e.levels {
+		lv := &e.levels[j]
+		s := &lv.s
+		if !s.Live() {
+			continue
+		}
+		i := e.base + int64(j)
+		switch {
+		case s.Unknown && t >= lv.queryAt:
+			lv.queryAt = t + int64(e.cfg.recvWindow)
+			e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: i, Gen: s.Gen}, Role: s.Role})
+		case !s.Unknown && (s.State == slot.EntryPending || s.State == slot.ExitPending || s.State == slot.Canceling) &&
+			t >= lv.sentAt+int64(e.cfg.ackTimeout):
+			e.applyQuiet(now, i, lv, slot.Event{Type: slot.OutcomeUnknown, Gen: s.Gen})
+			lv.queryAt = t + int64(e.cfg.recvWindow)
+			e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: i, Gen: s.Gen}, Role: s.Role})
+		}
+	}
+	if e.initial.live && t >= e.initial.sentAt+int64(e.cfg.ackTimeout) {
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: InitialLevel, Gen: e.initial.gen}})
+	}
+	e.tendAll(now)
+	return e.out
+}
+
+// Pause stops new entries (a risk monitor triggered). With cancelEntries
+// the live entries are canceled too. Exits keep working so positions can
+// still close.
+func (e *Engine) Pause(now time.Time, reason string, cancelEntries bool) []Intent {
+	e.out = e.out[:0]
+	e.paused, e.pauseCancels, e.pauseReason = true, cancelEntries, reason
+	e.log.Warn("grid: entries paused", "reason", reason, "cancelEntries", cancelEntries)
+	e.obs.Risk(RiskNote{Time: now, Paused: true, Reason: reason})
+	if cancelEntries {
+		e.cancelWhere(now, slot.RoleEntry)
+	}
+	return e.out
+}
+
+// Resume lets entries be placed again.
+func (e *Engine) Resume(now time.Time) []Intent {
+	e.out = e.out[:0]
+	if !e.paused {
+		return e.out
+	}
+	e.paused, e.pauseCancels, e.pauseReason = false, false, ""
+	e.log.Info("grid: entries resumed")
+	e.obs.Risk(RiskNote{Time: now, Reason: "resumed"})
+	e.tendAll(now)
+	return e.out
+}
+
+// Halt stops the grid for good (a liquidation, an auto-deleveraging fill, a
+// margin call, a change of the symbol's rules): every live order of the
+// grid is canceled by its ID and nothing is placed again. The engine must
+// be rebuilt to trade again.
+func (e *Engine) Halt(now time.Time, reason string) []Intent {
+	e.out = e.out[:0]
+	if e.halted {
+		return e.out
+	}
+	e.halted, e.haltReason = true, reason
+	e.log.Error("grid: halted", "reason", reason)
+	e.obs.Risk(RiskNote{Time: now, Halted: true, Reason: reason})
+	e.cancelWhere(now, slot.RoleNone)
+	return e.out
+}
+
+// cancelWhere cancels every acknowledged order of the role (RoleNone: all).
+// Orders not yet acknowledged are canceled when their ack arrives.
+func (e *Engine) cancelWhere(now time.Time, role slot.Role) {
+	if !e.ready {
+		return
+	}
+	for j := range e.levels {
+		lv := &e.levels[j]
+		st := lv.s.State
+		if (st == slot.EntryOpen || st == slot.ExitOpen) && !lv.s.Unknown && (role == slot.RoleNone || lv.s.Role == role) {
+			e.cancel(now, e.base+int64(j), lv)
+		}
+	}
+}
+
+// NeedsReconcile reports whether an update contradicted the engine's view
+// since the last call, and clears the flag.
+func (e *Engine) NeedsReconcile() bool {
+	n := e.needReconcile
+	e.needReconcile = false
+	return n
+}
+
+// Books returns the engine's integer books.
+func (e *Engine) Books() Books { return e.books }
+
+// Rules returns the symbol's rules the engine was built with.
+func (e *Engine) Rules() exchange.Rules { return e.rules }
+
+// GridID returns the grid's ID.
+func (e *Engine) GridID() string { return e.cfg.gridID }
+
+// Position returns the grid's signed position in steps (Books().Position).
+func (e *Engine) Position() exchange.Steps { return e.books.Position }
+
+// Price returns the last price the engine saw, in ticks.
+func (e *Engine) Price() exchange.Ticks { return e.price }
+
+// Stats is a snapshot of the engine's books in decimals.
+type Stats struct {
+	RoundTrips  int
+	Realized    decimal.Decimal // gross realized PnL of exits
+	Fees        decimal.Decimal // every fee paid (signed; rebates negative)
+	NetRealized decimal.Decimal // Realized − Fees
+	Unrealized  decimal.Decimal // the open position at the last price
+	Position    decimal.Decimal // signed base quantity
+	OpenOrders  int
+	Layers      int // slots holding or entering
+	Placed      int
+	Canceled    int
+	Rejected    int
+	Fills       int
+	Stale       int
+	Illegal     int
+	Paused      bool
+	Halted      bool
+	Reason      string // why paused or halted
+}
+
+// Stats returns a snapshot of the books in decimals.
+func (e *Engine) Stats() Stats {
+	b, r := e.books, e.rules
+	reason := e.pauseReason
+	if e.halted {
+		reason = e.haltReason
+	}
+	return Stats{
+		RoundTrips: b.RoundTrips, Realized: r.MoneyToDecimal(b.Realized), Fees: r.MoneyToDecimal(b.Fees),
+		NetRealized: r.MoneyToDecimal(b.Realized - b.Fees), Unrealized: r.MoneyToDecimal(b.Unrealized(e.price)),
+		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
+		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
+		Paused: e.paused, Halted: e.halted, Reason: reason,
+	}
+}
+
+// SlotView is one slot as the engine holds it, for inspection and tests.
+type SlotView struct {
+	Level int64
+	Price exchange.Ticks
+	Exit  exchange.Ticks
+	Qty   exchange.Steps // entry quantity
+	Slot  slot.Slot
+}
+
+// Slots calls fn for every slot the engine has made, in level order.
+func (e *Engine) Slots(fn func(SlotView)) {
+	for j := range e.levels {
+		lv := &e.levels[j]
+		if lv.s.Kind != 0 {
+			fn(SlotView{Level: e.base + int64(j), Price: lv.price, Exit: lv.exit, Qty: lv.qty, Slot: lv.s})
+		}
+	}
+}
+
+// CheckInvariants verifies the engine's invariants (DESIGN §3): every slot's
+// own (one order at most, exit ≤ held, held ≥ 0) and that the aggregate
+// books equal the sum over the slots.
+func (e *Engine) CheckInvariants() error {
+	var errs []error
+	var lh, sh exchange.Steps
+	var lc, sc exchange.Money
+	open, layers := 0, 0
+	for j := range e.levels {
+		lv := &e.levels[j]
+		s := &lv.s
+		if s.Kind == 0 {
+			continue
+		}
+		if err := s.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("level %d: %w", e.base+int64(j), err))
+		}
+		if s.Kind == slot.Long {
+			lh, lc = lh+exchange.Steps(s.Held), lc+exchange.Money(s.Cost)
+		} else {
+			sh, sc = sh+exchange.Steps(s.Held), sc+exchange.Money(s.Cost)
+		}
+		if s.Live() {
+			open++
+		}
+		if s.State != slot.Free {
+			layers++
+		}
+	}
+	if e.initial.live {
+		open++
+	}
+	b := e.books
+	if lh != b.LongHeld || sh != b.ShortHeld || lc != b.LongCost || sc != b.ShortCost || b.Position != lh-sh {
+		errs = append(errs, fmt.Errorf("books: held %d/%d cost %d/%d position %d; slots sum to held %d/%d cost %d/%d",
+			b.LongHeld, b.ShortHeld, b.LongCost, b.ShortCost, b.Position, lh, sh, lc, sc))
+	}
+	if open != b.OpenOrders {
+		errs = append(errs, fmt.Errorf("books: %d open orders, slots have %d", b.OpenOrders, open))
+	}
+	if layers != e.layers {
+		errs = append(errs, fmt.Errorf("books: %d layers, slots have %d", e.layers, layers))
+	}
+	if e.cfg.trailing && e.layers > e.cfg.layerCap {
+		errs = append(errs, fmt.Errorf("layer cap %d exceeded: %d", e.cfg.layerCap, e.layers))
+	}
+	return errors.Join(errs...)
+}

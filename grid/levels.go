@@ -1,0 +1,140 @@
+package grid
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/slot"
+)
+
+// level is one grid level and its slot. Levels live in one slice indexed
+// by level index minus base, so a tick's work touches a handful of
+// neighbouring entries and no map. About 100 bytes each.
+type level struct {
+	s        slot.Slot
+	price    exchange.Ticks
+	exit     exchange.Ticks // the exit's price: the next level up (long) or down (short)
+	qty      exchange.Steps // entry quantity
+	fees     exchange.Money // fees of the current round trip
+	pnl      exchange.Money // realized of the current round trip
+	sentAt   int64          // Unix ns of the last place or cancel request
+	queryAt  int64          // Unix ns at which an unknown outcome is queried (again)
+	exists   bool           // the level has a valid price
+	reserved bool           // waiting for its share of the initial position
+	bad      string         // why entries are refused at this level ("" = fine)
+}
+
+// ladder computes level prices. Bounded grids precompute every level;
+// trailing grids compute a level when the price first comes near it.
+type ladder struct {
+	bounded   bool
+	geometric bool
+	prices    []exchange.Ticks // bounded: levels 0..N
+	anchor    exchange.Ticks   // trailing: level 0
+	step      int64            // trailing arithmetic: ticks per level
+	anchorDec decimal.Decimal  // trailing geometric
+	factor    decimal.Decimal  // trailing geometric: 1 + interval
+	rules     exchange.Rules
+}
+
+// minLevel and maxLevel bound the level indices of a ladder.
+func (l *ladder) span() (lo, hi int64) {
+	if l.bounded {
+		return 0, int64(len(l.prices) - 1)
+	}
+	if !l.geometric {
+		// lowest level with a price of at least one tick
+		return -((int64(l.anchor) - 1) / l.step), math.MaxInt32 / 2
+	}
+	return math.MinInt32 / 2, math.MaxInt32 / 2
+}
+
+// price returns level i's price in ticks; ok is false when the level has
+// no valid (positive, representable) price.
+func (l *ladder) price(i int64) (exchange.Ticks, bool) {
+	if l.bounded {
+		if i < 0 || i >= int64(len(l.prices)) {
+			return 0, false
+		}
+		return l.prices[i], true
+	}
+	if !l.geometric {
+		p := int64(l.anchor) + i*l.step
+		if p <= 0 || p > math.MaxInt64/4 {
+			return 0, false
+		}
+		return exchange.Ticks(p), true
+	}
+	f := l.factor.Pow(decimal.NewFromInt(i))
+	t := l.anchorDec.Mul(f).Div(l.rules.TickSize).Round(0)
+	if !t.IsPositive() || t.GreaterThan(decimal.NewFromInt(math.MaxInt64/4)) {
+		return 0, false
+	}
+	return exchange.Ticks(t.IntPart()), true
+}
+
+// newLadder builds the level prices of a validated config.
+func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, error) {
+	l := &ladder{geometric: c.geometric, rules: rules}
+	if c.trailing {
+		l.anchor = start
+		if c.geometric {
+			l.anchorDec = rules.TicksToPrice(start)
+			l.factor = decimal.NewFromInt(1).Add(c.interval)
+			p1, _ := l.price(1)
+			if p1 <= start {
+				return nil, &OptionError{Option: "WithTrailing", Value: c.interval.String(), Reason: fmt.Sprintf("interval is below one tick (%s) at the start price", rules.TickSize)}
+			}
+			return l, nil
+		}
+		step := c.interval.Div(rules.TickSize)
+		if !step.IsInteger() || step.LessThan(decimal.NewFromInt(1)) {
+			return nil, &OptionError{Option: "WithTrailing", Value: c.interval.String(), Reason: fmt.Sprintf("interval must be a positive multiple of the tick size %s", rules.TickSize)}
+		}
+		l.step = step.IntPart()
+		return l, nil
+	}
+	l.bounded = true
+	lo, hi := rules.RoundPrice(c.lower), rules.RoundPrice(c.upper)
+	loT, err := rules.PriceToTicks(lo)
+	if err != nil {
+		return nil, err
+	}
+	hiT, err := rules.PriceToTicks(hi)
+	if err != nil {
+		return nil, err
+	}
+	n := int64(c.intervals)
+	l.prices = make([]exchange.Ticks, n+1)
+	if !c.geometric {
+		for i := int64(0); i <= n; i++ {
+			l.prices[i] = loT + exchange.Ticks((i*int64(hiT-loT)+n/2)/n)
+		}
+	} else {
+		// ratio = (upper/lower)^(1/N), computed in float64 and then fixed
+		// to 12 decimals, so the level prices themselves are exact decimal
+		// products rounded once to the tick.
+		ratio := math.Pow(hi.InexactFloat64()/lo.InexactFloat64(), 1/float64(n))
+		r := decimal.NewFromFloat(ratio).Round(12)
+		p := lo
+		for i := int64(0); i <= n; i++ {
+			if i == n {
+				l.prices[i] = hiT
+				break
+			}
+			t := p.Div(rules.TickSize).Round(0).IntPart()
+			l.prices[i] = exchange.Ticks(t)
+			p = p.Mul(r)
+		}
+	}
+	for i := int64(1); i <= n; i++ {
+		if l.prices[i] <= l.prices[i-1] {
+			return nil, &OptionError{Option: "WithBounds", Value: fmt.Sprint(c.intervals),
+				Reason: fmt.Sprintf("levels %d and %d both round to %s: fewer intervals or a wider range", i-1, i, rules.TicksToPrice(l.prices[i]))}
+		}
+	}
+	return l, nil
+}

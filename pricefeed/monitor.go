@@ -1,0 +1,344 @@
+package pricefeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gridmesh/gridmesh/exchange"
+)
+
+// ErrClosed is returned by [Monitor.Run] when the monitor is closed.
+var ErrClosed = errors.New("pricefeed: monitor closed")
+
+// DefaultInterval is a [Monitor]'s default coalescing interval.
+const DefaultInterval = 50 * time.Millisecond
+
+// Price is one price observation of a monitor's symbol: the price in ticks
+// of the symbol's [exchange.Rules] and when it was observed. The zero value
+// is a zero price at the zero time. A Price is a plain value, safe to copy.
+type Price struct {
+	Ticks exchange.Ticks
+	Time  time.Time
+}
+
+// Monitor is the single price source of one symbol (DESIGN §1, principle 2).
+//
+// Writers call [Monitor.Publish] (or [Monitor.Run] pulls from a [Source]);
+// Publish never blocks and never allocates more than the new price.
+// [Monitor.Latest] reads the newest price lock-free. Every subscriber of
+// [Monitor.Subscribe] receives the changes of the price on its own channel,
+// coalesced: the first change after a quiet spell of at least the interval
+// is delivered at once (leading edge), later ones at most once per interval,
+// and the newest price always wins — a slow subscriber skips intermediate
+// prices but always ends up with the newest, and never holds up the writer
+// or the other subscribers. A price equal (in ticks) to the one a subscriber
+// last received is not delivered again; interval 0 passes every change the
+// subscriber is ready to take.
+//
+// A Price whose time is before the latest price's is stale and dropped, so
+// "latest" means newest by observation time even with several writers.
+//
+// Build one with [NewMonitor]; the zero value is not usable. Close stops
+// every goroutine the monitor started. A Monitor is safe for concurrent use.
+type Monitor struct {
+	symbol   string
+	interval time.Duration
+	clock    Clock
+	log      *slog.Logger
+
+	latest atomic.Pointer[Price]
+	subs   atomic.Pointer[[]*subscriber] // copy on write, under mu
+
+	mu     sync.Mutex // guards subs writes and closed
+	closed bool
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // subscriber goroutines
+}
+
+// subscriber is one Subscribe call's state shared with Publish.
+type subscriber struct {
+	wake chan struct{} // capacity 1: "the latest price changed"
+}
+
+// MonitorOption configures a [Monitor].
+type MonitorOption interface{ applyMonitor(*monitorOptions) }
+
+type monitorOptions struct {
+	interval time.Duration
+	clock    Clock
+	log      *slog.Logger
+}
+
+type monitorOptionFunc func(*monitorOptions)
+
+func (f monitorOptionFunc) applyMonitor(o *monitorOptions) { f(o) }
+
+// WithInterval sets the coalescing interval: after delivering a price to a
+// subscriber, the next one waits until at least d has passed. 0 delivers
+// every change the subscriber takes; negative is an error. Default
+// [DefaultInterval] (50 ms).
+func WithInterval(d time.Duration) MonitorOption {
+	return monitorOptionFunc(func(o *monitorOptions) { o.interval = d })
+}
+
+// WithClock sets the clock the monitor paces deliveries with. Default
+// [SystemClock].
+func WithClock(c Clock) MonitorOption {
+	return monitorOptionFunc(func(o *monitorOptions) { o.clock = c })
+}
+
+// WithLogger sets the logger; nil (the default) discards.
+func WithLogger(l *slog.Logger) MonitorOption {
+	return monitorOptionFunc(func(o *monitorOptions) { o.log = l })
+}
+
+// NewMonitor returns the price monitor of symbol. It reports every bad
+// option at once, each naming the option and the value. It starts no
+// goroutine; Subscribe does.
+func NewMonitor(symbol string, opts ...MonitorOption) (*Monitor, error) {
+	o := monitorOptions{interval: DefaultInterval, clock: SystemClock()}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyMonitor(&o)
+		}
+	}
+	var errs []error
+	if symbol == "" {
+		errs = append(errs, errors.New("pricefeed: NewMonitor: symbol is empty"))
+	}
+	if o.interval < 0 {
+		errs = append(errs, fmt.Errorf("pricefeed: NewMonitor: WithInterval(%s) is negative", o.interval))
+	}
+	if o.clock == nil {
+		errs = append(errs, errors.New("pricefeed: NewMonitor: WithClock(nil)"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	m := &Monitor{symbol: symbol, interval: o.interval, clock: o.clock, log: o.log.With("symbol", symbol)}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	return m, nil
+}
+
+// Symbol returns the monitor's symbol.
+func (m *Monitor) Symbol() string { return m.symbol }
+
+// Interval returns the coalescing interval.
+func (m *Monitor) Interval() time.Duration { return m.interval }
+
+// Publish records a new price observed at t. It never blocks: it stores the
+// price, and when the price differs from the previous one, wakes each
+// subscriber without waiting for it. A price observed before the latest one
+// (t earlier than its time) is dropped. Publish after Close still updates
+// Latest.
+func (m *Monitor) Publish(price exchange.Ticks, t time.Time) {
+	p := &Price{Ticks: price, Time: t}
+	for {
+		old := m.latest.Load()
+		if old != nil && t.Before(old.Time) {
+			return
+		}
+		if m.latest.CompareAndSwap(old, p) {
+			if old != nil && old.Ticks == price {
+				return
+			}
+			break
+		}
+	}
+	if subs := m.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			select {
+			case s.wake <- struct{}{}:
+			default: // already woken
+			}
+		}
+	}
+}
+
+// Latest returns the newest price and its time; ok is false until the
+// first Publish. It takes no lock.
+func (m *Monitor) Latest() (price exchange.Ticks, t time.Time, ok bool) {
+	p := m.latest.Load()
+	if p == nil {
+		return 0, time.Time{}, false
+	}
+	return p.Ticks, p.Time, true
+}
+
+// Subscribe returns a channel of coalesced price changes for one consumer
+// (see [Monitor] for the rules). If a price is already known it is
+// delivered first. The channel is unbuffered, so what a consumer receives
+// is the newest price at the moment it receives. It is closed when ctx
+// ends or the monitor is closed; after Close, Subscribe returns a closed
+// channel. Each call starts one goroutine, owned by the monitor.
+func (m *Monitor) Subscribe(ctx context.Context) <-chan Price {
+	out := make(chan Price)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		close(out)
+		return out
+	}
+	s := &subscriber{wake: make(chan struct{}, 1)}
+	var next []*subscriber
+	if cur := m.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, s)
+	m.subs.Store(&next)
+	m.wg.Add(1)
+	m.mu.Unlock()
+	m.log.Debug("pricefeed: subscribed", "subscribers", len(next))
+	go m.serve(ctx, s, out)
+	return out
+}
+
+func (m *Monitor) unsubscribe(s *subscriber) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.subs.Load()
+	if cur == nil {
+		return
+	}
+	next := make([]*subscriber, 0, len(*cur))
+	for _, x := range *cur {
+		if x != s {
+			next = append(next, x)
+		}
+	}
+	m.subs.Store(&next)
+	m.log.Debug("pricefeed: unsubscribed", "subscribers", len(next))
+}
+
+// serve is one subscriber's goroutine: it waits for a change, paces it by
+// the interval and hands the newest price over.
+func (m *Monitor) serve(ctx context.Context, s *subscriber, out chan<- Price) {
+	defer m.wg.Done()
+	defer close(out)
+	defer m.unsubscribe(s)
+	var (
+		sent   bool           // something was delivered
+		last   exchange.Ticks // what was delivered last
+		lastAt time.Time      // when
+	)
+	for {
+		p := m.latest.Load()
+		if p == nil || (sent && p.Ticks == last) {
+			select {
+			case <-s.wake:
+				continue
+			case <-ctx.Done():
+				return
+			case <-m.ctx.Done():
+				return
+			}
+		}
+		if sent && m.interval > 0 {
+			if wait := lastAt.Add(m.interval).Sub(m.clock.Now()); wait > 0 {
+				if !m.sleep(ctx, s, wait) {
+					return
+				}
+				continue // take the newest price after the wait
+			}
+		}
+		q, ok := m.send(ctx, s, out, p, sent, last)
+		if !ok {
+			return
+		}
+		if q != nil {
+			sent, last, lastAt = true, q.Ticks, m.clock.Now()
+		}
+	}
+}
+
+// sleep waits d on the monitor's clock, absorbing wake-ups meanwhile. It
+// reports false when the subscriber must stop.
+func (m *Monitor) sleep(ctx context.Context, s *subscriber, d time.Duration) bool {
+	t := m.clock.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C():
+			return true
+		case <-s.wake:
+		case <-ctx.Done():
+			return false
+		case <-m.ctx.Done():
+			return false
+		}
+	}
+}
+
+// send offers p until the consumer takes it, replacing it with each newer
+// price meanwhile (latest wins). It returns the price delivered, or nil
+// when the newest price came back to the one delivered before, and false
+// when the subscriber must stop.
+func (m *Monitor) send(ctx context.Context, s *subscriber, out chan<- Price, p *Price, sent bool, last exchange.Ticks) (*Price, bool) {
+	for {
+		select {
+		case out <- *p:
+			return p, true
+		case <-s.wake:
+			p = m.latest.Load()
+			if sent && p.Ticks == last {
+				return nil, true
+			}
+		case <-ctx.Done():
+			return nil, false
+		case <-m.ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// Run pulls prices from src and publishes them until src is exhausted
+// (io.EOF: Run returns nil), ctx ends (Run returns ctx's error), the
+// monitor is closed (ErrClosed) or src fails (its error, wrapped). The
+// caller owns the goroutine Run blocks; Close makes Run return.
+func (m *Monitor) Run(ctx context.Context, src Source) error {
+	if m.ctx.Err() != nil {
+		return ErrClosed
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(m.ctx, cancel)
+	defer stop()
+	for {
+		p, err := src.Next(rctx)
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				m.log.Debug("pricefeed: source exhausted")
+				return nil
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case m.ctx.Err() != nil:
+				return ErrClosed
+			}
+			return fmt.Errorf("pricefeed: %s source: %w", m.symbol, err)
+		}
+		m.Publish(p.Ticks, p.Time)
+	}
+}
+
+// Close stops every subscriber goroutine, closes their channels, makes Run
+// return and waits for the goroutines to end. It is idempotent.
+func (m *Monitor) Close() {
+	m.mu.Lock()
+	if !m.closed {
+		m.closed = true
+		m.cancel()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
