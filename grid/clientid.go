@@ -8,9 +8,10 @@ import (
 )
 
 // Client order IDs: "gm" + grid ID + "_" + level + "_" + generation, with
-// the level and generation in base 36 and the level's sign written as a
-// leading "n" ("gmbtc1_n1a_2f"), or "i" in place of the level for the
-// initial position order ("gmbtc1_i_1"). Every character is a letter, a
+// the level and generation in lower-case base 36, a negative level's sign
+// written "-" ("gmbtc1_-1a_2f"), and an upper-case "I" in place of the
+// level for the initial position order ("gmbtc1_I_1"), which no base-36
+// level can spell. Every character is a letter, a
 // digit or "_", and the whole is at most 28 characters: the intersection of
 // what Binance (36 of [.A-Z:/a-z0-9_-]), Bitget (under 50 of
 // [0-9A-Za-z-+_#]) and Gate (28 after its own "t-" prefix) accept.
@@ -50,9 +51,9 @@ func ClientOrderID(gridID string, ref OrderRef) string {
 	b.WriteByte('_')
 	switch {
 	case ref.Level == InitialLevel:
-		b.WriteByte('i')
+		b.WriteByte('I')
 	case ref.Level < 0:
-		b.WriteByte('n')
+		b.WriteByte('-')
 		b.WriteString(strconv.FormatUint(uint64(-ref.Level), 36))
 	default:
 		b.WriteString(strconv.FormatUint(uint64(ref.Level), 36))
@@ -83,9 +84,9 @@ func ParseClientOrderID(id string) (gridID string, ref OrderRef, err error) {
 	}
 	ref.Gen = uint32(gen)
 	switch lv := parts[1]; {
-	case lv == "i":
+	case lv == "I":
 		ref.Level = InitialLevel
-	case strings.HasPrefix(lv, "n"):
+	case strings.HasPrefix(lv, "-"):
 		v, err := parseBase36(lv[1:], 31)
 		if err != nil || v == 0 {
 			return "", OrderRef{}, notOurs("level")

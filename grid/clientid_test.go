@@ -3,6 +3,7 @@ package grid
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"testing"
 
@@ -20,10 +21,12 @@ func TestClientOrderIDRoundTrip(t *testing.T) {
 	}{
 		{"btc1", OrderRef{Level: 0, Gen: 1}, "gmbtc1_0_1"},
 		{"btc1", OrderRef{Level: 37, Gen: 36}, "gmbtc1_11_10"},
-		{"btc1", OrderRef{Level: -37, Gen: 2}, "gmbtc1_n11_2"},
-		{"btc1", OrderRef{Level: InitialLevel, Gen: 1}, "gmbtc1_i_1"},
+		{"btc1", OrderRef{Level: -37, Gen: 2}, "gmbtc1_-11_2"},
+		{"btc1", OrderRef{Level: InitialLevel, Gen: 1}, "gmbtc1_I_1"},
+		{"btc1", OrderRef{Level: 18, Gen: 1}, "gmbtc1_i_1"},
+		{"btc1", OrderRef{Level: 23, Gen: 1}, "gmbtc1_n_1"},
 		{"ABCDEFGH9", OrderRef{Level: math.MaxInt32, Gen: math.MaxUint32}, "gmABCDEFGH9_zik0zj_1z141z3"},
-		{"ABCDEFGH9", OrderRef{Level: -math.MaxInt32, Gen: math.MaxUint32}, "gmABCDEFGH9_nzik0zj_1z141z3"},
+		{"ABCDEFGH9", OrderRef{Level: -math.MaxInt32, Gen: math.MaxUint32}, "gmABCDEFGH9_-zik0zj_1z141z3"},
 	} {
 		id := ClientOrderID(tc.grid, tc.ref)
 		assert.Equal(t, tc.want, id)
@@ -37,12 +40,38 @@ func TestClientOrderIDRoundTrip(t *testing.T) {
 
 func TestParseClientOrderIDRejectsOthers(t *testing.T) {
 	for _, id := range []string{
-		"", "web_123", "gm", "gmbtc_1", "gmbtc_1_2_3", "gmbtc_01_2", "gmbtc_1_02", "gmbtc_N1_2",
-		"gmbtc_n0_1", "gm_1_2", "gmbtc_1_", "gmbtc-x_1_2", "autoclose-123", "gmbtc_zzzzzzzz_1",
+		"", "web_123", "gm", "gmbtc_1", "gmbtc_1_2_3", "gmbtc_01_2", "gmbtc_1_02", "gmbtc_N1_2", "gmbtc_-_2",
+		"gmbtc_-0_1", "gmbtc_i_01", "gmbtc_Ix_1", "gm_1_2", "gmbtc_1_", "gmbtc-x_1_2", "autoclose-123", "gmbtc_zzzzzzzz_1",
 		"gmABCDEFGHIJ_1_1",
 	} {
 		_, _, err := ParseClientOrderID(id)
 		assert.True(t, errors.Is(err, ErrNotOurs), "%q: %v", id, err)
+	}
+}
+
+// TestClientOrderIDIsUnambiguous formats random references and parses them
+// back: every level, negative or not, and the initial order keep their identity.
+func TestClientOrderIDIsUnambiguous(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	seen := map[string]OrderRef{}
+	for range 100_000 {
+		ref := OrderRef{Level: int64(rng.Int32N(1<<31-1)) - int64(rng.Int32N(1<<31-1)), Gen: rng.Uint32()}
+		switch rng.IntN(4) {
+		case 0:
+			ref.Level = int64(rng.IntN(2000)) - 1000
+		case 1:
+			ref.Level = InitialLevel
+		}
+		id := ClientOrderID("g1", ref)
+		require.Regexp(t, venueSafe, id)
+		g, back, err := ParseClientOrderID(id)
+		require.NoError(t, err, id)
+		require.Equal(t, "g1", g)
+		require.Equal(t, ref, back, id)
+		if prev, ok := seen[id]; ok {
+			require.Equal(t, prev, ref, "two references, one ID")
+		}
+		seen[id] = ref
 	}
 }
 
@@ -55,7 +84,7 @@ func TestRefTag(t *testing.T) {
 // FuzzParseClientOrderID: any ID the parser accepts is venue-safe and
 // formats back to itself, so one order has one spelling.
 func FuzzParseClientOrderID(f *testing.F) {
-	for _, s := range []string{"gmbtc1_0_1", "gmbtc1_n11_2", "gmbtc1_i_1", "x", "gm_1_1"} {
+	for _, s := range []string{"gmbtc1_0_1", "gmbtc1_-11_2", "gmbtc1_I_1", "gmbtc1_n_1", "x", "gm_1_1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {

@@ -62,8 +62,12 @@ type Engine struct {
 	haltReason     string
 	needReconcile  bool
 
-	initial initialOrder
-	layers  int // slots not Free: the layer cap counts them
+	initial   initialOrder
+	layers    int            // slots not Free: the layer cap counts them
+	recovered bool           // rebuilt from the venue: no initial position
+	baseline  exchange.Steps // position found at start that the grid does not own
+	drift     exchange.Steps // last reconciliation's unexplained position
+	repairs   int
 
 	out   []Intent
 	books Books

@@ -95,7 +95,7 @@ func (e *Engine) OnStreamDown(time.Time) { e.ready = false }
 // long and short grids) and every order of the windows.
 func (e *Engine) begin(now time.Time) {
 	e.started = true
-	if e.cfg.initialPosition() {
+	if e.cfg.initialPosition() && !e.recovered {
 		e.placeInitial(now)
 	}
 	e.tendAll(now)

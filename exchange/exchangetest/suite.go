@@ -512,11 +512,18 @@ func equalStatuses(a, b []exchange.OrderStatus) bool {
 	return true
 }
 
+// reporter is the part of *testing.T the pure checks use.
+type reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // checkFillSequence checks one filled order's updates: NEW first, then
 // PARTIALLY_FILLED zero or more times, then FILLED; cumulative quantity
 // never decreasing; last-fill quantities adding up to it; fills at or
 // better than the limit.
-func checkFillSequence(t *testing.T, ups []exchange.OrderUpdate, req exchange.OrderRequest) {
+func checkFillSequence(t reporter, ups []exchange.OrderUpdate, req exchange.OrderRequest) {
 	t.Helper()
 	if len(ups) < 2 || ups[0].Status != exchange.StatusNew || ups[len(ups)-1].Status != exchange.StatusFilled {
 		t.Fatalf("updates of %q = %v, want NEW, (PARTIALLY_FILLED,) FILLED", req.ClientOrderID, statuses(ups))

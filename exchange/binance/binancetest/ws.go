@@ -1,0 +1,327 @@
+package binancetest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// wsConn is one WebSocket client of the server: the handler goroutine
+// reads it (answering pings and control messages), a writer goroutine
+// drains its queue.
+type wsConn struct {
+	mu       sync.Mutex // guards c, set once the handshake is done
+	c        *websocket.Conn
+	route    string // "public", "market" or "private"
+	combined bool   // /stream mode: payloads wrapped as {"stream","data"}
+	streams  map[string]bool
+	key      string // listen key of a private connection
+	out      chan []byte
+	done     chan struct{}
+	once     sync.Once
+}
+
+// send queues a message; a connection whose queue overflows is dropped, as
+// Binance drops clients that cannot keep up.
+func (c *wsConn) send(b []byte) {
+	select {
+	case <-c.done:
+	case c.out <- b:
+	default:
+		c.kill()
+	}
+}
+
+// kill closes the connection abruptly (no close frame).
+func (c *wsConn) kill() {
+	c.once.Do(func() { close(c.done) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c != nil {
+		_ = c.c.UnderlyingConn().Close()
+	}
+}
+
+// attach sets the upgraded connection; false when the connection was
+// killed meanwhile (then conn is closed).
+func (c *wsConn) attach(conn *websocket.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.c = conn
+	select {
+	case <-c.done:
+		_ = conn.UnderlyingConn().Close()
+		return false
+	default:
+		return true
+	}
+}
+
+// connList returns the connections of a route ("" for all). Called with s.mu held.
+func (s *Server) connList(route string) []*wsConn {
+	var out []*wsConn
+	for c := range s.conns {
+		if route == "" || c.route == route {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// DropStreams closes every WebSocket of a route ("public", "market",
+// "private", or "" for all) without a close frame, as a network failure
+// would. Events sent meanwhile are lost, as on Binance.
+func (s *Server) DropStreams(route string) {
+	s.mu.Lock()
+	conns := s.connList(route)
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.kill()
+	}
+}
+
+// Stall stops every WebSocket from sending anything, data or pong, until
+// Resume; connections stay open, so clients notice only by silence.
+func (s *Server) Stall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stallGate == nil {
+		s.stallGate = make(chan struct{})
+	}
+}
+
+// Resume ends a Stall; queued messages go out.
+func (s *Server) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stallGate != nil {
+		close(s.stallGate)
+		s.stallGate = nil
+	}
+}
+
+// Pongs counts the pongs clients sent back to the server's pings, with
+// the ping's payload.
+func (s *Server) Pongs() int64 { return s.pongs.Load() }
+
+// Conns returns how many WebSockets of a route ("" for all) are open and
+// subscribed to at least one stream (private ones always count).
+func (s *Server) Conns(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if (route == "" || c.route == route) && (c.route == "private" || len(c.streams) > 0) {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitConns waits until Conns(route) is at least n or ctx ends.
+func (s *Server) WaitConns(ctx context.Context, route string, n int) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for s.Conns(route) < n {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func (s *Server) serveWS(rw http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	route, rest, _ := strings.Cut(path, "/")
+	mode, names, _ := strings.Cut(rest, "/")
+	c := &wsConn{route: route, streams: map[string]bool{}, out: make(chan []byte, 4096), done: make(chan struct{})}
+	switch mode {
+	case "ws":
+	case "stream":
+		c.combined = true
+		names = r.URL.Query().Get("streams")
+	default:
+		writeErr(rw, errf(404, -1000, "unknown stream path %s", r.URL.Path))
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		writeErr(rw, errf(503, -1001, "server closed"))
+		return
+	}
+	if route == "private" {
+		c.key = names
+		if c.key == "" {
+			c.key = r.URL.Query().Get("listenKey")
+		}
+		if c.key != s.listenKey || !s.keyValid() {
+			s.mu.Unlock()
+			writeErr(rw, errf(400, -1125, "This listenKey does not exist."))
+			return
+		}
+	} else if names != "" {
+		for _, n := range strings.Split(names, "/") {
+			c.streams[n] = true
+		}
+	}
+	// Register before the handshake answer goes out, so that a client that
+	// has connected misses no event: what is sent meanwhile is queued.
+	s.conns[c] = struct{}{}
+	s.wg.Add(1) // this handler: hijacked, httptest no longer waits for it
+	s.mu.Unlock()
+	defer s.wg.Done()
+	defer func() {
+		c.kill()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	conn, err := s.upgrader.Upgrade(rw, r, nil)
+	if err != nil || !c.attach(conn) {
+		return
+	}
+	s.wg.Add(1)
+	go s.writeLoop(c)
+	s.readLoop(c)
+}
+
+func (s *Server) stalled() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stallGate
+}
+
+func (s *Server) writeLoop(c *wsConn) {
+	defer s.wg.Done()
+	var ping <-chan time.Time
+	if s.o.pingEvery > 0 {
+		t := time.NewTicker(s.o.pingEvery)
+		defer t.Stop()
+		ping = t.C
+	}
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-ping:
+			if s.stalled() != nil {
+				continue
+			}
+			if err := c.c.WriteControl(websocket.PingMessage, []byte("gm"), time.Now().Add(5*time.Second)); err != nil {
+				c.kill()
+				return
+			}
+		case m := <-c.out:
+			if g := s.stalled(); g != nil {
+				select {
+				case <-g:
+				case <-c.done:
+					return
+				}
+			}
+			_ = c.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := c.c.WriteMessage(websocket.TextMessage, m); err != nil {
+				c.kill()
+				return
+			}
+		}
+	}
+}
+
+// readLoop answers pings (unless stalled) and the JSON control messages of
+// sheet §5.2 until the connection fails.
+func (s *Server) readLoop(c *wsConn) {
+	c.c.SetPongHandler(func(data string) error {
+		if data == "gm" {
+			s.pongs.Add(1)
+		}
+		return nil
+	})
+	c.c.SetPingHandler(func(data string) error {
+		if s.stalled() != nil {
+			return nil
+		}
+		err := c.c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
+		if err == websocket.ErrCloseSent {
+			return nil
+		}
+		return err
+	})
+	for {
+		_, msg, err := c.c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var req struct {
+			Method string   `json:"method"`
+			Params []string `json:"params"`
+			ID     *uint64  `json:"id"`
+		}
+		if err := json.Unmarshal(msg, &req); err != nil {
+			c.send([]byte(`{"code":3,"msg":"Invalid JSON: expected value"}`))
+			continue
+		}
+		if req.ID == nil {
+			c.send([]byte(`{"code":2,"msg":"Invalid request: request ID must be an unsigned integer"}`))
+			continue
+		}
+		var result any
+		s.mu.Lock()
+		switch req.Method {
+		case "SUBSCRIBE":
+			for _, p := range req.Params {
+				c.streams[p] = true
+			}
+		case "UNSUBSCRIBE":
+			for _, p := range req.Params {
+				delete(c.streams, p)
+			}
+		case "LIST_SUBSCRIPTIONS":
+			list := []string{}
+			for n := range c.streams {
+				list = append(list, n)
+			}
+			result = list
+		default:
+			s.mu.Unlock()
+			c.send([]byte(`{"code":2,"msg":"Invalid request: unknown method"}`))
+			continue
+		}
+		s.mu.Unlock()
+		b, _ := json.Marshal(map[string]any{"result": result, "id": *req.ID})
+		c.send(b)
+	}
+}
+
+// publish sends v on a market stream. Called with s.mu held.
+func (s *Server) publish(route, stream string, v any) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	var wrapped []byte
+	for c := range s.conns {
+		if c.route != route || !c.streams[stream] {
+			continue
+		}
+		if c.combined {
+			if wrapped == nil {
+				wrapped, _ = json.Marshal(struct {
+					Stream string          `json:"stream"`
+					Data   json.RawMessage `json:"data"`
+				}{stream, raw})
+			}
+			c.send(wrapped)
+			continue
+		}
+		c.send(raw)
+	}
+}

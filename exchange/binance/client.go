@@ -1,0 +1,446 @@
+package binance
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/gridmesh/gridmesh/exchange"
+)
+
+// Client is the Binance USDⓈ-M futures adapter: signed REST, the market and
+// user-data WebSocket streams, rate-limit tracking and error mapping. It
+// implements [exchange.IExchange] and the optional batch, cancel-all,
+// dead-man-switch, mark-price, rate-limit and receive-window capabilities.
+//
+// Build one with [New]; the zero value is not usable. A Client is safe for
+// concurrent use. It starts no goroutine until a stream is subscribed;
+// [Client.Close] stops every stream and waits for their goroutines.
+type Client struct {
+	cfg     Config
+	http    *http.Client
+	ownHTTP bool
+	log     *slog.Logger
+	dialer  *websocket.Dialer
+
+	offsetMs atomic.Int64 // server time − local time, ms
+	synced   atomic.Bool
+	syncMu   sync.Mutex
+
+	refreshMu sync.Mutex // one exchangeInfo load at a time
+	rulesMu   sync.Mutex
+	symbols   map[string]symbolInfo
+	rulesAt   time.Time
+	limits    []exchange.RateLimit
+
+	usedWeight  atomic.Int64
+	orders10s   atomic.Int64
+	orders1m    atomic.Int64
+	usageAt     atomic.Int64 // unix ms of the last header seen
+	banUntil    atomic.Int64 // unix ns before which REST is refused locally
+	banned      atomic.Bool
+	streamDrops atomic.Int64 // malformed stream messages skipped
+
+	hmacPool sync.Pool
+
+	idsMu sync.Mutex
+	ids   map[string]string // order ID → client order ID, for Fills
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	root   context.Context
+	stop   context.CancelFunc
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Compile-time checks of the capabilities Client offers.
+var (
+	_ exchange.IExchange         = (*Client)(nil)
+	_ exchange.BatchPlacer       = (*Client)(nil)
+	_ exchange.BatchCanceler     = (*Client)(nil)
+	_ exchange.MarkPriceStreamer = (*Client)(nil)
+	_ exchange.AllCanceler       = (*Client)(nil)
+	_ exchange.DeadManSwitch     = (*Client)(nil)
+	_ exchange.RateLimitDeclarer = (*Client)(nil)
+	_ exchange.ReceiveWindower   = (*Client)(nil)
+)
+
+// New validates cfg (reporting every problem at once), applies its
+// defaults and returns a Client. It does no I/O: the clock offset and the
+// symbol rules are fetched on first use.
+func New(cfg Config) (*Client, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, limits: defaultLimits()}
+	if c.http == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 16
+		c.http = &http.Client{Transport: tr}
+		c.ownHTTP = true
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.dialer = &websocket.Dialer{HandshakeTimeout: cfg.RequestTimeout, ReadBufferSize: 16 << 10, WriteBufferSize: 4 << 10}
+	seed := cfg.JitterSeed
+	if seed == 0 {
+		seed = uint64(cfg.Clock().UnixNano())
+	}
+	c.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	secret := cfg.APISecret
+	c.hmacPool.New = func() any { return hmac.New(sha256.New, []byte(secret.Reveal())) }
+	c.root, c.stop = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Name returns "binance-usdm".
+func (c *Client) Name() string { return venueName }
+
+// ReceiveWindow is Config.RecvWindow: after it has passed since a request
+// was sent, the venue can no longer execute it.
+func (c *Client) ReceiveWindow() time.Duration { return c.cfg.RecvWindow }
+
+// Close stops every stream, waits for their goroutines and closes the idle
+// connections of the adapter's own HTTP client. Later calls fail with
+// exchange.ErrClosed. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.wg.Wait()
+	if c.ownHTTP {
+		c.http.CloseIdleConnections()
+	}
+	return nil
+}
+
+// goroutine starts fn as a goroutine owned by the client, or reports
+// ErrClosed.
+func (c *Client) goroutine(fn func()) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return exchange.ErrClosed
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+	return nil
+}
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// now is the local clock; serverNow adds the synchronised offset.
+func (c *Client) now() time.Time { return c.cfg.Clock() }
+
+func (c *Client) serverNow() time.Time {
+	return c.now().Add(time.Duration(c.offsetMs.Load()) * time.Millisecond)
+}
+
+// ClockOffset returns the current estimate of server time minus local time.
+func (c *Client) ClockOffset() time.Duration {
+	return time.Duration(c.offsetMs.Load()) * time.Millisecond
+}
+
+// Usage is the rate-limit usage the venue last reported in response
+// headers. The zero value means no header has been seen.
+type Usage struct {
+	UsedWeight1m  int       // X-MBX-USED-WEIGHT-1M: IP weight used this minute
+	OrderCount10s int       // X-MBX-ORDER-COUNT-10S
+	OrderCount1m  int       // X-MBX-ORDER-COUNT-1M
+	At            time.Time // when the last header arrived (local clock)
+}
+
+// Usage returns the last reported rate-limit usage.
+func (c *Client) Usage() Usage {
+	u := Usage{UsedWeight1m: int(c.usedWeight.Load()), OrderCount10s: int(c.orders10s.Load()), OrderCount1m: int(c.orders1m.Load())}
+	if ms := c.usageAt.Load(); ms != 0 {
+		u.At = time.UnixMilli(ms)
+	}
+	return u
+}
+
+// MalformedMessages counts stream messages that could not be decoded and
+// were skipped.
+func (c *Client) MalformedMessages() int64 { return c.streamDrops.Load() }
+
+// secType is an endpoint's security type (sheet §2.1).
+type secType uint8
+
+const (
+	secNone   secType = iota // public
+	secAPIKey                // API key header only (listenKey)
+	secSigned                // API key header and HMAC signature
+)
+
+// params builds a percent-encoded query in the order parameters are added;
+// the signature covers exactly these bytes.
+type params struct{ b []byte }
+
+func (p *params) add(k, v string) {
+	if len(p.b) > 0 {
+		p.b = append(p.b, '&')
+	}
+	p.b = append(p.b, k...)
+	p.b = append(p.b, '=')
+	p.b = append(p.b, url.QueryEscape(v)...)
+}
+
+func (p *params) addInt(k string, v int64) { p.add(k, strconv.FormatInt(v, 10)) }
+
+// request is one REST call.
+type request struct {
+	method   string
+	path     string
+	params   params
+	sec      secType
+	op       string // for errors: "place", "cancel", …
+	mutating bool   // changes venue state: an unknown outcome matters
+}
+
+// sign returns the lowercase hex HMAC-SHA256 of payload under the secret.
+func (c *Client) sign(payload []byte) string {
+	h := c.hmacPool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(payload)
+	var sum [sha256.Size]byte
+	s := hex.EncodeToString(h.Sum(sum[:0]))
+	c.hmacPool.Put(h)
+	return s
+}
+
+// Sign returns the signature Binance expects for a signed payload (query
+// string immediately followed by the form body, sheet §2.2). It is exported
+// for tests and tools; requests are signed by the Client itself.
+func (c *Client) Sign(payload string) string { return c.sign([]byte(payload)) }
+
+// do sends r and returns the body of a successful answer. Signed requests
+// refused for their timestamp (-1021, or -5028 from the matching engine:
+// nothing was executed) resynchronise the clock and are sent once more.
+func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
+	if c.isClosed() {
+		return nil, exchange.ErrClosed
+	}
+	if r.sec != secNone && c.cfg.APIKey.IsZero() {
+		return nil, errNotSigned
+	}
+	if r.sec == secSigned && !c.synced.Load() {
+		if err := c.SyncTime(ctx); err != nil {
+			return nil, err
+		}
+	}
+	body, err := c.send(ctx, r)
+	if err != nil && r.sec == secSigned && (isCode(err, -1021) || isCode(err, -5028)) {
+		c.log.LogAttrs(ctx, slog.LevelWarn, "binance: timestamp rejected, resynchronising clock", slog.String("op", r.op))
+		if serr := c.SyncTime(ctx); serr != nil {
+			return nil, errors.Join(err, serr)
+		}
+		body, err = c.send(ctx, r)
+	}
+	return body, err
+}
+
+func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
+	if until := c.banUntil.Load(); until != 0 {
+		if d := time.Unix(0, until).Sub(c.now()); d > 0 {
+			return nil, &exchange.RateLimitError{RetryAfter: d, Banned: c.banned.Load(),
+				Err: fmt.Errorf("binance: %s not sent: REST paused after a rate-limit answer", r.op)}
+		}
+	}
+	payload := r.params.b
+	if r.sec == secSigned {
+		p := params{b: append(make([]byte, 0, len(payload)+96), payload...)}
+		p.addInt("recvWindow", c.cfg.RecvWindow.Milliseconds())
+		p.addInt("timestamp", c.serverNow().UnixMilli())
+		sig := c.sign(p.b)
+		p.b = append(p.b, "&signature="...)
+		p.b = append(p.b, sig...)
+		payload = p.b
+	}
+	target := c.cfg.RESTURL + r.path
+	var bodyReader io.Reader
+	if r.method == http.MethodGet || r.method == http.MethodDelete {
+		if len(payload) > 0 {
+			target += "?" + string(payload)
+		}
+	} else if len(payload) > 0 {
+		bodyReader = bytes.NewReader(payload)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		defer cancel()
+	}
+	var wrote atomic.Bool
+	if r.mutating {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, bodyReader)
+	if err != nil {
+		return nil, fmt.Errorf("binance: %s: build request: %w", r.op, err)
+	}
+	if bodyReader != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if r.sec != secNone {
+		req.Header.Set("X-MBX-APIKEY", c.cfg.APIKey.Reveal())
+	}
+	sentAt := c.now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		switch {
+		case r.mutating && wrote.Load():
+			// The request may have reached the venue.
+			return nil, &exchange.UnknownOutcomeError{Op: r.op, SentAt: sentAt, Err: err}
+		case ctx.Err() != nil:
+			// The caller's context ended: nothing changed on the venue (a
+			// mutating request was not written), or it did not matter (a read).
+			return nil, fmt.Errorf("binance: %s: %w", r.op, err)
+		}
+		return nil, fmt.Errorf("binance: %s: %w: %w", r.op, exchange.ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	c.trackUsage(resp.Header)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		if r.mutating {
+			return nil, &exchange.UnknownOutcomeError{Op: r.op, SentAt: sentAt, Err: err}
+		}
+		return nil, fmt.Errorf("binance: %s: read answer: %w: %w", r.op, exchange.ErrUnavailable, err)
+	}
+	if resp.StatusCode >= 400 || hasNegativeCode(body) {
+		err := errorFromResponse(r.op, r.mutating, resp.StatusCode, resp.Header, body, sentAt, c.serverNow())
+		var rl *exchange.RateLimitError
+		if errors.As(err, &rl) && (resp.StatusCode == http.StatusTeapot || isCode(err, -1003)) {
+			c.banned.Store(rl.Banned)
+			c.banUntil.Store(c.now().Add(rl.RetryAfter).UnixNano())
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "binance: request failed", slog.String("op", r.op), slog.Int("status", resp.StatusCode), slog.String("error", err.Error()))
+		return nil, fmt.Errorf("binance: %s: %w", r.op, err)
+	}
+	return body, nil
+}
+
+// hasNegativeCode reports whether a 2xx body is an error object (sheet §2.5:
+// detect errors by status ≥ 400 or code < 0, never by code's presence).
+func hasNegativeCode(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	if len(b) == 0 || b[0] != '{' || !bytes.Contains(b[:min(len(b), 64)], []byte(`"code"`)) {
+		return false
+	}
+	_, _, ok := decodeAPIError(b)
+	return ok
+}
+
+func (c *Client) trackUsage(h http.Header) {
+	seen := false
+	if v := h.Get("X-Mbx-Used-Weight-1m"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			c.usedWeight.Store(n)
+			seen = true
+		}
+	}
+	if v := h.Get("X-Mbx-Order-Count-10s"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			c.orders10s.Store(n)
+			seen = true
+		}
+	}
+	if v := h.Get("X-Mbx-Order-Count-1m"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			c.orders1m.Store(n)
+			seen = true
+		}
+	}
+	if seen {
+		c.usageAt.Store(c.now().UnixMilli())
+	}
+}
+
+// SyncTime sets the clock offset from GET /fapi/v1/time, taking the
+// midpoint of the round trip as the moment the server read its clock.
+// Signed calls do it on first use and again after a -1021 answer.
+func (c *Client) SyncTime(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	t0 := c.now()
+	body, err := c.send(ctx, request{method: http.MethodGet, path: "/fapi/v1/time", op: "time"})
+	if err != nil {
+		return err
+	}
+	t1 := c.now()
+	var v struct {
+		ServerTime int64 `json:"serverTime"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.ServerTime <= 0 {
+		return fmt.Errorf("binance: time: malformed answer %q: %w", truncate(body, 100), exchange.ErrUnavailable)
+	}
+	mid := t0.Add(t1.Sub(t0) / 2)
+	c.offsetMs.Store(v.ServerTime - mid.UnixMilli())
+	c.synced.Store(true)
+	return nil
+}
+
+// jitter returns a random duration in [d/2, d].
+func (c *Client) jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	c.rngMu.Lock()
+	defer c.rngMu.Unlock()
+	return d/2 + time.Duration(c.rng.Int64N(int64(d/2)+1))
+}
+
+// maxRememberedIDs bounds the order-ID → client-order-ID cache.
+const maxRememberedIDs = 1 << 14
+
+// remember records an order's client order ID (userTrades lacks it).
+func (c *Client) remember(orderID, clientID string) {
+	if orderID == "" || clientID == "" {
+		return
+	}
+	c.idsMu.Lock()
+	defer c.idsMu.Unlock()
+	if c.ids == nil || len(c.ids) >= maxRememberedIDs {
+		c.ids = make(map[string]string, 256)
+	}
+	c.ids[orderID] = clientID
+}
+
+func (c *Client) remembered(orderID string) (string, bool) {
+	c.idsMu.Lock()
+	defer c.idsMu.Unlock()
+	id, ok := c.ids[orderID]
+	return id, ok
+}
+
+func slogErr(err error) slog.Attr { return slog.String("error", err.Error()) }

@@ -1,0 +1,844 @@
+package binance
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/shopspring/decimal"
+)
+
+// Decoding is lenient (sheet §11.9): unknown fields are ignored, decimals
+// come from JSON strings (or bare numbers), an empty string or null is
+// zero. encoding/json matches keys case-insensitively when no exact match
+// exists, and Binance uses both cases of one letter for different fields
+// ("x"/"X", "l"/"L", "m"/"M"…), so every wire struct names both spellings
+// it can meet.
+
+// num is a decimal decoded leniently.
+type num struct{ decimal.Decimal }
+
+// UnmarshalJSON accepts "1.5", 1.5, "", and null.
+func (n *num) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' {
+		b = b[1 : len(b)-1]
+	}
+	if len(b) == 0 || string(b) == "null" || string(b) == "0" {
+		n.Decimal = decimal.Zero // shared: decimals are immutable
+		return nil
+	}
+	if d, ok := parsePlainDecimal(b); ok {
+		n.Decimal = d
+		return nil
+	}
+	d, err := decimal.NewFromString(string(b))
+	if err != nil {
+		return fmt.Errorf("binance: decimal %q: %w", truncate(b, 40), err)
+	}
+	n.Decimal = d
+	return nil
+}
+
+// skip is a field the adapter does not use but must name, so that
+// encoding/json's case-insensitive matching does not pour it into its
+// other-case twin ("AP" into "ap"). It decodes nothing and allocates nothing.
+type skip struct{}
+
+// UnmarshalJSON ignores the value.
+func (skip) UnmarshalJSON([]byte) error { return nil }
+
+// parsePlainDecimal parses the common form -?digits(.digits)? with at
+// most 18 digits without converting to a string; ok is false for anything
+// else (exponents, longer numbers), which NewFromString then handles.
+func parsePlainDecimal(b []byte) (decimal.Decimal, bool) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		neg, i = true, 1
+	}
+	var coef int64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 18 {
+				return decimal.Decimal{}, false
+			}
+			coef = coef*10 + int64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot && digits > 0:
+			dot = true
+		default:
+			return decimal.Decimal{}, false
+		}
+	}
+	if digits == 0 || (dot && frac == 0) {
+		return decimal.Decimal{}, false
+	}
+	if neg {
+		coef = -coef
+	}
+	return decimal.New(coef, int32(-frac)), true
+}
+
+// intern returns the common wire strings without allocating.
+func intern(b []byte) string {
+	switch string(b) {
+	case "BUY":
+		return "BUY"
+	case "SELL":
+		return "SELL"
+	case "LIMIT":
+		return "LIMIT"
+	case "MARKET":
+		return "MARKET"
+	case "NEW":
+		return "NEW"
+	case "TRADE":
+		return "TRADE"
+	case "PARTIALLY_FILLED":
+		return "PARTIALLY_FILLED"
+	case "FILLED":
+		return "FILLED"
+	case "CANCELED":
+		return "CANCELED"
+	case "EXPIRED":
+		return "EXPIRED"
+	case "BOTH":
+		return "BOTH"
+	case "LONG":
+		return "LONG"
+	case "SHORT":
+		return "SHORT"
+	case "USDT":
+		return "USDT"
+	case "USDC":
+		return "USDC"
+	case "BNB":
+		return "BNB"
+	case "GTC":
+		return "GTC"
+	case "GTX":
+		return "GTX"
+	case "ORDER_TRADE_UPDATE":
+		return "ORDER_TRADE_UPDATE"
+	case "ACCOUNT_UPDATE":
+		return "ACCOUNT_UPDATE"
+	case "bookTicker":
+		return "bookTicker"
+	case "BTCUSDT":
+		return "BTCUSDT"
+	case "ETHUSDT":
+		return "ETHUSDT"
+	}
+	return string(b)
+}
+
+// wireRateLimit is one element of exchangeInfo.rateLimits.
+type wireRateLimit struct {
+	RateLimitType string `json:"rateLimitType"`
+	Interval      string `json:"interval"`
+	IntervalNum   int    `json:"intervalNum"`
+	Limit         int    `json:"limit"`
+}
+
+type wireFilter struct {
+	FilterType string `json:"filterType"`
+	TickSize   num    `json:"tickSize"`
+	MinPrice   num    `json:"minPrice"`
+	MaxPrice   num    `json:"maxPrice"`
+	StepSize   num    `json:"stepSize"`
+	MinQty     num    `json:"minQty"`
+	MaxQty     num    `json:"maxQty"`
+	Notional   num    `json:"notional"`
+}
+
+type wireSymbol struct {
+	Symbol            string       `json:"symbol"`
+	Status            string       `json:"status"`
+	ContractType      string       `json:"contractType"`
+	QuoteAsset        string       `json:"quoteAsset"`
+	MarginAsset       string       `json:"marginAsset"`
+	PricePrecision    int          `json:"pricePrecision"`
+	QuantityPrecision int          `json:"quantityPrecision"`
+	Filters           []wireFilter `json:"filters"`
+}
+
+type wireExchangeInfo struct {
+	RateLimits []wireRateLimit `json:"rateLimits"`
+	Symbols    []wireSymbol    `json:"symbols"`
+}
+
+// symbolInfo is what the adapter keeps of one exchangeInfo symbol.
+type symbolInfo struct {
+	rules       exchange.Rules
+	status      string
+	minPrice    decimal.Decimal
+	maxPrice    decimal.Decimal
+	maxQty      decimal.Decimal
+	marginAsset string
+}
+
+// decodeExchangeInfo turns exchangeInfo into rules per symbol: tick from
+// PRICE_FILTER, step and min quantity from LOT_SIZE, min notional from
+// MIN_NOTIONAL. Symbols whose rules do not validate are skipped and named
+// in the returned problems.
+func decodeExchangeInfo(body []byte) (map[string]symbolInfo, []exchange.RateLimit, []error, error) {
+	var info wireExchangeInfo
+	if err := json.Unmarshal(body, &info); err != nil {
+		return nil, nil, nil, fmt.Errorf("binance: exchangeInfo: %w", err)
+	}
+	out := make(map[string]symbolInfo, len(info.Symbols))
+	var problems []error
+	for _, s := range info.Symbols {
+		si := symbolInfo{status: s.Status, marginAsset: s.MarginAsset, rules: exchange.Rules{Symbol: s.Symbol}}
+		for _, f := range s.Filters {
+			switch f.FilterType {
+			case "PRICE_FILTER":
+				si.rules.TickSize = f.TickSize.Decimal
+				si.minPrice, si.maxPrice = f.MinPrice.Decimal, f.MaxPrice.Decimal
+			case "LOT_SIZE":
+				si.rules.StepSize = f.StepSize.Decimal
+				si.rules.MinQty = f.MinQty.Decimal
+				si.maxQty = f.MaxQty.Decimal
+			case "MIN_NOTIONAL":
+				si.rules.MinNotional = f.Notional.Decimal
+			}
+		}
+		if err := si.rules.Validate(); err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		out[s.Symbol] = si
+	}
+	return out, limitsFromInfo(info.RateLimits), problems, nil
+}
+
+// wireOrder is an order object of the REST API.
+type wireOrder struct {
+	Symbol        string `json:"symbol"`
+	OrderID       int64  `json:"orderId"`
+	ClientOrderID string `json:"clientOrderId"`
+	Side          string `json:"side"`
+	PositionSide  string `json:"positionSide"`
+	Type          string `json:"type"`
+	TimeInForce   string `json:"timeInForce"`
+	Price         num    `json:"price"`
+	OrigQty       num    `json:"origQty"`
+	ExecutedQty   num    `json:"executedQty"`
+	AvgPrice      num    `json:"avgPrice"`
+	Status        string `json:"status"`
+	ReduceOnly    bool   `json:"reduceOnly"`
+	UpdateTime    int64  `json:"updateTime"`
+	Time          int64  `json:"time"`
+	Code          *int   `json:"code"`
+	Msg           string `json:"msg"`
+}
+
+func (w *wireOrder) order() exchange.Order {
+	t := w.UpdateTime
+	if t == 0 {
+		t = w.Time
+	}
+	return exchange.Order{
+		Symbol:        w.Symbol,
+		OrderID:       strconv.FormatInt(w.OrderID, 10),
+		ClientOrderID: w.ClientOrderID,
+		Side:          parseSide(w.Side),
+		PositionSide:  parsePositionSide(w.PositionSide),
+		Type:          parseOrderType(w.Type),
+		TimeInForce:   parseTIF(w.TimeInForce),
+		Price:         w.Price.Decimal,
+		Quantity:      w.OrigQty.Decimal,
+		FilledQty:     w.ExecutedQty.Decimal,
+		AvgPrice:      w.AvgPrice.Decimal,
+		Status:        parseStatus(w.Status),
+		ReduceOnly:    w.ReduceOnly,
+		UpdateTime:    msTime(t),
+	}
+}
+
+// wireTrade is an element of GET /fapi/v1/userTrades.
+type wireTrade struct {
+	Symbol          string `json:"symbol"`
+	ID              int64  `json:"id"`
+	OrderID         int64  `json:"orderId"`
+	Side            string `json:"side"`
+	PositionSide    string `json:"positionSide"`
+	Price           num    `json:"price"`
+	Qty             num    `json:"qty"`
+	Commission      num    `json:"commission"`
+	CommissionAsset string `json:"commissionAsset"`
+	RealizedPnl     num    `json:"realizedPnl"`
+	Maker           bool   `json:"maker"`
+	Buyer           bool   `json:"buyer"`
+	Time            int64  `json:"time"`
+}
+
+func (w *wireTrade) fill() exchange.Fill {
+	return exchange.Fill{
+		Symbol:       w.Symbol,
+		OrderID:      strconv.FormatInt(w.OrderID, 10),
+		TradeID:      strconv.FormatInt(w.ID, 10),
+		Side:         parseSide(w.Side),
+		PositionSide: parsePositionSide(w.PositionSide),
+		Price:        w.Price.Decimal,
+		Quantity:     w.Qty.Decimal,
+		Fee:          w.Commission.Decimal, // Binance: paid is positive, a rebate negative
+		FeeAsset:     w.CommissionAsset,
+		Maker:        w.Maker,
+		RealizedPnL:  w.RealizedPnl.Decimal,
+		Time:         msTime(w.Time),
+	}
+}
+
+func msTime(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func parseSide(s string) exchange.Side {
+	switch s {
+	case "BUY":
+		return exchange.Buy
+	case "SELL":
+		return exchange.Sell
+	}
+	return 0
+}
+
+func parsePositionSide(s string) exchange.PositionSide {
+	switch s {
+	case "LONG":
+		return exchange.PositionLong
+	case "SHORT":
+		return exchange.PositionShort
+	}
+	return exchange.PositionBoth
+}
+
+func parseOrderType(s string) exchange.OrderType {
+	if s == "MARKET" {
+		return exchange.Market
+	}
+	return exchange.Limit
+}
+
+func parseTIF(s string) exchange.TimeInForce {
+	switch s {
+	case "GTX":
+		return exchange.PostOnly
+	case "IOC":
+		return exchange.IOC
+	}
+	return exchange.GTC
+}
+
+func parseStatus(s string) exchange.OrderStatus {
+	switch s {
+	case "NEW", "NEW_INSURANCE", "NEW_ADL":
+		return exchange.StatusNew
+	case "PARTIALLY_FILLED":
+		return exchange.StatusPartiallyFilled
+	case "FILLED":
+		return exchange.StatusFilled
+	case "CANCELED":
+		return exchange.StatusCanceled
+	case "EXPIRED", "EXPIRED_IN_MATCH":
+		return exchange.StatusExpired
+	case "REJECTED":
+		return exchange.StatusRejected
+	}
+	return exchange.StatusUnknown
+}
+
+func parseMarginMode(s string) exchange.MarginMode {
+	if strings.EqualFold(s, "isolated") {
+		return exchange.Isolated
+	}
+	return exchange.Cross
+}
+
+// StreamError reports a stream message that could not be decoded. The
+// adapter counts and skips such messages.
+type StreamError struct {
+	Event string // the event type, when it could be read
+	Err   error
+}
+
+// Error implements error.
+func (e *StreamError) Error() string {
+	if e.Event == "" {
+		return "binance: malformed stream message: " + e.Err.Error()
+	}
+	return "binance: malformed " + e.Event + " message: " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *StreamError) Unwrap() error { return e.Err }
+
+// wireOTU is ORDER_TRADE_UPDATE (sheet §6.2).
+type wireOTU struct {
+	Ev string   `json:"e"`
+	E  int64    `json:"E"`
+	T  int64    `json:"T"`
+	O  wireOTUo `json:"o"`
+}
+
+type wireOTUo struct {
+	Symbol        string          `json:"s"`
+	ClientOrderID string          `json:"c"`
+	Side          string          `json:"S"`
+	Type          string          `json:"o"`
+	TIF           skip            `json:"f"`
+	Qty           num             `json:"q"`
+	Price         num             `json:"p"`
+	AvgPrice      skip            `json:"ap"`
+	StopPrice     skip            `json:"sp"`
+	ExecType      string          `json:"x"`
+	Status        string          `json:"X"`
+	OrderID       int64           `json:"i"`
+	LastQty       num             `json:"l"`
+	CumQty        num             `json:"z"`
+	LastPrice     num             `json:"L"`
+	FeeAsset      string          `json:"N"`
+	Fee           num             `json:"n"`
+	TradeTime     int64           `json:"T"`
+	TradeID       int64           `json:"t"`
+	BidNotional   skip            `json:"b"`
+	AskNotional   skip            `json:"a"`
+	Maker         bool            `json:"m"`
+	ModifyID      skip            `json:"M"`
+	ReduceOnly    bool            `json:"R"`
+	WorkingType   skip            `json:"wt"`
+	OrigType      skip            `json:"ot"`
+	PositionSide  string          `json:"ps"`
+	ClosePosition skip            `json:"cp"`
+	ActivatePrice skip            `json:"AP"`
+	CallbackRate  skip            `json:"cr"`
+	RealizedPnL   skip            `json:"rp"`
+	ExpiryReason  json.RawMessage `json:"er"`
+}
+
+// expiryReasons are the `er` codes of sheet §6.2.
+var expiryReasons = map[string]string{
+	"1": "self-trade prevention",
+	"2": "IOC remainder canceled",
+	"3": "IOC remainder canceled by self-trade prevention",
+	"4": "reduce-only knock-out",
+	"5": "account liquidated",
+	"6": "GTE condition not met",
+	"7": "symbol delisted",
+	"8": "initial order expired after the stop triggered",
+	"9": "market order remainder canceled",
+}
+
+// execKind classifies a client order ID: liquidation (autoclose-…), ADL
+// (adl_autoclose) or a normal order.
+func execKind(clientID, orderType string) exchange.ExecKind {
+	switch {
+	case strings.HasPrefix(clientID, "adl_autoclose"):
+		return exchange.ExecADL
+	case strings.HasPrefix(clientID, "autoclose-"), orderType == "LIQUIDATION":
+		return exchange.ExecLiquidation
+	}
+	return exchange.ExecNormal
+}
+
+func (w *wireOTU) update() exchange.OrderUpdate {
+	o := &w.O
+	t := o.TradeTime
+	if t == 0 {
+		t = w.T
+	}
+	if t == 0 {
+		t = w.E
+	}
+	u := exchange.OrderUpdate{
+		Symbol:        o.Symbol,
+		OrderID:       strconv.FormatInt(o.OrderID, 10),
+		ClientOrderID: o.ClientOrderID,
+		Side:          parseSide(o.Side),
+		PositionSide:  parsePositionSide(o.PositionSide),
+		Status:        parseStatus(o.Status),
+		Price:         o.Price.Decimal,
+		Quantity:      o.Qty.Decimal,
+		FilledQty:     o.CumQty.Decimal,
+		ReduceOnly:    o.ReduceOnly,
+		Kind:          execKind(o.ClientOrderID, o.Type),
+		Time:          msTime(t),
+	}
+	if o.ExecType == "TRADE" || o.ExecType == "CALCULATED" || o.LastQty.IsPositive() {
+		u.LastFillQty = o.LastQty.Decimal
+		u.LastFillPrice = o.LastPrice.Decimal
+		u.Fee = o.Fee.Decimal // Binance n: paid positive, rebate negative — our convention
+		u.FeeAsset = o.FeeAsset
+		u.Maker = o.Maker
+		if o.TradeID != 0 {
+			u.TradeID = strconv.FormatInt(o.TradeID, 10)
+		}
+	}
+	if er := strings.Trim(string(o.ExpiryReason), `"`); er != "" && er != "0" && er != "null" {
+		if r, ok := expiryReasons[er]; ok {
+			u.Reason = r
+		} else {
+			u.Reason = "expiry reason " + er
+		}
+	}
+	if strings.HasPrefix(o.ClientOrderID, "settlement_autoclose-") && u.Reason == "" {
+		u.Reason = "settlement"
+	}
+	return u
+}
+
+// DecodeOrderTradeUpdate decodes one ORDER_TRADE_UPDATE payload.
+func DecodeOrderTradeUpdate(b []byte) (exchange.OrderUpdate, error) {
+	w, err := decodeOTUWire(b)
+	if err != nil {
+		return exchange.OrderUpdate{}, &StreamError{Event: "ORDER_TRADE_UPDATE", Err: err}
+	}
+	if w.Ev != "ORDER_TRADE_UPDATE" {
+		return exchange.OrderUpdate{}, &StreamError{Event: w.Ev, Err: fmt.Errorf("event type %q is not ORDER_TRADE_UPDATE", w.Ev)}
+	}
+	return w.update(), nil
+}
+
+type wireBalance struct {
+	Asset       string `json:"a"`
+	Wallet      num    `json:"wb"`
+	CrossWallet num    `json:"cw"`
+	Change      num    `json:"bc"`
+}
+
+type wirePosition struct {
+	Symbol       string `json:"s"`
+	Amount       num    `json:"pa"`
+	EntryPrice   num    `json:"ep"`
+	BreakEven    num    `json:"bep"`
+	Realized     num    `json:"cr"`
+	Unrealized   num    `json:"up"`
+	MarginType   string `json:"mt"`
+	IsoWallet    num    `json:"iw"`
+	PositionSide string `json:"ps"`
+	MarkPrice    num    `json:"mp"`
+	MaintMargin  num    `json:"mm"`
+}
+
+func (p *wirePosition) position() exchange.Position {
+	return exchange.Position{
+		Symbol:        p.Symbol,
+		PositionSide:  parsePositionSide(p.PositionSide),
+		Quantity:      p.Amount.Decimal,
+		EntryPrice:    p.EntryPrice.Decimal,
+		MarkPrice:     p.MarkPrice.Decimal,
+		UnrealizedPnL: p.Unrealized.Decimal,
+		MarginMode:    parseMarginMode(p.MarginType),
+	}
+}
+
+// wireAccountUpdate is ACCOUNT_UPDATE (sheet §6.4).
+type wireAccountUpdate struct {
+	Ev string `json:"e"`
+	E  int64  `json:"E"`
+	T  int64  `json:"T"`
+	A  *struct {
+		Reason    string         `json:"m"`
+		Balances  []wireBalance  `json:"B"`
+		Positions []wirePosition `json:"P"`
+		Symbol    string         `json:"S"`
+	} `json:"a"`
+}
+
+// wireMarginCall is MARGIN_CALL (sheet §6.6).
+type wireMarginCall struct {
+	Ev          string         `json:"e"`
+	E           int64          `json:"E"`
+	CrossWallet num            `json:"cw"`
+	Positions   []wirePosition `json:"p"`
+}
+
+// wireConfigUpdate is ACCOUNT_CONFIG_UPDATE (sheet §6.5).
+type wireConfigUpdate struct {
+	Ev string `json:"e"`
+	E  int64  `json:"E"`
+	T  int64  `json:"T"`
+	AC *struct {
+		Symbol   string `json:"s"`
+		Leverage int    `json:"l"`
+	} `json:"ac"`
+	AI *struct {
+		MultiAssets bool `json:"j"`
+	} `json:"ai"`
+}
+
+// userMessage is a decoded user-data message: an event to deliver, or a
+// control signal (listen key expired), or nothing (a type we ignore).
+type userMessage struct {
+	event      exchange.UserEvent
+	deliver    bool
+	keyExpired bool
+}
+
+// decodeUserMessage decodes one user-data stream message, dispatching on
+// its "e" field. Unknown event types (TRADE_LITE, ALGO_UPDATE, …) and
+// control answers are ignored, not errors.
+func decodeUserMessage(b []byte) (userMessage, error) {
+	typ := peekEvent(b)
+	fail := func(err error) (userMessage, error) { return userMessage{}, &StreamError{Event: typ, Err: err} }
+	switch typ {
+	case "ORDER_TRADE_UPDATE":
+		w, err := decodeOTUWire(b)
+		if err != nil {
+			return fail(err)
+		}
+		return userMessage{deliver: true, event: exchange.UserEvent{Kind: exchange.EventOrder, Time: msTime(w.E), Order: w.update()}}, nil
+	case "ACCOUNT_UPDATE":
+		var w wireAccountUpdate
+		if err := json.Unmarshal(b, &w); err != nil {
+			return fail(err)
+		}
+		if w.A == nil {
+			return fail(fmt.Errorf("no account object"))
+		}
+		ev := exchange.UserEvent{Kind: exchange.EventAccount, Time: msTime(w.E), Reason: w.A.Reason}
+		for _, bal := range w.A.Balances {
+			ev.Balances = append(ev.Balances, exchange.Balance{Asset: bal.Asset, WalletBalance: bal.Wallet.Decimal})
+		}
+		for i := range w.A.Positions {
+			ev.Positions = append(ev.Positions, w.A.Positions[i].position())
+		}
+		return userMessage{deliver: true, event: ev}, nil
+	case "MARGIN_CALL":
+		var w wireMarginCall
+		if err := json.Unmarshal(b, &w); err != nil {
+			return fail(err)
+		}
+		ev := exchange.UserEvent{Kind: exchange.EventMarginCall, Time: msTime(w.E), Reason: "margin call, cross wallet " + w.CrossWallet.String()}
+		for i := range w.Positions {
+			ev.Positions = append(ev.Positions, w.Positions[i].position())
+		}
+		return userMessage{deliver: true, event: ev}, nil
+	case "ACCOUNT_CONFIG_UPDATE":
+		var w wireConfigUpdate
+		if err := json.Unmarshal(b, &w); err != nil {
+			return fail(err)
+		}
+		ev := exchange.UserEvent{Kind: exchange.EventConfig, Time: msTime(w.E), Reason: "configuration changed"}
+		switch {
+		case w.AC != nil:
+			ev.Reason = fmt.Sprintf("leverage %s %d", w.AC.Symbol, w.AC.Leverage)
+		case w.AI != nil:
+			ev.Reason = fmt.Sprintf("multi-assets %t", w.AI.MultiAssets)
+		}
+		return userMessage{deliver: true, event: ev}, nil
+	case "listenKeyExpired":
+		return userMessage{keyExpired: true}, nil
+	case "":
+		if !json.Valid(b) {
+			return fail(fmt.Errorf("not JSON"))
+		}
+	}
+	return userMessage{}, nil
+}
+
+// peekEvent returns the value of the top-level "e" key of a message, or
+// "" when it has none: a scan for "e" followed by ':' and a string.
+func peekEvent(b []byte) string {
+	for i := 0; i+3 <= len(b); i++ {
+		if b[i] != '"' || b[i+1] != 'e' || b[i+2] != '"' {
+			continue
+		}
+		j := i + 3
+		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
+			j++
+		}
+		if j >= len(b) || b[j] != ':' {
+			continue
+		}
+		j++
+		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
+			j++
+		}
+		if j >= len(b) || b[j] != '"' {
+			return ""
+		}
+		end := bytes.IndexByte(b[j+1:], '"')
+		if end < 0 || end > 64 {
+			return ""
+		}
+		return intern(b[j+1 : j+1+end])
+	}
+	return ""
+}
+
+// wireBookTicker is <symbol>@bookTicker (sheet §5.3).
+type wireBookTicker struct {
+	Ev     string `json:"e"`
+	U      int64  `json:"u"`
+	E      int64  `json:"E"`
+	T      int64  `json:"T"`
+	Symbol string `json:"s"`
+	Bid    num    `json:"b"`
+	BidQty num    `json:"B"`
+	Ask    num    `json:"a"`
+	AskQty num    `json:"A"`
+}
+
+var two = decimal.NewFromInt(2)
+
+// DecodeBookTicker decodes a bookTicker payload into a PriceUpdate whose
+// Price is the bid/ask midpoint.
+func DecodeBookTicker(b []byte) (exchange.PriceUpdate, error) {
+	w, err := decodeBookTickerWire(b)
+	if err != nil {
+		return exchange.PriceUpdate{}, &StreamError{Event: "bookTicker", Err: err}
+	}
+	if w.Symbol == "" || !w.Bid.IsPositive() || !w.Ask.IsPositive() {
+		return exchange.PriceUpdate{}, &StreamError{Event: "bookTicker", Err: fmt.Errorf("missing symbol, bid or ask")}
+	}
+	t := w.T
+	if t == 0 {
+		t = w.E
+	}
+	return exchange.PriceUpdate{
+		Symbol: w.Symbol,
+		Price:  w.Bid.Add(w.Ask.Decimal).Div(two),
+		Bid:    w.Bid.Decimal,
+		Ask:    w.Ask.Decimal,
+		Time:   msTime(t),
+	}, nil
+}
+
+// wireAggTrade is <symbol>@aggTrade (sheet §5.4).
+type wireAggTrade struct {
+	Ev       string `json:"e"`
+	E        int64  `json:"E"`
+	Symbol   string `json:"s"`
+	AggID    int64  `json:"a"`
+	Price    num    `json:"p"`
+	Qty      num    `json:"q"`
+	NormQty  num    `json:"nq"`
+	First    int64  `json:"f"`
+	Last     int64  `json:"l"`
+	T        int64  `json:"T"`
+	BuyMaker bool   `json:"m"`
+}
+
+// DecodeAggTrade decodes an aggTrade payload into a PriceUpdate (the trade price).
+func DecodeAggTrade(b []byte) (exchange.PriceUpdate, error) {
+	var w wireAggTrade
+	if err := json.Unmarshal(b, &w); err != nil {
+		return exchange.PriceUpdate{}, &StreamError{Event: "aggTrade", Err: err}
+	}
+	if w.Symbol == "" || !w.Price.IsPositive() {
+		return exchange.PriceUpdate{}, &StreamError{Event: "aggTrade", Err: fmt.Errorf("missing symbol or price")}
+	}
+	return exchange.PriceUpdate{Symbol: w.Symbol, Price: w.Price.Decimal, Time: msTime(w.T)}, nil
+}
+
+// wireMarkPrice is <symbol>@markPrice (sheet §5.5).
+type wireMarkPrice struct {
+	Ev          string `json:"e"`
+	E           int64  `json:"E"`
+	Symbol      string `json:"s"`
+	Mark        num    `json:"p"`
+	MarkAvg     num    `json:"ap"`
+	Index       num    `json:"i"`
+	Settle      num    `json:"P"`
+	FundingRate num    `json:"r"`
+	NextFunding int64  `json:"T"`
+}
+
+// DecodeMarkPrice decodes a markPriceUpdate payload.
+func DecodeMarkPrice(b []byte) (exchange.MarkPriceUpdate, error) {
+	var w wireMarkPrice
+	if err := json.Unmarshal(b, &w); err != nil {
+		return exchange.MarkPriceUpdate{}, &StreamError{Event: "markPriceUpdate", Err: err}
+	}
+	if w.Symbol == "" || !w.Mark.IsPositive() {
+		return exchange.MarkPriceUpdate{}, &StreamError{Event: "markPriceUpdate", Err: fmt.Errorf("missing symbol or mark price")}
+	}
+	return exchange.MarkPriceUpdate{
+		Symbol: w.Symbol, MarkPrice: w.Mark.Decimal, IndexPrice: w.Index.Decimal,
+		FundingRate: w.FundingRate.Decimal, NextFundingTime: msTime(w.NextFunding), Time: msTime(w.E),
+	}, nil
+}
+
+// wireKline is <symbol>@kline_<interval> (sheet §5.6).
+type wireKline struct {
+	Ev     string `json:"e"`
+	E      int64  `json:"E"`
+	Symbol string `json:"s"`
+	K      struct {
+		Start    int64  `json:"t"`
+		Close    int64  `json:"T"`
+		Symbol   string `json:"s"`
+		Interval string `json:"i"`
+		First    int64  `json:"f"`
+		Last     int64  `json:"L"`
+		O        num    `json:"o"`
+		C        num    `json:"c"`
+		H        num    `json:"h"`
+		Lo       num    `json:"l"`
+		V        num    `json:"v"`
+		N        int64  `json:"n"`
+		Closed   bool   `json:"x"`
+		Q        num    `json:"q"`
+		TakerV   num    `json:"V"`
+		TakerQ   num    `json:"Q"`
+		B        string `json:"B"`
+	} `json:"k"`
+}
+
+// DecodeKline decodes a kline stream payload.
+func DecodeKline(b []byte) (exchange.Kline, error) {
+	var w wireKline
+	if err := json.Unmarshal(b, &w); err != nil {
+		return exchange.Kline{}, &StreamError{Event: "kline", Err: err}
+	}
+	k := w.K
+	if k.Symbol == "" || k.Start == 0 {
+		return exchange.Kline{}, &StreamError{Event: "kline", Err: fmt.Errorf("missing symbol or open time")}
+	}
+	return exchange.Kline{
+		Symbol: k.Symbol, Interval: k.Interval, OpenTime: msTime(k.Start), CloseTime: msTime(k.Close),
+		Open: k.O.Decimal, High: k.H.Decimal, Low: k.Lo.Decimal, Close: k.C.Decimal, Volume: k.V.Decimal, Closed: k.Closed,
+	}, nil
+}
+
+// decodeRESTKlines decodes GET /fapi/v1/klines: arrays of
+// [openTime, "open", "high", "low", "close", "volume", closeTime, …].
+func decodeRESTKlines(symbol, interval string, body []byte, now time.Time) ([]exchange.Kline, error) {
+	var rows [][]json.RawMessage
+	if err := json.Unmarshal(body, &rows); err != nil {
+		return nil, fmt.Errorf("binance: klines: %w", err)
+	}
+	out := make([]exchange.Kline, 0, len(rows))
+	for i, r := range rows {
+		if len(r) < 7 {
+			return nil, fmt.Errorf("binance: klines: row %d has %d fields, want at least 7", i, len(r))
+		}
+		var open, closeT int64
+		var o, h, l, c, v num
+		for j, dst := range []any{&open, &o, &h, &l, &c, &v, &closeT} {
+			if err := json.Unmarshal(r[j], dst); err != nil {
+				return nil, fmt.Errorf("binance: klines: row %d field %d: %w", i, j, err)
+			}
+		}
+		out = append(out, exchange.Kline{
+			Symbol: symbol, Interval: interval, OpenTime: msTime(open), CloseTime: msTime(closeT),
+			Open: o.Decimal, High: h.Decimal, Low: l.Decimal, Close: c.Decimal, Volume: v.Decimal,
+			Closed: !msTime(closeT).After(now),
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,47 @@
+// Package binance is gridmesh's adapter for Binance USDⓈ-M perpetual
+// futures: signed REST (HMAC-SHA256), the market streams on the 2026 routed
+// WebSocket paths (/public, /market) and the user-data stream on /private,
+// with listen-key keepalive, reconnection with backoff and jitter, the 24 h
+// connection rollover, rate-limit tracking and the mapping of every Binance
+// error code to the typed errors of package exchange.
+//
+// A host builds one [Client] and hands it to the grid's runner, which opens
+// the user-data stream before placing anything:
+//
+//	c, err := binance.New(binance.Config{
+//		APIKey:    binance.NewSecret(os.Getenv("BINANCE_API_KEY")),
+//		APISecret: binance.NewSecret(os.Getenv("BINANCE_API_SECRET")),
+//		Logger:    logger,
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close()
+//	events, err := c.SubscribeUserData(ctx) // first event: EventReady
+//	...
+//	for ev := range events {
+//		switch ev.Kind {
+//		case exchange.EventReady:
+//			if ev.Reconnected {
+//				// events may have been missed: reconcile over REST
+//			}
+//		case exchange.EventOrder:
+//			// ev.Order: NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED
+//		}
+//	}
+//
+// Set Config.RESTURL and Config.WSURL to [TestnetRESTURL] and [TestnetWSURL]
+// for the testnet, or to a binancetest.Server for tests: the package
+// binancetest is a local server that speaks the same protocol.
+//
+// Numbers cross the wire as strings and are parsed into decimals, never
+// float64. Unknown fields and event types are ignored; a malformed stream
+// message is counted ([Client.MalformedMessages]) and skipped.
+//
+// Binance refuses a crossing post-only (GTX) order synchronously with
+// -5022, which PlaceOrder returns as exchange.ErrPostOnlyRejected; nothing
+// is created and no stream event follows. A request whose outcome is
+// unknown (HTTP 5xx, -1006, -1007, a timeout after sending) is an
+// *exchange.UnknownOutcomeError: query the client order ID before sending
+// it again.
+package binance

@@ -1,0 +1,237 @@
+package grid
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/slot"
+)
+
+// VenueOrder is one live order of this grid as the venue reports it, its
+// client order ID already parsed into a reference.
+type VenueOrder struct {
+	Ref    OrderRef
+	Side   exchange.Side
+	Price  exchange.Ticks
+	Qty    exchange.Steps
+	Filled exchange.Steps
+}
+
+// Snapshot is the venue's view of the grid: its live orders (only those
+// with this grid's client order ID prefix) and the symbol's position on the
+// grid's side(s), signed.
+type Snapshot struct {
+	Orders       []VenueOrder
+	Position     exchange.Steps
+	HavePosition bool
+}
+
+// Reconcile compares the venue's view with the slots and repairs the drift
+// (DESIGN §1, principle 4):
+//
+//   - a slot whose acknowledged order is no longer live on the venue gets a
+//     query, whose answer (filled, canceled, not found) settles it;
+//   - a live order of this grid that its slot does not know is adopted when
+//     it fits the slot (an entry of a free slot, an exit of a holding slot
+//     no larger than held) and canceled by its ID otherwise;
+//   - a difference between the venue's position (less the baseline the
+//     grid found at start) and the slots' is reported as drift.
+//
+// Orders without the grid's prefix never reach the engine and are never
+// touched. Every repair is logged and reported to the observer.
+func (e *Engine) Reconcile(now time.Time, snap Snapshot) []Intent {
+	e.out = e.out[:0]
+	live := make(map[OrderRef]struct{}, len(snap.Orders))
+	for _, o := range snap.Orders {
+		live[o.Ref] = struct{}{}
+	}
+	t := now.UnixNano()
+	for j := range e.levels {
+		lv := &e.levels[j]
+		s := &lv.s
+		if !s.Live() || s.Unknown {
+			continue
+		}
+		ref := OrderRef{Level: e.base + int64(j), Gen: s.Gen}
+		if _, ok := live[ref]; ok {
+			continue
+		}
+		if s.State == slot.EntryPending || s.State == slot.ExitPending {
+			if t < lv.sentAt+int64(e.cfg.recvWindow) {
+				continue // may not have reached the venue yet
+			}
+		}
+		e.repair(now, "order vanished from the venue: querying", ref)
+		e.applyQuiet(now, ref.Level, lv, slot.Event{Type: slot.OutcomeUnknown, Gen: s.Gen})
+		lv.queryAt = t + int64(e.cfg.recvWindow)
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ref, Role: s.Role})
+	}
+	for _, o := range snap.Orders {
+		e.reconcileOrder(now, o)
+	}
+	if snap.HavePosition {
+		if drift := snap.Position - e.baseline - e.books.Position; drift != 0 {
+			e.drift = drift
+			e.repair(now, fmt.Sprintf("position drift: venue %d − baseline %d ≠ slots %d (%+d steps)", snap.Position, e.baseline, e.books.Position, drift), OrderRef{})
+		} else {
+			e.drift = 0
+		}
+	}
+	return e.out
+}
+
+// reconcileOrder settles one live venue order against its slot.
+func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
+	if o.Ref.Level == InitialLevel {
+		if !e.initial.live || o.Ref.Gen != e.initial.gen {
+			e.repair(now, "orphan initial-position order: canceling", o.Ref)
+			e.out = append(e.out, Intent{Kind: IntentCancel, Ref: o.Ref})
+		}
+		return
+	}
+	i := o.Ref.Level
+	if i < e.minL || i > e.maxL {
+		e.orphan(now, o, "no such level")
+		return
+	}
+	e.ensure(i, i)
+	lv := e.lv(i)
+	s := &lv.s
+	switch {
+	case s.Kind == 0:
+		e.orphan(now, o, "no slot at this level")
+	case s.Live() && s.Gen == o.Ref.Gen:
+		if s.State == slot.EntryPending || s.State == slot.ExitPending {
+			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Ack, Gen: s.Gen}) // the ack was missed
+		}
+		if o.Filled > exchange.Steps(s.Filled) {
+			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Fill, Gen: s.Gen, Qty: int64(o.Filled), Price: int64(o.Price)})
+			e.repair(now, "fill missed on the stream: booked from the venue's order", o.Ref)
+		}
+	case !s.Live() && o.Ref.Gen > s.Gen:
+		role := slot.RoleEntry
+		if o.Side != e.sideOf(s.Kind, slot.RoleEntry) {
+			role = slot.RoleExit
+		}
+		held := s.Held
+		if role == slot.RoleEntry {
+			held += int64(o.Filled)
+		}
+		if (role == slot.RoleEntry && s.State != slot.Free) || (role == slot.RoleExit && int64(o.Qty-o.Filled) > s.Held) {
+			e.orphan(now, o, "does not fit its slot ("+s.State.String()+")")
+			return
+		}
+		cost := s.Cost + int64(o.Filled)*int64(o.Price)
+		if role == slot.RoleExit {
+			cost = s.Cost
+		}
+		ev := slot.Event{Type: slot.Reconciled, Role: role, Gen: o.Ref.Gen, Qty: int64(o.Qty), Filled: int64(o.Filled), Acked: true, Held: held, Cost: cost}
+		if _, err := e.applySlot(now, i, lv, ev); err != nil {
+			e.orphan(now, o, err.Error())
+			return
+		}
+		lv.sentAt = now.UnixNano()
+		e.repair(now, "adopted a live order the engine did not know", o.Ref)
+	default:
+		e.orphan(now, o, "its slot has moved on")
+	}
+}
+
+func (e *Engine) orphan(now time.Time, o VenueOrder, why string) {
+	e.repair(now, "orphan order canceled: "+why, o.Ref)
+	e.out = append(e.out, Intent{Kind: IntentCancel, Ref: o.Ref})
+}
+
+func (e *Engine) repair(now time.Time, what string, ref OrderRef) {
+	e.repairs++
+	e.log.Warn("grid: reconcile", "repair", what, "ref", ref.String(), "time", now)
+	e.obs.Repair(what, ref)
+}
+
+// Recover rebuilds the slots of a restarted grid (same grid ID) from the
+// venue before anything is placed. Call it once, before the first
+// OnStreamReady. The rules, in order:
+//
+//  1. every live order of this grid is adopted by its slot: an entry with
+//     what it has filled held, an exit with its remaining quantity held
+//     (priced at the entry level: the true entry price is gone);
+//  2. the rest of the position the grid can claim — at most holdings of
+//     the slots on the far side of the price, nearest first, each up to its
+//     quantity — is given to those slots, when claim is true (the host's
+//     Store says the grid held it); with claim false nothing more is taken;
+//  3. whatever remains is the baseline: a position the grid does not own
+//     and never closes, subtracted in every later position comparison.
+//
+// A grid that recovered anything (an order, a claimed position) does not
+// buy its initial position again; a fresh one (nothing of its own on the
+// venue) starts as new, on top of any baseline.
+func (e *Engine) Recover(now time.Time, snap Snapshot, claim bool) ([]Intent, error) {
+	e.out = e.out[:0]
+	if e.started {
+		return e.out, fmt.Errorf("grid: Recover after the grid started")
+	}
+	for _, o := range snap.Orders {
+		e.reconcileOrder(now, o)
+	}
+	e.recovered = len(snap.Orders) > 0
+	// Exits adopted as orders hold their quantity already; entries their fills.
+	rest := snap.Position - e.books.Position
+	if claim && e.havePrice {
+		before := rest
+		rest = e.claim(now, rest)
+		e.recovered = e.recovered || rest != before
+	}
+	e.baseline = rest
+	if rest != 0 {
+		e.log.Info("grid: position not owned by the grid kept as baseline", "steps", rest)
+	}
+	return e.out, nil
+}
+
+// claim gives up to rest of a position to free slots on the far side of
+// the price, nearest first, and returns what is left.
+func (e *Engine) claim(now time.Time, rest exchange.Steps) exchange.Steps {
+	// the same levels an initial position fills: at or beyond the price
+	kind, step, from := slot.Long, int64(1), e.k+1
+	if e.on {
+		from = e.k
+	}
+	if rest < 0 {
+		kind, step, from = slot.Short, -1, e.k
+	}
+	for i := from; rest != 0 && i >= e.minL && i <= e.maxL; i += step {
+		e.ensure(i-1, i+1)
+		lv := e.lv(i)
+		if lv.s.Kind != kind || lv.s.State != slot.Free || lv.bad != "" {
+			if lv.s.Kind != kind && lv.s.Kind != 0 {
+				break
+			}
+			continue
+		}
+		q := min(lv.qty, absSteps(rest))
+		e.applyQuiet(now, i, lv, slot.Event{Type: slot.Reconciled, Held: int64(q), Cost: int64(q) * int64(lv.price)})
+		if kind == slot.Long {
+			rest -= q
+		} else {
+			rest += q
+		}
+		if !e.lad.bounded && e.layers >= e.cfg.layerCap {
+			break
+		}
+	}
+	return rest
+}
+
+func absSteps(s exchange.Steps) exchange.Steps {
+	if s < 0 {
+		return -s
+	}
+	return s
+}
+
+// Baseline is the position the grid found at start and does not own.
+func (e *Engine) Baseline() exchange.Steps { return e.baseline }
+
+// Drift is the position difference the last Reconcile found (zero when in step).
+func (e *Engine) Drift() exchange.Steps { return e.drift }
