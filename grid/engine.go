@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/risk"
 	"github.com/gridmesh/gridmesh/slot"
 )
 
@@ -68,6 +69,8 @@ type Engine struct {
 	baseline  exchange.Steps // position found at start that the grid does not own
 	drift     exchange.Steps // last reconciliation's unexplained position
 	repairs   int
+
+	guard *risk.Guard // nil without monitors
 
 	out   []Intent
 	books Books
@@ -136,6 +139,9 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 	}
 	if e.obs == nil {
 		e.obs = NopObserver{}
+	}
+	if len(c.monitors) > 0 {
+		e.guard = risk.NewGuard(c.riskCooldown, c.monitors...)
 	}
 	var err error
 	if e.start, err = rules.PriceToTicks(rules.RoundPrice(c.start)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/risk"
 )
 
 // Mode is the grid's direction. The zero value is Long.
@@ -79,6 +80,12 @@ type config struct {
 	logger     *slog.Logger
 	observer   Observer
 	errs       []error
+
+	monitors     []risk.Monitor
+	riskCooldown time.Duration
+	pauseCancels bool
+	checks       []risk.Check
+	planBase     risk.Plan
 }
 
 // WithGridID names the grid. The ID prefixes every client order ID, so that
@@ -284,6 +291,19 @@ func (c *config) validate() {
 	}
 	if c.recvWindow <= 0 {
 		c.fail("WithReceiveWindow", c.recvWindow.String(), "must be positive")
+	}
+	if c.riskCooldown < 0 {
+		c.fail("WithRiskMonitors", c.riskCooldown.String(), "cool-down must not be negative")
+	}
+	for i, m := range c.monitors {
+		if m == nil {
+			c.fail("WithRiskMonitors", fmt.Sprintf("monitor %d", i), "is nil")
+		}
+	}
+	for i, ch := range c.checks {
+		if ch == nil {
+			c.fail("WithRiskChecks", fmt.Sprintf("check %d", i), "is nil")
+		}
 	}
 	if c.ackTimeout <= 0 {
 		c.fail("WithAckTimeout", c.ackTimeout.String(), "must be positive")

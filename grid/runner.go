@@ -14,6 +14,7 @@ import (
 
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/pricefeed"
+	"github.com/gridmesh/gridmesh/risk"
 )
 
 // PriceFeed is where a Runner takes its prices from: a [pricefeed.Monitor]
@@ -63,6 +64,9 @@ type runnerConfig struct {
 	logger       *slog.Logger
 	now          func() time.Time
 	idle         func(IdleState)
+
+	klineInterval string
+	basket        []string
 }
 
 // IdleState is what a caught-up runner has taken in so far (see WithIdleHook).
@@ -113,6 +117,14 @@ func WithCancelOnStop(on bool) RunnerOption {
 // grid never takes over a position it cannot prove is its own.
 func WithClaimPosition(on bool) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.claim = on })
+}
+
+// WithRiskKlines subscribes the venue's candles of interval for the grid's
+// symbol and the given basket symbols and feeds them to the engine's risk
+// monitors (the volume-spike monitor watches a basket). Without it the
+// monitors see prices, fills, account updates and timer ticks only.
+func WithRiskKlines(interval string, basket ...string) RunnerOption {
+	return runnerOptionFunc(func(c *runnerConfig) { c.klineInterval, c.basket = interval, basket })
 }
 
 // WithRunnerLogger sets the runner's logger; nil discards.
@@ -226,6 +238,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		feed = mon
 	}
 	prices := feed.Subscribe(ctx)
+	klines, err := r.subscribeKlines(ctx, &wg)
+	if err != nil {
+		return err
+	}
 
 	work := make(chan job)
 	answers := make(chan answer, 64)
@@ -281,7 +297,15 @@ func (r *Runner) Run(ctx context.Context) error {
 				continue
 			}
 			l.prices++
-			l.dispatch(r.eng.OnPrice(r.cfg.now(), p.Ticks))
+			now := r.cfg.now()
+			l.dispatch(r.eng.OnPrice(now, p.Ticks))
+			l.observe(risk.Observation{Time: now, Kind: risk.KindPrice, Symbol: r.rules.Symbol, Price: r.rules.TicksToPrice(p.Ticks)})
+		case k, ok := <-klines:
+			if !ok {
+				klines = nil
+				continue
+			}
+			l.observe(risk.Observation{Time: k.CloseTime, Kind: risk.KindKline, Symbol: k.Symbol, Kline: k})
 		case ev, ok := <-user:
 			if !ok {
 				if ctx.Err() != nil {
@@ -295,7 +319,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			l.inflight--
 			l.answer(a)
 		case <-timer.C:
-			l.dispatch(r.eng.OnTimer(r.cfg.now()))
+			now := r.cfg.now()
+			l.dispatch(r.eng.OnTimer(now))
+			l.observe(risk.Observation{Time: now, Kind: risk.KindTimer})
 		case <-recon.C:
 			l.pending = append(l.pending, job{reconcile: true})
 		}
@@ -340,6 +366,19 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 	snap, err := r.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("grid: recovering from the venue: %w", err)
+	}
+	if r.eng.HasRiskChecks() {
+		acct, err := r.x.Account(ctx)
+		if err != nil {
+			return fmt.Errorf("grid: pre-start checks: %w", err)
+		}
+		pos, err := r.x.Positions(ctx, r.rules.Symbol)
+		if err != nil {
+			return fmt.Errorf("grid: pre-start checks: %w", err)
+		}
+		if err := r.eng.CheckStart(acct, pos); err != nil {
+			return err // refuse to start: nothing was placed
+		}
 	}
 	in, err := r.eng.Recover(r.cfg.now(), snap, r.cfg.claim)
 	if err != nil {
@@ -391,10 +430,19 @@ func (l *loop) answer(a answer) {
 	}
 }
 
+// observe feeds the engine's risk monitors, if it has any.
+func (l *loop) observe(o risk.Observation) {
+	if l.r.eng.HasRiskMonitors() {
+		l.dispatch(l.r.eng.ObserveRisk(o))
+	}
+}
+
 func (l *loop) userEvent(ev exchange.UserEvent) {
 	r := l.r
 	now := r.cfg.now()
 	switch ev.Kind {
+	case exchange.EventAccount:
+		l.observe(risk.Observation{Time: now, Kind: risk.KindAccount, Account: exchange.Account{Balances: ev.Balances}, Positions: ev.Positions})
 	case exchange.EventReady:
 		l.dispatch(r.eng.OnStreamReady(now))
 		if ev.Reconnected {
@@ -411,6 +459,13 @@ func (l *loop) userEvent(ev exchange.UserEvent) {
 		u := ev.Order
 		if u.Symbol != "" && u.Symbol != r.rules.Symbol {
 			return
+		}
+		if u.LastFillQty.IsPositive() {
+			l.observe(risk.Observation{Time: now, Kind: risk.KindFill, Symbol: r.rules.Symbol, Fill: exchange.Fill{
+				Symbol: u.Symbol, OrderID: u.OrderID, ClientOrderID: u.ClientOrderID, TradeID: u.TradeID, Side: u.Side,
+				PositionSide: u.PositionSide, Price: u.LastFillPrice, Quantity: u.LastFillQty, Fee: u.Fee, FeeAsset: u.FeeAsset,
+				Maker: u.Maker, Kind: u.Kind, Time: u.Time,
+			}})
 		}
 		if u.Kind != exchange.ExecNormal {
 			l.dispatch(r.eng.Halt(now, fmt.Sprintf("%s fill on the order stream (%s)", strings.ToLower(u.Kind.String()), u.ClientOrderID)))
@@ -558,6 +613,45 @@ func (r *Runner) query(ctx context.Context, ref OrderRef) []OrderEvent {
 		r.log.Warn("grid: query failed; the timer retries", "ref", ref.String(), "err", err)
 		return nil
 	}
+}
+
+// subscribeKlines merges the candle streams the risk monitors asked for.
+func (r *Runner) subscribeKlines(ctx context.Context, wg *sync.WaitGroup) (<-chan exchange.Kline, error) {
+	if r.cfg.klineInterval == "" || !r.eng.HasRiskMonitors() {
+		return nil, nil
+	}
+	out := make(chan exchange.Kline, 16)
+	symbols := append([]string{r.rules.Symbol}, r.cfg.basket...)
+	var feeders sync.WaitGroup
+	for _, sym := range symbols {
+		ch, err := r.ex.SubscribeKlines(ctx, sym, r.cfg.klineInterval)
+		if err != nil {
+			return nil, fmt.Errorf("grid: klines of %s: %w", sym, err)
+		}
+		feeders.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer feeders.Done()
+			for k := range ch {
+				if !k.Closed {
+					continue
+				}
+				select {
+				case out <- k:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		feeders.Wait()
+		close(out)
+	}()
+	return out, nil
 }
 
 // snapshot reads the venue's view of this grid.

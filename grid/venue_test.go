@@ -25,6 +25,7 @@ type bookVenue struct {
 	// rejectPostOnly refuses post-only orders that would cross.
 	rejectPostOnly bool
 	checkEvery     bool
+	onIntent       func(Intent)
 }
 
 func newBookVenue(t testing.TB, e *Engine, start exchange.Ticks) *bookVenue {
@@ -41,6 +42,9 @@ func (v *bookVenue) run(in []Intent) {
 		it := v.queue[0]
 		v.queue = v.queue[1:]
 		v.log = append(v.log, it.String())
+		if v.onIntent != nil {
+			v.onIntent(it)
+		}
 		switch it.Kind {
 		case IntentPlace:
 			crosses := it.Market || (it.Side == exchange.Buy && it.Price >= v.price) || (it.Side == exchange.Sell && it.Price <= v.price)

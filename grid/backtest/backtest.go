@@ -22,6 +22,7 @@ import (
 	"github.com/gridmesh/gridmesh/exchange/sim"
 	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/pricefeed"
+	"github.com/gridmesh/gridmesh/risk"
 )
 
 // Config is one backtest. The zero value is not valid: Rules and Sim.InitialBalance are required.
@@ -38,6 +39,14 @@ type Config struct {
 	// EquityEvery is the number of candles between equity samples
 	// (default 60: hourly for 1-minute candles).
 	EquityEvery int
+	// Basket holds the candles of other symbols for risk monitors that
+	// watch a basket (the volume-spike monitor): after each candle of the
+	// run, the basket's candles with the same open time are observed too.
+	Basket map[string][]pricefeed.Candle
+	// BasketRules are the basket symbols' rules (to turn their ticks into prices).
+	BasketRules map[string]exchange.Rules
+	// Interval is the candles' interval as risk monitors see it (default "1m").
+	Interval string
 }
 
 // EquityPoint is one sample of the account's equity.
@@ -71,15 +80,16 @@ type Result struct {
 	MaxPosition    decimal.Decimal // largest absolute position (base)
 	MaxNotional    decimal.Decimal // largest absolute position × price (quote)
 
-	Fills        int64
-	MakerFills   int64
-	TakerFills   int64
-	Orders       int
-	Cancels      int
-	Rejections   int
-	Liquidations int64
-	LiquidatedAt time.Time // zero unless liquidated: the run stops there
-	Halted       string    // why the engine halted, if it did
+	Fills         int64
+	MakerFills    int64
+	TakerFills    int64
+	Orders        int
+	Cancels       int
+	Rejections    int
+	Liquidations  int64
+	LiquidatedAt  time.Time // zero unless liquidated: the run stops there
+	PausedCandles int       // candles after which risk monitors held entries
+	Halted        string    // why the engine halted, if it did
 
 	Equity []EquityPoint
 	Engine grid.Stats
@@ -120,6 +130,8 @@ type run struct {
 	lastTime           time.Time
 	replayed           int
 	initialBalanceMony exchange.Money
+	basketAt           map[string]int // next candle index per basket symbol
+	pausedCandles      int
 }
 
 var errNoCandles = errors.New("backtest: no candles")
@@ -133,6 +145,14 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	}
 	if cfg.EquityEvery == 0 {
 		cfg.EquityEvery = 60
+	}
+	if cfg.Interval == "" {
+		cfg.Interval = "1m"
+	}
+	for sym := range cfg.Basket {
+		if err := cfg.BasketRules[sym].Validate(); err != nil {
+			return nil, fmt.Errorf("backtest: BasketRules[%q]: %w", sym, err)
+		}
 	}
 	if cfg.EquityEvery < 0 {
 		return nil, fmt.Errorf("backtest: EquityEvery %d must be positive", cfg.EquityEvery)
@@ -150,7 +170,8 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance, initialBalanceMony: cfg.Sim.InitialBalance}, nil
+	return &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
+		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}}, nil
 }
 
 // tickOffsets are the times of a candle's four ticks after its open, in ms.
@@ -187,6 +208,11 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 		}
 		r.replayed = n + 1
 		r.track(c, n%every == every-1 || n == len(candles)-1)
+		if r.eng.HasRiskMonitors() {
+			if err := r.observe(c); err != nil {
+				return err
+			}
+		}
 		if !r.liquidatedAt.IsZero() {
 			break
 		}
@@ -225,6 +251,47 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 		r.equity = append(r.equity, EquityPoint{
 			Time: time.UnixMilli(c.OpenTime).Add(time.Minute), Price: rules.TicksToPrice(c.Close), Equity: rules.MoneyToDecimal(eq),
 		})
+	}
+}
+
+// observe feeds the risk monitors after a candle: the closed candle, the
+// basket's candles of the same minute, the close price and the equity.
+func (r *run) observe(c *pricefeed.Candle) error {
+	end := time.UnixMilli(c.OpenTime).Add(time.Minute)
+	rules := r.cfg.Rules
+	obs := []risk.Observation{{Time: end, Kind: risk.KindKline, Symbol: rules.Symbol, Kline: r.kline(rules, c)}}
+	for sym, cs := range r.cfg.Basket {
+		i := r.basketAt[sym]
+		for i < len(cs) && cs[i].OpenTime < c.OpenTime {
+			i++
+		}
+		r.basketAt[sym] = i
+		if i < len(cs) && cs[i].OpenTime == c.OpenTime {
+			obs = append(obs, risk.Observation{Time: end, Kind: risk.KindKline, Symbol: sym, Kline: r.kline(r.cfg.BasketRules[sym], &cs[i])})
+		}
+	}
+	eq := rules.MoneyToDecimal(r.core.Equity(c.Close))
+	obs = append(obs,
+		risk.Observation{Time: end, Kind: risk.KindPrice, Symbol: rules.Symbol, Price: rules.TicksToPrice(c.Close)},
+		risk.Observation{Time: end, Kind: risk.KindAccount, Account: exchange.Account{TotalMargin: eq, TotalWallet: rules.MoneyToDecimal(r.core.Wallet())}},
+	)
+	for _, o := range obs {
+		if err := r.exec(end, r.eng.ObserveRisk(o)); err != nil {
+			return err
+		}
+	}
+	if r.eng.RiskPaused() {
+		r.pausedCandles++
+	}
+	return nil
+}
+
+func (r *run) kline(rules exchange.Rules, c *pricefeed.Candle) exchange.Kline {
+	open := time.UnixMilli(c.OpenTime)
+	return exchange.Kline{
+		Symbol: rules.Symbol, Interval: r.cfg.Interval, OpenTime: open, CloseTime: open.Add(time.Minute - time.Millisecond),
+		Open: rules.TicksToPrice(c.Open), High: rules.TicksToPrice(c.High), Low: rules.TicksToPrice(c.Low), Close: rules.TicksToPrice(c.Close),
+		Volume: rules.StepsToQty(c.Volume), Closed: true,
 	}
 }
 
@@ -365,7 +432,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		MaxPosition: rules.StepsToQty(r.maxPos), MaxNotional: m(r.maxNotional),
 		Fills: cs.Fills, MakerFills: cs.MakerFills, TakerFills: cs.TakerFills,
 		Orders: b.Placed, Cancels: b.Canceled, Rejections: b.Rejected,
-		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted,
+		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
 		Equity: r.equity, Engine: st,
 	}
 	return res

@@ -1,0 +1,142 @@
+package grid
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/risk"
+	"github.com/gridmesh/gridmesh/slot"
+)
+
+// WithRiskMonitors registers runtime monitors (see package risk). The
+// engine holds them in a [risk.Guard]: while any is triggered, entries
+// stop (and, with [WithPauseCancelsEntries], live entries are canceled);
+// exits keep working. Entries resume when every monitor has cleared and
+// the cool-down has passed. Feed the monitors with [Engine.ObserveRisk]:
+// the runner and the backtest do.
+func WithRiskMonitors(cooldown time.Duration, monitors ...risk.Monitor) Option {
+	return optionFunc(func(c *config) { c.riskCooldown, c.monitors = cooldown, append(c.monitors, monitors...) })
+}
+
+// WithPauseCancelsEntries says whether a risk pause cancels the live
+// entries too (default false: they stay, but no new ones are placed).
+func WithPauseCancelsEntries(on bool) Option {
+	return optionFunc(func(c *config) { c.pauseCancels = on })
+}
+
+// WithRiskChecks registers pre-start checks (see package risk) and the
+// parts of the plan the engine cannot know: leverage, margin mode, fee
+// rates and maintenance rate (the engine fills in the levels, quantities,
+// side, bounds and initial position). [Engine.CheckStart] runs them; the
+// runner refuses to start when they fail.
+func WithRiskChecks(base risk.Plan, checks ...risk.Check) Option {
+	return optionFunc(func(c *config) { c.planBase, c.checks = base, append(c.checks, checks...) })
+}
+
+// ObserveRisk feeds one observation to the risk monitors and applies what
+// it changes: a pause (entries stop) or a resume. Every monitor's trigger
+// and clear is logged and reported to the observer.
+func (e *Engine) ObserveRisk(o risk.Observation) []Intent {
+	e.out = e.out[:0]
+	if e.guard == nil {
+		return e.out
+	}
+	var pause, resume bool
+	var reason string
+	for _, t := range e.guard.Observe(o) {
+		if t.Guard {
+			pause, resume, reason = t.Triggered, !t.Triggered, t.Reason
+			continue
+		}
+		e.log.Warn("grid: risk monitor", "monitor", t.Monitor, "triggered", t.Triggered, "reason", t.Reason)
+		e.obs.Risk(RiskNote{Time: t.Time, Paused: e.guard.Paused(), Monitor: t.Monitor, Reason: t.Reason})
+	}
+	switch {
+	case pause && !e.paused:
+		in := e.Pause(o.Time, reason, e.cfg.pauseCancels)
+		return in
+	case resume && e.paused:
+		return e.Resume(o.Time)
+	}
+	return e.out
+}
+
+// RiskPaused reports whether the risk guard holds entries.
+func (e *Engine) RiskPaused() bool { return e.guard != nil && e.guard.Paused() }
+
+// Plan describes the grid for the pre-start checks: base (leverage, margin
+// mode, fees, maintenance rate, as given to WithRiskChecks) completed with
+// the engine's levels, quantities, side, bounds and initial position. A
+// trailing grid lists the LayerCap levels nearest the start on each side it
+// enters from.
+func (e *Engine) Plan() risk.Plan {
+	p := e.cfg.planBase
+	r := e.rules
+	p.Symbol, p.Rules, p.PositionMode = r.Symbol, r, e.cfg.posMode
+	p.StartPrice = r.TicksToPrice(e.start)
+	switch e.cfg.mode {
+	case Short:
+		p.Direction = risk.Short
+	case Neutral:
+		p.Direction = risk.Neutral
+	default:
+		p.Direction = risk.Long
+	}
+	if e.cfg.trailing {
+		p.Trailing, p.LayerCap = true, e.cfg.layerCap
+		p.Lower, p.Upper = decimal.Zero, decimal.Zero
+	} else {
+		p.Lower, p.Upper = r.TicksToPrice(e.lad.prices[0]), r.TicksToPrice(e.lad.prices[len(e.lad.prices)-1])
+	}
+	initial := e.cfg.initialPosition() && !e.recovered
+	add := func(i int64) {
+		lv := e.lv(i)
+		if lv.s.Kind == 0 || lv.bad != "" {
+			return
+		}
+		side := e.sideOf(lv.s.Kind, slot.RoleEntry)
+		isInitial := initial && ((lv.s.Kind == slot.Long && lv.price >= e.start) || (lv.s.Kind == slot.Short && lv.price <= e.start))
+		p.Levels = append(p.Levels, risk.PlanLevel{
+			Price: r.TicksToPrice(lv.price), Qty: r.StepsToQty(lv.qty), EntrySide: side,
+			ExitPrice: r.TicksToPrice(lv.exit), Initial: isInitial,
+		})
+	}
+	lo, hi := e.minL, e.maxL
+	if e.cfg.trailing {
+		n := int64(e.cfg.layerCap)
+		lo, hi = max(e.minL, -n-1), n+1
+	}
+	e.ensure(lo, hi)
+	for i := lo; i <= hi; i++ {
+		add(i)
+	}
+	return p
+}
+
+// ErrChecksFailed is matched by the error of [Engine.CheckStart] when a
+// pre-start check fails.
+var ErrChecksFailed = errors.New("grid: pre-start checks failed")
+
+// CheckStart runs the pre-start checks registered with WithRiskChecks
+// against the account, its positions and the grid's [Engine.Plan]. Every
+// failure is reported at once, each saying what is short and by how much.
+func (e *Engine) CheckStart(account exchange.Account, positions []exchange.Position) error {
+	if len(e.cfg.checks) == 0 {
+		return nil
+	}
+	err := risk.RunChecks(risk.CheckInput{Plan: e.Plan(), Account: account, Positions: positions, Rules: e.rules}, e.cfg.checks...)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrChecksFailed, err)
+	}
+	return nil
+}
+
+// HasRiskChecks reports whether pre-start checks are registered.
+func (e *Engine) HasRiskChecks() bool { return len(e.cfg.checks) > 0 }
+
+// HasRiskMonitors reports whether runtime monitors are registered.
+func (e *Engine) HasRiskMonitors() bool { return e.guard != nil }
