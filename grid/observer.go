@@ -30,11 +30,12 @@ type FillNote struct {
 
 // RiskNote is a change of the engine's risk state.
 type RiskNote struct {
-	Time    time.Time
-	Paused  bool   // entries stopped
-	Halted  bool   // everything stopped
-	Monitor string // the monitor that changed, if any
-	Reason  string
+	Time      time.Time
+	Paused    bool   // entries stopped
+	Halted    bool   // everything stopped
+	Monitor   string // the monitor that changed, if any
+	Triggered bool   // with Monitor: it triggered (false: it cleared)
+	Reason    string
 }
 
 // Observer receives what the engine books, synchronously on the engine's

@@ -53,7 +53,7 @@ func (e *Engine) ObserveRisk(o risk.Observation) []Intent {
 			continue
 		}
 		e.log.Warn("grid: risk monitor", "monitor", t.Monitor, "triggered", t.Triggered, "reason", t.Reason)
-		e.obs.Risk(RiskNote{Time: t.Time, Paused: e.guard.Paused(), Monitor: t.Monitor, Reason: t.Reason})
+		e.obs.Risk(RiskNote{Time: t.Time, Paused: e.guard.Paused(), Monitor: t.Monitor, Triggered: t.Triggered, Reason: t.Reason})
 	}
 	switch {
 	case pause && !e.paused:
