@@ -72,6 +72,9 @@ type Engine struct {
 
 	guard *risk.Guard // nil without monitors
 
+	bOffs, aOffs []int64 // window thresholds, as offsets (see edgeOffsets)
+	offLo, offHi int64
+
 	out   []Intent
 	books Books
 }
@@ -161,6 +164,7 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 	e.longSlots = c.mode != Short
 	e.shortSlots = c.mode != Long
 	e.reduceOnly = c.posMode == exchange.OneWay && c.mode != Neutral
+	e.edgeOffsets()
 	e.minL, e.maxL = e.lad.span()
 	e.k = e.minL - 1 // below a bounded grid; a trailing grid's walk starts at its anchor
 	if e.cfg.trailing {
@@ -432,48 +436,56 @@ func (e *Engine) keepExit(kind slot.Kind, i int64) bool {
 	return x > e.below()-int64(e.cfg.sellWindow+e.cfg.hysteresis)
 }
 
-// edges lists, for a position, the level indices at which the window rules
-// change: the long entry window's two ends and its cancel line, the long
-// exit window's end and cancel line, and the short mirrors.
-func (e *Engine) edges(b, a int64) [10]int64 {
+// The window rules are thresholds on the level index, at fixed offsets
+// from the highest level below the price (b) and the lowest above it (a):
+//
+//	long entries   want b−bw < i ≤ b, keep i > b−bw−h  → offsets of b: −bw+1, −bw−h+1, 0
+//	long exits     exit level i+1: want < a+sw, keep < a+sw+h → offsets of a: sw−2, sw+h−2
+//	short entries  want a ≤ i < a+bw, keep i < a+bw+h  → offsets of a: 0, bw−1, bw+h−1
+//	short exits    exit level i−1: want > b−sw, keep > b−sw−h → offsets of b: −sw+2, −sw−h+2
+//
+// edgeOffsets lists the offsets the grid's slot kinds need.
+func (e *Engine) edgeOffsets() {
 	bw, sw, h := int64(e.cfg.buyWindow), int64(e.cfg.sellWindow), int64(e.cfg.hysteresis)
-	return [10]int64{
-		b - bw + 1, b - bw - h + 1, b, // long entries (level ≤ b, > b−bw, kept > b−bw−h)
-		a + sw - 2, a + sw + h - 2, // long exits (exit level = level+1 < a+sw, kept < a+sw+h)
-		a, a + bw - 1, a + bw + h - 1, // short entries
-		b - sw + 2, b - sw - h + 2, // short exits (exit level = level−1)
+	e.bOffs, e.aOffs = e.bOffs[:0], e.aOffs[:0]
+	if e.longSlots {
+		e.bOffs = append(e.bOffs, -bw+1, -bw-h+1, 0)
+		e.aOffs = append(e.aOffs, sw-2, sw+h-2)
+	}
+	if e.shortSlots {
+		e.aOffs = append(e.aOffs, 0, bw-1, bw+h-1)
+		e.bOffs = append(e.bOffs, -sw+2, -sw-h+2)
+	}
+	e.offLo, e.offHi = 0, 0
+	for _, o := range append(append([]int64(nil), e.bOffs...), e.aOffs...) {
+		e.offLo, e.offHi = min(e.offLo, o), max(e.offHi, o)
 	}
 }
 
 // sweep tends every level whose window rules may have changed between two
-// positions. Each rule is a threshold on the level index ("i ≤ T" or
-// "i ≥ T"), so between the old and the new threshold lie exactly the
+// positions. Between a threshold's old and new value lie exactly the
 // levels whose answer flipped; a threshold that did not move flips none.
 func (e *Engine) sweep(now time.Time, oldB, oldA int64) {
-	from, to := e.edges(oldB, oldA), e.edges(e.below(), e.above())
-	first, n := 0, 10
-	if !e.longSlots {
-		first = 5
-	}
-	if !e.shortSlots {
-		n = 5
-	}
-	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for j := first; j < n; j++ {
-		lo, hi = min(lo, from[j], to[j]), max(hi, from[j], to[j])
-	}
-	lo, hi = max(lo, e.minL), min(hi, e.maxL)
-	if lo > hi {
+	newB, newA := e.below(), e.above()
+	if oldB == newB && oldA == newA {
 		return
 	}
-	if !e.has(lo) || !e.has(hi) {
+	lo := min(oldB, newB, oldA, newA) + e.offLo
+	hi := max(oldB, newB, oldA, newA) + e.offHi
+	if !e.has(max(lo, e.minL)) || !e.has(min(hi, e.maxL)) {
 		e.ensure(lo, hi)
 	}
-	for j := first; j < n; j++ {
-		if from[j] == to[j] {
-			continue
-		}
-		a, b := max(min(from[j], to[j]), e.minL), min(max(from[j], to[j]), e.maxL)
+	if oldB != newB {
+		e.sweepEdges(now, min(oldB, newB), max(oldB, newB), e.bOffs)
+	}
+	if oldA != newA {
+		e.sweepEdges(now, min(oldA, newA), max(oldA, newA), e.aOffs)
+	}
+}
+
+func (e *Engine) sweepEdges(now time.Time, from, to int64, offs []int64) {
+	for _, o := range offs {
+		a, b := max(from+o, e.minL), min(to+o, e.maxL)
 		for i := a; i <= b; i++ {
 			e.tend(now, i)
 		}

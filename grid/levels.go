@@ -38,6 +38,12 @@ type ladder struct {
 	anchorDec decimal.Decimal  // trailing geometric
 	factor    decimal.Decimal  // trailing geometric: 1 + interval
 	rules     exchange.Rules
+	// Trailing geometric levels, unrounded: up[k] = anchor × factor^k and
+	// down[k] = anchor / factor^k, each from its neighbour by one product
+	// rounded to powDigits decimals. Levels are made outward from the
+	// anchor, so every level's value comes from the same operations
+	// whatever path the price took.
+	up, down []decimal.Decimal
 }
 
 // minLevel and maxLevel bound the level indices of a ladder.
@@ -68,8 +74,7 @@ func (l *ladder) price(i int64) (exchange.Ticks, bool) {
 		}
 		return exchange.Ticks(p), true
 	}
-	f := l.factor.Pow(decimal.NewFromInt(i))
-	t := l.anchorDec.Mul(f).Div(l.rules.TickSize).Round(0)
+	t := l.geometricAt(i).Div(l.rules.TickSize).Round(0)
 	if !t.IsPositive() || t.GreaterThan(decimal.NewFromInt(math.MaxInt64/4)) {
 		return 0, false
 	}
@@ -127,7 +132,7 @@ func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, 
 			}
 			t := p.Div(rules.TickSize).Round(0).IntPart()
 			l.prices[i] = exchange.Ticks(t)
-			p = p.Mul(r)
+			p = p.Mul(r).Round(powDigits)
 		}
 	}
 	for i := int64(1); i <= n; i++ {
@@ -138,3 +143,25 @@ func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, 
 	}
 	return l, nil
 }
+
+// geometricAt is anchor × factor^i, unrounded (see ladder.up).
+func (l *ladder) geometricAt(i int64) decimal.Decimal {
+	if len(l.up) == 0 {
+		l.up, l.down = []decimal.Decimal{l.anchorDec}, []decimal.Decimal{l.anchorDec}
+	}
+	if i >= 0 {
+		for int64(len(l.up)) <= i {
+			l.up = append(l.up, l.up[len(l.up)-1].Mul(l.factor).Round(powDigits))
+		}
+		return l.up[i]
+	}
+	for int64(len(l.down)) <= -i {
+		l.down = append(l.down, l.down[len(l.down)-1].DivRound(l.factor, powDigits))
+	}
+	return l.down[-i]
+}
+
+// powDigits is the number of decimals kept in geometric level arithmetic:
+// far below any tick, and it keeps the numbers small. Level prices are
+// rounded to the tick afterwards, so they are exact, repeatable decimals.
+const powDigits = 30

@@ -213,6 +213,10 @@ func (c *Core) Events() []Event {
 	return out[:len(out):len(out)]
 }
 
+// Pending is the number of events waiting for the next [Core.Events], so a
+// caller can skip draining when there is nothing to drain.
+func (c *Core) Pending() int { return len(c.ev[c.cur]) }
+
 func (c *Core) emit(e Event) { c.ev[c.cur] = append(c.ev[c.cur], e) }
 
 // Stats returns the running totals.

@@ -186,37 +186,48 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 	if err := r.exec(t0, r.eng.OnStreamReady(t0)); err != nil {
 		return err
 	}
-	every := r.cfg.EquityEvery
+	every, untilSample := r.cfg.EquityEvery, r.cfg.EquityEvery
 	for n := range candles {
 		c := &candles[n]
 		path := c.Path()
 		for j, p := range path {
 			now := time.UnixMilli(c.OpenTime + tickOffsets[j])
 			r.core.Tick(now, p)
-			if err := r.drain(now); err != nil {
-				return err
-			}
-			if err := r.process(now); err != nil {
-				return err
+			if r.core.Pending() > 0 {
+				if err := r.drain(now); err != nil {
+					return err
+				}
+				if err := r.process(now); err != nil {
+					return err
+				}
 			}
 			if in := r.eng.OnPrice(now, p); len(in) > 0 {
 				if err := r.exec(now, in); err != nil {
 					return err
 				}
 			}
-			r.last, r.lastTime = p, now
 		}
-		r.replayed = n + 1
-		r.track(c, n%every == every-1 || n == len(candles)-1)
+		r.last = path[3]
+		untilSample--
+		r.track(c, untilSample == 0 || n == len(candles)-1)
+		if untilSample == 0 {
+			untilSample = every
+		}
 		if r.eng.HasRiskMonitors() {
 			if err := r.observe(c); err != nil {
 				return err
 			}
 		}
 		if !r.liquidatedAt.IsZero() {
+			r.replayed = n + 1
 			break
 		}
 	}
+	if r.liquidatedAt.IsZero() {
+		r.replayed = len(candles)
+	}
+	last := &candles[r.replayed-1]
+	r.lastTime = time.UnixMilli(last.OpenTime + tickOffsets[3])
 	return nil
 }
 
