@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 
@@ -105,5 +106,15 @@ func BenchmarkEngineTickWindowMove(b *testing.B) {
 			more, _ := e.Apply(now, OrderEvent{Ref: it.Ref, Type: typ})
 			queue = append(queue, more...)
 		}
+	}
+}
+
+// TestSlotMemoryBudget holds a level (its slot included) to DESIGN §7's
+// budget of 512 bytes per slot.
+func TestSlotMemoryBudget(t *testing.T) {
+	if size := unsafe.Sizeof(level{}); size > 512 {
+		t.Fatalf("a level takes %d bytes, over the 512-byte budget", size)
+	} else {
+		t.Logf("a level takes %d bytes", size)
 	}
 }
