@@ -72,6 +72,8 @@ type Engine struct {
 
 	guard *risk.Guard // nil without monitors
 
+	cancelBudget int // window cancels left (see WithCancelBudget)
+
 	bOffs, aOffs []int64 // window thresholds, as offsets (see edgeOffsets)
 	offLo, offHi int64
 
@@ -107,6 +109,9 @@ type Books struct {
 	Fills      int
 	Stale      int // updates ignored as stale or duplicate
 	Illegal    int // updates that contradicted the engine's view
+	// CancelsDeferred counts the times the cancel budget held a window
+	// cancel back (an order held back on several sweeps counts each time).
+	CancelsDeferred int
 }
 
 // Unrealized is the open position's PnL at mark.
@@ -165,6 +170,7 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 	e.shortSlots = c.mode != Long
 	e.reduceOnly = c.posMode == exchange.OneWay && c.mode != Neutral
 	e.edgeOffsets()
+	e.cancelBudget = c.cancelBurst
 	e.minL, e.maxL = e.lad.span()
 	e.k = e.minL - 1 // below a bounded grid; a trailing grid's walk starts at its anchor
 	if e.cfg.trailing {
@@ -536,14 +542,31 @@ func (e *Engine) tend(now time.Time, i int64) {
 			e.placeExit(now, i, lv)
 		}
 	case slot.EntryOpen:
-		if !s.Unknown && !e.keepEntry(s.Kind, i) {
+		if !s.Unknown && !e.keepEntry(s.Kind, i) && e.mayCancel(e.halted || (e.paused && e.pauseCancels)) {
 			e.cancel(now, i, lv)
 		}
 	case slot.ExitOpen:
-		if !s.Unknown && !e.keepExit(s.Kind, i) {
+		if !s.Unknown && !e.keepExit(s.Kind, i) && e.mayCancel(e.halted) {
 			e.cancel(now, i, lv)
 		}
 	}
+}
+
+// mayCancel spends the cancel budget on a window cancel. A cancel the grid
+// must make (a halt, a pause that cancels entries) is always allowed; a
+// window cancel is deferred when the budget is spent, and the order stays
+// live: venues police cancel-to-fill ratios (Binance's quantitative rules),
+// and an order left a little outside the window costs only margin.
+func (e *Engine) mayCancel(must bool) bool {
+	if must || e.cfg.cancelBurst == 0 {
+		return true
+	}
+	if e.cancelBudget > 0 {
+		e.cancelBudget--
+		return true
+	}
+	e.books.CancelsDeferred++
+	return false
 }
 
 func (e *Engine) entriesAllowed() bool { return !e.paused && !e.halted }

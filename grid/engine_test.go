@@ -320,3 +320,21 @@ func TestStaleAndDuplicateUpdatesAreIgnored(t *testing.T) {
 	assert.True(t, e.NeedsReconcile())
 	assert.False(t, e.NeedsReconcile())
 }
+
+func TestCancelBudgetDefersWindowCancels(t *testing.T) {
+	e, err := New(unitRules, WithStartPrice(d("100")), WithBounds(d("50"), d("150"), 100), WithQuantity(d("1")),
+		WithWindows(2, 2, 0), WithInitialPosition(false), WithCancelBudget(1, 1))
+	require.NoError(t, err)
+	v := newBookVenue(t, e, 100)
+	v.checkEvery = false // deferred cancels leave orders a full re-tend would cancel
+	require.Len(t, v.orders, 2)
+	v.tick(103) // entries 101, 102 placed; 98 canceled (budget 1 → 0); 99 stays live
+	assert.Equal(t, 1, e.Books().Canceled)
+	assert.Positive(t, e.Books().CancelsDeferred)
+	assert.Len(t, v.orders, 3)
+	v.tick(102) // fills @102: earns one cancel back
+	assert.Equal(t, 1, e.Books().Fills)
+	v.run(e.Halt(v.now, "test"))
+	assert.Empty(t, v.orders, "a halt cancels whatever the budget")
+	require.NoError(t, e.CheckInvariants())
+}

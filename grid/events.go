@@ -295,6 +295,9 @@ func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
 		e.books.Rejected++
 	}
 	if eff.Entered > 0 || eff.Exited > 0 {
+		if e.cfg.cancelBurst > 0 {
+			e.cancelBudget = min(e.cancelBudget+e.cfg.cancelPerFill, e.cfg.cancelBurst)
+		}
 		e.books.Fills++
 		e.books.Fees += ev.Fee
 		lv.fees += ev.Fee
@@ -454,9 +457,12 @@ type Stats struct {
 	Fills       int
 	Stale       int
 	Illegal     int
-	Paused      bool
-	Halted      bool
-	Reason      string // why paused or halted
+	// CancelsDeferred counts the times the cancel budget held a window
+	// cancel back (an order held back on several sweeps counts each time).
+	CancelsDeferred int
+	Paused          bool
+	Halted          bool
+	Reason          string // why paused or halted
 }
 
 // Stats returns a snapshot of the books in decimals.
@@ -471,7 +477,8 @@ func (e *Engine) Stats() Stats {
 		NetRealized: r.MoneyToDecimal(b.Realized - b.Fees), Unrealized: r.MoneyToDecimal(b.Unrealized(e.price)),
 		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
 		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
-		Paused: e.paused, Halted: e.halted, Reason: reason,
+		CancelsDeferred: b.CancelsDeferred,
+		Paused:          e.paused, Halted: e.halted, Reason: reason,
 	}
 }
 

@@ -81,6 +81,9 @@ type config struct {
 	observer   Observer
 	errs       []error
 
+	cancelBurst   int
+	cancelPerFill int
+
 	monitors     []risk.Monitor
 	riskCooldown time.Duration
 	pauseCancels bool
@@ -182,6 +185,17 @@ func WithReceiveWindow(d time.Duration) Option {
 // the engine queries the order (a stuck state). Default 30 s.
 func WithAckTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.ackTimeout = d })
+}
+
+// WithCancelBudget limits the cancels the windows may make, to keep the
+// grid under the venues' order-to-fill policing (Binance's quantitative
+// rules): the budget starts at burst, each window cancel spends one, and
+// each fill earns perFill back (up to burst). When it is spent, orders that
+// left their window stay live instead. Cancels the grid must make (a halt,
+// a risk pause that cancels entries) are never held back. Default: no
+// budget. Books.CancelsDeferred counts what it held back.
+func WithCancelBudget(burst, perFill int) Option {
+	return optionFunc(func(c *config) { c.cancelBurst, c.cancelPerFill = burst, perFill })
 }
 
 // WithLogger sets the logger; nil (the default) discards.
@@ -291,6 +305,9 @@ func (c *config) validate() {
 	}
 	if c.recvWindow <= 0 {
 		c.fail("WithReceiveWindow", c.recvWindow.String(), "must be positive")
+	}
+	if c.cancelBurst < 0 || c.cancelPerFill < 0 || (c.cancelBurst > 0 && c.cancelPerFill == 0) {
+		c.fail("WithCancelBudget", fmt.Sprintf("%d,%d", c.cancelBurst, c.cancelPerFill), "burst and perFill must be positive (burst 0: no budget)")
 	}
 	if c.riskCooldown < 0 {
 		c.fail("WithRiskMonitors", c.riskCooldown.String(), "cool-down must not be negative")

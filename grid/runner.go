@@ -197,10 +197,12 @@ type job struct {
 	reconcile bool
 }
 
-// answer is what a worker learned: events for the engine, or a snapshot.
+// answer is what a worker learned: events for the engine, or a snapshot
+// (and, with it, any change of the symbol's rules, which halts the grid).
 type answer struct {
 	events   []OrderEvent
 	snapshot *Snapshot
+	halt     string
 }
 
 // Run runs the grid until ctx ends or the venue's streams fail. It returns
@@ -417,6 +419,9 @@ func (l *loop) dispatch(in []Intent) {
 
 func (l *loop) answer(a answer) {
 	r := l.r
+	if a.halt != "" {
+		l.dispatch(r.eng.Halt(r.cfg.now(), a.halt))
+	}
 	if a.snapshot != nil {
 		l.dispatch(r.eng.Reconcile(r.cfg.now(), *a.snapshot))
 		return
@@ -540,7 +545,11 @@ func (r *Runner) do(ctx context.Context, j job) answer {
 			r.log.Warn("grid: reconcile failed; will retry", "err", err)
 			return answer{}
 		}
-		return answer{snapshot: &snap}
+		a := answer{snapshot: &snap}
+		if rules, err := r.x.Rules(ctx, r.rules.Symbol); err == nil {
+			a.halt = rulesChange(r.rules, rules)
+		}
+		return a
 	}
 	var evs []OrderEvent
 	switch j.kind {
@@ -652,6 +661,28 @@ func (r *Runner) subscribeKlines(ctx context.Context, wg *sync.WaitGroup) (<-cha
 		close(out)
 	}()
 	return out, nil
+}
+
+// rulesChange describes how the venue's rules differ from the grid's ("" if
+// they do not). A grid built for other rules must not trade: its levels and
+// quantities may no longer be valid orders.
+func rulesChange(was, now exchange.Rules) string {
+	var diffs []string
+	for _, f := range []struct {
+		name     string
+		was, now decimal.Decimal
+	}{
+		{"tick size", was.TickSize, now.TickSize}, {"step size", was.StepSize, now.StepSize},
+		{"min quantity", was.MinQty, now.MinQty}, {"min notional", was.MinNotional, now.MinNotional},
+	} {
+		if !f.was.Equal(f.now) {
+			diffs = append(diffs, f.name+" "+f.was.String()+" → "+f.now.String())
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	return "symbol rules changed (" + strings.Join(diffs, ", ") + "): rebuild the grid"
 }
 
 // snapshot reads the venue's view of this grid.

@@ -101,3 +101,36 @@ func TestShippedDataIsDeterministic(t *testing.T) {
 	assert.Positive(t, a.RoundTrips)
 	assert.Zero(t, a.Liquidations)
 }
+
+// TestFillModelsKeepTheBooksInStep runs the shipped month with partial
+// fills, pessimistic trade-through fills, hedge-mode neutral and short
+// grids: Run itself fails if the engine's position or equity change ever
+// disagrees with the venue's at the end.
+func TestFillModelsKeepTheBooksInStep(t *testing.T) {
+	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
+	require.NoError(t, err)
+	candles = candles[:10_000]
+	for _, tc := range []struct {
+		name string
+		sim  func(*sim.CoreConfig)
+		grid []grid.Option
+	}{
+		{"partial fills", func(c *sim.CoreConfig) { c.PartialFill = 1 }, []grid.Option{grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{"trade through", func(c *sim.CoreConfig) { c.TradeThrough = true }, []grid.Option{grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{"short", func(*sim.CoreConfig) {}, []grid.Option{grid.WithMode(grid.Short), grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{"neutral hedge", func(c *sim.CoreConfig) { c.PositionMode = exchange.Hedge }, []grid.Option{grid.WithMode(grid.Neutral),
+			grid.WithPositionMode(exchange.Hedge), grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{"trailing geometric", func(*sim.CoreConfig) {}, []grid.Option{grid.WithTrailing(dec("0.002"), 30), grid.WithGeometric(), grid.WithAmount(dec("400"))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := sim.DefaultCoreConfig(btcRules)
+			sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("100000"))
+			sc.Leverage = 3
+			tc.sim(&sc)
+			res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Grid: tc.grid})
+			require.NoError(t, err)
+			assert.Positive(t, res.RoundTrips)
+			assert.Zero(t, res.Liquidations)
+		})
+	}
+}
