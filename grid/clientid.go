@@ -10,8 +10,9 @@ import (
 // Client order IDs: "gm" + grid ID + "_" + level + "_" + generation, with
 // the level and generation in lower-case base 36, a negative level's sign
 // written "-" ("gmbtc1_-1a_2f"), and an upper-case "I" in place of the
-// level for the initial position order ("gmbtc1_I_1"), which no base-36
-// level can spell. Every character is a letter, a
+// level for the initial position order ("gmbtc1_I_1") and "C" for the
+// orders that close the position at a hard stop, which no base-36 level
+// can spell. Every character is a letter, a
 // digit or "_", and the whole is at most 28 characters: the intersection of
 // what Binance (36 of [.A-Z:/a-z0-9_-]), Bitget (under 50 of
 // [0-9A-Za-z-+_#]) and Gate (28 after its own "t-" prefix) accept.
@@ -52,6 +53,8 @@ func ClientOrderID(gridID string, ref OrderRef) string {
 	switch {
 	case ref.Level == InitialLevel:
 		b.WriteByte('I')
+	case ref.Level == CloseLevel:
+		b.WriteByte('C')
 	case ref.Level < 0:
 		b.WriteByte('-')
 		b.WriteString(strconv.FormatUint(uint64(-ref.Level), 36))
@@ -86,10 +89,12 @@ func ParseClientOrderID(id string) (gridID string, ref OrderRef, err error) {
 	switch lv := parts[1]; {
 	case lv == "I":
 		ref.Level = InitialLevel
+	case lv == "C":
+		ref.Level = CloseLevel
 	case strings.HasPrefix(lv, "-"):
 		v, err := parseBase36(lv[1:], 31)
-		if err != nil || v == 0 {
-			return "", OrderRef{}, notOurs("level")
+		if err != nil || v == 0 || -int64(v) == CloseLevel {
+			return "", OrderRef{}, notOurs("level") // CloseLevel is spelt "C"
 		}
 		ref.Level = -int64(v)
 	default:

@@ -23,10 +23,11 @@ func TestClientOrderIDRoundTrip(t *testing.T) {
 		{"btc1", OrderRef{Level: 37, Gen: 36}, "gmbtc1_11_10"},
 		{"btc1", OrderRef{Level: -37, Gen: 2}, "gmbtc1_-11_2"},
 		{"btc1", OrderRef{Level: InitialLevel, Gen: 1}, "gmbtc1_I_1"},
+		{"btc1", OrderRef{Level: CloseLevel, Gen: 2}, "gmbtc1_C_2"},
 		{"btc1", OrderRef{Level: 18, Gen: 1}, "gmbtc1_i_1"},
 		{"btc1", OrderRef{Level: 23, Gen: 1}, "gmbtc1_n_1"},
 		{"ABCDEFGH9", OrderRef{Level: math.MaxInt32, Gen: math.MaxUint32}, "gmABCDEFGH9_zik0zj_1z141z3"},
-		{"ABCDEFGH9", OrderRef{Level: -math.MaxInt32, Gen: math.MaxUint32}, "gmABCDEFGH9_-zik0zj_1z141z3"},
+		{"ABCDEFGH9", OrderRef{Level: -math.MaxInt32 + 1, Gen: math.MaxUint32}, "gmABCDEFGH9_-zik0zi_1z141z3"},
 	} {
 		id := ClientOrderID(tc.grid, tc.ref)
 		assert.Equal(t, tc.want, id)
@@ -41,7 +42,7 @@ func TestClientOrderIDRoundTrip(t *testing.T) {
 func TestParseClientOrderIDRejectsOthers(t *testing.T) {
 	for _, id := range []string{
 		"", "web_123", "gm", "gmbtc_1", "gmbtc_1_2_3", "gmbtc_01_2", "gmbtc_1_02", "gmbtc_N1_2", "gmbtc_-_2",
-		"gmbtc_-0_1", "gmbtc_i_01", "gmbtc_Ix_1", "gm_1_2", "gmbtc_1_", "gmbtc-x_1_2", "autoclose-123", "gmbtc_zzzzzzzz_1",
+		"gmbtc_-0_1", "gmbtc_-zik0zj_1", "gmbtc_i_01", "gmbtc_Ix_1", "gm_1_2", "gmbtc_1_", "gmbtc-x_1_2", "autoclose-123", "gmbtc_zzzzzzzz_1",
 		"gmABCDEFGHIJ_1_1",
 	} {
 		_, _, err := ParseClientOrderID(id)
@@ -55,12 +56,14 @@ func TestClientOrderIDIsUnambiguous(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	seen := map[string]OrderRef{}
 	for range 100_000 {
-		ref := OrderRef{Level: int64(rng.Int32N(1<<31-1)) - int64(rng.Int32N(1<<31-1)), Gen: rng.Uint32()}
-		switch rng.IntN(4) {
+		ref := OrderRef{Level: int64(rng.Int32N(1<<30)) - int64(rng.Int32N(1<<30)), Gen: rng.Uint32()}
+		switch rng.IntN(5) {
 		case 0:
 			ref.Level = int64(rng.IntN(2000)) - 1000
 		case 1:
 			ref.Level = InitialLevel
+		case 2:
+			ref.Level = CloseLevel
 		}
 		id := ClientOrderID("g1", ref)
 		require.Regexp(t, venueSafe, id)

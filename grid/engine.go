@@ -72,7 +72,8 @@ type Engine struct {
 
 	guard *risk.Guard // nil without monitors
 
-	cancelBudget int // window cancels left (see WithCancelBudget)
+	cancelBudget int    // window cancels left (see WithCancelBudget)
+	closing      closer // a hard stop's closing orders
 
 	bOffs, aOffs []int64 // window thresholds, as offsets (see edgeOffsets)
 	offLo, offHi int64

@@ -232,19 +232,30 @@ func (e *Engine) endInitial(now time.Time, why string) {
 // reconcile.
 func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
 	e.out = e.out[:0]
+	err := e.apply(now, ev)
+	e.maybeClose(now) // a hard stop closes once the last order has ended
+	return e.out, err
+}
+
+func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 	if ev.Ref.Level == InitialLevel {
-		return e.out, e.applyInitial(now, ev)
+		return e.applyInitial(now, ev)
 	}
+	if ev.Ref.Level == CloseLevel {
+		e.applyClose(now, ev)
+		return nil
+	}
+
 	i := ev.Ref.Level
 	if i < e.minL || i > e.maxL {
 		e.books.Stale++
-		return e.out, nil
+		return nil
 	}
 	e.ensure(i, i)
 	lv := e.lv(i)
 	if lv.s.Kind == 0 {
 		e.books.Stale++
-		return e.out, nil
+		return nil
 	}
 	var se slot.Event
 	switch ev.Type {
@@ -264,11 +275,11 @@ func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
 		s := &lv.s
 		if ev.Ref.Gen != s.Gen || !s.Live() {
 			e.books.Stale++
-			return e.out, nil
+			return nil
 		}
 		if due := lv.sentAt + int64(e.cfg.recvWindow); now.UnixNano() < due {
 			lv.queryAt = due // the request may still arrive: ask again then
-			return e.out, nil
+			return nil
 		}
 		if s.State == slot.EntryPending || s.State == slot.ExitPending {
 			se = slot.Event{Type: slot.Reject, Gen: ev.Ref.Gen}
@@ -276,7 +287,7 @@ func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
 			se = slot.Event{Type: slot.Canceled, Gen: ev.Ref.Gen, Qty: s.Filled}
 		}
 	default:
-		return e.out, fmt.Errorf("grid: order event type %d is not valid", ev.Type)
+		return fmt.Errorf("grid: order event type %d is not valid", ev.Type)
 	}
 	role, layers := lv.s.Role, e.layers
 	eff, err := e.applySlot(now, i, lv, se)
@@ -285,11 +296,11 @@ func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
 		e.needReconcile = true
 		e.obs.Repair("illegal update: "+err.Error(), ev.Ref)
 		e.log.Warn("grid: update contradicts the engine's view; reconcile", "ref", ev.Ref, "event", ev.Type, "err", err)
-		return e.out, fmt.Errorf("%w: %s %s: %w", ErrIllegalUpdate, ev.Ref, ev.Type, err)
+		return fmt.Errorf("%w: %s %s: %w", ErrIllegalUpdate, ev.Ref, ev.Type, err)
 	}
 	if eff.Ignored {
 		e.books.Stale++
-		return e.out, nil
+		return nil
 	}
 	if ev.Type == OrderRejected {
 		e.books.Rejected++
@@ -322,7 +333,7 @@ func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
 	if e.cfg.trailing && layers >= e.cfg.layerCap && e.layers < e.cfg.layerCap {
 		e.tendAll(now) // the layer cap released room
 	}
-	return e.out, nil
+	return nil
 }
 
 // OnTimer lets the engine act on time: it queries orders whose outcome is
@@ -533,6 +544,7 @@ func (e *Engine) CheckInvariants() error {
 	if e.initial.live {
 		open++
 	}
+	open += e.closing.liveOrders()
 	b := e.books
 	if lh != b.LongHeld || sh != b.ShortHeld || lc != b.LongCost || sc != b.ShortCost || b.Position != lh-sh {
 		errs = append(errs, fmt.Errorf("books: held %d/%d cost %d/%d position %d; slots sum to held %d/%d cost %d/%d",

@@ -22,6 +22,11 @@ type OrderRef struct {
 // bounded grid's initial position; it belongs to no single slot.
 const InitialLevel int64 = -1 << 31
 
+// CloseLevel is the Level of the market orders of a hard stop that close
+// the grid's own position (see [Engine.HardStop]). InitialLevel and
+// CloseLevel are reserved: a grid's levels stay within ±2^30.
+const CloseLevel int64 = -1<<31 + 1
+
 // Tag packs the reference into a uint64 (level in the high 32 bits, two's
 // complement; generation in the low 32 bits), for venues such as the
 // simulator that carry an opaque integer per order.
@@ -34,8 +39,11 @@ func RefFromTag(tag uint64) OrderRef {
 
 // String formats the reference as "level/gen".
 func (r OrderRef) String() string {
-	if r.Level == InitialLevel {
+	switch r.Level {
+	case InitialLevel:
 		return "initial/" + strconv.FormatUint(uint64(r.Gen), 10)
+	case CloseLevel:
+		return "close/" + strconv.FormatUint(uint64(r.Gen), 10)
 	}
 	return strconv.FormatInt(r.Level, 10) + "/" + strconv.FormatUint(uint64(r.Gen), 10)
 }

@@ -84,11 +84,13 @@ type config struct {
 	cancelBurst   int
 	cancelPerFill int
 
-	monitors     []risk.Monitor
-	riskCooldown time.Duration
-	pauseCancels bool
-	checks       []risk.Check
-	planBase     risk.Plan
+	monitors      []risk.Monitor
+	riskCooldown  time.Duration
+	pauseCancels  bool
+	hardStop      bool
+	hardStopClose bool
+	checks        []risk.Check
+	planBase      risk.Plan
 }
 
 // WithGridID names the grid. The ID prefixes every client order ID, so that

@@ -28,6 +28,14 @@ func WithPauseCancelsEntries(on bool) Option {
 	return optionFunc(func(c *config) { c.pauseCancels = on })
 }
 
+// WithRiskHardStop turns a risk trigger from a pause into a hard stop (see
+// [Engine.HardStop]): every order of the grid is canceled by its ID, and
+// with closePosition the grid's own position is closed at market. The grid
+// does not resume; it must be rebuilt.
+func WithRiskHardStop(closePosition bool) Option {
+	return optionFunc(func(c *config) { c.hardStop, c.hardStopClose = true, closePosition })
+}
+
 // WithRiskChecks registers pre-start checks (see package risk) and the
 // parts of the plan the engine cannot know: leverage, margin mode, fee
 // rates and maintenance rate (the engine fills in the levels, quantities,
@@ -56,9 +64,10 @@ func (e *Engine) ObserveRisk(o risk.Observation) []Intent {
 		e.obs.Risk(RiskNote{Time: t.Time, Paused: e.guard.Paused(), Monitor: t.Monitor, Triggered: t.Triggered, Reason: t.Reason})
 	}
 	switch {
+	case pause && e.cfg.hardStop:
+		return e.HardStop(o.Time, "risk: "+reason, e.cfg.hardStopClose)
 	case pause && !e.paused:
-		in := e.Pause(o.Time, reason, e.cfg.pauseCancels)
-		return in
+		return e.Pause(o.Time, reason, e.cfg.pauseCancels)
 	case resume && e.paused:
 		return e.Resume(o.Time)
 	}

@@ -85,3 +85,51 @@ func TestCheckStartReportsShortfall(t *testing.T) {
 	assert.ErrorIs(t, err, ErrChecksFailed)
 	assert.Contains(t, err.Error(), "leverage")
 }
+
+func TestHardStopClosesTheGridsPosition(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want exchange.PositionSide
+	}{
+		{"one-way long", []Option{WithMode(Long)}, exchange.PositionBoth},
+		{"hedge long", []Option{WithMode(Long), WithPositionMode(exchange.Hedge)}, exchange.PositionLong},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			trig := false
+			m := risk.MonitorFunc{Label: "panic", Fn: func(risk.Observation) risk.Status { return risk.Status{Triggered: trig, Reason: "test"} }}
+			e, err := New(unitRules, append([]Option{WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("1")),
+				WithWindows(3, 3, 0), WithInitialPosition(false), WithRiskMonitors(0, m), WithRiskHardStop(true)}, tc.opts...)...)
+			require.NoError(t, err)
+			v := newBookVenue(t, e, 100)
+			var closes []Intent
+			v.onIntent = func(in Intent) {
+				if in.Ref.Level == CloseLevel {
+					closes = append(closes, in)
+				}
+			}
+			v.checkEvery = false
+			v.tick(97) // entries @99, @98, @97 fill: 3 held
+			require.Equal(t, exchange.Steps(3), v.position)
+			trig = true
+			v.run(e.ObserveRisk(risk.Observation{Time: v.now, Kind: risk.KindTimer}))
+			require.Len(t, closes, 1)
+			c := closes[0]
+			assert.True(t, c.Market)
+			assert.Equal(t, exchange.Sell, c.Side)
+			assert.Equal(t, exchange.Steps(3), c.Qty)
+			assert.Equal(t, tc.want, c.PositionSide)
+			assert.Equal(t, tc.want == exchange.PositionBoth, c.ReduceOnly, "reduce-only in one-way mode only (-1106)")
+			assert.Zero(t, v.position)
+			assert.Empty(t, v.orders)
+			assert.True(t, e.Stats().Halted)
+			// realized: sold 3 at 97 against 99+98+97
+			assert.Equal(t, exchange.Money(97*3-(99+98+97)), e.Books().Realized)
+			require.NoError(t, e.CheckInvariants())
+			trig = false
+			v.run(e.ObserveRisk(risk.Observation{Time: v.now.Add(time.Hour), Kind: risk.KindTimer}))
+			v.tick(95)
+			assert.Empty(t, v.orders, "a hard stop does not resume")
+		})
+	}
+}
