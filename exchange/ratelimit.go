@@ -251,10 +251,13 @@ func (s *limiterSet) wait(ctx context.Context, clk ExecutorClock, b execBudget, 
 		return 0, err
 	}
 	start := clk.Now()
-	for {
+	for slept := false; ; slept = true {
 		now := clk.Now()
 		at, ok := s.take(now, b, orders, weight)
 		if ok {
+			if !slept {
+				return 0, nil // admitted at once: no wait to count
+			}
 			return max(at.Sub(start), 0), nil
 		}
 		d := at.Sub(now)
