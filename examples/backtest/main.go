@@ -16,12 +16,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/exchange/sim"
 	"github.com/gridmesh/gridmesh/grid"
@@ -29,26 +29,9 @@ import (
 	"github.com/gridmesh/gridmesh/pricefeed"
 )
 
-const defaultData = "examples/data/binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz"
-
-// usageError is a problem with the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "backtest:", err)
-		os.Exit(2)
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "backtest:", err)
-		os.Exit(1)
-	}
+	cli.Exit("backtest", err)
 }
 
 // flags are the command line, as decimals where they are money.
@@ -65,7 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.data, "data", defaultData, "kline CSV (OHLCV with header, or Binance's 12-column dump), gzip or plain")
+	fs.StringVar(&f.data, "data", cli.DefaultData, "kline CSV (OHLCV with header, or Binance's 12-column dump), gzip or plain")
 	fs.StringVar(&f.symbol, "symbol", "BTCUSDT", "symbol name")
 	fs.StringVar(&f.tick, "tick", "0.1", "tick size")
 	fs.StringVar(&f.step, "step", "0.001", "step size")
@@ -90,10 +73,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, err
 		}
-		return f, usageError{err.Error()}
+		return f, cli.Usage(err.Error())
 	}
 	if fs.NArg() > 0 {
-		return f, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return f, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	return f, nil
 }
@@ -135,10 +118,10 @@ func (f flags) config() (backtest.Config, error) {
 	maker, tk := dec("maker-fee", f.maker), dec("taker-fee", f.tk)
 	balance := dec("balance", f.balance)
 	if len(errs) > 0 {
-		return backtest.Config{}, usageError{strings.Join(errs, "; ")}
+		return backtest.Config{}, cli.Usage(strings.Join(errs, "; "))
 	}
 	if err := rules.Validate(); err != nil {
-		return backtest.Config{}, usageError{err.Error()}
+		return backtest.Config{}, cli.Usage(err.Error())
 	}
 	sc := sim.DefaultCoreConfig(rules)
 	if sc.MakerFee, err = exchange.RateFromDecimal(maker); err != nil {
@@ -162,7 +145,7 @@ func (f flags) config() (backtest.Config, error) {
 		opts = append(opts, grid.WithPositionMode(exchange.Hedge))
 	}
 	if len(errs) > 0 {
-		return backtest.Config{}, usageError{strings.Join(errs, "; ")}
+		return backtest.Config{}, cli.Usage(strings.Join(errs, "; "))
 	}
 	return backtest.Config{Rules: rules, Sim: sc, Grid: opts}, nil
 }
@@ -176,9 +159,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	path, err := findData(f.data)
+	path, err := cli.FindData(f.data)
 	if err != nil {
-		return usageError{err.Error()}
+		return cli.Usage(err.Error())
 	}
 	candles, err := pricefeed.ReadCandlesFile(path, cfg.Rules)
 	if err != nil {
@@ -188,30 +171,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		var oe *grid.OptionError
 		if errors.As(err, &oe) {
-			return usageError{err.Error()}
+			return cli.Usage(err.Error())
 		}
 		return err
 	}
 	report(stdout, f, path, res)
 	return nil
-}
-
-// findData resolves the default data file from the repository root or from
-// this source file's folder, so the command works from any directory of a
-// clone.
-func findData(path string) (string, error) {
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if path == defaultData {
-		if _, src, _, ok := runtime.Caller(0); ok {
-			alt := filepath.Join(filepath.Dir(src), "..", "data", filepath.Base(defaultData))
-			if _, err := os.Stat(alt); err == nil {
-				return alt, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("-data %q: no such file", path)
 }
 
 func report(w io.Writer, f flags, path string, r backtest.Result) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 )
 
 func TestDefaultRunPrintsSummary(t *testing.T) {
@@ -45,8 +47,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		err := run(tc.args, &out, &errOut)
-		var ue usageError
-		require.True(t, errors.As(err, &ue), "%v: %v", tc.args, err)
+		require.True(t, cli.IsUsage(err), "%v: %v", tc.args, err)
 		assert.Contains(t, err.Error(), tc.want, "%v", tc.args)
 	}
 }

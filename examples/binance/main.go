@@ -83,8 +83,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,6 +91,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/exchange/binance"
 	"github.com/gridmesh/gridmesh/exchange/binance/binancetest"
@@ -100,9 +99,6 @@ import (
 	"github.com/gridmesh/gridmesh/pricefeed"
 	"github.com/gridmesh/gridmesh/risk"
 )
-
-// dataFile is the recorded BTCUSDT month the local venue replays.
-const dataFile = "examples/data/binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz"
 
 // Environment variables holding the API credentials.
 const (
@@ -117,28 +113,13 @@ const priceWait = 15 * time.Second
 // and -upper reaches: 2.5 %.
 var defaultSpan = decimal.RequireFromString("0.025")
 
-// usageError is a problem with the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first Ctrl-C, let a second one kill the process outright.
 	context.AfterFunc(ctx, stop)
 	_, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, env{getenv: os.Getenv})
 	stop()
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "binance:", err)
-		os.Exit(2)
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "binance:", err)
-		os.Exit(1)
-	}
+	cli.Exit("binance", err)
 }
 
 // env is what run takes from its surroundings. main passes the process
@@ -204,10 +185,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, err
 		}
-		return f, usageError{err.Error()}
+		return f, cli.Usage(err.Error())
 	}
 	if fs.NArg() > 0 {
-		return f, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return f, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	return f, nil
 }
@@ -301,7 +282,7 @@ func (f flags) check(getenv func(string) string) (setup, error) {
 		s.apiKey, s.apiSecret = binance.NewSecret(key), binance.NewSecret(secret)
 	}
 	if len(errs) > 0 {
-		return setup{}, usageError{strings.Join(errs, "; ")}
+		return setup{}, cli.Usage(strings.Join(errs, "; "))
 	}
 	return s, nil
 }
@@ -431,7 +412,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) (S
 	out := &printer{w: stdout, rules: rules}
 	eng, err := grid.New(rules, gridOptions(f, s, sum.StartPrice, posMode, out, log)...)
 	if err != nil { // the grid is all flags: a level that breaks the rules is a bad flag too
-		return sum, usageError{err.Error()}
+		return sum, cli.Usage(err.Error())
 	}
 
 	header(stdout, f, s, v, rules, sum.StartPrice, acct, positions, signed, posMode)
@@ -520,7 +501,7 @@ func openVenue(ctx context.Context, f flags, s setup, e env, log *slog.Logger) (
 	v := &venue{name: "Binance USDⓈ-M (" + binance.ProductionRESTURL + ")"}
 	switch {
 	case f.local:
-		path, err := findData()
+		path, err := cli.FindData(cli.DefaultData)
 		if err != nil {
 			return nil, err
 		}
@@ -943,20 +924,4 @@ func report(w io.Writer, s Summary, elapsed time.Duration, keep bool) {
 	}
 	row("grid orders left on the venue", fmt.Sprintf("%d (%s)", len(s.VenueOrders), left))
 	tw.Flush()
-}
-
-// findData resolves the shipped data file from the repository root or from
-// this source file's folder, so the command works from any directory of a
-// clone.
-func findData() (string, error) {
-	if _, err := os.Stat(dataFile); err == nil {
-		return dataFile, nil
-	}
-	if _, src, _, ok := runtime.Caller(0); ok {
-		alt := filepath.Join(filepath.Dir(src), "..", "data", filepath.Base(dataFile))
-		if _, err := os.Stat(alt); err == nil {
-			return alt, nil
-		}
-	}
-	return "", fmt.Errorf("-local needs %s: no such file (run from the repository)", dataFile)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/exchange/binance"
 	"github.com/gridmesh/gridmesh/exchange/binance/binancetest"
@@ -197,8 +198,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		_, err := run(context.Background(), tc.args, &out, &errOut, tc.e)
-		var ue usageError
-		require.True(t, errors.As(err, &ue), "%v: %v", tc.args, err)
+		require.True(t, cli.IsUsage(err), "%v: %v", tc.args, err)
 		assert.Contains(t, err.Error(), tc.want, "%v", tc.args)
 		assert.Empty(t, out.String(), "%v: nothing printed", tc.args)
 	}
@@ -468,7 +468,7 @@ func script(ctx context.Context, srv *binancetest.Server, obs *observer, snaps <
 // scriptPrices are the first n candles' paths, with repeats dropped.
 func scriptPrices(t *testing.T, n int) []exchange.Ticks {
 	t.Helper()
-	path, err := findData()
+	path, err := cli.FindData(cli.DefaultData)
 	require.NoError(t, err)
 	candles, err := pricefeed.ReadCandlesFile(path, btcRules)
 	require.NoError(t, err)

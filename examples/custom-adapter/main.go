@@ -32,31 +32,17 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/gridmesh/gridmesh/examples/custom-adapter/examplevenue"
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/grid"
 )
-
-// usageError is a problem with the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	context.AfterFunc(ctx, stop) // a second Ctrl-C kills outright
 	_, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "custom-adapter:", err)
-		os.Exit(2)
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "custom-adapter:", err)
-		os.Exit(1)
-	}
+	cli.Exit("custom-adapter", err)
 }
 
 // Result is what a run did.
@@ -80,13 +66,13 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (Resul
 		if errors.Is(err, flag.ErrHelp) {
 			return Result{}, err
 		}
-		return Result{}, usageError{err.Error()}
+		return Result{}, cli.Usage(err.Error())
 	}
 	if fs.NArg() > 0 {
-		return Result{}, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return Result{}, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	if *duration <= 0 {
-		return Result{}, usageError{fmt.Sprintf("-duration %s must be positive", *duration)}
+		return Result{}, cli.Usage(fmt.Sprintf("-duration %s must be positive", *duration))
 	}
 
 	log := slog.New(slog.DiscardHandler)

@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"go.uber.org/goleak"
 )
 
@@ -58,8 +59,7 @@ func TestBadFlags(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		_, err := run(context.Background(), tc.args, &out, io.Discard)
-		var ue usageError
-		require.True(t, errors.As(err, &ue), "%v: %v", tc.args, err)
+		require.True(t, cli.IsUsage(err), "%v: %v", tc.args, err)
 		assert.Contains(t, err.Error(), tc.want)
 		assert.Empty(t, out.String())
 	}

@@ -15,14 +15,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"runtime"
 	"text/tabwriter"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/exchange/sim"
 	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/grid/backtest"
@@ -77,8 +75,12 @@ func main() {
 
 func run(w io.Writer) error {
 	d := decimal.RequireFromString
-	rules := exchange.Rules{Symbol: "BTCUSDT", TickSize: d("0.1"), StepSize: d("0.001"), MinQty: d("0.001"), MinNotional: d("100")}
-	candles, err := pricefeed.ReadCandlesFile(dataPath(), rules)
+	rules := cli.BTCUSDT
+	path, err := cli.FindData(cli.DefaultData)
+	if err != nil {
+		return err
+	}
+	candles, err := pricefeed.ReadCandlesFile(path, rules)
 	if err != nil {
 		return err
 	}
@@ -144,15 +146,4 @@ func (l *riskLog) Risk(n grid.RiskNote) {
 	if n.Triggered {
 		l.count[n.Monitor]++
 	}
-}
-
-// dataPath finds the shipped month from the repository root or this folder.
-func dataPath() string {
-	const name = "binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz"
-	p := filepath.Join("examples", "data", name)
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	_, src, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(src), "..", "data", name)
 }

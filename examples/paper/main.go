@@ -37,7 +37,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,27 +45,15 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/exchange/sim"
 	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/pricefeed"
 )
 
-const defaultData = "examples/data/binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz"
-
-// BTCUSDT perpetual's rules on Binance USDⓈ-M.
-var rules = exchange.Rules{
-	Symbol:      "BTCUSDT",
-	TickSize:    decimal.RequireFromString("0.1"),
-	StepSize:    decimal.RequireFromString("0.001"),
-	MinQty:      decimal.RequireFromString("0.001"),
-	MinNotional: decimal.RequireFromString("100"),
-}
-
-// usageError is a problem with the command line: exit status 2.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+// rules are the BTCUSDT perpetual's, the symbol of the shipped data.
+var rules = cli.BTCUSDT
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -74,17 +61,7 @@ func main() {
 	context.AfterFunc(ctx, stop)
 	_, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "paper:", err)
-		os.Exit(2)
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "paper:", err)
-		os.Exit(1)
-	}
+	cli.Exit("paper", err)
 }
 
 // flags are the command line, as text where they are money.
@@ -104,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "how long to trade (wall-clock time)")
 	fs.Float64Var(&f.speed, "speed", 3000, "replay speed: recorded time per wall-clock time (3000: a 1-minute candle every 20 ms)")
-	fs.StringVar(&f.data, "data", defaultData, "kline CSV to replay (OHLCV with header, or Binance's 12-column dump), gzip or plain")
+	fs.StringVar(&f.data, "data", cli.DefaultData, "kline CSV to replay (OHLCV with header, or Binance's 12-column dump), gzip or plain")
 	fs.IntVar(&f.candles, "candles", 0, "replay only the first n candles (0: all); the market then stays at its last price")
 	fs.StringVar(&f.mode, "mode", "long", "grid mode: long, short or neutral")
 	fs.StringVar(&f.lower, "lower", "93000", "lower bound of the grid")
@@ -119,10 +96,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return f, err
 		}
-		return f, usageError{err.Error()}
+		return f, cli.Usage(err.Error())
 	}
 	if fs.NArg() > 0 {
-		return f, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return f, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	return f, nil
 }
@@ -173,7 +150,7 @@ func (f flags) check() (setup, error) {
 		errs = append(errs, fmt.Sprintf("-leverage %d must be 1 to 125", f.leverage))
 	}
 	if len(errs) > 0 {
-		return setup{}, usageError{strings.Join(errs, "; ")}
+		return setup{}, cli.Usage(strings.Join(errs, "; "))
 	}
 	s.venue.Leverage = int64(f.leverage)
 	s.venue.CheckMargin = true // refuse what the venue would refuse
@@ -214,16 +191,16 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (Summa
 	if err != nil {
 		return Summary{}, err
 	}
-	path, err := findData(f.data)
+	path, err := cli.FindData(f.data)
 	if err != nil {
-		return Summary{}, usageError{err.Error()}
+		return Summary{}, cli.Usage(err.Error())
 	}
 	candles, err := pricefeed.ReadCandlesFile(path, rules)
 	if err != nil {
 		return Summary{}, err
 	}
 	if len(candles) == 0 {
-		return Summary{}, usageError{fmt.Sprintf("-data %q holds no candles", path)}
+		return Summary{}, cli.Usage(fmt.Sprintf("-data %q holds no candles", path))
 	}
 	if f.candles > 0 && f.candles < len(candles) {
 		candles = candles[:f.candles]
@@ -256,14 +233,14 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (Summa
 	defer mon.Close()
 	replay, err := pricefeed.NewCandleReplay(candles, pricefeed.WithSpeed(f.speed))
 	if err != nil {
-		return Summary{}, usageError{err.Error()}
+		return Summary{}, cli.Usage(err.Error())
 	}
 
 	out := &printer{w: stdout, mon: mon}
 	eng, err := grid.New(rules, append(s.grid,
 		grid.WithStartPrice(rules.TicksToPrice(start)), grid.WithObserver(out), grid.WithLogger(log))...)
 	if err != nil { // the grid is all flags: a level that breaks the rules is a bad flag too
-		return Summary{}, usageError{err.Error()}
+		return Summary{}, cli.Usage(err.Error())
 	}
 	// The replay compresses hours into seconds, so the grid trades far more
 	// often per wall-clock second than it would live: give the executor the
@@ -476,22 +453,4 @@ func report(w io.Writer, s Summary) {
 	}
 	row("  orders left resting (exits)", len(s.Resting))
 	tw.Flush()
-}
-
-// findData resolves the default data file from the repository root or from
-// this source file's folder, so the command works from any directory of a
-// clone.
-func findData(path string) (string, error) {
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if path == defaultData {
-		if _, src, _, ok := runtime.Caller(0); ok {
-			alt := filepath.Join(filepath.Dir(src), "..", "data", filepath.Base(defaultData))
-			if _, err := os.Stat(alt); err == nil {
-				return alt, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("-data %q: no such file", path)
 }

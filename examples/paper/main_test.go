@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/exchange"
 )
 
@@ -152,8 +153,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		_, err := run(context.Background(), tc.args, &out, &errOut)
-		var ue usageError
-		require.True(t, errors.As(err, &ue), "%v: %v", tc.args, err)
+		require.True(t, cli.IsUsage(err), "%v: %v", tc.args, err)
 		assert.Contains(t, err.Error(), tc.want, "%v", tc.args)
 		assert.Empty(t, out.String(), "%v: nothing traded", tc.args)
 	}
