@@ -306,9 +306,7 @@ func (c ExposureConfig) Validate() error {
 type Exposure struct {
 	cfg    ExposureConfig
 	ok     bool
-	legs   [3]decimal.Decimal // by exchange.PositionSide
-	last   decimal.Decimal
-	mark   decimal.Decimal
+	watch  positionWatch
 	status Status
 }
 
@@ -328,32 +326,11 @@ func (m *Exposure) Observe(o Observation) Status {
 	if !m.ok {
 		return Status{}
 	}
-	switch {
-	case o.Kind == KindAccount:
-		seen := false
-		for _, p := range o.Positions {
-			if p.Symbol == m.cfg.Symbol && int(p.PositionSide) < len(m.legs) {
-				m.legs[p.PositionSide] = p.Quantity.Abs()
-				seen = true
-			}
-		}
-		if !seen {
-			return m.status
-		}
-	case o.Kind == KindMark && o.Symbol == m.cfg.Symbol && o.Mark.MarkPrice.IsPositive():
-		m.mark = o.Mark.MarkPrice
-	default:
-		p, ok := priceOf(o, m.cfg.Symbol)
-		if !ok {
-			return m.status
-		}
-		m.last = p
+	if !m.watch.observe(o, m.cfg.Symbol) {
+		return m.status
 	}
-	qty := m.legs[0].Add(m.legs[1]).Add(m.legs[2])
-	price := m.mark
-	if price.IsZero() {
-		price = m.last
-	}
+	price, _ := m.watch.price()
+	qty := m.watch.legs[0].Quantity.Abs().Add(m.watch.legs[1].Quantity.Abs()).Add(m.watch.legs[2].Quantity.Abs())
 	notional := qty.Mul(price)
 	overQty := m.cfg.MaxQty.IsPositive() && qty.GreaterThan(m.cfg.MaxQty)
 	overNotional := m.cfg.MaxNotional.IsPositive() && price.IsPositive() && notional.GreaterThan(m.cfg.MaxNotional)
@@ -373,6 +350,49 @@ func (m *Exposure) Observe(o Observation) Status {
 		}
 	}
 	return m.status
+}
+
+// positionWatch follows one symbol's positions (by position side) and its
+// price (the mark price once seen, else the last price), for the monitors
+// that measure the position against the price.
+type positionWatch struct {
+	legs [3]exchange.Position // by exchange.PositionSide
+	last decimal.Decimal
+	mark decimal.Decimal
+}
+
+// observe takes what o says about symbol and reports whether it changed
+// anything: an account update with one of its positions (a side absent
+// from the update keeps its last state), a mark price, or a price.
+func (w *positionWatch) observe(o Observation, symbol string) bool {
+	switch {
+	case o.Kind == KindAccount:
+		seen := false
+		for _, p := range o.Positions {
+			if p.Symbol == symbol && int(p.PositionSide) < len(w.legs) {
+				w.legs[p.PositionSide] = p
+				seen = true
+			}
+		}
+		return seen
+	case o.Kind == KindMark && o.Symbol == symbol && o.Mark.MarkPrice.IsPositive():
+		w.mark = o.Mark.MarkPrice
+		return true
+	default:
+		p, ok := priceOf(o, symbol)
+		if ok {
+			w.last = p
+		}
+		return ok
+	}
+}
+
+// price is the mark price if one was seen, else the last price, with which.
+func (w *positionWatch) price() (decimal.Decimal, string) {
+	if w.mark.IsZero() {
+		return w.last, "price"
+	}
+	return w.mark, "mark price"
 }
 
 // ================================================================= drawdown
@@ -636,9 +656,7 @@ func (c LiquidationDistanceConfig) Validate() error {
 type LiquidationDistance struct {
 	cfg    LiquidationDistanceConfig
 	ok     bool
-	legs   [3]exchange.Position
-	last   decimal.Decimal
-	mark   decimal.Decimal
+	watch  positionWatch
 	status Status
 }
 
@@ -659,31 +677,10 @@ func (m *LiquidationDistance) Observe(o Observation) Status {
 	if !m.ok {
 		return Status{}
 	}
-	switch {
-	case o.Kind == KindAccount:
-		seen := false
-		for _, p := range o.Positions {
-			if p.Symbol == m.cfg.Symbol && int(p.PositionSide) < len(m.legs) {
-				m.legs[p.PositionSide] = p
-				seen = true
-			}
-		}
-		if !seen {
-			return m.status
-		}
-	case o.Kind == KindMark && o.Symbol == m.cfg.Symbol && o.Mark.MarkPrice.IsPositive():
-		m.mark = o.Mark.MarkPrice
-	default:
-		p, ok := priceOf(o, m.cfg.Symbol)
-		if !ok {
-			return m.status
-		}
-		m.last = p
+	if !m.watch.observe(o, m.cfg.Symbol) {
+		return m.status
 	}
-	price, what := m.mark, "mark price"
-	if price.IsZero() {
-		price, what = m.last, "price"
-	}
+	price, what := m.watch.price()
 	if price.IsZero() {
 		return m.status
 	}
@@ -692,7 +689,7 @@ func (m *LiquidationDistance) Observe(o Observation) Status {
 	var diff decimal.Decimal
 	var leg exchange.Position
 	found := false
-	for _, p := range m.legs {
+	for _, p := range m.watch.legs {
 		if p.Quantity.IsZero() || !p.LiquidationPrice.IsPositive() {
 			continue
 		}
