@@ -34,9 +34,12 @@ const (
 	// (timeout, 5xx, connection lost after sending). The engine answers
 	// with a query intent, never a resend.
 	OrderUnknown
-	// OrderNotFound: a query found no such order. The engine frees the
-	// slot only once the request can no longer arrive (its send time plus
-	// the receive window); before that it queries again later.
+	// OrderNotFound: a query found no such order. It proves the order
+	// absent only if the venue looked after the request could no longer
+	// arrive (its send time plus the receive window): the engine frees the
+	// slot only when its latest query was sent after that (an answer to an
+	// earlier query may have been computed before the order landed and
+	// arrive after it); otherwise it queries again later.
 	OrderNotFound
 )
 
@@ -155,7 +158,7 @@ func (e *Engine) applyInitial(now time.Time, ev OrderEvent) error {
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref})
 		return nil
 	case OrderNotFound:
-		if now.UnixNano() < in.sentAt+int64(e.cfg.recvWindow) {
+		if now.UnixNano() < in.sentAt+e.notFoundAfter() {
 			return nil // may still arrive: the timer queries again
 		}
 		e.endInitial(now, "not found")
@@ -277,8 +280,14 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 			e.books.Stale++
 			return nil
 		}
-		if due := lv.sentAt + int64(e.cfg.recvWindow); now.UnixNano() < due {
+		recv := int64(e.cfg.recvWindow)
+		if due := lv.sentAt + recv; now.UnixNano() < due {
 			lv.queryAt = due // the request may still arrive: ask again then
+			return nil
+		} else if asked := lv.queryAt - recv; asked < due {
+			// The latest query was sent while the request could still
+			// arrive: its not-found may predate the order. Ask again.
+			lv.queryAt = now.UnixNano()
 			return nil
 		}
 		if s.State == slot.EntryPending || s.State == slot.ExitPending {
@@ -290,6 +299,9 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		return fmt.Errorf("grid: order event type %d is not valid", ev.Type)
 	}
 	role, layers := lv.s.Role, e.layers
+	// A query's "still live" about a cancel whose outcome was unknown:
+	// the cancel did not take effect, so it is sent again below.
+	recancel := ev.Type == OrderAccepted && lv.s.State == slot.Canceling && lv.s.Unknown && ev.Ref.Gen == lv.s.Gen
 	eff, err := e.applySlot(now, i, lv, se)
 	if err != nil {
 		e.books.Illegal++
@@ -305,14 +317,47 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 	if ev.Type == OrderRejected {
 		e.books.Rejected++
 	}
+	e.book(now, i, lv, ev.Ref, role, eff, ev.Fee)
+	if recancel && lv.s.State == slot.Canceling && !lv.s.Unknown {
+		e.cancel(now, i, lv)
+	}
+	if eff.Query {
+		lv.queryAt = now.UnixNano() + int64(e.cfg.recvWindow)
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref, Role: role})
+	}
+	// Follow up on this slot, except after a refusal: the price is at or
+	// through an entry's level, or the venue refuses the exit (margin, a
+	// reduce-only with nothing to reduce); the next move or timer tries
+	// again, rather than at once and forever.
+	if ev.Type != OrderRejected {
+		e.tend(now, i)
+	}
+	if e.cfg.trailing && layers >= e.cfg.layerCap && e.layers < e.cfg.layerCap {
+		e.tendAll(now) // the layer cap released room
+	}
+	return nil
+}
+
+// notFoundAfter is how long after the initial-position order was sent a
+// not-found answer proves it absent. The engine does not note when it last
+// queried that order, so it allows for the answer's own travel: the order
+// may land up to a receive window after it was sent, and an answer computed
+// before that may travel for up to another window (the executor's query
+// deadline is shorter than the receive window).
+func (e *Engine) notFoundAfter() int64 { return 2 * int64(e.cfg.recvWindow) }
+
+// book books what a slot event did with the order's fills: the fill
+// count, the fee (zero when the fill was learned without one: a query, a
+// reconciliation), realized PnL and a completed round trip.
+func (e *Engine) book(now time.Time, i int64, lv *level, ref OrderRef, role slot.Role, eff slot.Effect, fee exchange.Money) {
 	if eff.Entered > 0 || eff.Exited > 0 {
 		if e.cfg.cancelBurst > 0 {
 			e.cancelBudget = min(e.cancelBudget+e.cfg.cancelPerFill, e.cfg.cancelBurst)
 		}
 		e.books.Fills++
-		e.books.Fees += ev.Fee
-		lv.fees += ev.Fee
-		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: e.sideOf(lv.s.Kind, role), Price: exchange.Ticks(eff.Price), Qty: exchange.Steps(eff.Entered + eff.Exited), Fee: ev.Fee})
+		e.books.Fees += fee
+		lv.fees += fee
+		e.obs.Fill(FillNote{Time: now, Ref: ref, Side: e.sideOf(lv.s.Kind, role), Price: exchange.Ticks(eff.Price), Qty: exchange.Steps(eff.Entered + eff.Exited), Fee: fee})
 	}
 	e.books.Realized += exchange.Money(eff.Realized)
 	lv.pnl += exchange.Money(eff.Realized)
@@ -321,19 +366,6 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		e.obs.RoundTrip(RoundTrip{Time: now, Level: i, Qty: exchange.Steps(lv.s.Filled), Realized: lv.pnl, Fees: lv.fees})
 		lv.pnl, lv.fees = 0, 0
 	}
-	if eff.Query {
-		lv.queryAt = now.UnixNano() + int64(e.cfg.recvWindow)
-		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref, Role: role})
-	}
-	// Follow up on this slot, except after a refused entry: the price is at
-	// or through its level, and the next move or timer tries again.
-	if !(ev.Type == OrderRejected && role == slot.RoleEntry) {
-		e.tend(now, i)
-	}
-	if e.cfg.trailing && layers >= e.cfg.layerCap && e.layers < e.cfg.layerCap {
-		e.tendAll(now) // the layer cap released room
-	}
-	return nil
 }
 
 // OnTimer lets the engine act on time: it queries orders whose outcome is

@@ -106,7 +106,13 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Ack, Gen: s.Gen}) // the ack was missed
 		}
 		if o.Filled > exchange.Steps(s.Filled) {
-			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Fill, Gen: s.Gen, Qty: int64(o.Filled), Price: int64(o.Price)})
+			role := s.Role
+			eff, err := e.applySlot(now, i, lv, slot.Event{Type: slot.Fill, Gen: s.Gen, Qty: int64(o.Filled), Price: int64(o.Price)})
+			if err != nil {
+				e.orphan(now, o, err.Error())
+				return
+			}
+			e.book(now, i, lv, o.Ref, role, eff, 0) // the fee is not known
 			e.repair(now, "fill missed on the stream: booked from the venue's order", o.Ref)
 		}
 	case !s.Live() && o.Ref.Gen > s.Gen:
@@ -114,17 +120,21 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 		if o.Side != e.sideOf(s.Kind, slot.RoleEntry) {
 			role = slot.RoleExit
 		}
-		held := s.Held
-		if role == slot.RoleEntry {
-			held += int64(o.Filled)
-		}
-		if (role == slot.RoleEntry && s.State != slot.Free) || (role == slot.RoleExit && int64(o.Qty-o.Filled) > s.Held) {
+		held, cost := s.Held, s.Cost
+		switch rest := int64(o.Qty - o.Filled); {
+		case role == slot.RoleEntry && s.State != slot.Free:
 			e.orphan(now, o, "does not fit its slot ("+s.State.String()+")")
 			return
-		}
-		cost := s.Cost + int64(o.Filled)*int64(o.Price)
-		if role == slot.RoleExit {
-			cost = s.Cost
+		case role == slot.RoleEntry:
+			held += int64(o.Filled)
+			cost += int64(o.Filled) * int64(o.Price)
+		case rest > s.Held && e.started:
+			e.orphan(now, o, "does not fit its slot ("+s.State.String()+")")
+			return
+		case rest > s.Held:
+			// Recovering: the exit's rest is a position the slot holds,
+			// priced at the entry level (the true entry price is gone).
+			held, cost = rest, s.Cost+(rest-s.Held)*int64(lv.price)
 		}
 		ev := slot.Event{Type: slot.Reconciled, Role: role, Gen: o.Ref.Gen, Qty: int64(o.Qty), Filled: int64(o.Filled), Acked: true, Held: held, Cost: cost}
 		if _, err := e.applySlot(now, i, lv, ev); err != nil {
@@ -166,15 +176,39 @@ func (e *Engine) repair(now time.Time, what string, ref OrderRef) {
 // A grid that recovered anything (an order, a claimed position) does not
 // buy its initial position again; a fresh one (nothing of its own on the
 // venue) starts as new, on top of any baseline.
+//
+// After [Engine.RestoreState] the stored state says what the grid owns:
+// every restored live order is checked against the venue (matched, or
+// queried when the venue no longer shows it), orders of newer generations
+// are adopted as above, nothing is claimed and the stored baseline stands;
+// a position difference is reported as drift for the queries and later
+// reconciliations to explain.
 func (e *Engine) Recover(now time.Time, snap Snapshot, claim bool) ([]Intent, error) {
 	e.out = e.out[:0]
 	if e.started {
 		return e.out, fmt.Errorf("grid: Recover after the grid started")
 	}
+	restored := e.restoredState()
+	if restored {
+		e.recheckRestored(now, snap)
+	}
 	for _, o := range snap.Orders {
 		e.reconcileOrder(now, o)
 	}
-	e.recovered = len(snap.Orders) > 0
+	e.recovered = e.recovered || len(snap.Orders) > 0
+	if restored {
+		// The stored state says what the grid owns: the stored baseline
+		// stands, and a difference is drift that the queries just sent
+		// (orders that ended while the grid was down) and later
+		// reconciliations explain.
+		if snap.HavePosition {
+			e.drift = snap.Position - e.baseline - e.books.Position
+			if e.drift != 0 {
+				e.repair(now, fmt.Sprintf("position drift after restoring the stored state: venue %d − baseline %d ≠ slots %d (%+d steps)", snap.Position, e.baseline, e.books.Position, e.drift), OrderRef{})
+			}
+		}
+		return e.out, nil
+	}
 	// Exits adopted as orders hold their quantity already; entries their fills.
 	rest := snap.Position - e.books.Position
 	if claim && e.havePrice {
@@ -186,7 +220,66 @@ func (e *Engine) Recover(now time.Time, snap Snapshot, claim bool) ([]Intent, er
 	if rest != 0 {
 		e.log.Info("grid: position not owned by the grid kept as baseline", "steps", rest)
 	}
+	e.raiseGenerations(now)
 	return e.out, nil
+}
+
+// genEpoch is the origin of the generation floor (2020-01-01 UTC).
+const genEpoch = 1_577_836_800
+
+// raiseGenerations starts the generations of a grid recovered without a
+// stored state at the restart time in seconds since 2020, so that its new
+// client order IDs cannot repeat those of the previous run (which the venue
+// may still answer a query about) unless a slot averaged more than one
+// order a second. Slots with an adopted order keep its generation.
+func (e *Engine) raiseGenerations(now time.Time) {
+	secs := now.Unix() - genEpoch
+	if secs <= 0 {
+		return
+	}
+	floor := uint32(min(secs, 1<<31))
+	for j := range e.levels {
+		s := &e.levels[j].s
+		if s.Kind != 0 && !s.Live() && s.Gen < floor {
+			s.Gen = floor
+		}
+	}
+	e.initial.gen = max(e.initial.gen, floor)
+}
+
+// recheckRestored queries every order a restored state has live that the
+// venue no longer shows (it ended while the grid was down, or a placement
+// sent just before the stop has not arrived), and the initial-position
+// order if it was live. A placement's query that finds nothing frees the
+// slot only a receive window from now: the request may still be in flight.
+func (e *Engine) recheckRestored(now time.Time, snap Snapshot) {
+	live := make(map[OrderRef]struct{}, len(snap.Orders))
+	for _, o := range snap.Orders {
+		live[o.Ref] = struct{}{}
+	}
+	t := now.UnixNano()
+	for j := range e.levels {
+		lv := &e.levels[j]
+		s := &lv.s
+		if !s.Live() {
+			continue
+		}
+		ref := OrderRef{Level: e.base + int64(j), Gen: s.Gen}
+		if _, ok := live[ref]; ok {
+			continue
+		}
+		if s.State == slot.EntryPending || s.State == slot.ExitPending {
+			lv.sentAt = t
+		}
+		e.repair(now, "restored order not on the venue: querying", ref)
+		e.applyQuiet(now, ref.Level, lv, slot.Event{Type: slot.OutcomeUnknown, Gen: s.Gen})
+		lv.queryAt = t + int64(e.cfg.recvWindow)
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ref, Role: s.Role})
+	}
+	if e.initial.live {
+		e.initial.sentAt = t
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: InitialLevel, Gen: e.initial.gen}})
+	}
 }
 
 // claim gives up to rest of a position to free slots on the far side of
@@ -201,6 +294,9 @@ func (e *Engine) claim(now time.Time, rest exchange.Steps) exchange.Steps {
 		kind, step, from = slot.Short, -1, e.k
 	}
 	for i := from; rest != 0 && i >= e.minL && i <= e.maxL; i += step {
+		if !e.lad.bounded && e.layers >= e.cfg.layerCap {
+			break // the layer cap holds here too: the rest is baseline
+		}
 		e.ensure(i-1, i+1)
 		lv := e.lv(i)
 		if lv.s.Kind != kind || lv.s.State != slot.Free || lv.bad != "" {
@@ -215,9 +311,6 @@ func (e *Engine) claim(now time.Time, rest exchange.Steps) exchange.Steps {
 			rest -= q
 		} else {
 			rest += q
-		}
-		if !e.lad.bounded && e.layers >= e.cfg.layerCap {
-			break
 		}
 	}
 	return rest

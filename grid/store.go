@@ -1,0 +1,437 @@
+package grid
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/slot"
+)
+
+// Store keeps, across a restart, what the venue cannot give back: the
+// engine's books (round trips, realized PnL, fees, counters), each slot's
+// held quantity and its true cost (the venue knows only an average entry
+// price for the whole position), the generation of each slot's latest order
+// (so that a restarted grid never reuses a client order ID), and the
+// baseline. A host saves [Engine.State] after every batch of events it
+// applied, and on start loads it and calls [Engine.RestoreState] before
+// [Engine.Recover]. A stale state (events applied after the last save) is
+// repaired like any drift, but round trips booked after the save are lost.
+//
+// Implementations must be safe for the way the host calls them; the
+// runner calls them from its one loop goroutine.
+type Store interface {
+	// Save replaces the stored state.
+	Save(ctx context.Context, st StoredState) error
+	// Load returns the stored state, or an error matching [ErrNoState]
+	// when nothing was saved yet.
+	Load(ctx context.Context) (StoredState, error)
+}
+
+// StoredStateVersion is the version of [StoredState] this package writes
+// and reads.
+const StoredStateVersion = 1
+
+// Errors of the store, matched with errors.Is.
+var (
+	// ErrNoState: the store holds no state yet (a first start).
+	ErrNoState = errors.New("grid: no stored state")
+	// ErrCorruptState: the stored state cannot be read (the error names
+	// the path and what is wrong).
+	ErrCorruptState = errors.New("grid: stored state is corrupt")
+	// ErrStateMismatch: a stored state does not fit the engine it is
+	// restored into (another grid, symbol or unit size, a level the engine
+	// does not have, inconsistent numbers, or an engine already in use).
+	ErrStateMismatch = errors.New("grid: stored state does not fit the engine")
+)
+
+// StoredState is an engine's state as a [Store] keeps it, in the symbol's
+// integer units (money in ticks × steps, quantities in steps), with the
+// unit sizes so that a state is never read with other units. The zero value
+// is an empty state of no grid. It is a plain value; JSON encoding is exact
+// (integers, and decimals as strings).
+type StoredState struct {
+	Version  int             `json:"version"`
+	GridID   string          `json:"gridId"`
+	Symbol   string          `json:"symbol"`
+	TickSize decimal.Decimal `json:"tickSize"`
+	StepSize decimal.Decimal `json:"stepSize"`
+	// Baseline is the position the grid found at its first start and does
+	// not own (see [Engine.Baseline]).
+	Baseline exchange.Steps `json:"baseline"`
+	Books    StoredBooks    `json:"books"`
+	// Initial is the initial-position order, if the grid has sent one.
+	Initial StoredInitial `json:"initial"`
+	// Slots lists every slot that has sent an order or holds a position,
+	// in level order.
+	Slots []StoredSlot `json:"slots"`
+}
+
+// StoredBooks are the engine's running totals ([Books] without what the
+// slots themselves give: position, held, cost and open orders). The zero
+// value is an empty tally.
+type StoredBooks struct {
+	RoundTrips int            `json:"roundTrips"`
+	Realized   exchange.Money `json:"realized"`
+	Fees       exchange.Money `json:"fees"`
+	Placed     int            `json:"placed"`
+	Canceled   int            `json:"canceled"`
+	Rejected   int            `json:"rejected"`
+	Fills      int            `json:"fills"`
+	Stale      int            `json:"stale"`
+	Illegal    int            `json:"illegal"`
+	// CancelsDeferred counts the window cancels the cancel budget held back.
+	CancelsDeferred int `json:"cancelsDeferred"`
+}
+
+// StoredInitial is the initial-position order: its generation and, while
+// it is live, what it has filled and the levels still waiting for their
+// share. The zero value means none was sent.
+type StoredInitial struct {
+	Gen     uint32         `json:"gen"`
+	Live    bool           `json:"live,omitempty"`
+	Filled  exchange.Steps `json:"filled,omitempty"`
+	Waiting []int64        `json:"waiting,omitempty"` // levels still reserved, nearest the price first
+}
+
+// StoredSlot is one slot: its position, the generation of its latest
+// order, and its live order if it has one. The zero value is not a valid
+// slot (it has no kind).
+type StoredSlot struct {
+	Level int64  `json:"level"`
+	Kind  string `json:"kind"`  // "long" or "short"
+	State string `json:"state"` // a slot.State name
+	// Role is the live order's role ("entry" or "exit"); "none" without one.
+	Role     string         `json:"role"`
+	Gen      uint32         `json:"gen"`
+	OrderQty exchange.Steps `json:"orderQty,omitempty"`
+	Filled   exchange.Steps `json:"filled,omitempty"`
+	Held     exchange.Steps `json:"held"`
+	Cost     exchange.Money `json:"cost"`
+	// TripRealized and TripFees belong to the round trip in progress.
+	TripRealized exchange.Money `json:"tripRealized,omitempty"`
+	TripFees     exchange.Money `json:"tripFees,omitempty"`
+}
+
+// State exports what a [Store] keeps of the engine: the books, the
+// baseline, the initial-position order and every slot that has sent an
+// order or holds a position. It does not change the engine.
+func (e *Engine) State() StoredState {
+	b := e.books
+	st := StoredState{
+		Version: StoredStateVersion, GridID: e.cfg.gridID, Symbol: e.rules.Symbol,
+		TickSize: e.rules.TickSize, StepSize: e.rules.StepSize, Baseline: e.baseline,
+		Books: StoredBooks{
+			RoundTrips: b.RoundTrips, Realized: b.Realized, Fees: b.Fees, Placed: b.Placed, Canceled: b.Canceled,
+			Rejected: b.Rejected, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal, CancelsDeferred: b.CancelsDeferred,
+		},
+		Initial: StoredInitial{Gen: e.initial.gen},
+	}
+	if in := &e.initial; in.live {
+		st.Initial.Live, st.Initial.Filled = true, in.filled
+		st.Initial.Waiting = append([]int64{}, in.targets[in.next:]...)
+	}
+	for j := range e.levels {
+		lv := &e.levels[j]
+		s := &lv.s
+		if s.Kind == 0 || (s.Gen == 0 && s.Held == 0) {
+			continue
+		}
+		st.Slots = append(st.Slots, StoredSlot{
+			Level: e.base + int64(j), Kind: s.Kind.String(), State: s.State.String(), Role: s.Role.String(),
+			Gen: s.Gen, OrderQty: exchange.Steps(s.OrderQty), Filled: exchange.Steps(s.Filled),
+			Held: exchange.Steps(s.Held), Cost: exchange.Money(s.Cost), TripRealized: lv.pnl, TripFees: lv.fees,
+		})
+	}
+	return st
+}
+
+// RestoreState loads a stored state into a new engine of the same grid
+// (same grid ID, symbol and unit sizes), before [Engine.Recover]. Every
+// slot gets its held quantity, cost and order generation back, and its
+// live order as the engine last knew it; Recover then checks each against
+// the venue (an order the venue no longer has is queried) and keeps the
+// stored baseline instead of claiming anything. The whole state is checked
+// first: on error (matching [ErrStateMismatch], naming the field and the
+// value) the engine is unchanged.
+func (e *Engine) RestoreState(st StoredState) error {
+	if err := e.checkState(st); err != nil {
+		return err
+	}
+	sb := st.Books
+	e.books.RoundTrips, e.books.Realized, e.books.Fees = sb.RoundTrips, sb.Realized, sb.Fees
+	e.books.Placed, e.books.Canceled, e.books.Rejected = sb.Placed, sb.Canceled, sb.Rejected
+	e.books.Fills, e.books.Stale, e.books.Illegal, e.books.CancelsDeferred = sb.Fills, sb.Stale, sb.Illegal, sb.CancelsDeferred
+	e.baseline = st.Baseline
+	now := time.Time{}
+	for _, ss := range st.Slots {
+		e.ensure(ss.Level-1, ss.Level+1)
+		lv := e.lv(ss.Level)
+		state, _ := parseState(ss.State)
+		role, _ := parseRole(ss.Role)
+		ev := slot.Event{Type: slot.Reconciled, Gen: ss.Gen, Held: int64(ss.Held), Cost: int64(ss.Cost)}
+		if role != slot.RoleNone {
+			ev.Role, ev.Qty, ev.Filled = role, int64(ss.OrderQty), int64(ss.Filled)
+			ev.Acked = state != slot.EntryPending && state != slot.ExitPending
+		}
+		e.applyQuiet(now, ss.Level, lv, ev)
+		lv.pnl, lv.fees = ss.TripRealized, ss.TripFees
+	}
+	e.initial.gen = st.Initial.Gen
+	if st.Initial.Live {
+		e.initial.live, e.initial.filled, e.initial.next = true, st.Initial.Filled, 0
+		e.initial.targets = append(e.initial.targets[:0], st.Initial.Waiting...)
+		for _, i := range st.Initial.Waiting {
+			e.lv(i).reserved = true
+		}
+		e.books.OpenOrders++
+	}
+	e.recovered = e.recovered || len(st.Slots) > 0 || st.Initial.Gen > 0 || sb.Fills > 0
+	return nil
+}
+
+// restoredState reports whether the engine holds a restored (or any)
+// state: Recover then keeps the stored baseline instead of claiming.
+func (e *Engine) restoredState() bool {
+	return e.books != (Books{}) || e.layers > 0 || e.baseline != 0 || e.initial.gen > 0
+}
+
+// checkState validates a stored state against the engine, reporting every
+// problem at once.
+func (e *Engine) checkState(st StoredState) error {
+	var errs []error
+	bad := func(field string, v any, reason string) {
+		errs = append(errs, fmt.Errorf("%w: %s = %v: %s", ErrStateMismatch, field, v, reason))
+	}
+	if e.started || e.restoredState() {
+		bad("engine", e.cfg.gridID, "RestoreState needs a new engine, before Recover and the first OnStreamReady")
+		return errors.Join(errs...)
+	}
+	if st.Version != StoredStateVersion {
+		bad("Version", st.Version, fmt.Sprintf("want %d", StoredStateVersion))
+	}
+	if st.GridID != e.cfg.gridID {
+		bad("GridID", fmt.Sprintf("%q", st.GridID), fmt.Sprintf("the engine is grid %q", e.cfg.gridID))
+	}
+	if st.Symbol != e.rules.Symbol {
+		bad("Symbol", fmt.Sprintf("%q", st.Symbol), fmt.Sprintf("the engine trades %q", e.rules.Symbol))
+	}
+	if !st.TickSize.Equal(e.rules.TickSize) {
+		bad("TickSize", st.TickSize, "differs from the symbol's "+e.rules.TickSize.String()+": the stored units no longer apply")
+	}
+	if !st.StepSize.Equal(e.rules.StepSize) {
+		bad("StepSize", st.StepSize, "differs from the symbol's "+e.rules.StepSize.String()+": the stored units no longer apply")
+	}
+	b := st.Books
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"RoundTrips", b.RoundTrips}, {"Placed", b.Placed}, {"Canceled", b.Canceled}, {"Rejected", b.Rejected},
+		{"Fills", b.Fills}, {"Stale", b.Stale}, {"Illegal", b.Illegal}, {"CancelsDeferred", b.CancelsDeferred}} {
+		if n.v < 0 {
+			bad("Books."+n.name, n.v, "must not be negative")
+		}
+	}
+	seen := make(map[int64]bool, len(st.Slots))
+	for k, ss := range st.Slots {
+		f := fmt.Sprintf("Slots[%d]", k)
+		if ss.Level < e.minL || ss.Level > e.maxL {
+			bad(f+".Level", ss.Level, fmt.Sprintf("outside the grid's levels %d..%d", e.minL, e.maxL))
+			continue
+		}
+		if seen[ss.Level] {
+			bad(f+".Level", ss.Level, "appears twice")
+			continue
+		}
+		seen[ss.Level] = true
+		e.ensure(ss.Level-1, ss.Level+1) // storage only: makes no order
+		kind := e.lv(ss.Level).s.Kind
+		if kind == 0 {
+			bad(f+".Level", ss.Level, "has no slot in this grid")
+			continue
+		}
+		if ss.Kind != kind.String() {
+			bad(f+".Kind", ss.Kind, "the level's slot is "+kind.String())
+		}
+		state, okS := parseState(ss.State)
+		role, okR := parseRole(ss.Role)
+		if !okS {
+			bad(f+".State", ss.State, "not a slot state")
+		}
+		if !okR {
+			bad(f+".Role", ss.Role, "want none, entry or exit")
+		}
+		if ss.Held < 0 || (ss.Held == 0 && ss.Cost != 0) || (ss.Held > 0 && ss.Cost <= 0) {
+			bad(f+".Held", fmt.Sprintf("%d (cost %d)", ss.Held, ss.Cost), "held must be ≥ 0, with a positive cost exactly when positive")
+		}
+		if !okS || !okR {
+			continue
+		}
+		switch {
+		case role == slot.RoleNone && state != slot.Free && state != slot.Holding:
+			bad(f+".State", ss.State, "a slot without an order is Free or Holding")
+		case role != slot.RoleNone && (state == slot.Free || state == slot.Holding):
+			bad(f+".Role", ss.Role, "a "+ss.State+" slot has no order")
+		case role != slot.RoleNone && (ss.OrderQty <= 0 || ss.Filled < 0 || ss.Filled >= ss.OrderQty):
+			bad(f+".Filled", fmt.Sprintf("%d of %d", ss.Filled, ss.OrderQty), "a live order has a positive quantity, not all filled")
+		case role == slot.RoleExit && ss.OrderQty-ss.Filled > ss.Held:
+			bad(f+".OrderQty", ss.OrderQty, fmt.Sprintf("the exit's rest %d exceeds held %d", ss.OrderQty-ss.Filled, ss.Held))
+		case role != slot.RoleNone && ss.Gen == 0:
+			bad(f+".Gen", ss.Gen, "a live order has a generation")
+		}
+	}
+	if in := st.Initial; in.Live {
+		if in.Gen == 0 {
+			bad("Initial.Gen", in.Gen, "a live initial order has a generation")
+		}
+		if in.Filled < 0 {
+			bad("Initial.Filled", in.Filled, "must not be negative")
+		}
+		live := make(map[int64]bool, len(st.Slots))
+		for _, ss := range st.Slots {
+			live[ss.Level] = ss.Role != slot.RoleNone.String()
+		}
+		waiting := make(map[int64]bool, len(in.Waiting))
+		for k, i := range in.Waiting {
+			f := fmt.Sprintf("Initial.Waiting[%d]", k)
+			if i < e.minL || i > e.maxL || waiting[i] || live[i] {
+				bad(f, i, "not a level of the grid without an order, listed once")
+				continue
+			}
+			waiting[i] = true
+			e.ensure(i-1, i+1)
+			if e.lv(i).s.Kind == 0 {
+				bad(f, i, "has no slot in this grid")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func parseState(s string) (slot.State, bool) {
+	for _, st := range slot.States() {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return 0, false
+}
+
+func parseRole(s string) (slot.Role, bool) {
+	for _, r := range []slot.Role{slot.RoleNone, slot.RoleEntry, slot.RoleExit} {
+		if r.String() == s {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// JSONFileStore is the default [Store]: one JSON file, replaced atomically
+// on every save (written to a temporary file in the same directory, synced,
+// then renamed over the old one), so a crash leaves the old state or the
+// new one, never a torn file. The zero value is not usable: it has no
+// path; use [NewJSONFileStore]. Safe for concurrent use only as far as the
+// file system makes renames atomic: one writer per path.
+type JSONFileStore struct {
+	path string
+}
+
+var _ Store = (*JSONFileStore)(nil)
+
+// NewJSONFileStore returns a store that keeps its state in the file at
+// path. The file's directory must exist.
+func NewJSONFileStore(path string) (*JSONFileStore, error) {
+	if path == "" {
+		return nil, errors.New("grid: JSONFileStore path is empty")
+	}
+	return &JSONFileStore{path: path}, nil
+}
+
+// Path returns the file the store writes.
+func (s *JSONFileStore) Path() string { return s.path }
+
+// Save writes st to a temporary file beside the store's file and renames
+// it over that file.
+func (s *JSONFileStore) Save(ctx context.Context, st StoredState) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("grid: store %s: encoding: %w", s.path, err)
+	}
+	data = append(data, '\n')
+	dir, base := filepath.Split(s.path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("grid: store %s: %w", s.path, err)
+	}
+	name := tmp.Name()
+	fail := func(err error) error {
+		_ = tmp.Close()
+		_ = os.Remove(name)
+		return fmt.Errorf("grid: store %s: %w", s.path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("grid: store %s: %w", s.path, err)
+	}
+	if err := os.Rename(name, s.path); err != nil {
+		_ = os.Remove(name)
+		return fmt.Errorf("grid: store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Load reads the stored state. A missing file gives an error matching
+// [ErrNoState]; a file that is not a valid state gives one matching
+// [ErrCorruptState], naming the path.
+func (s *JSONFileStore) Load(ctx context.Context) (StoredState, error) {
+	if err := ctx.Err(); err != nil {
+		return StoredState{}, err
+	}
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return StoredState{}, fmt.Errorf("%w: %s does not exist", ErrNoState, s.path)
+	}
+	if err != nil {
+		return StoredState{}, fmt.Errorf("grid: store %s: %w", s.path, err)
+	}
+	return decodeState(s.path, data)
+}
+
+// decodeState parses a stored state read from path (named in errors).
+func decodeState(path string, data []byte) (StoredState, error) {
+	var st StoredState
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return StoredState{}, fmt.Errorf("%w: %s: %w", ErrCorruptState, path, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return StoredState{}, fmt.Errorf("%w: %s: data after the state", ErrCorruptState, path)
+	}
+	if st.Version != StoredStateVersion {
+		return StoredState{}, fmt.Errorf("%w: %s: version %d, want %d", ErrCorruptState, path, st.Version, StoredStateVersion)
+	}
+	return st, nil
+}
