@@ -73,6 +73,7 @@ type Engine struct {
 	guard *risk.Guard // nil without monitors
 
 	cancelBudget int    // window cancels left (see WithCancelBudget)
+	genFloor     uint32 // generation new slots start from (see raiseGenerations)
 	closing      closer // a hard stop's closing orders
 
 	bOffs, aOffs []int64 // window thresholds, as offsets (see edgeOffsets)
@@ -275,6 +276,7 @@ func (e *Engine) makeLevel(i int64) level {
 		return lv // an edge level whose exit would be outside the ladder
 	}
 	lv.s.Kind = kind
+	lv.s.Gen = e.genFloor
 	lv.exit = exit
 	lv.qty = e.fixedQty
 	if e.amount > 0 {
@@ -290,6 +292,11 @@ func (e *Engine) makeLevel(i int64) level {
 	}
 	return lv
 }
+
+// rejectBackoff is how long a slot waits after a refusal before it places
+// again; it doubles with each refusal in a row, up to 64 times (about a
+// minute), and resets when an order is accepted.
+const rejectBackoff = time.Second
 
 // exitLevel is the level a slot's exit rests on.
 func exitLevel(kind slot.Kind, i int64) int64 {
@@ -528,7 +535,7 @@ func (e *Engine) tend(now time.Time, i int64) {
 	}
 	switch s.State {
 	case slot.Free:
-		if !lv.reserved && e.entriesAllowed() && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() {
+		if !lv.reserved && e.entriesAllowed() && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() && now.UnixNano() >= lv.retryAt {
 			e.placeEntry(now, i, lv)
 		}
 	case slot.Holding:
@@ -539,7 +546,7 @@ func (e *Engine) tend(now time.Time, i int64) {
 			}
 			return
 		}
-		if !e.halted && e.wantExit(s.Kind, i) {
+		if !e.halted && e.wantExit(s.Kind, i) && now.UnixNano() >= lv.retryAt {
 			e.placeExit(now, i, lv)
 		}
 	case slot.EntryOpen:

@@ -338,3 +338,29 @@ func TestCancelBudgetDefersWindowCancels(t *testing.T) {
 	assert.Empty(t, v.orders, "a halt cancels whatever the budget")
 	require.NoError(t, e.CheckInvariants())
 }
+
+func TestRefusedSlotBacksOff(t *testing.T) {
+	e, err := New(unitRules, WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("1")),
+		WithWindows(1, 1, 0), WithInitialPosition(false))
+	require.NoError(t, err)
+	t0 := time.Unix(1000, 0)
+	e.OnPrice(t0, 100)
+	in := e.OnStreamReady(t0)
+	require.Len(t, in, 1)
+	refuse := func(at time.Time, ref OrderRef) {
+		_, err := e.Apply(at, OrderEvent{Ref: ref, Type: OrderRejected, Reason: "margin is insufficient"})
+		require.NoError(t, err)
+	}
+	refuse(t0, in[0].Ref)
+	assert.Empty(t, e.OnTimer(t0.Add(999*time.Millisecond)), "no retry within a second")
+	in = e.OnTimer(t0.Add(time.Second))
+	require.Len(t, in, 1)
+	assert.Equal(t, "place 9/2 entry BUY 1@99 post-only", in[0].String())
+	refuse(t0.Add(time.Second), in[0].Ref)
+	assert.Empty(t, e.OnTimer(t0.Add(2900*time.Millisecond)), "the wait doubles")
+	in = e.OnTimer(t0.Add(3 * time.Second))
+	require.Len(t, in, 1)
+	_, err = e.Apply(t0.Add(3*time.Second), OrderEvent{Ref: in[0].Ref, Type: OrderAccepted})
+	require.NoError(t, err)
+	assert.Zero(t, e.levels[9-e.base].rejects, "an accepted order resets the back-off")
+}

@@ -314,8 +314,16 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		e.books.Stale++
 		return nil
 	}
-	if ev.Type == OrderRejected {
+	switch ev.Type {
+	case OrderRejected:
 		e.books.Rejected++
+		// Back off before this slot asks again: a venue that keeps
+		// refusing (margin, a restriction, a local rate-limit refusal)
+		// must not be asked on every price move.
+		lv.rejects = min(lv.rejects+1, 7)
+		lv.retryAt = now.UnixNano() + int64(rejectBackoff)<<(lv.rejects-1)
+	case OrderAccepted, OrderFilled:
+		lv.rejects, lv.retryAt = 0, 0
 	}
 	e.book(now, i, lv, ev.Ref, role, eff, ev.Fee)
 	if recancel && lv.s.State == slot.Canceling && !lv.s.Unknown {

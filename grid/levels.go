@@ -22,6 +22,8 @@ type level struct {
 	pnl      exchange.Money // realized of the current round trip
 	sentAt   int64          // Unix ns of the last place or cancel request
 	queryAt  int64          // Unix ns at which an unknown outcome is queried (again)
+	retryAt  int64          // Unix ns before which a refused slot does not place again
+	rejects  uint8          // refusals in a row
 	exists   bool           // the level has a valid price
 	reserved bool           // waiting for its share of the initial position
 	bad      string         // why entries are refused at this level ("" = fine)

@@ -238,6 +238,7 @@ func (e *Engine) raiseGenerations(now time.Time) {
 		return
 	}
 	floor := uint32(min(secs, 1<<31))
+	e.genFloor = max(e.genFloor, floor) // levels made later start there too
 	for j := range e.levels {
 		s := &e.levels[j].s
 		if s.Kind != 0 && !s.Live() && s.Gen < floor {

@@ -511,12 +511,11 @@ func (h *chaos) tick(px exchange.Ticks) {
 		h.push(action{at: h.now + int64(1+h.r.IntN(30))*int64(time.Minute), kind: actResume, epoch: h.epoch})
 	}
 	if h.chance(h.p.f.restart) {
-		// Restarts without a store only for bounded grids: a trailing grid
-		// makes levels as the price reaches them, with generation 0, so a
-		// level first reached after such a restart may repeat a client
-		// order ID of the previous run (seed 15012; the fix belongs in
-		// the engine's level maker, see the report of issue 4).
-		if h.p.bounded && h.chance(h.p.f.noStore) {
+		// A trailing grid restarted without a store makes levels as the
+		// price reaches them; they start at the generation floor of the
+		// restart, or a level first reached then could repeat a client
+		// order ID of the previous run (seed 15012 found it).
+		if h.chance(h.p.f.noStore) {
 			h.n.noStore++
 			h.restartWith(false, h.r.IntN(2) == 0)
 		} else {

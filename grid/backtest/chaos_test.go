@@ -23,6 +23,7 @@ var soakRegressions = []uint64{
 	2134, 2581, 5615, 5644, 6481, // a refused exit re-sent at once, forever
 	8960, // a stale not-found freed a slot whose order had just landed
 	7306, // a restart's claim went over a trailing grid's layer cap
+	15012, // a trailing grid restarted without a store reused a client order ID
 }
 
 // TestChaosSoak drives a grid engine and the simulated venue's core through
