@@ -21,8 +21,8 @@ import (
 // bug (see the report of issue 4); they run with every soak.
 var soakRegressions = []uint64{
 	2134, 2581, 5615, 5644, 6481, // a refused exit re-sent at once, forever
-	8960, // a stale not-found freed a slot whose order had just landed
-	7306, // a restart's claim went over a trailing grid's layer cap
+	8960,  // a stale not-found freed a slot whose order had just landed
+	7306,  // a restart's claim went over a trailing grid's layer cap
 	15012, // a trailing grid restarted without a store reused a client order ID
 }
 
