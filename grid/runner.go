@@ -67,6 +67,9 @@ type runnerConfig struct {
 
 	klineInterval string
 	basket        []string
+
+	store     Store
+	saveEvery time.Duration
 }
 
 // IdleState is what a caught-up runner has taken in so far (see WithIdleHook).
@@ -127,6 +130,14 @@ func WithRiskKlines(interval string, basket ...string) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.klineInterval, c.basket = interval, basket })
 }
 
+// WithStore keeps what the venue cannot give back across a restart (the
+// books and each slot's held quantity and cost, see [Store]): the runner
+// restores it before rebuilding the grid from the venue, saves it every
+// saveEvery (default 5 s when zero) and when it stops.
+func WithStore(s Store, saveEvery time.Duration) RunnerOption {
+	return runnerOptionFunc(func(c *runnerConfig) { c.store, c.saveEvery = s, saveEvery })
+}
+
 // WithRunnerLogger sets the runner's logger; nil discards.
 func WithRunnerLogger(l *slog.Logger) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.logger = l })
@@ -166,6 +177,12 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 	}
 	if c.reconcile <= 0 {
 		errs = append(errs, &OptionError{Option: "WithReconcileInterval", Value: c.reconcile.String(), Reason: "must be positive"})
+	}
+	if c.saveEvery < 0 {
+		errs = append(errs, &OptionError{Option: "WithStore", Value: c.saveEvery.String(), Reason: "save interval must not be negative"})
+	}
+	if c.saveEvery == 0 {
+		c.saveEvery = 5 * time.Second
 	}
 	if c.workers < 1 {
 		errs = append(errs, &OptionError{Option: "WithWorkers", Value: fmt.Sprint(c.workers), Reason: "must be at least 1"})
@@ -323,6 +340,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-timer.C:
 			now := r.cfg.now()
 			l.dispatch(r.eng.OnTimer(now))
+			if r.cfg.store != nil && now.Sub(l.saved) >= r.cfg.saveEvery {
+				l.saved = now
+				r.save(ctx)
+			}
 			l.observe(risk.Observation{Time: now, Kind: risk.KindTimer})
 		case <-recon.C:
 			l.pending = append(l.pending, job{reconcile: true})
@@ -338,6 +359,7 @@ type loop struct {
 	inflight    int
 	orderEvents uint64
 	prices      uint64
+	saved       time.Time // last save to the store
 }
 
 // start waits for the first price and the order stream's ready, rebuilds
@@ -380,6 +402,18 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 		}
 		if err := r.eng.CheckStart(acct, pos); err != nil {
 			return err // refuse to start: nothing was placed
+		}
+	}
+	if r.cfg.store != nil {
+		st, err := r.cfg.store.Load(ctx)
+		switch {
+		case errors.Is(err, ErrNoState):
+		case err != nil:
+			return fmt.Errorf("grid: loading the stored state: %w", err)
+		default:
+			if err := r.eng.RestoreState(st); err != nil {
+				return err
+			}
 		}
 	}
 	in, err := r.eng.Recover(r.cfg.now(), snap, r.cfg.claim)
@@ -663,6 +697,14 @@ func (r *Runner) subscribeKlines(ctx context.Context, wg *sync.WaitGroup) (<-cha
 	return out, nil
 }
 
+// save writes the engine's state to the store; a failure is logged (the
+// next save tries again) and never stops the grid.
+func (r *Runner) save(ctx context.Context) {
+	if err := r.cfg.store.Save(ctx, r.eng.State()); err != nil {
+		r.log.Error("grid: saving the state failed", "err", err)
+	}
+}
+
 // rulesChange describes how the venue's rules differ from the grid's ("" if
 // they do not). A grid built for other rules must not trade: its levels and
 // quantities may no longer be valid orders.
@@ -715,6 +757,13 @@ func (r *Runner) snapshot(ctx context.Context) (Snapshot, error) {
 // stop cancels the grid's entries (if configured) with a fresh deadline,
 // since the run's context is already over.
 func (r *Runner) stop(l *loop) {
+	defer func() {
+		if r.cfg.store != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
+			defer cancel()
+			r.save(ctx)
+		}
+	}()
 	if !r.cfg.cancelOnStop {
 		return
 	}

@@ -103,3 +103,63 @@ func TestRunnerRefusesToStartWhenChecksFail(t *testing.T) {
 	open, _ := venue.OpenOrders(context.Background(), btcRules.Symbol)
 	assert.Empty(t, open, "nothing placed")
 }
+
+// TestRunnerRestartWithStore stops a runner and starts a new engine on the
+// same venue and store: the books come back from the store, the slots from
+// the venue, and the initial position is not bought twice.
+func TestRunnerRestartWithStore(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	store, err := grid.NewJSONFileStore(t.TempDir() + "/grid.json")
+	require.NoError(t, err)
+	sc := sim.DefaultCoreConfig(btcRules)
+	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
+	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc})
+	require.NoError(t, err)
+	defer venue.Close()
+	require.NoError(t, venue.SetPrice(context.Background(), dec("100000")))
+
+	runOnce := func() grid.Books {
+		feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+		require.NoError(t, err)
+		defer feed.Close()
+		eng, err := grid.New(btcRules, grid.WithGridID("keep"), grid.WithStartPrice(dec("100000")),
+			grid.WithBounds(dec("90000"), dec("110000"), 20), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1))
+		require.NoError(t, err)
+		idle := make(chan struct{}, 1)
+		runner, err := grid.NewRunner(eng, venue, grid.WithPriceFeed(feed), grid.WithStore(store, time.Hour),
+			grid.WithCancelOnStop(false), grid.WithIdleHook(func(grid.IdleState) {
+				select {
+				case idle <- struct{}{}:
+				default:
+				}
+			}))
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- runner.Run(ctx) }()
+		feed.Publish(1_000_000, time.Now())
+		// settle: idle with the six orders (3 entries, 3 exits) on the venue
+		for {
+			select {
+			case <-idle:
+			case <-time.After(10 * time.Second):
+				t.Fatal("runner did not settle")
+			}
+			if open, _ := venue.OpenOrders(context.Background(), btcRules.Symbol); len(open) == 6 {
+				break
+			}
+		}
+		cancel()
+		require.NoError(t, <-done)
+		return eng.Books()
+	}
+	first := runOnce()
+	require.Equal(t, 1, first.Fills, "the initial position's market order")
+	second := runOnce()
+	assert.Equal(t, first.Fills, second.Fills, "restored from the store; no second initial purchase")
+	assert.Equal(t, first.Fees, second.Fees)
+	assert.Equal(t, first.Position, second.Position)
+	pos, err := venue.Positions(context.Background(), btcRules.Symbol)
+	require.NoError(t, err)
+	assert.Equal(t, "0.041", pos[0].Quantity.String(), "bought once")
+}
