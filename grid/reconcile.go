@@ -27,6 +27,15 @@ type Snapshot struct {
 	HavePosition bool
 }
 
+// refs is the set of the snapshot's order references.
+func (snap Snapshot) refs() map[OrderRef]struct{} {
+	live := make(map[OrderRef]struct{}, len(snap.Orders))
+	for _, o := range snap.Orders {
+		live[o.Ref] = struct{}{}
+	}
+	return live
+}
+
 // Reconcile compares the venue's view with the slots and repairs the drift
 // (DESIGN §1, principle 4):
 //
@@ -42,10 +51,7 @@ type Snapshot struct {
 // touched. Every repair is logged and reported to the observer.
 func (e *Engine) Reconcile(now time.Time, snap Snapshot) []Intent {
 	e.out = e.out[:0]
-	live := make(map[OrderRef]struct{}, len(snap.Orders))
-	for _, o := range snap.Orders {
-		live[o.Ref] = struct{}{}
-	}
+	live := snap.refs()
 	t := now.UnixNano()
 	for j := range e.levels {
 		lv := &e.levels[j]
@@ -254,10 +260,7 @@ func (e *Engine) raiseGenerations(now time.Time) {
 // order if it was live. A placement's query that finds nothing frees the
 // slot only a receive window from now: the request may still be in flight.
 func (e *Engine) recheckRestored(now time.Time, snap Snapshot) {
-	live := make(map[OrderRef]struct{}, len(snap.Orders))
-	for _, o := range snap.Orders {
-		live[o.Ref] = struct{}{}
-	}
+	live := snap.refs()
 	t := now.UnixNano()
 	for j := range e.levels {
 		lv := &e.levels[j]
