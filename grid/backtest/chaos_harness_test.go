@@ -370,20 +370,7 @@ func (h *chaos) pop() action {
 	last := len(h.q) - 1
 	h.q[0] = h.q[last]
 	h.q = h.q[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < last && h.less(l, m) {
-			m = l
-		}
-		if r < last && h.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h.q[i], h.q[m] = h.q[m], h.q[i]
-		i = m
-	}
+	h.siftDown(0)
 	return top
 }
 
