@@ -483,20 +483,11 @@ func (v *Venue) find(req exchange.CancelRequest) *venueOrder {
 // venue remembers the last ClosedOrders closed orders); otherwise
 // exchange.ErrOrderNotFound.
 func (v *Venue) QueryOrder(ctx context.Context, symbol, clientOrderID string) (exchange.Order, error) {
-	if err := v.checkSymbol(symbol); err != nil {
+	unlock, err := v.enterQuery(ctx, symbol)
+	if err != nil {
 		return exchange.Order{}, err
 	}
-	if err := v.begin(ctx); err != nil {
-		return exchange.Order{}, err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return exchange.Order{}, exchange.ErrClosed
-	}
-	if err := v.faults.request(opQuery, time.Time{}).err; err != nil {
-		return exchange.Order{}, err
-	}
+	defer unlock()
 	vo, ok := v.byClient[clientOrderID]
 	if !ok {
 		return exchange.Order{}, fmt.Errorf("sim: query client order id %q: %w", clientOrderID, exchange.ErrOrderNotFound)
@@ -504,8 +495,10 @@ func (v *Venue) QueryOrder(ctx context.Context, symbol, clientOrderID string) (e
 	return vo.ord, nil
 }
 
-// OpenOrders lists the live orders, oldest first.
-func (v *Venue) OpenOrders(ctx context.Context, symbol string) ([]exchange.Order, error) {
+// enterQuery starts a read-only call: the symbol, the context and the
+// configured latency, the venue's lock, a closed venue and an injected
+// request fault. On success the caller holds the lock and must call unlock.
+func (v *Venue) enterQuery(ctx context.Context, symbol string) (unlock func(), err error) {
 	if err := v.checkSymbol(symbol); err != nil {
 		return nil, err
 	}
@@ -513,13 +506,24 @@ func (v *Venue) OpenOrders(ctx context.Context, symbol string) ([]exchange.Order
 		return nil, err
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if v.closed {
+		v.mu.Unlock()
 		return nil, exchange.ErrClosed
 	}
 	if err := v.faults.request(opQuery, time.Time{}).err; err != nil {
+		v.mu.Unlock()
 		return nil, err
 	}
+	return v.mu.Unlock, nil
+}
+
+// OpenOrders lists the live orders, oldest first.
+func (v *Venue) OpenOrders(ctx context.Context, symbol string) ([]exchange.Order, error) {
+	unlock, err := v.enterQuery(ctx, symbol)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	views := v.core.OpenOrders()
 	out := make([]exchange.Order, 0, len(views))
 	for _, o := range views {
@@ -531,20 +535,11 @@ func (v *Venue) OpenOrders(ctx context.Context, symbol string) ([]exchange.Order
 // Fills lists the executions at or after since, oldest first (the venue
 // keeps the last FillHistory).
 func (v *Venue) Fills(ctx context.Context, symbol string, since time.Time) ([]exchange.Fill, error) {
-	if err := v.checkSymbol(symbol); err != nil {
+	unlock, err := v.enterQuery(ctx, symbol)
+	if err != nil {
 		return nil, err
 	}
-	if err := v.begin(ctx); err != nil {
-		return nil, err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return nil, exchange.ErrClosed
-	}
-	if err := v.faults.request(opQuery, time.Time{}).err; err != nil {
-		return nil, err
-	}
+	defer unlock()
 	var out []exchange.Fill
 	for _, f := range v.fills { // a linear scan: a wall clock may step back
 		if !f.Time.Before(since) {
@@ -556,17 +551,11 @@ func (v *Venue) Fills(ctx context.Context, symbol string, since time.Time) ([]ex
 
 // Account returns the wallet, unrealized PnL and margins at the current price.
 func (v *Venue) Account(ctx context.Context) (exchange.Account, error) {
-	if err := v.begin(ctx); err != nil {
+	unlock, err := v.enterQuery(ctx, v.rules.Symbol)
+	if err != nil {
 		return exchange.Account{}, err
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return exchange.Account{}, exchange.ErrClosed
-	}
-	if err := v.faults.request(opQuery, time.Time{}).err; err != nil {
-		return exchange.Account{}, err
-	}
+	defer unlock()
 	return v.accountLocked(), nil
 }
 
@@ -594,20 +583,11 @@ func (v *Venue) accountLocked() exchange.Account {
 // flat ones included. LiquidationPrice is the price at which the account
 // is liquidated (cross margin: the same for every entry), zero when none.
 func (v *Venue) Positions(ctx context.Context, symbol string) ([]exchange.Position, error) {
-	if err := v.checkSymbol(symbol); err != nil {
+	unlock, err := v.enterQuery(ctx, symbol)
+	if err != nil {
 		return nil, err
 	}
-	if err := v.begin(ctx); err != nil {
-		return nil, err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return nil, exchange.ErrClosed
-	}
-	if err := v.faults.request(opQuery, time.Time{}).err; err != nil {
-		return nil, err
-	}
+	defer unlock()
 	return v.positionsLocked(), nil
 }
 
