@@ -219,7 +219,8 @@ type job struct {
 type answer struct {
 	events   []OrderEvent
 	snapshot *Snapshot
-	halt     string
+	halt     string // the symbol's rules changed
+	pause    string // the symbol is not trading
 }
 
 // Run runs the grid until ctx ends or the venue's streams fail. It returns
@@ -456,6 +457,9 @@ func (l *loop) answer(a answer) {
 	if a.halt != "" {
 		l.dispatch(r.eng.Halt(r.cfg.now(), a.halt))
 	}
+	if a.pause != "" && !r.eng.Stats().Paused {
+		l.dispatch(r.eng.Pause(r.cfg.now(), a.pause, true)) // entries stop until the host rebuilds the grid
+	}
 	if a.snapshot != nil {
 		l.dispatch(r.eng.Reconcile(r.cfg.now(), *a.snapshot))
 		return
@@ -580,8 +584,11 @@ func (r *Runner) do(ctx context.Context, j job) answer {
 			return answer{}
 		}
 		a := answer{snapshot: &snap}
-		if rules, err := r.x.Rules(ctx, r.rules.Symbol); err == nil {
+		switch rules, err := r.x.Rules(ctx, r.rules.Symbol); {
+		case err == nil:
 			a.halt = rulesChange(r.rules, rules)
+		case errors.Is(err, exchange.ErrTradingRestricted):
+			a.pause = "symbol not trading: " + err.Error()
 		}
 		return a
 	}
