@@ -264,6 +264,7 @@ type OrderUpdate struct {
 	Price         decimal.Decimal
 	Quantity      decimal.Decimal
 	FilledQty     decimal.Decimal
+	AvgPrice      decimal.Decimal // average price of everything filled; zero when nothing filled or not reported
 	LastFillQty   decimal.Decimal
 	LastFillPrice decimal.Decimal
 	Fee           decimal.Decimal // signed: positive paid, negative rebate

@@ -540,13 +540,24 @@ func (r *Runner) updateEvents(ref OrderRef, u exchange.OrderUpdate) []OrderEvent
 		}
 		return []OrderEvent{{Ref: ref, Type: OrderFilled, CumQty: cum, Price: r.ticks(u.LastFillPrice), Fee: r.fee(u.Fee, u.FeeAsset)}}
 	case exchange.StatusCanceled:
-		return []OrderEvent{{Ref: ref, Type: OrderCanceled, CumQty: cum, Price: r.ticks(u.Price)}}
+		return []OrderEvent{{Ref: ref, Type: OrderCanceled, CumQty: cum, Price: r.endPrice(u)}}
 	case exchange.StatusExpired:
-		return []OrderEvent{{Ref: ref, Type: OrderExpired, CumQty: cum, Price: r.ticks(u.Price), Reason: u.Reason}}
+		return []OrderEvent{{Ref: ref, Type: OrderExpired, CumQty: cum, Price: r.endPrice(u), Reason: u.Reason}}
 	case exchange.StatusRejected:
 		return []OrderEvent{{Ref: ref, Type: OrderRejected, Reason: u.Reason}}
 	}
 	return nil
+}
+
+// endPrice is the price at which a canceled or expired order's fills not
+// yet seen are booked: its average fill price when the venue reports one
+// (exact for an order filled at one price, as grid orders are), else its
+// limit price (exact for maker fills).
+func (r *Runner) endPrice(u exchange.OrderUpdate) exchange.Ticks {
+	if u.AvgPrice.IsPositive() {
+		return r.ticks(u.AvgPrice)
+	}
+	return r.ticks(u.Price)
 }
 
 // orderEvents maps a queried order to engine events.

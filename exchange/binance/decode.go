@@ -402,7 +402,7 @@ type wireOTUo struct {
 	TIF           skip            `json:"f"`
 	Qty           num             `json:"q"`
 	Price         num             `json:"p"`
-	AvgPrice      skip            `json:"ap"`
+	AvgPrice      num             `json:"ap"`
 	StopPrice     skip            `json:"sp"`
 	ExecType      string          `json:"x"`
 	Status        string          `json:"X"`
@@ -473,6 +473,7 @@ func (w *wireOTU) update() exchange.OrderUpdate {
 		Price:         o.Price.Decimal,
 		Quantity:      o.Qty.Decimal,
 		FilledQty:     o.CumQty.Decimal,
+		AvgPrice:      o.AvgPrice.Decimal,
 		ReduceOnly:    o.ReduceOnly,
 		Kind:          execKind(o.ClientOrderID, o.Type),
 		Time:          msTime(t),

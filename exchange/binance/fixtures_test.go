@@ -330,6 +330,7 @@ func TestDecodeOrderTradeUpdates(t *testing.T) {
 		t.Errorf("real fill = %+v", u)
 	}
 	eq(t, "last price", u.LastFillPrice, d("2487.51"))
+	eq(t, "average price", u.AvgPrice, d("2487.51"))
 
 	// Liquidation and ADL are told by their client order IDs, expiry by er.
 	base := string(fixture(t, "ws_order_trade_update_docs.json"))

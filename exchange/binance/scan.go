@@ -287,6 +287,8 @@ func fastOTUOrder(b []byte, o *wireOTUo) error {
 			err = setNum(&o.CumQty, v)
 		case "L":
 			err = setNum(&o.LastPrice, v)
+		case "ap":
+			err = setNum(&o.AvgPrice, v)
 		case "N":
 			err = setStr(&o.FeeAsset, v)
 		case "n":
@@ -303,7 +305,7 @@ func fastOTUOrder(b []byte, o *wireOTUo) error {
 			err = setStr(&o.PositionSide, v)
 		case "er":
 			o.ExpiryReason = json.RawMessage(v) // aliases b: read before b is reused
-		case "f", "ap", "sp", "b", "a", "M", "wt", "ot", "cp", "AP", "cr", "rp":
+		case "f", "sp", "b", "a", "M", "wt", "ot", "cp", "AP", "cr", "rp":
 			// Named in wireOTUo as skip: any value is accepted and ignored.
 		default:
 			if foldsInto(k, otuOrderKeys) {

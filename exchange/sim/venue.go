@@ -802,7 +802,7 @@ func (v *Venue) sendOrder(vo *venueOrder, now time.Time, f *exchange.Fill) {
 	o := vo.ord
 	u := exchange.OrderUpdate{
 		Symbol: o.Symbol, OrderID: o.OrderID, ClientOrderID: o.ClientOrderID, Side: o.Side, PositionSide: o.PositionSide,
-		Status: o.Status, Price: o.Price, Quantity: o.Quantity, FilledQty: o.FilledQty,
+		Status: o.Status, Price: o.Price, Quantity: o.Quantity, FilledQty: o.FilledQty, AvgPrice: o.AvgPrice,
 		LastFillQty: decimal.Zero, LastFillPrice: decimal.Zero, Fee: decimal.Zero,
 		ReduceOnly: o.ReduceOnly, Reason: vo.reason, Time: now,
 	}
