@@ -57,6 +57,7 @@ type RateLimitError struct {
 	Err        error         // the underlying venue error, if any
 }
 
+// Error describes the refusal and the wait.
 func (e *RateLimitError) Error() string {
 	s := "rate limited"
 	if e.Banned {
@@ -87,6 +88,7 @@ type UnknownOutcomeError struct {
 	Err    error
 }
 
+// Error names the operation, its send time and the cause.
 func (e *UnknownOutcomeError) Error() string {
 	return fmt.Sprintf("%s: outcome unknown (sent %s): %v", e.Op, e.SentAt.UTC().Format(time.RFC3339Nano), e.Err)
 }
@@ -108,6 +110,7 @@ type VenueError struct {
 	Kind       error
 }
 
+// Error gives the venue, its code, the HTTP status if any and the message.
 func (e *VenueError) Error() string {
 	if e.HTTPStatus != 0 {
 		return fmt.Sprintf("%s: code %d (HTTP %d): %s", e.Venue, e.Code, e.HTTPStatus, e.Msg)

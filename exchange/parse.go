@@ -49,6 +49,7 @@ type ParseError struct {
 	Err   string
 }
 
+// Error names the field and quotes the text.
 func (e *ParseError) Error() string {
 	return fmt.Sprintf("parse %s %q: %s", e.Field, e.Text, e.Err)
 }

@@ -118,6 +118,7 @@ type RuleError struct {
 	Reason string
 }
 
+// Error names the symbol, the field, the value and what is wrong with it.
 func (e *RuleError) Error() string {
 	return fmt.Sprintf("%s: %s %s %s", e.Symbol, e.Field, e.Value, e.Reason)
 }

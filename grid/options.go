@@ -224,6 +224,7 @@ type OptionError struct {
 	Reason string
 }
 
+// Error names the option, the value and the reason.
 func (e *OptionError) Error() string {
 	return fmt.Sprintf("grid: %s = %s: %s", e.Option, e.Value, e.Reason)
 }

@@ -194,6 +194,7 @@ type TransitionError struct {
 	Reason string
 }
 
+// Error names the event, the state and why it cannot happen there.
 func (e *TransitionError) Error() string {
 	if e.Reason == "" {
 		return fmt.Sprintf("slot: %s in state %s", e.Event, e.State)

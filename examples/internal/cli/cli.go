@@ -20,6 +20,7 @@ import (
 // status 2. Build one with [Usage].
 type UsageError struct{ msg string }
 
+// Error is the message for the user.
 func (e *UsageError) Error() string { return e.msg }
 
 // Usage returns a *UsageError with the message.
