@@ -70,6 +70,7 @@ type runnerConfig struct {
 
 	store     Store
 	saveEvery time.Duration
+	settle    time.Duration
 }
 
 // IdleState is what a caught-up runner has taken in so far (see WithIdleHook).
@@ -138,6 +139,15 @@ func WithStore(s Store, saveEvery time.Duration) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.store, c.saveEvery = s, saveEvery })
 }
 
+// WithRestartSettle makes the runner wait d after the order stream is
+// ready and before it reads the venue to rebuild the grid. After a crash,
+// a request the old process sent may still be in flight; set d to the
+// venue's receive window (Binance: recvWindow) so that it has landed, or
+// expired, before the snapshot. Default 0.
+func WithRestartSettle(d time.Duration) RunnerOption {
+	return runnerOptionFunc(func(c *runnerConfig) { c.settle = d })
+}
+
 // WithRunnerLogger sets the runner's logger; nil discards.
 func WithRunnerLogger(l *slog.Logger) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.logger = l })
@@ -177,6 +187,9 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 	}
 	if c.reconcile <= 0 {
 		errs = append(errs, &OptionError{Option: "WithReconcileInterval", Value: c.reconcile.String(), Reason: "must be positive"})
+	}
+	if c.settle < 0 {
+		errs = append(errs, &OptionError{Option: "WithRestartSettle", Value: c.settle.String(), Reason: "must not be negative"})
 	}
 	if c.saveEvery < 0 {
 		errs = append(errs, &OptionError{Option: "WithStore", Value: c.saveEvery.String(), Reason: "save interval must not be negative"})
@@ -386,6 +399,15 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 			if ev.Kind == exchange.EventReady {
 				ready = true
 			}
+		}
+	}
+	if r.cfg.settle > 0 {
+		t := time.NewTimer(r.cfg.settle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
 	snap, err := r.snapshot(ctx)

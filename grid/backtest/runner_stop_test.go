@@ -163,3 +163,13 @@ func TestRunnerRestartWithStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "0.041", pos[0].Quantity.String(), "bought once")
 }
+
+func TestRunnerSettlesBeforeRecovering(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	venue, cancel, done := startRunner(t, nil, grid.WithRestartSettle(20*time.Millisecond), grid.WithCancelOnStop(false))
+	cancel()
+	require.NoError(t, <-done)
+	open, err := venue.OpenOrders(context.Background(), btcRules.Symbol)
+	require.NoError(t, err)
+	assert.Len(t, open, 6, "started after the settle as usual")
+}
