@@ -583,11 +583,8 @@ func (e *Engine) layerRoom() bool { return !e.cfg.trailing || e.layers < e.cfg.l
 
 // exitable reports whether a held quantity can be sent as an order.
 func (e *Engine) exitable(i int64, lv *level) bool {
-	return lv.s.Held >= int64(max(e.minQty, 1)) && exchange.Notional(e.exitPrice(i, lv), exchange.Steps(lv.s.Held)) >= e.minNotion
+	return lv.s.Held >= int64(max(e.minQty, 1)) && exchange.Notional(lv.exit, exchange.Steps(lv.s.Held)) >= e.minNotion
 }
-
-// exitPrice is the price of slot i's exit: the neighbouring level's.
-func (e *Engine) exitPrice(_ int64, lv *level) exchange.Ticks { return lv.exit }
 
 func (e *Engine) sideOf(kind slot.Kind, role slot.Role) exchange.Side {
 	if (kind == slot.Long) == (role == slot.RoleEntry) {
@@ -618,7 +615,7 @@ func (e *Engine) placeEntry(now time.Time, i int64, lv *level) {
 
 func (e *Engine) placeExit(now time.Time, i int64, lv *level) {
 	s := &lv.s
-	px := e.exitPrice(i, lv)
+	px := lv.exit
 	in := Intent{
 		Kind: IntentPlace, Ref: OrderRef{Level: i, Gen: s.Gen + 1}, Role: slot.RoleExit,
 		Side: e.sideOf(s.Kind, slot.RoleExit), PositionSide: e.posSide(s.Kind),
