@@ -539,7 +539,7 @@ func (e *Engine) tend(now time.Time, i int64) {
 			e.placeEntry(now, i, lv)
 		}
 	case slot.Holding:
-		if !e.exitable(i, lv) {
+		if !e.exitable(lv) {
 			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Dust})
 			if e.entriesAllowed() && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() {
 				e.placeEntry(now, i, lv)
@@ -582,7 +582,7 @@ func (e *Engine) entriesAllowed() bool { return !e.paused && !e.halted }
 func (e *Engine) layerRoom() bool { return !e.cfg.trailing || e.layers < e.cfg.layerCap }
 
 // exitable reports whether a held quantity can be sent as an order.
-func (e *Engine) exitable(i int64, lv *level) bool {
+func (e *Engine) exitable(lv *level) bool {
 	return lv.s.Held >= int64(max(e.minQty, 1)) && exchange.Notional(lv.exit, exchange.Steps(lv.s.Held)) >= e.minNotion
 }
 
