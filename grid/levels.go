@@ -12,7 +12,7 @@ import (
 
 // level is one grid level and its slot. Levels live in one slice indexed
 // by level index minus base, so a tick's work touches a handful of
-// neighbouring entries and no map. About 100 bytes each.
+// neighbouring entries and no map. 128 bytes each (TestSlotMemoryBudget).
 type level struct {
 	s        slot.Slot
 	price    exchange.Ticks
@@ -48,7 +48,7 @@ type ladder struct {
 	up, down []decimal.Decimal
 }
 
-// minLevel and maxLevel bound the level indices of a ladder.
+// span bounds the level indices of a ladder.
 func (l *ladder) span() (lo, hi int64) {
 	if l.bounded {
 		return 0, int64(len(l.prices) - 1)
