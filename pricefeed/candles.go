@@ -3,7 +3,6 @@ package pricefeed
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -72,16 +71,7 @@ func ReadCandles(r io.Reader, rules exchange.Rules) ([]Candle, error) {
 
 // ReadCandlesFile is [ReadCandles] on the named file.
 func ReadCandlesFile(path string, rules exchange.Rules) ([]Candle, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("pricefeed: %w", err)
-	}
-	defer f.Close()
-	cs, err := readCandles(f, rules)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cs, nil
+	return readFile(path, rules, readCandles)
 }
 
 func readCandles(r io.Reader, rules exchange.Rules) ([]Candle, error) {

@@ -304,3 +304,17 @@ func (l *lineReader) gridField(p *exchange.GridParser, column string, b []byte) 
 	}
 	return v, nil
 }
+
+// readFile opens path and decodes it with read; errors name the file.
+func readFile[T any](path string, rules exchange.Rules, read func(io.Reader, exchange.Rules) ([]T, error)) ([]T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pricefeed: %w", err)
+	}
+	defer f.Close()
+	out, err := read(f, rules)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -85,16 +84,7 @@ func ReadTrades(r io.Reader, rules exchange.Rules) ([]Trade, error) {
 
 // ReadTradesFile is [ReadTrades] on the named file.
 func ReadTradesFile(path string, rules exchange.Rules) ([]Trade, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("pricefeed: %w", err)
-	}
-	defer f.Close()
-	ts, err := readTrades(f, rules)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return ts, nil
+	return readFile(path, rules, readTrades)
 }
 
 func parsers(rules exchange.Rules) (tp, sp exchange.GridParser, err error) {
@@ -319,14 +309,5 @@ func ReadBookTicks(r io.Reader, rules exchange.Rules) ([]BookTick, error) {
 
 // ReadBookTicksFile is [ReadBookTicks] on the named file.
 func ReadBookTicksFile(path string, rules exchange.Rules) ([]BookTick, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("pricefeed: %w", err)
-	}
-	defer f.Close()
-	bs, err := ReadBookTicks(f, rules)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return bs, nil
+	return readFile(path, rules, ReadBookTicks)
 }

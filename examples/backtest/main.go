@@ -69,14 +69,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.maker, "maker-fee", "0.0002", "maker fee rate (negative for a rebate)")
 	fs.StringVar(&f.tk, "taker-fee", "0.0005", "taker fee rate")
 	fs.BoolVar(&f.tradeThrough, "trade-through", false, "pessimistic fills: the price must trade one tick through a resting order")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, cli.Usage(err.Error())
-	}
-	if fs.NArg() > 0 {
-		return f, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	if err := cli.Parse(fs, args); err != nil {
+		return f, err
 	}
 	return f, nil
 }

@@ -181,14 +181,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.DurationVar(&f.coalesce, "coalesce", pricefeed.DefaultInterval, "price coalescing interval of the grid's feed (0: every tick)")
 	fs.Float64Var(&f.speed, "speed", 3000, "with -local -live, replay speed: recorded time per wall-clock time (3000: a 1-minute candle every 20 ms)")
 	fs.BoolVar(&f.verbose, "v", false, "log debug messages")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, cli.Usage(err.Error())
-	}
-	if fs.NArg() > 0 {
-		return f, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	if err := cli.Parse(fs, args); err != nil {
+		return f, err
 	}
 	return f, nil
 }

@@ -62,14 +62,8 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (Resul
 	duration := fs.Duration("duration", 5*time.Second, "how long to trade")
 	seed := fs.Uint64("seed", 1, "seed of the market's random walk")
 	verbose := fs.Bool("v", false, "log the runner's and the adapter's messages to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return Result{}, err
-		}
-		return Result{}, cli.Usage(err.Error())
-	}
-	if fs.NArg() > 0 {
-		return Result{}, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	if err := cli.Parse(fs, args); err != nil {
+		return Result{}, err
 	}
 	if *duration <= 0 {
 		return Result{}, cli.Usage(fmt.Sprintf("-duration %s must be positive", *duration))

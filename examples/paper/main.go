@@ -92,14 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.balance, "balance", "10000", "paper account's initial balance, in USDT")
 	fs.IntVar(&f.leverage, "leverage", 5, "leverage")
 	fs.BoolVar(&f.verbose, "v", false, "log the runner's and the venue's debug messages to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return f, err
-		}
-		return f, cli.Usage(err.Error())
-	}
-	if fs.NArg() > 0 {
-		return f, cli.Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	if err := cli.Parse(fs, args); err != nil {
+		return f, err
 	}
 	return f, nil
 }

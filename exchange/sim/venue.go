@@ -637,27 +637,21 @@ func (v *Venue) MaxBatch() int { return 5 }
 // returns one result per request. A batch that is empty or too large fails
 // as a whole with exchange.ErrInvalidOrder.
 func (v *Venue) PlaceOrders(ctx context.Context, reqs []exchange.OrderRequest) ([]exchange.BatchResult, error) {
-	if len(reqs) == 0 || len(reqs) > v.MaxBatch() {
-		return nil, fmt.Errorf("sim: batch of %d orders (1 to %d): %w", len(reqs), v.MaxBatch(), exchange.ErrInvalidOrder)
-	}
-	if err := v.begin(ctx); err != nil {
-		return nil, err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	out := make([]exchange.BatchResult, len(reqs))
-	for i, r := range reqs {
-		out[i].Order, out[i].Err = v.placeLocked(r)
-	}
-	return out, nil
+	return batch(v, ctx, "orders", reqs, v.placeLocked)
 }
 
 // CancelOrders cancels up to MaxBatch orders in one request and returns one
 // result per request. A batch that is empty or too large fails as a whole
 // with exchange.ErrInvalidOrder.
 func (v *Venue) CancelOrders(ctx context.Context, reqs []exchange.CancelRequest) ([]exchange.BatchResult, error) {
+	return batch(v, ctx, "cancels", reqs, v.cancelLocked)
+}
+
+// batch runs one request of up to MaxBatch items under the venue's lock,
+// one result per item; an empty or too large batch fails as a whole.
+func batch[R any](v *Venue, ctx context.Context, what string, reqs []R, one func(R) (exchange.Order, error)) ([]exchange.BatchResult, error) {
 	if len(reqs) == 0 || len(reqs) > v.MaxBatch() {
-		return nil, fmt.Errorf("sim: batch of %d cancels (1 to %d): %w", len(reqs), v.MaxBatch(), exchange.ErrInvalidOrder)
+		return nil, fmt.Errorf("sim: batch of %d %s (1 to %d): %w", len(reqs), what, v.MaxBatch(), exchange.ErrInvalidOrder)
 	}
 	if err := v.begin(ctx); err != nil {
 		return nil, err
@@ -666,7 +660,7 @@ func (v *Venue) CancelOrders(ctx context.Context, reqs []exchange.CancelRequest)
 	defer v.mu.Unlock()
 	out := make([]exchange.BatchResult, len(reqs))
 	for i, r := range reqs {
-		out[i].Order, out[i].Err = v.cancelLocked(r)
+		out[i].Order, out[i].Err = one(r)
 	}
 	return out, nil
 }

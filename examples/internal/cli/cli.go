@@ -50,6 +50,21 @@ func Exit(name string, err error) {
 	}
 }
 
+// Parse parses a command's flags: -h returns flag.ErrHelp (exit 0), a bad
+// flag or a stray argument a usage error.
+func Parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return Usage(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return Usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	return nil
+}
+
 // MonthFile is the name of the month of BTCUSDT perpetual candles the
 // repository ships (see examples/data/SOURCES.md).
 const MonthFile = "binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz"
