@@ -31,10 +31,11 @@ var tripLine = regexp.MustCompile(`round trip at level (\d+): 0\.002, gross (\d+
 
 // TestShortRunTrades replays the first 400 candles (6h40 of market, a
 // range of about 95,100–95,700 that crosses the grid's 100-USDT levels many
-// times) in about 2 s and checks that the grid traded and stopped cleanly.
+// times) in about 4 s and checks that the grid traded and stopped cleanly.
+// The run lasts 10 s so that a loaded machine still replays every candle.
 func TestShortRunTrades(t *testing.T) {
 	var out, errOut bytes.Buffer
-	sum, err := run(context.Background(), []string{"-duration", "4s", "-speed", "12000", "-candles", "400"}, &out, &errOut)
+	sum, err := run(context.Background(), []string{"-duration", "10s", "-speed", "6000", "-candles", "400"}, &out, &errOut)
 	require.NoError(t, err, "stderr: %s", errOut.String())
 	s := out.String()
 
@@ -83,7 +84,7 @@ func TestShortRunTrades(t *testing.T) {
 	for _, want := range []string{
 		"gridmesh paper trading — BTCUSDT long grid 93000–98000, 50 intervals, 200 USDT per order, window 10",
 		"— the recording ended; the market stays at its last price",
-		"paper run ended after 4",
+		"paper run ended after ", // the wall-clock duration is not asserted
 		"400 candles replayed from 2025-05-04 15:33 UTC, price 95505.4 → ",
 		"  round trips  ",
 		"  wallet balance  ",
