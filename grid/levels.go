@@ -121,11 +121,10 @@ func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, 
 			l.prices[i] = loT + exchange.Ticks((i*int64(hiT-loT)+n/2)/n)
 		}
 	} else {
-		// ratio = (upper/lower)^(1/N), computed in float64 and then fixed
-		// to 12 decimals, so the level prices themselves are exact decimal
-		// products rounded once to the tick.
-		ratio := math.Pow(hi.InexactFloat64()/lo.InexactFloat64(), 1/float64(n))
-		r := decimal.NewFromFloat(ratio).Round(12)
+		// ratio = (upper/lower)^(1/N) in decimals (no float64 anywhere near
+		// a price); each level is the previous times the ratio, rounded to
+		// powDigits decimals, then once to the tick.
+		r := nthRoot(hi.DivRound(lo, powDigits), n)
 		p := lo
 		for i := int64(0); i <= n; i++ {
 			if i == n {
@@ -161,6 +160,37 @@ func (l *ladder) geometricAt(i int64) decimal.Decimal {
 		l.down = append(l.down, l.down[len(l.down)-1].DivRound(l.factor, powDigits))
 	}
 	return l.down[-i]
+}
+
+// nthRoot is a^(1/n) for a > 0, to powDigits decimals, by Newton's method
+// on x^n = a in decimals: x ← ((n−1)x + a/x^(n−1)) / n, from 1 + (a−1)/n,
+// until a step no longer changes x.
+func nthRoot(a decimal.Decimal, n int64) decimal.Decimal {
+	if n == 1 {
+		return a
+	}
+	one, nd, n1 := decimal.NewFromInt(1), decimal.NewFromInt(n), decimal.NewFromInt(n-1)
+	x := one.Add(a.Sub(one).DivRound(nd, powDigits))
+	for range 200 {
+		next := n1.Mul(x).Add(a.DivRound(powInt(x, n-1), powDigits)).DivRound(nd, powDigits)
+		if next.Equal(x) {
+			break
+		}
+		x = next
+	}
+	return x
+}
+
+// powInt is x^k for k ≥ 0 by squaring, each product rounded to powDigits.
+func powInt(x decimal.Decimal, k int64) decimal.Decimal {
+	result := decimal.NewFromInt(1)
+	for ; k > 0; k >>= 1 {
+		if k&1 == 1 {
+			result = result.Mul(x).Round(powDigits)
+		}
+		x = x.Mul(x).Round(powDigits)
+	}
+	return result
 }
 
 // powDigits is the number of decimals kept in geometric level arithmetic:
