@@ -262,8 +262,8 @@ type ProfitCheck struct {
 // margin (net profit / entry notional) to exceed minMargin, a fraction in
 // [0, 1): 0.001 asks for more than 0.1 % per round trip.
 func NewProfitCheck(minMargin decimal.Decimal) (ProfitCheck, error) {
-	if minMargin.IsNegative() || minMargin.GreaterThanOrEqual(decimal.NewFromInt(1)) {
-		return ProfitCheck{}, &FieldError{Field: "ProfitCheck.MinMargin", Value: minMargin.String(), Reason: "must be a fraction in [0, 1)"}
+	if err := checkFractionOrZero("ProfitCheck.MinMargin", minMargin); err != nil {
+		return ProfitCheck{}, err
 	}
 	return ProfitCheck{minMargin: minMargin}, nil
 }
@@ -521,8 +521,8 @@ type LiquidationCheck struct {
 // price to lie beyond the far bound by buffer, a fraction of the far bound
 // in [0, 1): 0.05 asks for 5 % of room beyond it.
 func NewLiquidationCheck(buffer decimal.Decimal) (LiquidationCheck, error) {
-	if buffer.IsNegative() || buffer.GreaterThanOrEqual(decimal.NewFromInt(1)) {
-		return LiquidationCheck{}, &FieldError{Field: "LiquidationCheck.Buffer", Value: buffer.String(), Reason: "must be a fraction in [0, 1)"}
+	if err := checkFractionOrZero("LiquidationCheck.Buffer", buffer); err != nil {
+		return LiquidationCheck{}, err
 	}
 	return LiquidationCheck{buffer: buffer}, nil
 }

@@ -24,6 +24,14 @@ func checkFraction(field string, d decimal.Decimal) error {
 	return nil
 }
 
+// checkFractionOrZero reports a field that must lie in [0, 1).
+func checkFractionOrZero(field string, d decimal.Decimal) error {
+	if d.IsNegative() || d.GreaterThanOrEqual(decimal.NewFromInt(1)) {
+		return fieldErr(field, d, "must be a fraction in [0, 1)")
+	}
+	return nil
+}
+
 // priceOf returns the price an observation carries for symbol: a price
 // update's price or a candle's close.
 func priceOf(o Observation, symbol string) (decimal.Decimal, bool) {
