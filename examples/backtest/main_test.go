@@ -2,15 +2,14 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gridmesh/gridmesh/examples/internal/cli"
+	"github.com/gridmesh/gridmesh/examples/internal/clitest"
 )
 
 func TestDefaultRunPrintsSummary(t *testing.T) {
@@ -54,15 +53,6 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 
 // TestExitCodeTwo runs the command itself: a bad flag exits with status 2.
 func TestExitCodeTwo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the command")
-	}
-	bin := t.TempDir() + "/backtest"
-	build, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", build)
-	out, err := exec.Command(bin, "-mode", "sideways").CombinedOutput()
-	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "%s", out)
-	assert.Equal(t, 2, ee.ExitCode())
-	assert.True(t, strings.Contains(string(out), "sideways"), "%s", out)
+	bin := clitest.Build(t, "backtest")
+	clitest.UsageFails(t, exec.Command(bin, "-mode", "sideways"), "sideways")
 }

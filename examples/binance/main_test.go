@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"regexp"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gridmesh/gridmesh/examples/internal/cli"
+	"github.com/gridmesh/gridmesh/examples/internal/clitest"
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/exchange/binance"
 	"github.com/gridmesh/gridmesh/exchange/binance/binancetest"
@@ -576,51 +573,24 @@ func TestLocalLiveBooksAgree(t *testing.T) {
 // exits with status 2; a local dry run exits with 0; a local live run
 // stopped by SIGINT (Ctrl-C) exits with 0, its entries canceled.
 func TestCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the command")
-	}
-	bin := t.TempDir() + "/binance"
-	build, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", build)
+	bin := clitest.Build(t, "binance")
 	clean := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")} // no keys
 
 	cmd := exec.Command(bin, "-mode", "sideways")
 	cmd.Env = clean
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "%s", out)
-	assert.Equal(t, 2, ee.ExitCode())
-	assert.Contains(t, string(out), "sideways")
+	clitest.UsageFails(t, cmd, "sideways")
 
 	cmd = exec.Command(bin, "-local", "-lower", "95000", "-upper", "96000", "-levels", "4")
 	cmd.Env = clean
-	out, err = cmd.Output()
+	out, err := cmd.Output()
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "  BUY   LIMIT GTX    95500.0  0.002  gmbn_2_1\n")
 
 	cmd = exec.Command(bin, "-local", "-live", "-lower", "93000", "-upper", "98000", "-levels", "50", "-speed", "12000")
 	cmd.Env = clean
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	// A hang guard, not an assertion: a process still running after a
-	// minute is killed so that the test reports it.
-	hang := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
-	defer hang.Stop()
-	sc := bufio.NewScanner(stdout)
-	var lines []string
-	signaled := false
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if !signaled && strings.Contains(sc.Text(), "round trip at level") {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-			signaled = true
-		}
-	}
-	all := strings.Join(lines, "\n")
-	require.NoError(t, cmd.Wait(), "%s\n%s", all, stderr.String())
+	all, signaled := clitest.InterruptAt(t, cmd, "round trip at level", stderr.String)
 	assert.True(t, signaled, "%s", all)
 	assert.Contains(t, all, "gridmesh binance — LIVE: the grid places orders")
 	assert.Contains(t, all, "live run interrupted after ")

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
@@ -21,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gridmesh/gridmesh/examples/internal/cli"
+	"github.com/gridmesh/gridmesh/examples/internal/clitest"
 	"github.com/gridmesh/gridmesh/exchange"
 )
 
@@ -167,40 +164,12 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 // exits with status 2, and SIGINT (Ctrl-C) stops a run cleanly with
 // status 0 and the summary.
 func TestCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the command")
-	}
-	bin := t.TempDir() + "/paper"
-	build, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", build)
-
-	out, err := exec.Command(bin, "-mode", "sideways").CombinedOutput()
-	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "%s", out)
-	assert.Equal(t, 2, ee.ExitCode())
-	assert.Contains(t, string(out), "sideways")
+	bin := clitest.Build(t, "paper")
+	clitest.UsageFails(t, exec.Command(bin, "-mode", "sideways"), "sideways")
 
 	cmd := exec.Command(bin, "-duration", "10m", "-speed", "12000")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	// A hang guard, not an assertion: a process still running after a
-	// minute is killed so that the test reports it.
-	guard := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
-	defer guard.Stop()
-	sc := bufio.NewScanner(stdout)
-	var lines []string
-	signaled := false
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if !signaled && strings.Contains(sc.Text(), "round trip at level") {
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-			signaled = true
-		}
-	}
-	require.NoError(t, cmd.Wait(), "%s", strings.Join(lines, "\n"))
-	all := strings.Join(lines, "\n")
+	all, signaled := clitest.InterruptAt(t, cmd, "round trip at level", nil)
 	assert.True(t, signaled, "%s", all)
 	assert.Contains(t, all, "paper run interrupted after ")
 	assert.Contains(t, all, "orders left resting (exits)")
