@@ -24,6 +24,11 @@ var (
 	// ErrUnknownOutcome: the request may or may not have taken effect
 	// (timeout, 5xx, connection lost after sending); see [*UnknownOutcomeError].
 	ErrUnknownOutcome = errors.New("request outcome unknown")
+	// ErrNotSent: the executor never sent the request, so it took no
+	// effect: its context ended, or its send deadline ([WithSendWithin])
+	// passed, while it waited for the rate limits or for a retry. Unlike
+	// [ErrUnknownOutcome] it proves that no order was created.
+	ErrNotSent = errors.New("request not sent")
 	// ErrInvalidOrder: price, quantity or notional break the symbol's rules.
 	ErrInvalidOrder = errors.New("invalid order")
 	// ErrReduceOnlyRejected: a reduce-only order conflicts with the position.

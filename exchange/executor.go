@@ -249,11 +249,61 @@ func (cs callSpec) execBudget() execBudget {
 	return budgetQuery
 }
 
+// sendWithinKey carries a request's send budget (see WithSendWithin).
+type sendWithinKey struct{}
+
+// WithSendWithin returns a context under which the executor sends a request
+// only if it can start writing it within d of the call: a request still
+// waiting for the rate limits, a venue's pause or a retry when d has passed
+// is dropped and fails with an error matching [ErrNotSent], so the caller
+// knows for certain that it never reached the venue. The engine uses it so
+// that an order it asked for long ago (and may have given up on) cannot
+// reach the venue late (DESIGN §1, principle 5). d is measured on the
+// executor's clock from the moment the call enters the executor; d ≤ 0
+// means the request is not sent at all.
+func WithSendWithin(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, sendWithinKey{}, d)
+}
+
+// sendBy is the latest time, on the executor's clock, at which a call that
+// starts now may still be sent; zero without a send budget.
+func (e *Executor) sendBy(ctx context.Context) time.Time {
+	d, ok := ctx.Value(sendWithinKey{}).(time.Duration)
+	if !ok {
+		return time.Time{}
+	}
+	return e.clock.Now().Add(d)
+}
+
+// notSent marks an error that stopped a request before it was sent.
+func notSent(cs callSpec, err error) error {
+	if errors.Is(err, ErrNotSent) {
+		return err
+	}
+	return fmt.Errorf("%w: %s %s: %w", ErrNotSent, cs.op.name(), cs.clientID, err)
+}
+
+// errSendDeadlinePassed: a request's send budget ran out before it could be sent.
+var errSendDeadlinePassed = errors.New("its send deadline passed")
+
+// sendable checks, just before writing, that a request's send budget
+// (sendBy, zero for none) has not run out.
+func (e *Executor) sendable(cs callSpec, sendBy time.Time) error {
+	if !sendBy.IsZero() && e.clock.Now().After(sendBy) {
+		return notSent(cs, errSendDeadlinePassed)
+	}
+	return nil
+}
+
 // runCall sends fn within the limits, retrying retryable errors.
 func runCall[T any](ctx context.Context, e *Executor, cs callSpec, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
+	sendBy := e.sendBy(ctx)
 	for attempt := 1; ; attempt++ {
-		if err := e.admit(ctx, cs, attempt); err != nil {
+		if err := e.admit(ctx, cs, attempt, sendBy); err != nil {
+			return zero, e.fail(notSent(cs, err))
+		}
+		if err := e.sendable(cs, sendBy); err != nil {
 			return zero, e.fail(err)
 		}
 		sentAt := e.clock.Now()
@@ -272,14 +322,16 @@ func runCall[T any](ctx context.Context, e *Executor, cs callSpec, fn func(conte
 			return zero, e.fail(execGiveUp(cs, attempt, err))
 		}
 		if serr := execSleep(ctx, e.clock, wait); serr != nil {
-			return zero, e.fail(execAbandon(cs, attempt, err, serr, wait))
+			return zero, e.fail(notSent(cs, execAbandon(cs, attempt, err, serr, wait)))
 		}
 	}
 }
 
-// admit waits for the rate limiter and reports the wait.
-func (e *Executor) admit(ctx context.Context, cs callSpec, attempt int) error {
-	waited, err := e.limits.wait(ctx, e.clock, cs.execBudget(), cs.orders, e.weights[cs.op])
+// admit waits for the rate limiter and reports the wait. A request with a
+// send deadline (sendBy, zero for none) is refused at once when the limiter
+// would admit it only after that.
+func (e *Executor) admit(ctx context.Context, cs callSpec, attempt int, sendBy time.Time) error {
+	waited, err := e.limits.wait(ctx, e.clock, cs.execBudget(), cs.orders, e.weights[cs.op], sendBy)
 	if waited > 0 {
 		e.stats.waits.Add(1)
 		e.stats.waitTime.Add(int64(waited))

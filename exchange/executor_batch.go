@@ -93,10 +93,17 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 		pending[i] = i
 	}
 	batch := make([]R, 0, len(items))
+	sendBy := e.sendBy(ctx)
 	for attempt := 1; ; attempt++ {
 		sym, cid := b.ids(items[pending[0]])
 		cs := callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(pending)}
-		if err := e.admit(ctx, cs, attempt); err != nil {
+		err := e.admit(ctx, cs, attempt, sendBy)
+		if err != nil {
+			err = notSent(cs, err)
+		} else {
+			err = e.sendable(cs, sendBy)
+		}
+		if err != nil {
 			for _, i := range pending {
 				out[i] = BatchResult{Err: e.fail(err)}
 			}
@@ -142,7 +149,7 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 				return
 			}
 			if serr := execSleep(ctx, e.clock, wait); serr != nil {
-				aerr := execAbandon(cs, attempt, err, serr, wait)
+				aerr := notSent(cs, execAbandon(cs, attempt, err, serr, wait))
 				for _, i := range pending {
 					out[i] = BatchResult{Err: e.fail(aerr)}
 				}
@@ -191,7 +198,7 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 		}
 		if serr := execSleep(ctx, e.clock, wait); serr != nil {
 			for _, i := range retry {
-				out[i].Err = e.fail(execAbandon(b.itemSpec(items[i]), attempt, out[i].Err, serr, wait))
+				out[i].Err = e.fail(notSent(b.itemSpec(items[i]), execAbandon(b.itemSpec(items[i]), attempt, out[i].Err, serr, wait)))
 			}
 			return
 		}

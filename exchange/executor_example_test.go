@@ -55,13 +55,13 @@ func ExampleExecutor_ResendSafe() {
 	var u *exchange.UnknownOutcomeError
 	if errors.As(err, &u) {
 		fmt.Println("outcome unknown; receive window", ex.ReceiveWindow())
-		fmt.Println("resend 5 s later:", ex.ResendSafe(u.SentAt, u.SentAt.Add(5*time.Second)))
 		fmt.Println("resend 10 s later:", ex.ResendSafe(u.SentAt, u.SentAt.Add(10*time.Second)))
+		fmt.Println("resend 60 s later:", ex.ResendSafe(u.SentAt, u.SentAt.Add(60*time.Second)))
 	}
 	fmt.Println(ex.Stats().UnknownOutcomes)
 	// Output:
-	// outcome unknown; receive window 10s
-	// resend 5 s later: false
-	// resend 10 s later: true
+	// outcome unknown; receive window 1m0s
+	// resend 10 s later: false
+	// resend 60 s later: true
 	// 1
 }

@@ -39,8 +39,10 @@ const (
 	// DefaultRequestTimeout is the per-request deadline.
 	DefaultRequestTimeout = 10 * time.Second
 	// DefaultReceiveWindow is the receive window assumed for an adapter that
-	// does not implement [ReceiveWindower].
-	DefaultReceiveWindow = 10 * time.Second
+	// does not implement [ReceiveWindower]: a conservative minute, since a
+	// too-short window would let a query's "not found" free a slot while
+	// its order is still on its way.
+	DefaultReceiveWindow = 60 * time.Second
 	// DefaultQueryShare is the percentage of each request-weight window that
 	// queries may use; the rest is kept for orders.
 	DefaultQueryShare = 50

@@ -353,9 +353,9 @@ func TestExecutorReceiveWindow(t *testing.T) {
 		ex   IExchange
 		want time.Duration
 	}{
-		{"default", newScripted(clk), 10 * time.Second},
+		{"default", newScripted(clk), 60 * time.Second},
 		{"declared", declaredExchange{newScripted(clk), &fakeDecl{recv: 5 * time.Second}}, 5 * time.Second},
-		{"declared zero: default", declaredExchange{newScripted(clk), &fakeDecl{}}, 10 * time.Second},
+		{"declared zero: default", declaredExchange{newScripted(clk), &fakeDecl{}}, 60 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

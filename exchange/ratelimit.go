@@ -246,7 +246,7 @@ func (s *limiterSet) pause(until time.Time) {
 // wait blocks, sleeping on clk, until the request is admitted, and returns
 // how long it waited by clk. It fails without waiting when the wait would
 // pass ctx's deadline, and when ctx ends while it waits.
-func (s *limiterSet) wait(ctx context.Context, clk ExecutorClock, b execBudget, orders, weight int) (time.Duration, error) {
+func (s *limiterSet) wait(ctx context.Context, clk ExecutorClock, b execBudget, orders, weight int, sendBy time.Time) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -261,6 +261,9 @@ func (s *limiterSet) wait(ctx context.Context, clk ExecutorClock, b execBudget, 
 			return max(at.Sub(start), 0), nil
 		}
 		d := at.Sub(now)
+		if !sendBy.IsZero() && at.After(sendBy) {
+			return max(now.Sub(start), 0), fmt.Errorf("%w: the rate limits admit it only in %s", errSendDeadlinePassed, d)
+		}
 		if dl, has := ctx.Deadline(); has && d > time.Until(dl) {
 			return max(now.Sub(start), 0), fmt.Errorf("%w (%s more): %w", ErrWaitExceedsDeadline, d, context.DeadlineExceeded)
 		}

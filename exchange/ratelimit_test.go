@@ -272,19 +272,19 @@ func TestLimiterBurstNAtNPerIntervalWouldExceed(t *testing.T) {
 func TestLimiterWaitDeadline(t *testing.T) {
 	clk := newBarrierClock(1)
 	s := newLimiterSet([]RateLimit{{Scope: ScopeOrder, Interval: time.Hour, Limit: 1}}, limiterParams{maxOrders: 1, queryShare: 100})
-	waited, err := s.wait(context.Background(), clk, budgetOrder, 1, 0)
+	waited, err := s.wait(context.Background(), clk, budgetOrder, 1, 0, time.Time{})
 	require.NoError(t, err)
 	assert.Zero(t, waited)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err = s.wait(ctx, clk, budgetOrder, 1, 0)
+	_, err = s.wait(ctx, clk, budgetOrder, 1, 0, time.Time{})
 	assert.ErrorIs(t, err, ErrWaitExceedsDeadline)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Empty(t, clk.Sleeps(), "it failed without sleeping")
 
 	// Without a deadline it sleeps on the clock until the hour has passed.
-	waited, err = s.wait(context.Background(), clk, budgetOrder, 1, 0)
+	waited, err = s.wait(context.Background(), clk, budgetOrder, 1, 0, time.Time{})
 	require.NoError(t, err)
 	// One token at 0.999 per hour: ceil(3600e9 / 0.999) ns.
 	assert.Equal(t, 3603603603604*time.Nanosecond, waited)
@@ -292,7 +292,7 @@ func TestLimiterWaitDeadline(t *testing.T) {
 
 	canceled, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	_, err = s.wait(canceled, clk, budgetOrder, 1, 0)
+	_, err = s.wait(canceled, clk, budgetOrder, 1, 0, time.Time{})
 	assert.True(t, errors.Is(err, context.Canceled))
 }
 
