@@ -73,7 +73,10 @@ type Engine struct {
 	guard *risk.Guard // nil without monitors
 
 	cancelBudget int    // window cancels left (see WithCancelBudget)
-	genFloor     uint32 // generation new slots start from (see raiseGenerations)
+	genFloor     uint32 // every generation of this run is above it (see generations.go)
+	genLimit     uint32 // last confirmed reserved generation; 0: reservations off
+	genAsked     uint32 // last generation asked for (≥ genLimit)
+	genStalled   bool   // a slot waited for a generation past genLimit
 	closing      closer // a hard stop's closing orders
 
 	bOffs, aOffs []int64 // window thresholds, as offsets (see edgeOffsets)
@@ -89,7 +92,7 @@ type initialOrder struct {
 	filled  exchange.Steps
 	targets []int64 // levels to receive the position, nearest the price first
 	next    int
-	sentAt  int64
+	req     request
 }
 
 // Books are the engine's integer books, in the symbol's units: money in
@@ -108,6 +111,7 @@ type Books struct {
 	Placed     int
 	Canceled   int
 	Rejected   int
+	NotSent    int // placements the host dropped before sending them (OrderNotSent)
 	Fills      int
 	Stale      int // updates ignored as stale or duplicate
 	Illegal    int // updates that contradicted the engine's view
@@ -605,8 +609,12 @@ func (e *Engine) posSide(kind slot.Kind) exchange.PositionSide {
 
 func (e *Engine) placeEntry(now time.Time, i int64, lv *level) {
 	s := &lv.s
+	gen, ok := e.nextGen(s.Gen)
+	if !ok {
+		return // waiting for the host to reserve generations
+	}
 	in := Intent{
-		Kind: IntentPlace, Ref: OrderRef{Level: i, Gen: s.Gen + 1}, Role: slot.RoleEntry,
+		Kind: IntentPlace, Ref: OrderRef{Level: i, Gen: gen}, Role: slot.RoleEntry,
 		Side: e.sideOf(s.Kind, slot.RoleEntry), PositionSide: e.posSide(s.Kind),
 		Price: lv.price, Qty: lv.qty, PostOnly: true,
 	}
@@ -616,8 +624,12 @@ func (e *Engine) placeEntry(now time.Time, i int64, lv *level) {
 func (e *Engine) placeExit(now time.Time, i int64, lv *level) {
 	s := &lv.s
 	px := lv.exit
+	gen, ok := e.nextGen(s.Gen)
+	if !ok {
+		return // waiting for the host to reserve generations
+	}
 	in := Intent{
-		Kind: IntentPlace, Ref: OrderRef{Level: i, Gen: s.Gen + 1}, Role: slot.RoleExit,
+		Kind: IntentPlace, Ref: OrderRef{Level: i, Gen: gen}, Role: slot.RoleExit,
 		Side: e.sideOf(s.Kind, slot.RoleExit), PositionSide: e.posSide(s.Kind),
 		Price: px, Qty: exchange.Steps(s.Held), ReduceOnly: e.reduceOnly,
 	}
@@ -638,7 +650,7 @@ func (e *Engine) submit(now time.Time, i int64, lv *level, in Intent) {
 		e.log.Error("grid: submit refused by the slot", "level", i, "err", err)
 		return
 	}
-	lv.sentAt = now.UnixNano()
+	in.SendBy = lv.req.placed(now, e.cfg.sendTimeout)
 	e.books.Placed++
 	e.out = append(e.out, in)
 }
@@ -649,7 +661,7 @@ func (e *Engine) cancel(now time.Time, i int64, lv *level) {
 		e.log.Error("grid: cancel refused by the slot", "level", i, "err", err)
 		return
 	}
-	lv.sentAt = now.UnixNano()
+	lv.req.askedAt = now.UnixNano()
 	e.books.Canceled++
 	e.out = append(e.out, Intent{Kind: IntentCancel, Ref: ref, Role: lv.s.Role})
 }

@@ -220,8 +220,8 @@ func TestUnknownOutcomeQueriesAndNeverResendsEarly(t *testing.T) {
 	place := in[0]
 	assert.Equal(t, "place 9/1 entry BUY 1@99 post-only", place.String())
 
-	// The placement timed out: the engine asks for a query, not a resend.
-	in, err = e.Apply(t0.Add(time.Second), OrderEvent{Ref: place.Ref, Type: OrderUnknown})
+	// The placement, sent at t0, timed out: the engine asks for a query, not a resend.
+	in, err = e.Apply(t0.Add(time.Second), OrderEvent{Ref: place.Ref, Type: OrderUnknown, SentAt: t0})
 	require.NoError(t, err)
 	require.Len(t, in, 1)
 	assert.Equal(t, "query 9/1", in[0].String())
@@ -237,7 +237,7 @@ func TestUnknownOutcomeQueriesAndNeverResendsEarly(t *testing.T) {
 	in = e.OnTimer(t0.Add(6 * time.Second))
 	require.Len(t, in, 1)
 	assert.Equal(t, "query 9/1", in[0].String())
-	in, err = e.Apply(t0.Add(6*time.Second), OrderEvent{Ref: place.Ref, Type: OrderNotFound})
+	in, err = e.Apply(t0.Add(6*time.Second), OrderEvent{Ref: place.Ref, Type: OrderNotFound, AskedAt: t0.Add(6 * time.Second)})
 	require.NoError(t, err)
 	require.Len(t, in, 1)
 	assert.Equal(t, "place 9/2 entry BUY 1@99 post-only", in[0].String(), "a new generation: never two live orders under one ID")

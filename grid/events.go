@@ -34,13 +34,17 @@ const (
 	// (timeout, 5xx, connection lost after sending). The engine answers
 	// with a query intent, never a resend.
 	OrderUnknown
-	// OrderNotFound: a query found no such order. It proves the order
-	// absent only if the venue looked after the request could no longer
-	// arrive (its send time plus the receive window): the engine frees the
-	// slot only when its latest query was sent after that (an answer to an
-	// earlier query may have been computed before the order landed and
-	// arrive after it); otherwise it queries again later.
+	// OrderNotFound: a query found no such order. It proves a placement
+	// absent only if the venue looked (AskedAt) after the request could no
+	// longer arrive: its send time (SentAt of its unknown outcome, else the
+	// intent's SendBy) plus the receive window; otherwise the engine
+	// queries again then (see [request]).
 	OrderNotFound
+	// OrderNotSent: the host dropped a placement before it started writing
+	// it (its SendBy passed while it was queued, the queue was full, the
+	// runner is stopping); nothing reached the venue. The slot is free
+	// again, after the same back-off as a refusal.
+	OrderNotSent
 )
 
 // String names the event type.
@@ -60,6 +64,8 @@ func (t OrderEventType) String() string {
 		return "unknown"
 	case OrderNotFound:
 		return "not-found"
+	case OrderNotSent:
+		return "not-sent"
 	}
 	return fmt.Sprintf("OrderEventType(%d)", uint8(t))
 }
@@ -73,6 +79,13 @@ type OrderEvent struct {
 	Price  exchange.Ticks // price of the newly filled part
 	Fee    exchange.Money // fee of the newly filled part (signed)
 	Reason string         // the venue's reason, for logs
+	// SentAt (OrderUnknown of a placement) is when the host started writing
+	// the request ([exchange.UnknownOutcomeError.SentAt]); zero if unknown.
+	SentAt time.Time
+	// AskedAt (OrderNotFound) is when the host sent the query that found
+	// nothing: the venue looked no earlier. Zero if unknown: the answer is
+	// then taken to be up to a receive window old.
+	AskedAt time.Time
 }
 
 // OnStreamReady tells the engine the venue's order stream is live: from now
@@ -135,14 +148,44 @@ func (e *Engine) placeInitial(now time.Time) {
 	if total == 0 {
 		return
 	}
-	e.initial.gen++
-	e.initial.live, e.initial.filled, e.initial.next, e.initial.sentAt = true, 0, 0, now.UnixNano()
+	gen, ok := e.nextGen(e.initial.gen)
+	if !ok {
+		// No generation reserved yet: release the levels; the grid starts
+		// without its initial position rather than wait with entries held.
+		for _, i := range e.initial.targets {
+			e.lv(i).reserved = false
+		}
+		e.initial.targets = e.initial.targets[:0]
+		e.log.Warn("grid: initial position skipped: no client order generation reserved yet")
+		return
+	}
+	e.initial.gen = gen
+	e.initial.live, e.initial.filled, e.initial.next = true, 0, 0
 	e.books.Placed++
 	e.books.OpenOrders++
 	e.out = append(e.out, Intent{
 		Kind: IntentPlace, Ref: OrderRef{Level: InitialLevel, Gen: e.initial.gen}, Role: slot.RoleEntry,
 		Side: e.sideOf(kind, slot.RoleEntry), PositionSide: e.posSide(kind), Market: true, Qty: total,
+		SendBy: e.initial.req.placed(now, e.cfg.sendTimeout),
 	})
+}
+
+// initialTimer queries the initial-position order once it has gone
+// unanswered for the ack timeout, and again while its outcome is unknown.
+func (e *Engine) initialTimer(t int64) {
+	in := &e.initial
+	if !in.live {
+		return
+	}
+	if in.req.queryAt == 0 {
+		if !in.req.unanswered(t, e.cfg.ackTimeout) {
+			return
+		}
+		in.req.queryAt = t
+	}
+	if in.req.queryDue(t, e.cfg.ackTimeout) {
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: InitialLevel, Gen: in.gen}})
+	}
 }
 
 func (e *Engine) applyInitial(now time.Time, ev OrderEvent) error {
@@ -153,21 +196,35 @@ func (e *Engine) applyInitial(now time.Time, ev OrderEvent) error {
 	}
 	switch ev.Type {
 	case OrderAccepted:
+		in.req.see(now)
 		return nil
 	case OrderUnknown:
+		if !in.req.seen() {
+			in.req.sentAt(ev.SentAt)
+		}
+		in.req.queryAt = now.UnixNano() + int64(e.cfg.ackTimeout)
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref})
 		return nil
 	case OrderNotFound:
-		if now.UnixNano() < in.sentAt+e.notFoundAfter() {
+		if !in.req.absent(now, ev.AskedAt, e.cfg.recvWindow) {
 			return nil // may still arrive: the timer queries again
 		}
 		e.endInitial(now, "not found")
+		return nil
+	case OrderNotSent:
+		if in.req.seen() {
+			e.books.Stale++
+			return nil
+		}
+		e.books.NotSent++
+		e.endInitial(now, "not sent")
 		return nil
 	case OrderRejected:
 		e.books.Rejected++
 		e.endInitial(now, "rejected: "+ev.Reason)
 		return nil
 	case OrderFilled, OrderCanceled, OrderExpired:
+		in.req.see(now)
 	default:
 		return fmt.Errorf("grid: initial order: unknown event type %d", ev.Type)
 	}
@@ -260,6 +317,8 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		e.books.Stale++
 		return nil
 	}
+	s := &lv.s
+	current := ev.Ref.Gen == s.Gen && s.Live()
 	var se slot.Event
 	switch ev.Type {
 	case OrderAccepted:
@@ -273,30 +332,38 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 	case OrderExpired:
 		se = slot.Event{Type: slot.Expired, Gen: ev.Ref.Gen, Qty: int64(ev.CumQty), Price: int64(ev.Price)}
 	case OrderUnknown:
+		if current && (s.State == slot.EntryPending || s.State == slot.ExitPending) {
+			lv.req.sentAt(ev.SentAt)
+		}
 		se = slot.Event{Type: slot.OutcomeUnknown, Gen: ev.Ref.Gen}
-	case OrderNotFound:
-		s := &lv.s
-		if ev.Ref.Gen != s.Gen || !s.Live() {
+	case OrderNotSent:
+		if !current || lv.req.seen() {
 			e.books.Stale++
 			return nil
 		}
-		recv := int64(e.cfg.recvWindow)
-		if due := lv.sentAt + recv; now.UnixNano() < due {
-			lv.queryAt = due // the request may still arrive: ask again then
-			return nil
-		} else if asked := lv.queryAt - recv; asked < due {
-			// The latest query was sent while the request could still
-			// arrive: its not-found may predate the order. Ask again.
-			lv.queryAt = now.UnixNano()
+		e.books.NotSent++
+		se = slot.Event{Type: slot.Reject, Gen: ev.Ref.Gen}
+	case OrderNotFound:
+		if !current {
+			e.books.Stale++
 			return nil
 		}
-		if s.State == slot.EntryPending || s.State == slot.ExitPending {
-			se = slot.Event{Type: slot.Reject, Gen: ev.Ref.Gen}
+		if !lv.req.absent(now, ev.AskedAt, e.cfg.recvWindow) {
+			return nil // the placement may still arrive: the timer asks again
+		}
+		if lv.req.seen() {
+			se = slot.Event{Type: slot.Canceled, Gen: ev.Ref.Gen, Qty: s.Filled} // it ended and was forgotten
 		} else {
-			se = slot.Event{Type: slot.Canceled, Gen: ev.Ref.Gen, Qty: s.Filled}
+			se = slot.Event{Type: slot.Reject, Gen: ev.Ref.Gen} // it never existed
 		}
 	default:
 		return fmt.Errorf("grid: order event type %d is not valid", ev.Type)
+	}
+	if current {
+		switch ev.Type {
+		case OrderAccepted, OrderFilled, OrderCanceled, OrderExpired:
+			lv.req.see(now)
+		}
 	}
 	role, layers := lv.s.Role, e.layers
 	// A query's "still live" about a cancel whose outcome was unknown:
@@ -315,8 +382,10 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		return nil
 	}
 	switch ev.Type {
-	case OrderRejected:
-		e.books.Rejected++
+	case OrderRejected, OrderNotSent:
+		if ev.Type == OrderRejected {
+			e.books.Rejected++
+		}
 		// Back off before this slot asks again: a venue that keeps
 		// refusing (margin, a restriction, a local rate-limit refusal)
 		// must not be asked on every price move.
@@ -330,14 +399,14 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		e.cancel(now, i, lv)
 	}
 	if eff.Query {
-		lv.queryAt = now.UnixNano() + int64(e.cfg.recvWindow)
+		lv.req.queryAt = now.UnixNano() + int64(e.cfg.ackTimeout)
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref, Role: role})
 	}
 	// Follow up on this slot, except after a refusal: the price is at or
 	// through an entry's level, or the venue refuses the exit (margin, a
 	// reduce-only with nothing to reduce); the next move or timer tries
 	// again, rather than at once and forever.
-	if ev.Type != OrderRejected {
+	if ev.Type != OrderRejected && ev.Type != OrderNotSent {
 		e.tend(now, i)
 	}
 	if e.cfg.trailing && layers >= e.cfg.layerCap && e.layers < e.cfg.layerCap {
@@ -345,14 +414,6 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 	}
 	return nil
 }
-
-// notFoundAfter is how long after the initial-position order was sent a
-// not-found answer proves it absent. The engine does not note when it last
-// queried that order, so it allows for the answer's own travel: the order
-// may land up to a receive window after it was sent, and an answer computed
-// before that may travel for up to another window (the executor's query
-// deadline is shorter than the receive window).
-func (e *Engine) notFoundAfter() int64 { return 2 * int64(e.cfg.recvWindow) }
 
 // book books what a slot event did with the order's fills: the fill
 // count, the fee (zero when the fill was learned without one: a query, a
@@ -394,19 +455,22 @@ func (e *Engine) OnTimer(now time.Time) []Intent {
 		}
 		i := e.base + int64(j)
 		switch {
-		case s.Unknown && t >= lv.queryAt:
-			lv.queryAt = t + int64(e.cfg.recvWindow)
-			e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: i, Gen: s.Gen}, Role: s.Role})
-		case !s.Unknown && (s.State == slot.EntryPending || s.State == slot.ExitPending || s.State == slot.Canceling) &&
-			t >= lv.sentAt+int64(e.cfg.ackTimeout):
+		case s.Unknown:
+			if lv.req.queryDue(t, e.cfg.ackTimeout) {
+				e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: i, Gen: s.Gen}, Role: s.Role})
+			}
+		case (s.State == slot.EntryPending || s.State == slot.ExitPending || s.State == slot.Canceling) &&
+			lv.req.unanswered(t, e.cfg.ackTimeout):
 			e.applyQuiet(now, i, lv, slot.Event{Type: slot.OutcomeUnknown, Gen: s.Gen})
-			lv.queryAt = t + int64(e.cfg.recvWindow)
-			e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: i, Gen: s.Gen}, Role: s.Role})
+			lv.req.queryAt = t
+			if lv.req.queryDue(t, e.cfg.ackTimeout) {
+				e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: i, Gen: s.Gen}, Role: s.Role})
+			}
 		}
 	}
-	if e.initial.live && t >= e.initial.sentAt+int64(e.cfg.ackTimeout) {
-		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: InitialLevel, Gen: e.initial.gen}})
-	}
+	e.initialTimer(t)
+	e.closeTimer(now)
+	e.reserveTimer()
 	e.tendAll(now)
 	return e.out
 }
@@ -505,6 +569,7 @@ type Stats struct {
 	Placed      int
 	Canceled    int
 	Rejected    int
+	NotSent     int // placements dropped unsent (see OrderNotSent)
 	Fills       int
 	Stale       int
 	Illegal     int
@@ -527,7 +592,7 @@ func (e *Engine) Stats() Stats {
 		RoundTrips: b.RoundTrips, Realized: r.MoneyToDecimal(b.Realized), Fees: r.MoneyToDecimal(b.Fees),
 		NetRealized: r.MoneyToDecimal(b.Realized - b.Fees), Unrealized: r.MoneyToDecimal(b.Unrealized(e.price)),
 		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
-		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
+		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, NotSent: b.NotSent, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
 		CancelsDeferred: b.CancelsDeferred,
 		Paused:          e.paused, Halted: e.halted, Reason: reason,
 	}
@@ -600,4 +665,21 @@ func (e *Engine) CheckInvariants() error {
 		errs = append(errs, fmt.Errorf("layer cap %d exceeded: %d", e.cfg.layerCap, e.layers))
 	}
 	return errors.Join(errs...)
+}
+
+// liveEntries lists the entries that may be live on the venue: every entry
+// sent and not yet ended (pending, open, being canceled, or of unknown
+// outcome), and the initial-position order.
+func (e *Engine) liveEntries() []OrderRef {
+	var refs []OrderRef
+	for j := range e.levels {
+		s := &e.levels[j].s
+		if s.Live() && s.Role == slot.RoleEntry {
+			refs = append(refs, OrderRef{Level: e.base + int64(j), Gen: s.Gen})
+		}
+	}
+	if e.initial.live {
+		refs = append(refs, OrderRef{Level: InitialLevel, Gen: e.initial.gen})
+	}
+	return refs
 }

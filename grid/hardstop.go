@@ -8,32 +8,41 @@ import (
 )
 
 // closer is a hard stop's closing of the grid's own position: once every
-// order of the grid is gone, one market order per side sells what the long
-// slots hold and buys back what the short slots hold. The baseline the
-// grid found at start is never touched.
+// order of the grid is gone, market orders sell what the long slots hold
+// and buy back what the short slots hold. The baseline the grid found at
+// start is never touched. A closing order gets the slots' unknown-outcome
+// handling (query, never resend until proven absent) and IDs from the
+// reserved generations; one that ends before the position is closed
+// (refused, expired, proven absent, dropped unsent) is sent again for what
+// is left, after a back-off, until the grid holds nothing.
 type closer struct {
-	wanted bool // close once no order of the grid is live
-	sent   bool
-	gen    uint32
-	long   closeLeg
-	short  closeLeg
+	wanted  bool // close once no other order of the grid is live
+	gen     uint32
+	legs    [2]closeLeg // one per side; one net leg for a neutral grid in one-way mode
+	rejects uint8       // closing orders refused in a row
+	retryAt int64       // Unix ns before which no closing order is sent again
+	done    bool        // nothing left to close (logged once)
 }
 
 type closeLeg struct {
 	gen    uint32 // its reference's generation; 0: no order
 	live   bool
+	side   exchange.Side
 	qty    exchange.Steps // ordered
 	filled exchange.Steps
+	// cross is what a net order closes internally: the long and short
+	// slots' offsetting holdings, booked at the price of its first fill.
+	cross exchange.Steps
+	req   request
 }
 
 // liveOrders is the number of closing orders not yet ended.
 func (c *closer) liveOrders() int {
 	n := 0
-	if c.long.live {
-		n++
-	}
-	if c.short.live {
-		n++
+	for i := range c.legs {
+		if c.legs[i].live {
+			n++
+		}
 	}
 	return n
 }
@@ -43,7 +52,7 @@ func (c *closer) liveOrders() int {
 // slots hold with market orders once the cancels are confirmed: reduce-only
 // in one-way mode for a long or short grid; by position side in hedge mode,
 // where the venue refuses reduce-only (Binance -1106); and, for a neutral
-// grid in one-way mode, one plain order per side, whose sum is the net.
+// grid in one-way mode, one plain order for the net of both sides.
 func (e *Engine) HardStop(now time.Time, reason string, closePosition bool) []Intent {
 	out := e.Halt(now, reason)
 	if closePosition && !e.closing.wanted {
@@ -54,84 +63,208 @@ func (e *Engine) HardStop(now time.Time, reason string, closePosition bool) []In
 	return out
 }
 
-// maybeClose sends the closing orders when a hard stop asked for them and
-// no order of the grid is live any more.
+// maybeClose sends the closing orders when a hard stop asked for them, no
+// other order of the grid is live, no closing order is live and the
+// back-off after a failed one has passed.
 func (e *Engine) maybeClose(now time.Time) {
 	c := &e.closing
-	if !c.wanted || c.sent || e.books.OpenOrders > 0 || !e.ready {
+	if !c.wanted || !e.ready || e.books.OpenOrders > 0 || now.UnixNano() < c.retryAt {
 		return
 	}
-	c.sent = true
-	c.gen++
-	reduce := e.cfg.posMode == exchange.OneWay && e.cfg.mode != Neutral
-	if q := e.books.LongHeld; q > 0 {
-		c.long = closeLeg{gen: c.gen, live: true, qty: q}
-		e.out = append(e.out, Intent{Kind: IntentPlace, Ref: OrderRef{Level: CloseLevel, Gen: c.gen}, Role: slot.RoleExit,
-			Side: exchange.Sell, PositionSide: e.posSide(slot.Long), Market: true, Qty: q, ReduceOnly: reduce})
-		e.books.Placed++
-		e.books.OpenOrders++
+	long, short := e.books.LongHeld, e.books.ShortHeld
+	if long == 0 && short == 0 {
+		if !c.done {
+			c.done = true
+			e.log.Warn("grid: the grid's position is closed")
+		}
+		return
 	}
-	if q := e.books.ShortHeld; q > 0 {
-		c.gen++ // one reference per order
-		c.short = closeLeg{gen: c.gen, live: true, qty: q}
-		e.out = append(e.out, Intent{Kind: IntentPlace, Ref: OrderRef{Level: CloseLevel, Gen: c.gen}, Role: slot.RoleExit,
-			Side: exchange.Buy, PositionSide: e.posSide(slot.Short), Market: true, Qty: q, ReduceOnly: reduce})
-		e.books.Placed++
-		e.books.OpenOrders++
+	net := e.cfg.posMode == exchange.OneWay && e.cfg.mode == Neutral
+	if net {
+		cross := min(long, short)
+		switch q := long - short; {
+		case q > 0:
+			e.sendClose(now, 0, exchange.Sell, q, cross)
+		case q < 0:
+			e.sendClose(now, 0, exchange.Buy, -q, cross)
+		default:
+			// Both sides offset exactly: nothing to trade; close them
+			// against each other at the last price.
+			e.bookClose(now, slot.Long, cross, e.price)
+			e.bookClose(now, slot.Short, cross, e.price)
+		}
+		return
 	}
-	e.log.Warn("grid: closing the grid's position", "long", e.books.LongHeld, "short", e.books.ShortHeld)
+	if long > 0 {
+		e.sendClose(now, 0, exchange.Sell, long, 0)
+	}
+	if short > 0 {
+		e.sendClose(now, 1, exchange.Buy, short, 0)
+	}
 }
 
-// applyClose books an update of a closing order: a fill takes the quantity
-// out of the slots of its side, nearest their exits first, booking each
-// slot's realized PnL against its own cost.
+// sendClose sends closing leg k: a market order of qty on side.
+func (e *Engine) sendClose(now time.Time, k int, side exchange.Side, qty, cross exchange.Steps) {
+	c := &e.closing
+	gen, ok := e.nextGen(c.gen)
+	if !ok {
+		return // waiting for a reserved generation: Reserved retries
+	}
+	c.gen = gen
+	leg := &c.legs[k]
+	*leg = closeLeg{gen: gen, live: true, side: side, qty: qty, cross: cross}
+	kind := slot.Long
+	if side == exchange.Buy {
+		kind = slot.Short
+	}
+	in := Intent{Kind: IntentPlace, Ref: OrderRef{Level: CloseLevel, Gen: gen}, Role: slot.RoleExit,
+		Side: side, PositionSide: e.posSide(kind), Market: true, Qty: qty,
+		ReduceOnly: e.cfg.posMode == exchange.OneWay && e.cfg.mode != Neutral}
+	if e.cfg.posMode == exchange.OneWay && e.cfg.mode == Neutral {
+		in.PositionSide = exchange.PositionBoth
+	}
+	in.SendBy = leg.req.placed(now, e.cfg.sendTimeout)
+	e.books.Placed++
+	e.books.OpenOrders++
+	e.out = append(e.out, in)
+	e.log.Warn("grid: closing the grid's position", "ref", in.Ref.String(), "side", side.String(), "qty", e.rules.StepsToQty(qty).String())
+}
+
+// closeLegOf finds the live leg of a closing order's reference.
+func (c *closer) closeLegOf(ref OrderRef) *closeLeg {
+	for i := range c.legs {
+		if c.legs[i].live && c.legs[i].gen == ref.Gen {
+			return &c.legs[i]
+		}
+	}
+	return nil
+}
+
+// applyClose books an update of a closing order.
 func (e *Engine) applyClose(now time.Time, ev OrderEvent) {
 	c := &e.closing
-	leg, kind := &c.long, slot.Long
-	if ev.Ref.Gen == c.short.gen {
-		leg, kind = &c.short, slot.Short
-	}
-	if !leg.live || ev.Ref.Gen != leg.gen {
+	leg := c.closeLegOf(ev.Ref)
+	if leg == nil {
 		e.books.Stale++
 		return
 	}
 	switch ev.Type {
-	case OrderFilled, OrderCanceled, OrderExpired:
-	case OrderRejected, OrderNotFound:
-		leg.live = false
-		e.books.OpenOrders--
-		e.log.Error("grid: closing order failed; the position is still open", "ref", ev.Ref, "reason", ev.Reason)
+	case OrderAccepted:
+		leg.req.see(now)
 		return
+	case OrderUnknown:
+		if !leg.req.seen() {
+			leg.req.sentAt(ev.SentAt)
+		}
+		leg.req.queryAt = now.UnixNano() + int64(e.cfg.ackTimeout)
+		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ev.Ref, Role: slot.RoleExit})
+		return
+	case OrderNotFound:
+		if !leg.req.absent(now, ev.AskedAt, e.cfg.recvWindow) {
+			return // may still arrive: the timer asks again
+		}
+		e.endClose(now, leg, "not found")
+		return
+	case OrderNotSent:
+		if leg.req.seen() {
+			e.books.Stale++
+			return
+		}
+		e.books.NotSent++
+		e.endClose(now, leg, "not sent")
+		return
+	case OrderRejected:
+		e.books.Rejected++
+		e.endClose(now, leg, "rejected: "+ev.Reason)
+		return
+	case OrderFilled, OrderCanceled, OrderExpired:
+		leg.req.see(now)
 	default:
 		return
 	}
-	delta := ev.CumQty - leg.filled
-	if delta > 0 {
+	if delta := ev.CumQty - leg.filled; delta > 0 {
 		leg.filled = ev.CumQty
 		e.books.Fills++
 		e.books.Fees += ev.Fee
-		left := delta
-		for j := range e.levels {
-			if left == 0 {
-				break
-			}
-			lv := &e.levels[j]
-			if lv.s.Kind != kind || lv.s.Held == 0 || lv.s.Live() {
-				continue
-			}
-			q := min(exchange.Steps(lv.s.Held), left)
-			removed := lv.s.Cost * int64(q) / lv.s.Held
-			realized := int64(ev.Price)*int64(q) - removed
-			if kind == slot.Short {
-				realized = -realized
-			}
-			e.books.Realized += exchange.Money(realized)
-			e.applyQuiet(now, e.base+int64(j), lv, slot.Event{Type: slot.Reconciled, Held: lv.s.Held - int64(q), Cost: lv.s.Cost - removed})
-			left -= q
+		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: leg.side, Price: ev.Price, Qty: delta, Fee: ev.Fee})
+		if leg.cross > 0 {
+			e.bookClose(now, slot.Long, leg.cross, ev.Price)
+			e.bookClose(now, slot.Short, leg.cross, ev.Price)
+			leg.cross = 0
 		}
+		kind := slot.Long
+		if leg.side == exchange.Buy {
+			kind = slot.Short
+		}
+		e.bookClose(now, kind, delta, ev.Price)
+		c.rejects, c.retryAt = 0, 0
 	}
 	if ev.Type != OrderFilled || leg.filled >= leg.qty {
-		leg.live = false
-		e.books.OpenOrders--
+		e.endClose(now, leg, "")
+	}
+}
+
+// endClose ends a closing leg; what it did not close is sent again once
+// the back-off has passed (see maybeClose, called after every update and
+// on the timer).
+func (e *Engine) endClose(now time.Time, leg *closeLeg, why string) {
+	leg.live = false
+	e.books.OpenOrders--
+	if why == "" {
+		return
+	}
+	c := &e.closing
+	c.rejects = min(c.rejects+1, 6)
+	c.retryAt = now.UnixNano() + int64(rejectBackoff)<<(c.rejects-1)
+	e.log.Error("grid: closing order failed; the position is still open and will be closed again", "ref", OrderRef{Level: CloseLevel, Gen: leg.gen}.String(), "reason", why)
+}
+
+// closeTimer queries closing orders unanswered for the ack timeout or whose
+// outcome is unknown, and sends what is left to close once a back-off ends.
+func (e *Engine) closeTimer(now time.Time) {
+	c := &e.closing
+	if !c.wanted {
+		return
+	}
+	t := now.UnixNano()
+	for i := range c.legs {
+		leg := &c.legs[i]
+		if !leg.live {
+			continue
+		}
+		if leg.req.queryAt == 0 {
+			if !leg.req.unanswered(t, e.cfg.ackTimeout) {
+				continue
+			}
+			leg.req.queryAt = t
+		}
+		if leg.req.queryDue(t, e.cfg.ackTimeout) {
+			e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: CloseLevel, Gen: leg.gen}, Role: slot.RoleExit})
+		}
+	}
+	e.maybeClose(now)
+}
+
+// bookClose takes qty closed at price out of the slots of kind, in level
+// order, booking each slot's realized PnL against its own cost.
+func (e *Engine) bookClose(now time.Time, kind slot.Kind, qty exchange.Steps, price exchange.Ticks) {
+	left := qty
+	for j := range e.levels {
+		if left == 0 {
+			break
+		}
+		lv := &e.levels[j]
+		if lv.s.Kind != kind || lv.s.Held == 0 || lv.s.Live() {
+			continue
+		}
+		q := min(exchange.Steps(lv.s.Held), left)
+		removed := lv.s.Cost * int64(q) / lv.s.Held
+		realized := int64(price)*int64(q) - removed
+		if kind == slot.Short {
+			realized = -realized
+		}
+		e.books.Realized += exchange.Money(realized)
+		e.applyQuiet(now, e.base+int64(j), lv, slot.Event{Type: slot.Reconciled, Held: lv.s.Held - int64(q), Cost: lv.s.Cost - removed})
+		left -= q
 	}
 }

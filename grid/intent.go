@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/slot"
@@ -57,8 +58,16 @@ const (
 	// IntentCancel asks to cancel the order Ref by its ID.
 	IntentCancel
 	// IntentQuery asks to look the order Ref up by its client order ID and
-	// report the answer as events (see [Engine.Apply]).
+	// report the answer as events (see [Engine.Apply]); the host sets the
+	// answer's [OrderEvent.AskedAt] to when it sent the query.
 	IntentQuery
+	// IntentReserve asks the host to store durably (fsynced) that every
+	// generation up to Ref.Gen is reserved — [Engine.State] already says so
+	// — and then to call [Engine.Reserved]. Only an engine with
+	// reservations on ([Engine.UseReservations]) asks; until the host
+	// confirms, slots that need a generation past the last confirmed block
+	// wait, so no restart, whatever its store, reuses a client order ID.
+	IntentReserve
 )
 
 // String names the kind.
@@ -70,6 +79,8 @@ func (k IntentKind) String() string {
 		return "cancel"
 	case IntentQuery:
 		return "query"
+	case IntentReserve:
+		return "reserve"
 	}
 	return fmt.Sprintf("IntentKind(%d)", uint8(k))
 }
@@ -89,6 +100,13 @@ type Intent struct {
 	Qty          exchange.Steps
 	PostOnly     bool
 	ReduceOnly   bool
+	// SendBy (IntentPlace) is the latest time, on the engine's clock, at
+	// which the host may start writing the order to the venue. A placement
+	// still queued then (in the host, or in an [exchange.Executor]: see
+	// [exchange.WithSendWithin]) must be dropped and answered with
+	// [OrderNotSent]: the engine may give up on it after that and use the
+	// slot again.
+	SendBy time.Time
 }
 
 // String formats the intent for logs and test transcripts, e.g.
@@ -97,6 +115,8 @@ func (in Intent) String() string {
 	switch in.Kind {
 	case IntentCancel, IntentQuery:
 		return in.Kind.String() + " " + in.Ref.String()
+	case IntentReserve:
+		return "reserve " + strconv.FormatUint(uint64(in.Ref.Gen), 10)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "place %s %s %s %d", in.Ref, in.Role, in.Side, in.Qty)

@@ -20,8 +20,7 @@ type level struct {
 	qty      exchange.Steps // entry quantity
 	fees     exchange.Money // fees of the current round trip
 	pnl      exchange.Money // realized of the current round trip
-	sentAt   int64          // Unix ns of the last place or cancel request
-	queryAt  int64          // Unix ns at which an unknown outcome is queried (again)
+	req      request        // the timing of the current order's requests
 	retryAt  int64          // Unix ns before which a refused slot does not place again
 	rejects  uint8          // refusals in a row
 	exists   bool           // the level has a valid price

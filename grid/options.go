@@ -56,30 +56,32 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	gridID     string
-	mode       Mode
-	start      decimal.Decimal
-	geometric  bool
-	bounded    bool
-	lower      decimal.Decimal
-	upper      decimal.Decimal
-	intervals  int
-	trailing   bool
-	interval   decimal.Decimal
-	layerCap   int
-	floor      decimal.Decimal
-	amount     decimal.Decimal
-	quantity   decimal.Decimal
-	buyWindow  int
-	sellWindow int
-	hysteresis int
-	initial    *bool
-	posMode    exchange.PositionMode
-	recvWindow time.Duration
-	ackTimeout time.Duration
-	logger     *slog.Logger
-	observer   Observer
-	errs       []error
+	gridID      string
+	mode        Mode
+	start       decimal.Decimal
+	geometric   bool
+	bounded     bool
+	lower       decimal.Decimal
+	upper       decimal.Decimal
+	intervals   int
+	trailing    bool
+	interval    decimal.Decimal
+	layerCap    int
+	floor       decimal.Decimal
+	amount      decimal.Decimal
+	quantity    decimal.Decimal
+	buyWindow   int
+	sellWindow  int
+	hysteresis  int
+	initial     *bool
+	posMode     exchange.PositionMode
+	recvWindow  time.Duration
+	recvSet     bool // WithReceiveWindow was given
+	ackTimeout  time.Duration
+	sendTimeout time.Duration
+	logger      *slog.Logger
+	observer    Observer
+	errs        []error
 
 	cancelBurst   int
 	cancelPerFill int
@@ -178,9 +180,24 @@ func WithPositionMode(m exchange.PositionMode) Option {
 // WithReceiveWindow is how long after sending a request the venue may still
 // execute it. An order whose placement had an unknown outcome is only
 // declared absent (and its slot freed) when a query finds nothing after
-// this has passed. Default 10 s.
+// this has passed. Default 60 s (exchange.DefaultReceiveWindow); a
+// [Runner] takes the venue's declared window ([exchange.ReceiveWindower])
+// instead, and refuses a shorter one given here.
 func WithReceiveWindow(d time.Duration) Option {
-	return optionFunc(func(c *config) { c.recvWindow = d })
+	return optionFunc(func(c *config) { c.recvWindow, c.recvSet = d, true })
+}
+
+// defaultSendTimeout is WithSendTimeout's default (capped at the ack timeout).
+const defaultSendTimeout = 10 * time.Second
+
+// WithSendTimeout is how long after the engine asks for an order the host
+// may still start sending it ([Intent.SendBy]); a placement queued longer
+// (behind a venue's rate-limit pause, a ban, a backlog of other grids) is
+// dropped unsent, and the slot tries again later. It bounds how long a
+// "not found" answer must wait to prove an order absent. Default 10 s, or
+// the ack timeout if shorter; at most the ack timeout.
+func WithSendTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.sendTimeout = d })
 }
 
 // WithAckTimeout is how long a placement or cancel may go unanswered before
@@ -208,12 +225,13 @@ func WithObserver(o Observer) Option { return optionFunc(func(c *config) { c.obs
 
 func defaultConfig() config {
 	return config{
-		gridID:     "grid",
-		buyWindow:  10,
-		sellWindow: 10,
-		hysteresis: 2,
-		recvWindow: 10 * time.Second,
-		ackTimeout: 30 * time.Second,
+		gridID:      "grid",
+		buyWindow:   10,
+		sellWindow:  10,
+		hysteresis:  2,
+		recvWindow:  exchange.DefaultReceiveWindow,
+		ackTimeout:  30 * time.Second,
+
 	}
 }
 
@@ -327,6 +345,12 @@ func (c *config) validate() {
 	}
 	if c.ackTimeout <= 0 {
 		c.fail("WithAckTimeout", c.ackTimeout.String(), "must be positive")
+	}
+	switch {
+	case c.sendTimeout == 0:
+		c.sendTimeout = min(defaultSendTimeout, c.ackTimeout)
+	case c.sendTimeout < 0 || c.sendTimeout > c.ackTimeout:
+		c.fail("WithSendTimeout", c.sendTimeout.String(), "must be positive and at most the ack timeout %s", c.ackTimeout)
 	}
 }
 

@@ -18,13 +18,25 @@ type VenueOrder struct {
 	Filled exchange.Steps
 }
 
+// VenueFill is one recent fill of one of this grid's orders, as the venue
+// reports it (see [Snapshot.Fills]).
+type VenueFill struct {
+	Ref   OrderRef
+	Side  exchange.Side
+	Price exchange.Ticks
+	Qty   exchange.Steps
+}
+
 // Snapshot is the venue's view of the grid: its live orders (only those
-// with this grid's client order ID prefix) and the symbol's position on the
-// grid's side(s), signed.
+// with this grid's client order ID prefix), the symbol's position on the
+// grid's side(s), signed, and — for a restart from a stored state — the
+// grid's recent fills, which show the slots that moved on after the state
+// was saved.
 type Snapshot struct {
 	Orders       []VenueOrder
 	Position     exchange.Steps
 	HavePosition bool
+	Fills        []VenueFill
 }
 
 // refs is the set of the snapshot's order references.
@@ -63,14 +75,12 @@ func (e *Engine) Reconcile(now time.Time, snap Snapshot) []Intent {
 		if _, ok := live[ref]; ok {
 			continue
 		}
-		if s.State == slot.EntryPending || s.State == slot.ExitPending {
-			if t < lv.sentAt+int64(e.cfg.recvWindow) {
-				continue // may not have reached the venue yet
-			}
+		if !lv.req.seen() && t < lv.req.landBy(e.cfg.recvWindow) {
+			continue // may not have reached the venue yet
 		}
 		e.repair(now, "order vanished from the venue: querying", ref)
 		e.applyQuiet(now, ref.Level, lv, slot.Event{Type: slot.OutcomeUnknown, Gen: s.Gen})
-		lv.queryAt = t + int64(e.cfg.recvWindow)
+		lv.req.queryAt = t + int64(e.cfg.ackTimeout)
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ref, Role: s.Role})
 	}
 	for _, o := range snap.Orders {
@@ -111,6 +121,7 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 		if s.State == slot.EntryPending || s.State == slot.ExitPending {
 			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Ack, Gen: s.Gen}) // the ack was missed
 		}
+		lv.req.see(now)
 		if o.Filled > exchange.Steps(s.Filled) {
 			role := s.Role
 			eff, err := e.applySlot(now, i, lv, slot.Event{Type: slot.Fill, Gen: s.Gen, Qty: int64(o.Filled), Price: int64(o.Price)})
@@ -147,7 +158,7 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 			e.orphan(now, o, err.Error())
 			return
 		}
-		lv.sentAt = now.UnixNano()
+		lv.req = request{askedAt: now.UnixNano(), sendBy: now.UnixNano(), seenAt: now.UnixNano()}
 		e.repair(now, "adopted a live order the engine did not know", o.Ref)
 	default:
 		e.orphan(now, o, "its slot has moved on")
@@ -272,16 +283,19 @@ func (e *Engine) recheckRestored(now time.Time, snap Snapshot) {
 		if _, ok := live[ref]; ok {
 			continue
 		}
-		if s.State == slot.EntryPending || s.State == slot.ExitPending {
-			lv.sentAt = t
+		// The last run sent this request before now, at the latest; one
+		// that was acknowledged existed.
+		lv.req = request{askedAt: t, sendBy: t}
+		if s.State != slot.EntryPending && s.State != slot.ExitPending {
+			lv.req.seenAt = t
 		}
 		e.repair(now, "restored order not on the venue: querying", ref)
 		e.applyQuiet(now, ref.Level, lv, slot.Event{Type: slot.OutcomeUnknown, Gen: s.Gen})
-		lv.queryAt = t + int64(e.cfg.recvWindow)
+		lv.req.queryAt = t + int64(e.cfg.ackTimeout)
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: ref, Role: s.Role})
 	}
 	if e.initial.live {
-		e.initial.sentAt = t
+		e.initial.req = request{askedAt: t, sendBy: t, queryAt: t + int64(e.cfg.ackTimeout)}
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: InitialLevel, Gen: e.initial.gen}})
 	}
 }

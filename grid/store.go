@@ -39,8 +39,9 @@ type Store interface {
 }
 
 // StoredStateVersion is the version of [StoredState] this package writes
-// and reads.
-const StoredStateVersion = 1
+// and reads. Version 2 added the generation reservation (GenReserved,
+// CloseGen) and Books.NotSent.
+const StoredStateVersion = 2
 
 // Errors of the store, matched with errors.Is.
 var (
@@ -72,6 +73,13 @@ type StoredState struct {
 	Books    StoredBooks    `json:"books"`
 	// Initial is the initial-position order, if the grid has sent one.
 	Initial StoredInitial `json:"initial"`
+	// GenReserved is the last client order generation reserved (see
+	// [Engine.UseReservations]): a restart from this state uses only
+	// generations above it, and above every generation the state names.
+	GenReserved uint32 `json:"genReserved,omitempty"`
+	// CloseGen is the generation of the last order that closed the grid's
+	// position at a hard stop (0: none).
+	CloseGen uint32 `json:"closeGen,omitempty"`
 	// Slots lists every slot that has sent an order or holds a position,
 	// in level order.
 	Slots []StoredSlot `json:"slots"`
@@ -87,6 +95,7 @@ type StoredBooks struct {
 	Placed     int            `json:"placed"`
 	Canceled   int            `json:"canceled"`
 	Rejected   int            `json:"rejected"`
+	NotSent    int            `json:"notSent,omitempty"`
 	Fills      int            `json:"fills"`
 	Stale      int            `json:"stale"`
 	Illegal    int            `json:"illegal"`
@@ -133,9 +142,11 @@ func (e *Engine) State() StoredState {
 		TickSize: e.rules.TickSize, StepSize: e.rules.StepSize, Baseline: e.baseline,
 		Books: StoredBooks{
 			RoundTrips: b.RoundTrips, Realized: b.Realized, Fees: b.Fees, Placed: b.Placed, Canceled: b.Canceled,
-			Rejected: b.Rejected, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal, CancelsDeferred: b.CancelsDeferred,
+			Rejected: b.Rejected, NotSent: b.NotSent, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal, CancelsDeferred: b.CancelsDeferred,
 		},
-		Initial: StoredInitial{Gen: e.initial.gen},
+		Initial:     StoredInitial{Gen: e.initial.gen},
+		GenReserved: max(e.genAsked, e.genLimit),
+		CloseGen:    e.closing.gen,
 	}
 	if in := &e.initial; in.live {
 		st.Initial.Live, st.Initial.Filled = true, in.filled
@@ -170,7 +181,7 @@ func (e *Engine) RestoreState(st StoredState) error {
 	}
 	sb := st.Books
 	e.books.RoundTrips, e.books.Realized, e.books.Fees = sb.RoundTrips, sb.Realized, sb.Fees
-	e.books.Placed, e.books.Canceled, e.books.Rejected = sb.Placed, sb.Canceled, sb.Rejected
+	e.books.Placed, e.books.Canceled, e.books.Rejected, e.books.NotSent = sb.Placed, sb.Canceled, sb.Rejected, sb.NotSent
 	e.books.Fills, e.books.Stale, e.books.Illegal, e.books.CancelsDeferred = sb.Fills, sb.Stale, sb.Illegal, sb.CancelsDeferred
 	e.baseline = st.Baseline
 	now := time.Time{}
@@ -188,6 +199,10 @@ func (e *Engine) RestoreState(st StoredState) error {
 		lv.pnl, lv.fees = ss.TripRealized, ss.TripFees
 	}
 	e.initial.gen = st.Initial.Gen
+	e.closing.gen = st.CloseGen
+	// Every generation the last run may have used is at or below the
+	// floor: nothing of this run reuses one.
+	e.genFloor = max(e.genFloor, st.reservedFloor())
 	if st.Initial.Live {
 		e.initial.live, e.initial.filled, e.initial.next = true, st.Initial.Filled, 0
 		e.initial.targets = append(e.initial.targets[:0], st.Initial.Waiting...)
@@ -236,7 +251,7 @@ func (e *Engine) checkState(st StoredState) error {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"RoundTrips", b.RoundTrips}, {"Placed", b.Placed}, {"Canceled", b.Canceled}, {"Rejected", b.Rejected},
+	}{{"RoundTrips", b.RoundTrips}, {"Placed", b.Placed}, {"Canceled", b.Canceled}, {"Rejected", b.Rejected}, {"NotSent", b.NotSent},
 		{"Fills", b.Fills}, {"Stale", b.Stale}, {"Illegal", b.Illegal}, {"CancelsDeferred", b.CancelsDeferred}} {
 		if n.v < 0 {
 			bad("Books."+n.name, n.v, "must not be negative")

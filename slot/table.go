@@ -39,8 +39,8 @@ var table = [numStates][numEvents]rule{
 		Reconciled: do(reconcile), Dust: illegal,
 	},
 	EntryOpen: {
-		Submit: illegal, Ack: ignore, Reject: do(ended), Fill: do(fill),
-		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: ignore,
+		Submit: illegal, Ack: do(ackOpen), Reject: do(ended), Fill: do(fill),
+		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: do(unknown),
 		Reconciled: do(reconcile), Dust: illegal,
 	},
 	Holding: {
@@ -54,8 +54,8 @@ var table = [numStates][numEvents]rule{
 		Reconciled: do(reconcile), Dust: illegal,
 	},
 	ExitOpen: {
-		Submit: illegal, Ack: ignore, Reject: do(ended), Fill: do(fill),
-		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: ignore,
+		Submit: illegal, Ack: do(ackOpen), Reject: do(ended), Fill: do(fill),
+		CancelSent: do(cancelSent), Canceled: do(ended), Expired: do(ended), OutcomeUnknown: do(unknown),
 		Reconciled: do(reconcile), Dust: illegal,
 	},
 	Canceling: {
@@ -107,6 +107,17 @@ func ack(s *Slot, _ Event) (Effect, error) {
 	} else {
 		s.State = ExitOpen
 	}
+	return Effect{}, nil
+}
+
+// ackOpen is an ack (or a query's "live") of an order already open: it
+// settles an unknown outcome (the order vanished from a snapshot, or a
+// request about it timed out), and is a duplicate otherwise.
+func ackOpen(s *Slot, _ Event) (Effect, error) {
+	if !s.Unknown {
+		return Effect{Ignored: true}, nil
+	}
+	s.Unknown = false
 	return Effect{}, nil
 }
 

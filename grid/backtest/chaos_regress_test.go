@@ -143,16 +143,21 @@ func TestStaleNotFoundDoesNotFreeASlotWhoseOrderLanded(t *testing.T) {
 
 // The same race on a placement still unacknowledged: the stale not-found
 // leads to another query, and only the answer to a query sent after the
-// window frees the slot.
+// placement could last have landed frees the slot. The host may start
+// sending the placement up to its SendBy (the send timeout, here the ack
+// timeout of 5 s), so it may land up to 5 + 10 s after it was asked for.
 func TestNotFoundFreesOnlyForAQuerySentAfterTheWindow(t *testing.T) {
 	e, t0 := oneLevel(t, grid.WithReceiveWindow(10*time.Second), grid.WithAckTimeout(5*time.Second))
-	require.Equal(t, []string{"place 9/1 entry BUY 2@99 post-only"}, strs(e.OnStreamReady(t0)))
+	in := e.OnStreamReady(t0)
+	require.Equal(t, []string{"place 9/1 entry BUY 2@99 post-only"}, strs(in))
+	assert.Equal(t, t0.Add(5*time.Second), in[0].SendBy)
 	entry := grid.OrderRef{Level: 9, Gen: 1}
 	require.Equal(t, []string{"query 9/1"}, strs(e.OnTimer(t0.Add(6*time.Second))))
-	assert.Empty(t, mustApply(t, e, t0.Add(11*time.Second), grid.OrderEvent{Ref: entry, Type: grid.OrderNotFound}), "asked at 6 s: may predate the order")
-	require.Equal(t, []string{"query 9/1"}, strs(e.OnTimer(t0.Add(12*time.Second))))
+	assert.Empty(t, mustApply(t, e, t0.Add(11*time.Second), grid.OrderEvent{Ref: entry, Type: grid.OrderNotFound, AskedAt: t0.Add(6 * time.Second)}), "asked at 6 s: may predate the order")
+	assert.Empty(t, strs(e.OnTimer(t0.Add(12*time.Second))), "a query now could not prove anything either")
+	require.Equal(t, []string{"query 9/1"}, strs(e.OnTimer(t0.Add(15*time.Second))))
 	assert.Equal(t, []string{"place 9/2 entry BUY 2@99 post-only"},
-		mustApply(t, e, t0.Add(12*time.Second), grid.OrderEvent{Ref: entry, Type: grid.OrderNotFound}), "asked at 12 s: the order cannot arrive any more")
+		mustApply(t, e, t0.Add(15*time.Second), grid.OrderEvent{Ref: entry, Type: grid.OrderNotFound, AskedAt: t0.Add(15 * time.Second)}), "asked at 15 s: the order cannot arrive any more")
 }
 
 // Seed 7306: a trailing grid restarted without a store, whose adopted

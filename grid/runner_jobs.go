@@ -1,0 +1,353 @@
+package grid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/gridmesh/gridmesh/exchange"
+)
+
+// updateEvents maps one order-stream update to engine events.
+func (r *Runner) updateEvents(ref OrderRef, u exchange.OrderUpdate) []OrderEvent {
+	cum := r.steps(u.FilledQty)
+	switch u.Status {
+	case exchange.StatusNew:
+		return []OrderEvent{{Ref: ref, Type: OrderAccepted}}
+	case exchange.StatusPartiallyFilled, exchange.StatusFilled:
+		if !u.LastFillQty.IsPositive() {
+			return []OrderEvent{{Ref: ref, Type: OrderAccepted}}
+		}
+		return []OrderEvent{{Ref: ref, Type: OrderFilled, CumQty: cum, Price: r.ticks(u.LastFillPrice), Fee: r.fee(u.Fee, u.FeeAsset)}}
+	case exchange.StatusCanceled:
+		return []OrderEvent{{Ref: ref, Type: OrderCanceled, CumQty: cum, Price: r.endPrice(u)}}
+	case exchange.StatusExpired:
+		return []OrderEvent{{Ref: ref, Type: OrderExpired, CumQty: cum, Price: r.endPrice(u), Reason: u.Reason}}
+	case exchange.StatusRejected:
+		return []OrderEvent{{Ref: ref, Type: OrderRejected, Reason: u.Reason}}
+	}
+	return nil
+}
+
+// endPrice is the price at which a canceled or expired order's fills not
+// yet seen are booked: its average fill price when the venue reports one
+// (exact for an order filled at one price, as grid orders are), else its
+// limit price (exact for maker fills).
+func (r *Runner) endPrice(u exchange.OrderUpdate) exchange.Ticks {
+	if u.AvgPrice.IsPositive() {
+		return r.ticks(u.AvgPrice)
+	}
+	return r.ticks(u.Price)
+}
+
+// orderEvents maps a queried order to engine events.
+func (r *Runner) orderEvents(ref OrderRef, o exchange.Order) []OrderEvent {
+	cum := r.steps(o.FilledQty)
+	px := r.ticks(o.AvgPrice)
+	if px == 0 {
+		px = r.ticks(o.Price)
+	}
+	switch o.Status {
+	case exchange.StatusNew, exchange.StatusPartiallyFilled:
+		evs := []OrderEvent{{Ref: ref, Type: OrderAccepted}}
+		if cum > 0 {
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderFilled, CumQty: cum, Price: px})
+		}
+		return evs
+	case exchange.StatusFilled:
+		return []OrderEvent{{Ref: ref, Type: OrderAccepted}, {Ref: ref, Type: OrderFilled, CumQty: cum, Price: px}}
+	case exchange.StatusCanceled:
+		return []OrderEvent{{Ref: ref, Type: OrderCanceled, CumQty: cum, Price: px}}
+	case exchange.StatusExpired:
+		return []OrderEvent{{Ref: ref, Type: OrderExpired, CumQty: cum, Price: px}}
+	case exchange.StatusRejected:
+		return []OrderEvent{{Ref: ref, Type: OrderRejected}}
+	}
+	return nil
+}
+
+// do carries out one job on a worker.
+func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
+	if j.reconcile {
+		a := answer{reconciled: true}
+		snap, err := r.snapshot(ctx, time.Time{})
+		if err != nil {
+			r.log.Warn("grid: reconcile failed; will retry", "err", err)
+			return a
+		}
+		a.snapshot = &snap
+		switch rules, err := r.x.Rules(ctx, r.rules.Symbol); {
+		case err == nil:
+			a.halt = rulesChange(r.rules, rules)
+		case errors.Is(err, exchange.ErrTradingRestricted):
+			a.pause = "symbol not trading: " + err.Error()
+		}
+		return a
+	}
+	switch j.kind {
+	case IntentPlace:
+		return answer{events: r.place(ctx, j.intents)}
+	case IntentCancel:
+		return answer{events: r.cancel(ctx, j.intents, stopping)}
+	case IntentQuery:
+		var evs []OrderEvent
+		for _, it := range j.intents {
+			evs = append(evs, r.query(ctx, it.Ref)...)
+		}
+		return answer{events: evs, queried: j.intents[0].Ref, query: true}
+	}
+	return answer{}
+}
+
+// place sends a batch of placements, each no later than its SendBy: one
+// already past it is answered OrderNotSent without being sent, and the
+// executor drops the rest unsent if they cannot leave in time.
+func (r *Runner) place(ctx context.Context, intents []Intent) []OrderEvent {
+	now := r.cfg.now()
+	var evs []OrderEvent
+	var send []Intent
+	budget := time.Duration(-1)
+	for _, it := range intents {
+		if it.SendBy.IsZero() {
+			send = append(send, it)
+			continue
+		}
+		left := it.SendBy.Sub(now)
+		if left <= 0 {
+			evs = append(evs, OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: "its send deadline passed in the runner's queue"})
+			continue
+		}
+		if budget < 0 || left < budget {
+			budget = left
+		}
+		send = append(send, it)
+	}
+	if len(send) == 0 {
+		return evs
+	}
+	if budget >= 0 {
+		ctx = exchange.WithSendWithin(ctx, budget)
+	}
+	reqs := make([]exchange.OrderRequest, len(send))
+	for i, it := range send {
+		reqs[i] = it.OrderRequest(r.rules, r.gridID)
+	}
+	var results []exchange.BatchResult
+	if len(reqs) == 1 {
+		o, err := r.x.Place(ctx, reqs[0])
+		results = []exchange.BatchResult{{Order: o, Err: err}}
+	} else {
+		results = r.x.PlaceBatch(ctx, reqs)
+	}
+	for i, res := range results {
+		ref := send[i].Ref
+		var u *exchange.UnknownOutcomeError
+		switch {
+		case res.Err == nil:
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderAccepted})
+		case errors.Is(res.Err, exchange.ErrNotSent):
+			r.log.Info("grid: order dropped unsent", "ref", ref.String(), "err", res.Err)
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderNotSent, Reason: res.Err.Error()})
+		case errors.As(res.Err, &u):
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderUnknown, SentAt: u.SentAt, Reason: res.Err.Error()})
+		case errors.Is(res.Err, exchange.ErrUnknownOutcome), errors.Is(res.Err, exchange.ErrDuplicateClientOrderID),
+			ctx.Err() != nil:
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderUnknown, Reason: res.Err.Error()})
+		default:
+			r.log.Info("grid: order refused", "ref", ref.String(), "err", res.Err)
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderRejected, Reason: res.Err.Error()})
+		}
+	}
+	return evs
+}
+
+// cancel cancels a batch of orders by client order ID. While the runner
+// stops, a cancel's answer settles its order (the order stream may not
+// report it before the runner ends); otherwise the order stream reports it
+// with its final fills and fees.
+func (r *Runner) cancel(ctx context.Context, intents []Intent, stopping bool) []OrderEvent {
+	reqs := make([]exchange.CancelRequest, len(intents))
+	for i, it := range intents {
+		reqs[i] = exchange.CancelRequest{Symbol: r.rules.Symbol, ClientOrderID: ClientOrderID(r.gridID, it.Ref)}
+	}
+	var results []exchange.BatchResult
+	if len(reqs) == 1 {
+		o, err := r.x.Cancel(ctx, reqs[0])
+		results = []exchange.BatchResult{{Order: o, Err: err}}
+	} else {
+		results = r.x.CancelBatch(ctx, reqs)
+	}
+	var evs []OrderEvent
+	for i, res := range results {
+		ref := intents[i].Ref
+		switch {
+		case res.Err == nil:
+			if stopping && res.Order.Status.Terminal() {
+				evs = append(evs, r.orderEvents(ref, res.Order)...)
+			}
+		case errors.Is(res.Err, exchange.ErrOrderNotFound):
+			evs = append(evs, r.query(ctx, ref)...) // already ended: learn how
+		case errors.Is(res.Err, exchange.ErrUnknownOutcome):
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderUnknown})
+		default:
+			r.log.Warn("grid: cancel failed; the timer retries", "ref", ref.String(), "err", res.Err)
+		}
+	}
+	return evs
+}
+
+// query looks an order up; a "not found" carries when it was asked.
+func (r *Runner) query(ctx context.Context, ref OrderRef) []OrderEvent {
+	asked := r.cfg.now()
+	o, err := r.x.Query(ctx, r.rules.Symbol, ClientOrderID(r.gridID, ref))
+	switch {
+	case err == nil:
+		return r.orderEvents(ref, o)
+	case errors.Is(err, exchange.ErrOrderNotFound):
+		return []OrderEvent{{Ref: ref, Type: OrderNotFound, AskedAt: asked}}
+	default:
+		r.log.Warn("grid: query failed; the timer retries", "ref", ref.String(), "err", err)
+		return nil
+	}
+}
+
+// subscribeKlines merges the candle streams the risk monitors asked for.
+func (r *Runner) subscribeKlines(ctx context.Context, wg *sync.WaitGroup) (<-chan exchange.Kline, error) {
+	if r.cfg.klineInterval == "" || !r.eng.HasRiskMonitors() {
+		return nil, nil
+	}
+	out := make(chan exchange.Kline, 16)
+	symbols := append([]string{r.rules.Symbol}, r.cfg.basket...)
+	var feeders sync.WaitGroup
+	for _, sym := range symbols {
+		ch, err := r.ex.SubscribeKlines(ctx, sym, r.cfg.klineInterval)
+		if err != nil {
+			return nil, fmt.Errorf("grid: klines of %s: %w", sym, err)
+		}
+		feeders.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer feeders.Done()
+			for k := range ch {
+				if !k.Closed {
+					continue
+				}
+				select {
+				case out <- k:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		feeders.Wait()
+		close(out)
+	}()
+	return out, nil
+}
+
+// save writes the engine's state to the store; a failure is logged (the
+// next save tries again) and never stops the grid.
+func (r *Runner) save(ctx context.Context) {
+	if err := r.cfg.store.Save(ctx, r.eng.State()); err != nil {
+		r.log.Error("grid: saving the state failed", "err", err)
+	}
+}
+
+// rulesChange describes how the venue's rules differ from the grid's ("" if
+// they do not). A grid built for other rules must not trade: its levels and
+// quantities may no longer be valid orders.
+func rulesChange(was, now exchange.Rules) string {
+	var diffs []string
+	for _, f := range []struct {
+		name     string
+		was, now decimal.Decimal
+	}{
+		{"tick size", was.TickSize, now.TickSize}, {"step size", was.StepSize, now.StepSize},
+		{"min quantity", was.MinQty, now.MinQty}, {"min notional", was.MinNotional, now.MinNotional},
+	} {
+		if !f.was.Equal(f.now) {
+			diffs = append(diffs, f.name+" "+f.was.String()+" → "+f.now.String())
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	return "symbol rules changed (" + strings.Join(diffs, ", ") + "): rebuild the grid"
+}
+
+// snapshot reads the venue's view of this grid: its live orders, the
+// position and, when since is not zero, its fills since then.
+func (r *Runner) snapshot(ctx context.Context, since time.Time) (Snapshot, error) {
+	orders, err := r.x.OpenOrders(ctx, r.rules.Symbol)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	positions, err := r.x.Positions(ctx, r.rules.Symbol)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	var snap Snapshot
+	for _, o := range orders {
+		grid, ref, err := ParseClientOrderID(o.ClientOrderID)
+		if err != nil || grid != r.gridID {
+			continue
+		}
+		snap.Orders = append(snap.Orders, VenueOrder{Ref: ref, Side: o.Side, Price: r.ticks(o.Price), Qty: r.steps(o.Quantity), Filled: r.steps(o.FilledQty)})
+	}
+	for _, p := range positions {
+		if p.Symbol == "" || p.Symbol == r.rules.Symbol {
+			snap.Position += r.steps(p.Quantity)
+		}
+	}
+	snap.HavePosition = true
+	if !since.IsZero() {
+		fills, err := r.x.Fills(ctx, r.rules.Symbol, since)
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("recent fills: %w", err)
+		}
+		for _, f := range fills {
+			grid, ref, err := ParseClientOrderID(f.ClientOrderID)
+			if err != nil || grid != r.gridID {
+				continue
+			}
+			snap.Fills = append(snap.Fills, VenueFill{Ref: ref, Side: f.Side, Price: r.ticks(f.Price), Qty: r.steps(f.Quantity)})
+		}
+	}
+	return snap, nil
+}
+
+func (r *Runner) ticks(d decimal.Decimal) exchange.Ticks {
+	return exchange.Ticks(d.Div(r.rules.TickSize).Round(0).IntPart())
+}
+
+func (r *Runner) steps(d decimal.Decimal) exchange.Steps {
+	return exchange.Steps(d.Div(r.rules.StepSize).Round(0).IntPart())
+}
+
+// fee converts a fee to Money when it is in the quote asset (the symbol's
+// suffix, e.g. USDT of BTCUSDT, or unnamed); a fee in another asset (BNB)
+// cannot be booked in quote money and is logged instead.
+func (r *Runner) fee(f decimal.Decimal, asset string) exchange.Money {
+	if f.IsZero() {
+		return 0
+	}
+	if asset != "" && !strings.HasSuffix(r.rules.Symbol, asset) {
+		r.log.Info("grid: fee in another asset not booked", "fee", f.String(), "asset", asset)
+		return 0
+	}
+	m, err := r.rules.DecimalToMoney(f)
+	if err != nil {
+		return 0
+	}
+	return m
+}

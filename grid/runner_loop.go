@@ -1,0 +1,466 @@
+package grid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/pricefeed"
+	"github.com/gridmesh/gridmesh/risk"
+)
+
+// recentFillsWindow is how far back a restart with a stored state reads
+// the venue's fills of the grid, to find slots that moved on after the
+// state was saved.
+const recentFillsWindow = 24 * time.Hour
+
+// job is work for one worker: a batch of intents of one kind, or a
+// reconciliation.
+type job struct {
+	kind      IntentKind
+	intents   []Intent
+	reconcile bool
+}
+
+// answer is what a worker learned: events for the engine, or a snapshot
+// (and, with it, any change of the symbol's rules, which halts the grid).
+type answer struct {
+	events     []OrderEvent
+	snapshot   *Snapshot
+	halt       string // the symbol's rules changed
+	pause      string // the symbol is not trading
+	reconciled bool   // a reconciliation ended (done or failed)
+	query      bool   // a query ended
+	queried    OrderRef
+}
+
+// Run runs the grid until ctx ends or the venue's order stream fails, then
+// stops (see [WithCancelOnStop], [WithStopTimeout]). It returns only when
+// every goroutine it started has ended; a stop by ctx returns nil, or an
+// error matching [ErrStopUnsettled] naming what it could not settle.
+func (r *Runner) Run(ctx context.Context) error {
+	// Requests, answers and the order stream outlive ctx by the stop: what
+	// is in flight when ctx ends is finished and applied, never dropped.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	runCtx, cancelRun := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancelRun()
+		stopWork()
+		wg.Wait()
+	}()
+
+	user, err := r.ex.SubscribeUserData(workCtx)
+	if err != nil {
+		return fmt.Errorf("grid: order stream: %w", err)
+	}
+	feed := r.cfg.feed
+	if feed == nil {
+		mon, err := pricefeed.NewMonitor(r.rules.Symbol)
+		if err != nil {
+			return err
+		}
+		src, err := pricefeed.NewExchangeSource(r.ex, r.rules.Symbol, r.rules)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := mon.Run(runCtx, src); err != nil && runCtx.Err() == nil {
+				r.log.Error("grid: price feed ended", "err", err)
+			}
+		}()
+		defer mon.Close()
+		feed = mon
+	}
+	prices := feed.Subscribe(runCtx)
+	klines, err := r.subscribeKlines(runCtx, &wg)
+	if err != nil {
+		return err
+	}
+
+	l := &loop{r: r, work: make(chan job), answers: make(chan answer, 64), user: user, queries: map[OrderRef]bool{}}
+	for range r.cfg.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-workCtx.Done():
+					return
+				case j := <-l.work:
+					a := r.do(workCtx, j, l.stopping.Load())
+					select {
+					case l.answers <- a:
+					case <-workCtx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+
+	if err := l.start(runCtx, user, prices); err != nil {
+		if ctx.Err() != nil {
+			return r.stop(l, nil)
+		}
+		return err
+	}
+	timer := time.NewTicker(r.cfg.timer)
+	defer timer.Stop()
+	recon := time.NewTicker(r.cfg.reconcile)
+	defer recon.Stop()
+	for {
+		send, next := l.next()
+		if send == nil && l.inflight == 0 && len(l.answers) == 0 && len(l.user) == 0 && r.cfg.idle != nil {
+			r.cfg.idle(IdleState{OrderEvents: l.orderEvents, Prices: l.prices})
+		}
+		select {
+		case <-runCtx.Done():
+			return r.stop(l, nil)
+		case send <- next:
+			l.sent()
+		case p, ok := <-prices:
+			if !ok {
+				prices = nil // the feed ended; the order stream decides
+				continue
+			}
+			l.prices++
+			now := r.cfg.now()
+			l.dispatch(r.eng.OnPrice(now, p.Ticks))
+			l.observe(risk.Observation{Time: now, Kind: risk.KindPrice, Symbol: r.rules.Symbol, Price: r.rules.TicksToPrice(p.Ticks)})
+		case k, ok := <-klines:
+			if !ok {
+				klines = nil
+				continue
+			}
+			l.observe(risk.Observation{Time: k.CloseTime, Kind: risk.KindKline, Symbol: k.Symbol, Kline: k})
+		case ev, ok := <-l.user:
+			if !ok {
+				return r.stop(l, errors.New("grid: the order stream ended"))
+			}
+			l.userEvent(ev)
+		case a := <-l.answers:
+			l.inflight--
+			l.answer(a)
+		case <-timer.C:
+			now := r.cfg.now()
+			l.dispatch(r.eng.OnTimer(now))
+			if r.cfg.store != nil && now.Sub(l.saved) >= r.cfg.saveEvery {
+				l.saved = now
+				r.save(runCtx)
+			}
+			l.observe(risk.Observation{Time: now, Kind: risk.KindTimer})
+		case <-recon.C:
+			l.queueReconcile()
+		}
+	}
+}
+
+// loop is the owner goroutine's state. Work waits in two queues: urgent
+// (cancels, queries, reconciliations: at most one of each per order, one
+// reconciliation) goes first; placements are bounded (WithMaxQueuedPlacements).
+type loop struct {
+	r           *Runner
+	work        chan job
+	answers     chan answer
+	user        <-chan exchange.UserEvent
+	urgent      []job
+	places      []job
+	queries     map[OrderRef]bool // queries waiting or running
+	reconciling bool              // a reconciliation waiting or running
+	inflight    int
+	stopping    atomic.Bool // read by the workers
+	orderEvents uint64
+	prices      uint64
+	saved       time.Time // last save to the store
+}
+
+// next is the job to hand to a worker, and the channel to hand it on (nil
+// when there is none).
+func (l *loop) next() (chan job, job) {
+	switch {
+	case len(l.urgent) > 0:
+		return l.work, l.urgent[0]
+	case len(l.places) > 0:
+		return l.work, l.places[0]
+	}
+	return nil, job{}
+}
+
+// sent takes the job next returned off its queue.
+func (l *loop) sent() {
+	if len(l.urgent) > 0 {
+		l.urgent = l.urgent[1:]
+	} else {
+		l.places = l.places[1:]
+	}
+	l.inflight++
+}
+
+func (l *loop) queueReconcile() {
+	if !l.reconciling {
+		l.reconciling = true
+		l.urgent = append(l.urgent, job{reconcile: true})
+	}
+}
+
+// start waits for the first price and the order stream's ready, rebuilds
+// the grid from the venue, and starts it.
+func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices <-chan pricefeed.Price) error {
+	r := l.r
+	ready, priced := false, false
+	for !ready || !priced {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case p, ok := <-prices:
+			if !ok {
+				return errors.New("grid: the price feed ended before the first price")
+			}
+			l.prices++
+			r.eng.OnPrice(r.cfg.now(), p.Ticks) // not started: places nothing
+			priced = true
+		case ev, ok := <-user:
+			if !ok {
+				return errors.New("grid: the order stream ended before it was ready")
+			}
+			if ev.Kind == exchange.EventReady {
+				ready = true
+			}
+		}
+	}
+	if r.cfg.settle > 0 {
+		t := time.NewTimer(r.cfg.settle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	var st *StoredState
+	if r.cfg.store != nil {
+		s, err := r.cfg.store.Load(ctx)
+		switch {
+		case errors.Is(err, ErrNoState):
+		case err != nil:
+			return fmt.Errorf("grid: loading the stored state: %w", err)
+		default:
+			st = &s
+		}
+	}
+	// With a stored state, the venue's recent fills tell which slots moved
+	// on after it was saved (the venue's truth wins over the store).
+	var since time.Time
+	if st != nil {
+		since = r.cfg.now().Add(-recentFillsWindow)
+	}
+	snap, err := r.snapshot(ctx, since)
+	if err != nil {
+		return fmt.Errorf("grid: recovering from the venue: %w", err)
+	}
+	if r.eng.HasRiskChecks() {
+		acct, err := r.x.Account(ctx)
+		if err != nil {
+			return fmt.Errorf("grid: pre-start checks: %w", err)
+		}
+		pos, err := r.x.Positions(ctx, r.rules.Symbol)
+		if err != nil {
+			return fmt.Errorf("grid: pre-start checks: %w", err)
+		}
+		if err := r.eng.CheckStart(acct, pos); err != nil {
+			return err // refuse to start: nothing was placed
+		}
+	}
+	if st != nil {
+		if err := r.eng.RestoreState(*st); err != nil {
+			return err
+		}
+	}
+	in, err := r.eng.Recover(r.cfg.now(), snap, r.cfg.claim)
+	if err != nil {
+		return err
+	}
+	in = append([]Intent(nil), in...)
+	if r.cfg.store != nil {
+		// The first block of generations is stored before any order.
+		res := r.eng.UseReservations()
+		if err := r.reserve(ctx, res.Ref.Gen); err != nil {
+			return fmt.Errorf("grid: reserving client order generations: %w", err)
+		}
+		r.eng.Reserved(r.cfg.now(), res.Ref.Gen) // not started: places nothing
+	}
+	l.dispatch(in)
+	l.dispatch(r.eng.OnStreamReady(r.cfg.now()))
+	r.log.Info("grid: started", "grid", r.gridID, "symbol", r.rules.Symbol, "adopted", len(snap.Orders), "baseline", r.eng.Baseline())
+	return nil
+}
+
+// dispatch turns the engine's intents into jobs: places and cancels of one
+// dispatch turns the engine's intents into jobs: places and cancels of one
+// step go out as one batch each, queries one by one (one per order at a
+// time), reservations are stored at once.
+func (l *loop) dispatch(in []Intent) {
+	if len(in) == 0 {
+		return
+	}
+	var places, cancels []Intent
+	var reserve uint32
+	for _, it := range in {
+		switch it.Kind {
+		case IntentPlace:
+			places = append(places, it)
+		case IntentCancel:
+			cancels = append(cancels, it)
+		case IntentQuery:
+			if !l.queries[it.Ref] {
+				l.queries[it.Ref] = true
+				l.urgent = append(l.urgent, job{kind: IntentQuery, intents: []Intent{it}})
+			}
+		case IntentReserve:
+			reserve = max(reserve, it.Ref.Gen)
+		}
+	}
+	if len(cancels) > 0 {
+		l.urgent = append(l.urgent, job{kind: IntentCancel, intents: cancels})
+	}
+	switch {
+	case len(places) == 0:
+	case l.stopping.Load():
+		l.notSent(places, "the runner is stopping")
+	case len(l.places) >= l.r.cfg.maxPlaces:
+		l.r.log.Warn("grid: placement queue full: orders dropped unsent", "queued", len(l.places), "dropped", len(places))
+		l.notSent(places, "the runner's placement queue is full")
+	default:
+		l.places = append(l.places, job{kind: IntentPlace, intents: places})
+	}
+	if reserve > 0 {
+		l.reserve(reserve)
+	}
+}
+
+// notSent answers placements that were never handed to the venue.
+func (l *loop) notSent(places []Intent, why string) {
+	now := l.r.cfg.now()
+	evs := make([]OrderEvent, len(places))
+	for i, it := range places {
+		evs[i] = OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: why}
+	}
+	for _, ev := range evs {
+		in, _ := l.r.eng.Apply(now, ev)
+		l.dispatch(in)
+	}
+}
+
+// reserve stores a reservation of generations and confirms it to the
+// engine; a failure is logged, and the engine asks again on its timer.
+func (l *loop) reserve(upTo uint32) {
+	r := l.r
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
+	defer cancel()
+	if err := r.reserve(ctx, upTo); err != nil {
+		r.log.Error("grid: storing a reservation of client order generations failed; new orders wait", "upTo", upTo, "err", err)
+		return
+	}
+	l.dispatch(r.eng.Reserved(r.cfg.now(), upTo))
+}
+
+// reserve saves the engine's state, which carries the reservation the
+// engine asked for, so that it is durable before any generation of it is
+// used.
+func (r *Runner) reserve(ctx context.Context, upTo uint32) error {
+	st := r.eng.State()
+	if st.GenReserved < upTo {
+		return fmt.Errorf("grid: the state reserves up to %d, not %d", st.GenReserved, upTo)
+	}
+	return r.cfg.store.Save(ctx, st)
+}
+
+func (l *loop) answer(a answer) {
+	r := l.r
+	if a.query {
+		delete(l.queries, a.queried)
+	}
+	if a.reconciled {
+		l.reconciling = false
+	}
+	if a.halt != "" {
+		l.dispatch(r.eng.Halt(r.cfg.now(), a.halt))
+	}
+	if a.pause != "" && !r.eng.Stats().Paused {
+		l.dispatch(r.eng.Pause(r.cfg.now(), a.pause, true)) // entries stop until the host rebuilds the grid
+	}
+	if a.snapshot != nil {
+		l.dispatch(r.eng.Reconcile(r.cfg.now(), *a.snapshot))
+		return
+	}
+	for _, ev := range a.events {
+		in, err := r.eng.Apply(r.cfg.now(), ev)
+		l.dispatch(in)
+		if err != nil && r.eng.NeedsReconcile() {
+			l.queueReconcile()
+		}
+	}
+}
+
+// observe feeds the engine's risk monitors, if it has any.
+func (l *loop) observe(o risk.Observation) {
+	if l.r.eng.HasRiskMonitors() {
+		l.dispatch(l.r.eng.ObserveRisk(o))
+	}
+}
+
+func (l *loop) userEvent(ev exchange.UserEvent) {
+	r := l.r
+	now := r.cfg.now()
+	switch ev.Kind {
+	case exchange.EventAccount:
+		l.observe(risk.Observation{Time: now, Kind: risk.KindAccount, Account: exchange.Account{Balances: ev.Balances}, Positions: ev.Positions})
+	case exchange.EventReady:
+		l.dispatch(r.eng.OnStreamReady(now))
+		if ev.Reconnected {
+			l.queueReconcile()
+		}
+	case exchange.EventDisconnected:
+		r.eng.OnStreamDown(now)
+	case exchange.EventMarginCall:
+		l.dispatch(r.eng.Halt(now, "margin call on the order stream"))
+	case exchange.EventConfig:
+		r.log.Warn("grid: account configuration changed", "reason", ev.Reason)
+	case exchange.EventOrder:
+		l.orderEvents++
+		u := ev.Order
+		if u.Symbol != "" && u.Symbol != r.rules.Symbol {
+			return
+		}
+		if u.LastFillQty.IsPositive() {
+			l.observe(risk.Observation{Time: now, Kind: risk.KindFill, Symbol: r.rules.Symbol, Fill: exchange.Fill{
+				Symbol: u.Symbol, OrderID: u.OrderID, ClientOrderID: u.ClientOrderID, TradeID: u.TradeID, Side: u.Side,
+				PositionSide: u.PositionSide, Price: u.LastFillPrice, Quantity: u.LastFillQty, Fee: u.Fee, FeeAsset: u.FeeAsset,
+				Maker: u.Maker, Kind: u.Kind, Time: u.Time,
+			}})
+		}
+		if u.Kind != exchange.ExecNormal {
+			l.dispatch(r.eng.Halt(now, fmt.Sprintf("%s fill on the order stream (%s)", strings.ToLower(u.Kind.String()), u.ClientOrderID)))
+			return
+		}
+		grid, ref, err := ParseClientOrderID(u.ClientOrderID)
+		if err != nil || grid != r.gridID {
+			return // not this grid's order: never touched
+		}
+		for _, oe := range r.updateEvents(ref, u) {
+			in, err := r.eng.Apply(now, oe)
+			l.dispatch(in)
+			if err != nil {
+				l.queueReconcile()
+			}
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package grid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrStopUnsettled is matched by the error [Runner.Run] returns when its
+// stop could not settle every order it had to (see [StopError]).
+var ErrStopUnsettled = errors.New("grid: orders left unsettled at stop")
+
+// StopError lists the orders a stop could not settle within its timeout:
+// entries that may still be live on the venue although [WithCancelOnStop]
+// asked for them to be canceled. Check them by client order ID.
+type StopError struct {
+	ClientOrderIDs []string
+}
+
+// Error names every unsettled order.
+func (e *StopError) Error() string {
+	return fmt.Sprintf("grid: stop timed out with %d entries that may be live: %s", len(e.ClientOrderIDs), strings.Join(e.ClientOrderIDs, ", "))
+}
+
+// Is matches ErrStopUnsettled.
+func (e *StopError) Is(target error) bool { return target == ErrStopUnsettled }
+
+// stop ends the run: placements still queued are dropped (they never left),
+// requests in flight finish and are applied, and with WithCancelOnStop
+// every entry that may exist is canceled by its client order ID and
+// settled (its cancel, fill or absence confirmed) — within the stop
+// timeout. The state is saved last. cause is why the run ended (nil: its
+// context).
+func (r *Runner) stop(l *loop, cause error) error {
+	l.stopping.Store(true)
+	places := l.places
+	l.places = nil
+	for _, j := range places {
+		l.notSent(j.intents, "the runner is stopping")
+	}
+	if r.cfg.cancelOnStop {
+		l.dispatch(r.eng.Pause(r.cfg.now(), "runner stopping", true))
+	}
+	deadline := time.NewTimer(r.cfg.stopTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(min(r.cfg.timer, 250*time.Millisecond))
+	defer tick.Stop()
+	user := l.user
+wait:
+	for !l.settled() {
+		send, next := l.next()
+		select {
+		case send <- next:
+			l.sent()
+		case a := <-l.answers:
+			l.inflight--
+			l.answer(a)
+		case ev, ok := <-user:
+			if !ok {
+				user = nil // the cancels' own answers settle the orders
+				continue
+			}
+			l.userEvent(ev)
+		case <-tick.C:
+			l.dispatch(r.eng.OnTimer(r.cfg.now()))
+		case <-deadline.C:
+			break wait
+		}
+	}
+	if r.cfg.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
+		r.save(ctx)
+		cancel()
+	}
+	var errs []error
+	if cause != nil {
+		errs = append(errs, cause)
+	}
+	if ids := l.unsettled(); len(ids) > 0 {
+		r.log.Error("grid: stopped with entries that may be live", "orders", strings.Join(ids, ","))
+		errs = append(errs, &StopError{ClientOrderIDs: ids})
+	}
+	return errors.Join(errs...)
+}
+
+// settled reports whether the stop has nothing left to wait for: no
+// request queued or in flight and, with WithCancelOnStop, no entry that
+// may be live.
+func (l *loop) settled() bool {
+	if l.inflight > 0 || len(l.urgent) > 0 {
+		return false
+	}
+	return !l.r.cfg.cancelOnStop || len(l.r.eng.liveEntries()) == 0
+}
+
+// unsettled lists the client order IDs of the entries that may still be
+// live (WithCancelOnStop only).
+func (l *loop) unsettled() []string {
+	if !l.r.cfg.cancelOnStop {
+		return nil
+	}
+	var ids []string
+	for _, ref := range l.r.eng.liveEntries() {
+		ids = append(ids, ClientOrderID(l.r.gridID, ref))
+	}
+	return ids
+}
