@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 
 	"github.com/shopspring/decimal"
 )
@@ -25,8 +24,10 @@ type Steps int64
 type Money int64
 
 // Notional returns price × quantity as Money. It is exact as long as the
-// product fits in 63 bits (about 9.2e18 units), which holds for any order a
-// venue accepts.
+// product fits in 63 bits (about 9.2e18 units): callers use it on orders
+// already bounded by [MaxNotional] (the engine checks every level's, the
+// simulator every order's) and multiples of them; for a price or quantity
+// from outside, use [CheckedNotional].
 func Notional(price Ticks, qty Steps) Money { return Money(int64(price) * int64(qty)) }
 
 // Rate is a fraction counted in parts per hundred million (1e-8), used for
@@ -58,35 +59,17 @@ func (r Rate) String() string { return r.Decimal().Shift(2).String() + "%" }
 
 // Apply returns m × r rounded half away from zero to the nearest Money unit,
 // the one rounding rule of fees and funding in gridmesh. The product is
-// computed in 128 bits so it cannot overflow for any int64 m and Rate r.
+// computed in 128 bits ([MulDivRound]) so it is exact for any int64 m and
+// Rate r; a result beyond the int64 range (a rate above 100 % of an
+// amount near the limit) saturates.
 func (r Rate) Apply(m Money) Money {
-	neg := (m < 0) != (r < 0)
-	a, b := uabs(int64(m)), uabs(int64(r))
-	hi, lo := bits.Mul64(a, b)
-	if hi >= RateScale { // quotient would not fit in 64 bits
-		if neg {
-			return math.MinInt64
-		}
-		return math.MaxInt64
+	if q, ok := mulDiv(int64(m), int64(r), RateScale, true); ok {
+		return Money(q)
 	}
-	q, rem := bits.Div64(hi, lo, RateScale)
-	if rem*2 >= RateScale {
-		q++
+	if (m < 0) != (r < 0) {
+		return math.MinInt64
 	}
-	if q > math.MaxInt64 {
-		q = math.MaxInt64
-	}
-	if neg {
-		return -Money(q)
-	}
-	return Money(q)
-}
-
-func uabs(v int64) uint64 {
-	if v < 0 {
-		return uint64(-v)
-	}
-	return uint64(v)
+	return math.MaxInt64
 }
 
 // Rules are a symbol's trading rules: the price grid (TickSize), the

@@ -43,6 +43,7 @@ type Engine struct {
 	fixedQty   exchange.Steps // fixed-quantity sizing
 	minQty     exchange.Steps
 	minNotion  exchange.Money
+	maxNotion  exchange.Money // the largest order a level may carry (see maxLevelNotional)
 	longSlots  bool
 	shortSlots bool
 	reduceOnly bool
@@ -161,6 +162,7 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.minQty, e.minNotion = rules.MinQtySteps(), rules.MinNotionalMoney()
+	e.maxNotion = maxLevelNotional(&c)
 	if !c.amount.IsZero() {
 		if e.amount, err = rules.DecimalToMoney(c.amount); err != nil {
 			return nil, err
@@ -285,6 +287,8 @@ func (e *Engine) makeLevel(i int64) level {
 	switch {
 	case lv.qty < max(e.minQty, 1):
 		lv.bad = fmt.Sprintf("quantity %s is below the minimum %s", e.rules.StepsToQty(lv.qty), e.rules.StepsToQty(max(e.minQty, 1)))
+	case !e.fitsBooks(p, lv.qty) || !e.fitsBooks(exit, lv.qty):
+		lv.bad = e.beyondBooks(max(p, exit), lv.qty)
 	case exchange.Notional(p, lv.qty) < e.minNotion:
 		lv.bad = fmt.Sprintf("entry notional %s is below the minimum %s", e.rules.MoneyToDecimal(exchange.Notional(p, lv.qty)), e.rules.MinNotional)
 	case exchange.Notional(exit, lv.qty) < e.minNotion:

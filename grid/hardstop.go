@@ -120,7 +120,7 @@ func (e *Engine) applyClose(now time.Time, ev OrderEvent) {
 				continue
 			}
 			q := min(exchange.Steps(lv.s.Held), left)
-			removed := lv.s.Cost * int64(q) / lv.s.Held
+			removed, _ := exchange.MulDiv(lv.s.Cost, int64(q), lv.s.Held) // exact; cannot fail: q ≤ Held
 			realized := int64(ev.Price)*int64(q) - removed
 			if kind == slot.Short {
 				realized = -realized
