@@ -130,6 +130,15 @@ func (r Rules) Validate() error {
 	if r.MinNotional.IsNegative() {
 		bad("MinNotional", r.MinNotional, "must not be negative")
 	}
+	// The minimums are counted in Steps and Money (MinQtySteps,
+	// MinNotionalMoney): one that does not fit would wrap.
+	limit := decimal.NewFromInt(math.MaxInt64 / 4)
+	if r.StepSize.IsPositive() && r.MinQty.Div(r.StepSize).Ceil().GreaterThan(limit) {
+		bad("MinQty", r.MinQty, "is beyond what int64 counts in steps of "+r.StepSize.String())
+	}
+	if u := r.MoneyUnit(); u.IsPositive() && r.MinNotional.Div(u).Ceil().GreaterThan(limit) {
+		bad("MinNotional", r.MinNotional, "is beyond what int64 counts in money units of TickSize × StepSize = "+u.String())
+	}
 	return errors.Join(errs...)
 }
 
@@ -254,8 +263,10 @@ func (r Rules) CheckTicks(price Ticks, qty Steps) error {
 	if qty <= 0 || qty < r.MinQtySteps() {
 		return &RuleError{Symbol: r.Symbol, Field: "quantity", Value: r.StepsToQty(qty).String(), Reason: "is below MinQty " + r.MinQty.String()}
 	}
-	if Notional(price, qty) < r.MinNotionalMoney() {
-		return &RuleError{Symbol: r.Symbol, Field: "notional", Value: r.MoneyToDecimal(Notional(price, qty)).String(), Reason: "is below MinNotional " + r.MinNotional.String()}
+	// A notional beyond int64 is far above any minimum (Validate keeps
+	// MinNotional within int64 Money).
+	if n, err := CheckedNotional(price, qty); err == nil && n < r.MinNotionalMoney() {
+		return &RuleError{Symbol: r.Symbol, Field: "notional", Value: r.MoneyToDecimal(n).String(), Reason: "is below MinNotional " + r.MinNotional.String()}
 	}
 	return nil
 }
