@@ -287,8 +287,10 @@ func (e *Engine) makeLevel(i int64) level {
 	switch {
 	case lv.qty < max(e.minQty, 1):
 		lv.bad = fmt.Sprintf("quantity %s is below the minimum %s", e.rules.StepsToQty(lv.qty), e.rules.StepsToQty(max(e.minQty, 1)))
-	case !e.fitsBooks(p, lv.qty) || !e.fitsBooks(exit, lv.qty):
-		lv.bad = e.beyondBooks(max(p, exit), lv.qty)
+	case !e.fitsBooks(p, lv.qty):
+		lv.bad = e.beyondBooks("entry", p, lv.qty)
+	case !e.fitsBooks(exit, lv.qty):
+		lv.bad = e.beyondBooks("exit", exit, lv.qty)
 	case exchange.Notional(p, lv.qty) < e.minNotion:
 		lv.bad = fmt.Sprintf("entry notional %s is below the minimum %s", e.rules.MoneyToDecimal(exchange.Notional(p, lv.qty)), e.rules.MinNotional)
 	case exchange.Notional(exit, lv.qty) < e.minNotion:

@@ -234,9 +234,9 @@ func (e *Engine) fitsBooks(price exchange.Ticks, qty exchange.Steps) bool {
 
 // beyondBooks says why a level's order is refused by fitsBooks, in the
 // user's units.
-func (e *Engine) beyondBooks(price exchange.Ticks, qty exchange.Steps) string {
-	return fmt.Sprintf("order notional %s (%s at %s) is beyond %s, the most one level may carry so that the grid's integer books stay exact "+
+func (e *Engine) beyondBooks(role string, price exchange.Ticks, qty exchange.Steps) string {
+	return fmt.Sprintf("%s notional %s (%s at %s) is beyond %s, the most one level may carry so that the grid's integer books stay exact "+
 		"(they count money in units of TickSize × StepSize = %s; fewer levels, a smaller size or coarser rules fix it)",
-		e.rules.TicksToPrice(price).Mul(e.rules.StepsToQty(qty)), e.rules.StepsToQty(qty), e.rules.TicksToPrice(price),
+		role, e.rules.TicksToPrice(price).Mul(e.rules.StepsToQty(qty)), e.rules.StepsToQty(qty), e.rules.TicksToPrice(price),
 		e.rules.MoneyToDecimal(e.maxNotion), e.rules.MoneyUnit())
 }
