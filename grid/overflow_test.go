@@ -1,10 +1,14 @@
 package grid
 
 import (
+	"fmt"
+	"math"
 	"math/big"
+	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -165,4 +169,110 @@ func TestReconcileCancelsAnOrderBeyondTheIntegerBooks(t *testing.T) {
 	assert.Equal(t, before.LongHeld, e.Books().LongHeld)
 	assert.Equal(t, before.LongCost, e.Books().LongCost)
 	require.NoError(t, e.CheckInvariants())
+}
+
+// fillLog is an observer that keeps every fill's money in math/big.
+type fillLog struct {
+	NopObserver
+	bought, sold big.Int
+	fills        int
+}
+
+func (f *fillLog) Fill(n FillNote) {
+	m := new(big.Int).Mul(big.NewInt(int64(n.Price)), big.NewInt(int64(n.Qty)))
+	if n.Side == exchange.Buy {
+		f.bought.Add(&f.bought, m)
+	} else {
+		f.sold.Add(&f.sold, m)
+	}
+	f.fills++
+}
+
+// TestEngineMoneyIsExactOverExtremeRules is the engine's property test of
+// issue 9 bug 5, over symbols with ticks of 1e-8..1e3 and steps of
+// 1e-8..1, prices up to 1e6 and quantities up to 1e10:
+//
+//   - New accepts the grid exactly when every level's entry and exit
+//     notional, computed in math/big, is within the integer books' bound,
+//     and otherwise refuses it naming the bound;
+//   - along a random walk, a long grid's books stay exact: realized PnL is
+//     the money of its sells minus the basis they removed, so Realized =
+//     Σ sells − Σ buys + LongCost in math/big, and every slot's basis lies
+//     between its quantity at the lowest and at the highest fill price (a
+//     wrapped product breaks one or the other).
+func TestEngineMoneyIsExactOverExtremeRules(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 5))
+	mant := []int64{1, 2, 5}
+	const intervals = 10
+	accepted, refused, wide, fills := 0, 0, 0, 0
+	for i := range 300 {
+		tick := decimal.New(mant[rng.IntN(3)], int32(rng.IntN(12)-8))
+		tick = decimal.Min(tick, decimal.NewFromInt(1000))
+		step := decimal.New(mant[rng.IntN(3)], int32(rng.IntN(9)-8))
+		step = decimal.Min(step, decimal.NewFromInt(1))
+		rules := exchange.Rules{Symbol: "X", TickSize: tick, StepSize: step}
+		maxTicks := decimal.NewFromInt(1_000_000).Div(tick).IntPart()
+		if maxTicks < 100*intervals {
+			continue // too coarse a tick for ten levels below 1e6
+		}
+		lo := 50*intervals + rng.Int64N(maxTicks-100*intervals+1) // lowest level, in ticks
+		width := lo / 5                                           // levels 2 % apart
+		hi := lo + width
+		qty := logUniform(rng, decimal.NewFromInt(10_000_000_000).Div(step).IntPart())
+		name := fmt.Sprintf("case %d: tick %s step %s levels %d..%d ticks qty %d steps", i, tick, step, lo, hi, qty)
+
+		// the levels as the ladder rounds them, and whether each order fits
+		bound := new(big.Int).SetInt64(int64(min(exchange.MaxNotional, booksBudget/(intervals+1))))
+		fits := true
+		for k := int64(0); k <= intervals; k++ {
+			p := lo + (k*width+intervals/2)/intervals
+			if new(big.Int).Mul(big.NewInt(p), big.NewInt(qty)).Cmp(bound) > 0 {
+				fits = false
+			}
+		}
+		log := &fillLog{}
+		e, err := New(rules, WithStartPrice(rules.TicksToPrice(exchange.Ticks(hi))),
+			WithBounds(rules.TicksToPrice(exchange.Ticks(lo)), rules.TicksToPrice(exchange.Ticks(hi)), intervals),
+			WithQuantity(rules.StepsToQty(exchange.Steps(qty))), WithMode(Long), WithInitialPosition(false),
+			WithWindows(3, 3, 1), WithObserver(log))
+		if !fits {
+			require.Error(t, err, name)
+			assert.Contains(t, err.Error(), "the most one level may carry", name)
+			refused++
+			continue
+		}
+		require.NoError(t, err, name)
+		accepted++
+		v := newBookVenue(t, e, exchange.Ticks(hi))
+		v.checkEvery = false
+		for range 40 {
+			v.tick(exchange.Ticks(lo + rng.Int64N(width+1)))
+		}
+		require.NoError(t, e.CheckInvariants(), name)
+		fills += log.fills
+		if sq := new(big.Int).Mul(big.NewInt(qty), big.NewInt(qty)); !sq.Mul(sq, big.NewInt(lo)).IsInt64() && e.Books().RoundTrips > 0 {
+			wide++ // an exit's cost × quantity passed int64: the bug's case
+		}
+		b := e.Books()
+		want := new(big.Int).Sub(&log.sold, &log.bought)
+		want.Add(want, big.NewInt(int64(b.LongCost)))
+		require.Equal(t, want.String(), big.NewInt(int64(b.Realized)).String(), name)
+		e.Slots(func(s SlotView) {
+			held := big.NewInt(s.Slot.Held)
+			low, high := new(big.Int).Mul(held, big.NewInt(lo)), new(big.Int).Mul(held, big.NewInt(hi))
+			cost := big.NewInt(s.Slot.Cost)
+			assert.True(t, cost.Cmp(low) >= 0 && cost.Cmp(high) <= 0, "%s: level %d holds %d at cost %d", name, s.Level, s.Slot.Held, s.Slot.Cost)
+		})
+	}
+	t.Logf("%d grids accepted and walked exactly (%d fills; %d grids with round trips whose cost × quantity passed int64), %d refused as beyond the integer books",
+		accepted, fills, wide, refused)
+	assert.Greater(t, accepted, 50)
+	assert.Greater(t, wide, 20)
+	assert.Greater(t, refused, 20)
+}
+
+// logUniform draws an integer in [1, hi] evenly over its orders of magnitude.
+func logUniform(rng *rand.Rand, hi int64) int64 {
+	v := int64(math.Exp(rng.Float64() * math.Log(float64(hi))))
+	return min(max(v, 1), hi)
 }
