@@ -133,10 +133,10 @@ func (r Rules) Validate() error {
 	// The minimums are counted in Steps and Money (MinQtySteps,
 	// MinNotionalMoney): one that does not fit would wrap.
 	limit := decimal.NewFromInt(math.MaxInt64 / 4)
-	if r.StepSize.IsPositive() && r.MinQty.Div(r.StepSize).Ceil().GreaterThan(limit) {
+	if !r.MinQty.IsZero() && r.StepSize.IsPositive() && r.MinQty.Div(r.StepSize).Ceil().GreaterThan(limit) {
 		bad("MinQty", r.MinQty, "is beyond what int64 counts in steps of "+r.StepSize.String())
 	}
-	if u := r.MoneyUnit(); u.IsPositive() && r.MinNotional.Div(u).Ceil().GreaterThan(limit) {
+	if u := r.MoneyUnit(); !r.MinNotional.IsZero() && u.IsPositive() && r.MinNotional.Div(u).Ceil().GreaterThan(limit) {
 		bad("MinNotional", r.MinNotional, "is beyond what int64 counts in money units of TickSize × StepSize = "+u.String())
 	}
 	return errors.Join(errs...)
