@@ -127,7 +127,10 @@ func (b Books) Unrealized(mark exchange.Ticks) exchange.Money {
 var ErrIllegalUpdate = errors.New("grid: update contradicts the engine's view")
 
 // New builds an engine for a symbol with the given options, validating all
-// of them and every level against the symbol's rules. All problems are
+// of them and every level against the symbol's rules and against what the
+// engine's int64 books can hold exactly (a level's notional within
+// [exchange.MaxNotional] and the grid's share of a quarter of the int64
+// range, in units of TickSize × StepSize). All problems are
 // reported at once (errors.Join), each naming the option or level and the
 // values.
 func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
