@@ -321,8 +321,14 @@ func (c *Core) check(o OrderSpec) error {
 		if o.Market {
 			px = c.price
 		}
-		if n, err := exchange.CheckedNotional(max(px, 0), o.Qty); err != nil || n > exchange.MaxNotional {
-			return specErr("Qty", fmt.Sprint(int64(o.Qty)), fmt.Sprintf("at price %d ticks is a notional beyond %d Money units", px, int64(exchange.MaxNotional)), exchange.ErrInvalidOrder)
+		// the highest price it can fill at: a crossing sell fills at the
+		// current price, above its limit
+		top := px
+		if o.Side == exchange.Sell {
+			top = max(px, c.price)
+		}
+		if n, err := exchange.CheckedNotional(max(top, 0), o.Qty); err != nil || n > exchange.MaxNotional {
+			return specErr("Qty", fmt.Sprint(int64(o.Qty)), fmt.Sprintf("at price %d ticks is a notional beyond %d Money units", top, int64(exchange.MaxNotional)), exchange.ErrInvalidOrder)
 		}
 		if o.Qty < c.minQty || exchange.Notional(px, o.Qty) < c.minNotional {
 			if err := c.cfg.Rules.CheckTicks(px, o.Qty); err != nil {
