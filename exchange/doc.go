@@ -13,7 +13,12 @@
 // paths a price is a [Ticks] count (price / TickSize), a quantity a [Steps]
 // count (quantity / StepSize) and an amount of quote currency a [Money]
 // count of TickSize×StepSize units, so that price × quantity is exact
-// integer arithmetic.
+// integer arithmetic. The one exact multiply-divide of that money
+// ([MulDiv], [MulDivRound]: a 128-bit product) lives here for the slot, the
+// engine and the simulator alike, with [CheckedNotional] for products of
+// outside values and [MaxNotional], the largest order they book; a result
+// that cannot fit int64 is an error matching [ErrOverflow], never a wrapped
+// value.
 //
 // This package imports nothing else of gridmesh.
 package exchange

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 
 	"github.com/shopspring/decimal"
 )
@@ -25,8 +24,10 @@ type Steps int64
 type Money int64
 
 // Notional returns price × quantity as Money. It is exact as long as the
-// product fits in 63 bits (about 9.2e18 units), which holds for any order a
-// venue accepts.
+// product fits in 63 bits (about 9.2e18 units): callers use it on orders
+// already bounded by [MaxNotional] (the engine checks every level's, the
+// simulator every order's) and multiples of them; for a price or quantity
+// from outside, use [CheckedNotional].
 func Notional(price Ticks, qty Steps) Money { return Money(int64(price) * int64(qty)) }
 
 // Rate is a fraction counted in parts per hundred million (1e-8), used for
@@ -58,35 +59,17 @@ func (r Rate) String() string { return r.Decimal().Shift(2).String() + "%" }
 
 // Apply returns m × r rounded half away from zero to the nearest Money unit,
 // the one rounding rule of fees and funding in gridmesh. The product is
-// computed in 128 bits so it cannot overflow for any int64 m and Rate r.
+// computed in 128 bits ([MulDivRound]) so it is exact for any int64 m and
+// Rate r; a result beyond the int64 range (a rate above 100 % of an
+// amount near the limit) saturates.
 func (r Rate) Apply(m Money) Money {
-	neg := (m < 0) != (r < 0)
-	a, b := uabs(int64(m)), uabs(int64(r))
-	hi, lo := bits.Mul64(a, b)
-	if hi >= RateScale { // quotient would not fit in 64 bits
-		if neg {
-			return math.MinInt64
-		}
-		return math.MaxInt64
+	if q, ok := mulDiv(int64(m), int64(r), RateScale, true); ok {
+		return Money(q)
 	}
-	q, rem := bits.Div64(hi, lo, RateScale)
-	if rem*2 >= RateScale {
-		q++
+	if (m < 0) != (r < 0) {
+		return math.MinInt64
 	}
-	if q > math.MaxInt64 {
-		q = math.MaxInt64
-	}
-	if neg {
-		return -Money(q)
-	}
-	return Money(q)
-}
-
-func uabs(v int64) uint64 {
-	if v < 0 {
-		return uint64(-v)
-	}
-	return uint64(v)
+	return math.MaxInt64
 }
 
 // Rules are a symbol's trading rules: the price grid (TickSize), the
@@ -146,6 +129,15 @@ func (r Rules) Validate() error {
 	}
 	if r.MinNotional.IsNegative() {
 		bad("MinNotional", r.MinNotional, "must not be negative")
+	}
+	// The minimums are counted in Steps and Money (MinQtySteps,
+	// MinNotionalMoney): one that does not fit would wrap.
+	limit := decimal.NewFromInt(math.MaxInt64 / 4)
+	if !r.MinQty.IsZero() && r.StepSize.IsPositive() && r.MinQty.Div(r.StepSize).Ceil().GreaterThan(limit) {
+		bad("MinQty", r.MinQty, "is beyond what int64 counts in steps of "+r.StepSize.String())
+	}
+	if u := r.MoneyUnit(); !r.MinNotional.IsZero() && u.IsPositive() && r.MinNotional.Div(u).Ceil().GreaterThan(limit) {
+		bad("MinNotional", r.MinNotional, "is beyond what int64 counts in money units of TickSize × StepSize = "+u.String())
 	}
 	return errors.Join(errs...)
 }
@@ -271,8 +263,10 @@ func (r Rules) CheckTicks(price Ticks, qty Steps) error {
 	if qty <= 0 || qty < r.MinQtySteps() {
 		return &RuleError{Symbol: r.Symbol, Field: "quantity", Value: r.StepsToQty(qty).String(), Reason: "is below MinQty " + r.MinQty.String()}
 	}
-	if Notional(price, qty) < r.MinNotionalMoney() {
-		return &RuleError{Symbol: r.Symbol, Field: "notional", Value: r.MoneyToDecimal(Notional(price, qty)).String(), Reason: "is below MinNotional " + r.MinNotional.String()}
+	// A notional beyond int64 is far above any minimum (Validate keeps
+	// MinNotional within int64 Money).
+	if n, err := CheckedNotional(price, qty); err == nil && n < r.MinNotionalMoney() {
+		return &RuleError{Symbol: r.Symbol, Field: "notional", Value: r.MoneyToDecimal(n).String(), Reason: "is below MinNotional " + r.MinNotional.String()}
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ type Engine struct {
 	fixedQty   exchange.Steps // fixed-quantity sizing
 	minQty     exchange.Steps
 	minNotion  exchange.Money
+	maxNotion  exchange.Money // the largest order a level may carry (see maxLevelNotional)
 	longSlots  bool
 	shortSlots bool
 	reduceOnly bool
@@ -130,7 +131,10 @@ func (b Books) Unrealized(mark exchange.Ticks) exchange.Money {
 var ErrIllegalUpdate = errors.New("grid: update contradicts the engine's view")
 
 // New builds an engine for a symbol with the given options, validating all
-// of them and every level against the symbol's rules. All problems are
+// of them and every level against the symbol's rules and against what the
+// engine's int64 books can hold exactly (a level's notional within
+// [exchange.MaxNotional] and the grid's share of a quarter of the int64
+// range, in units of TickSize × StepSize). All problems are
 // reported at once (errors.Join), each naming the option or level and the
 // values.
 func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
@@ -165,6 +169,7 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.minQty, e.minNotion = rules.MinQtySteps(), rules.MinNotionalMoney()
+	e.maxNotion = maxLevelNotional(&c)
 	if !c.amount.IsZero() {
 		if e.amount, err = rules.DecimalToMoney(c.amount); err != nil {
 			return nil, err
@@ -289,6 +294,10 @@ func (e *Engine) makeLevel(i int64) level {
 	switch {
 	case lv.qty < max(e.minQty, 1):
 		lv.bad = fmt.Sprintf("quantity %s is below the minimum %s", e.rules.StepsToQty(lv.qty), e.rules.StepsToQty(max(e.minQty, 1)))
+	case !e.fitsBooks(p, lv.qty):
+		lv.bad = e.beyondBooks("entry", p, lv.qty)
+	case !e.fitsBooks(exit, lv.qty):
+		lv.bad = e.beyondBooks("exit", exit, lv.qty)
 	case exchange.Notional(p, lv.qty) < e.minNotion:
 		lv.bad = fmt.Sprintf("entry notional %s is below the minimum %s", e.rules.MoneyToDecimal(exchange.Notional(p, lv.qty)), e.rules.MinNotional)
 	case exchange.Notional(exit, lv.qty) < e.minNotion:

@@ -239,7 +239,8 @@ func (e *Engine) applyInitial(now time.Time, ev OrderEvent) error {
 			i := in.targets[in.next]
 			lv := e.lv(i)
 			q := min(lv.qty-exchange.Steps(lv.s.Held), left)
-			fee := exchange.Money(int64(ev.Fee) * int64(q) / int64(delta))
+			share, _ := exchange.MulDiv(int64(ev.Fee), int64(q), int64(delta)) // exact; cannot fail: q ≤ delta
+			fee := exchange.Money(share)
 			left -= q
 			if left == 0 {
 				fee = feeLeft

@@ -258,7 +258,7 @@ func (e *Engine) bookClose(now time.Time, kind slot.Kind, qty exchange.Steps, pr
 			continue
 		}
 		q := min(exchange.Steps(lv.s.Held), left)
-		removed := lv.s.Cost * int64(q) / lv.s.Held
+		removed, _ := exchange.MulDiv(lv.s.Cost, int64(q), lv.s.Held) // exact; cannot fail: q ≤ Held
 		realized := int64(price)*int64(q) - removed
 		if kind == slot.Short {
 			realized = -realized

@@ -69,7 +69,11 @@ func (l *ladder) price(i int64) (exchange.Ticks, bool) {
 		return l.prices[i], true
 	}
 	if !l.geometric {
-		p := int64(l.anchor) + i*l.step
+		off, err := exchange.MulDiv(i, l.step, 1) // exact: i × step may pass int64
+		if err != nil || off > math.MaxInt64/4 {
+			return 0, false
+		}
+		p := int64(l.anchor) + off
 		if p <= 0 || p > math.MaxInt64/4 {
 			return 0, false
 		}
@@ -117,7 +121,10 @@ func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, 
 	l.prices = make([]exchange.Ticks, n+1)
 	if !c.geometric {
 		for i := int64(0); i <= n; i++ {
-			l.prices[i] = loT + exchange.Ticks((i*int64(hiT-loT)+n/2)/n)
+			// i × (hi − lo) / n, rounded half up: exact in 128 bits, and
+			// the quotient is at most hi − lo, so it cannot fail.
+			off, _ := exchange.MulDivRound(i, int64(hiT-loT), n)
+			l.prices[i] = loT + exchange.Ticks(off)
 		}
 	} else {
 		// ratio = (upper/lower)^(1/N) in decimals (no float64 anywhere near
@@ -196,3 +203,39 @@ func powInt(x decimal.Decimal, k int64) decimal.Decimal {
 // far below any tick, and it keeps the numbers small. Level prices are
 // rounded to the tick afterwards, so they are exact, repeatable decimals.
 const powDigits = 30
+
+// booksBudget bounds the sum of the notionals of every order the grid can
+// hold at once, in Money units: a quarter of the int64 range, so that the
+// books' sums (costs, the unrealized PnL at a mark up to a few times the
+// levels, realized PnL over many round trips) stay exact in int64.
+const booksBudget exchange.Money = math.MaxInt64 >> 2
+
+// maxLevelNotional is the largest entry or exit notional one level may
+// carry: the books' budget shared by every slot that can hold at once (a
+// bounded grid's levels, a trailing grid's layer cap), and never above
+// [exchange.MaxNotional]. It is a bound of the integer books, far above
+// any real order: with a 1e-8 tick and whole-coin steps a 100,000-level
+// grid still allows 230,000 USDT a level.
+func maxLevelNotional(c *config) exchange.Money {
+	slots := int64(c.layerCap)
+	if !c.trailing {
+		slots = int64(c.intervals) + 1
+	}
+	return min(exchange.MaxNotional, booksBudget/exchange.Money(max(slots, 1)))
+}
+
+// fitsBooks reports whether an order of qty at price stays within the
+// level bound (maxLevelNotional), computed without overflow.
+func (e *Engine) fitsBooks(price exchange.Ticks, qty exchange.Steps) bool {
+	n, err := exchange.CheckedNotional(price, qty)
+	return err == nil && n <= e.maxNotion
+}
+
+// beyondBooks says why a level's order is refused by fitsBooks, in the
+// user's units.
+func (e *Engine) beyondBooks(role string, price exchange.Ticks, qty exchange.Steps) string {
+	return fmt.Sprintf("%s notional %s (%s at %s) is beyond %s, the most one level may carry so that the grid's integer books stay exact "+
+		"(they count money in units of TickSize × StepSize = %s; fewer levels, a smaller size or coarser rules fix it)",
+		role, e.rules.TicksToPrice(price).Mul(e.rules.StepsToQty(qty)), e.rules.StepsToQty(qty), e.rules.TicksToPrice(price),
+		e.rules.MoneyToDecimal(e.maxNotion), e.rules.MoneyUnit())
+}

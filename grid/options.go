@@ -225,13 +225,12 @@ func WithObserver(o Observer) Option { return optionFunc(func(c *config) { c.obs
 
 func defaultConfig() config {
 	return config{
-		gridID:      "grid",
-		buyWindow:   10,
-		sellWindow:  10,
-		hysteresis:  2,
-		recvWindow:  exchange.DefaultReceiveWindow,
-		ackTimeout:  30 * time.Second,
-
+		gridID:     "grid",
+		buyWindow:  10,
+		sellWindow: 10,
+		hysteresis: 2,
+		recvWindow: exchange.DefaultReceiveWindow,
+		ackTimeout: 30 * time.Second,
 	}
 }
 

@@ -139,6 +139,9 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 		}
 		held, cost := s.Held, s.Cost
 		switch rest := int64(o.Qty - o.Filled); {
+		case !e.fitsBooks(o.Price, o.Qty): // keeps the products below exact
+			e.orphan(now, o, e.beyondBooks("order", o.Price, o.Qty))
+			return
 		case role == slot.RoleEntry && s.State != slot.Free:
 			e.orphan(now, o, "does not fit its slot ("+s.State.String()+")")
 			return

@@ -28,7 +28,9 @@
 // filled quantity, which makes duplicated and reordered updates harmless:
 // only growth of the cumulative quantity is booked.
 //
-// The package is pure: no I/O, no clock, no locks, no goroutines, and it
-// imports nothing else of gridmesh. A Slot is not safe for concurrent use;
+// The package is pure: no I/O, no clock, no locks, no goroutines. Of
+// gridmesh it imports only exchange, for the one exact 128-bit
+// multiply-divide of money (exchange.MulDiv) that the engine and the
+// simulator share. A Slot is not safe for concurrent use;
 // the engine's single owner goroutine applies its events.
 package slot

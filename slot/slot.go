@@ -192,6 +192,9 @@ type TransitionError struct {
 	State  State
 	Event  EventType
 	Reason string
+	// Err is the cause when there is one to branch on: a fill whose money
+	// does not fit int64 wraps exchange.ErrOverflow.
+	Err error
 }
 
 // Error names the event, the state and why it cannot happen there.
@@ -204,6 +207,9 @@ func (e *TransitionError) Error() string {
 
 // Is makes every TransitionError match ErrIllegal.
 func (e *TransitionError) Is(target error) bool { return target == ErrIllegal }
+
+// Unwrap returns the cause, if any.
+func (e *TransitionError) Unwrap() error { return e.Err }
 
 // Apply applies one event. On error the slot is unchanged.
 func (s *Slot) Apply(e Event) (Effect, error) {
@@ -230,7 +236,7 @@ func (s *Slot) Apply(e Event) (Effect, error) {
 		// the slot as it was (the table test holds every rule to that).
 		eff, err := r.fn(s, e)
 		if err != nil {
-			return Effect{}, &TransitionError{State: s.State, Event: e.Type, Reason: err.Error()}
+			return Effect{}, &TransitionError{State: s.State, Event: e.Type, Reason: err.Error(), Err: err}
 		}
 		return eff, nil
 	}

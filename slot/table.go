@@ -3,6 +3,8 @@ package slot
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gridmesh/gridmesh/exchange"
 )
 
 type ruleKind uint8
@@ -146,6 +148,11 @@ func reject(s *Slot, e Event) (Effect, error) {
 }
 
 // book adds the growth of the cumulative filled quantity to the position.
+// Money is exact: products are checked, and an exit removes the exited
+// share of the cost as cost × exited / held through a 128-bit product
+// (exchange.MulDiv), which cannot overflow however large the position. A
+// fill whose money does not fit in int64 at all is an error and changes
+// nothing.
 func book(s *Slot, cum, price int64) (Effect, error) {
 	delta := cum - s.Filled
 	if delta <= 0 {
@@ -154,28 +161,56 @@ func book(s *Slot, cum, price int64) (Effect, error) {
 	if cum > s.OrderQty {
 		return Effect{}, errOverfill
 	}
+	paid, err := exchange.CheckedNotional(exchange.Ticks(price), exchange.Steps(delta))
+	if err != nil {
+		return Effect{}, fmt.Errorf("fill of %d at %d: %w", delta, price, err)
+	}
 	var eff Effect
 	eff.Price = price
 	if s.Role == RoleEntry {
+		cost, ok := add(s.Cost, int64(paid))
+		if !ok {
+			return Effect{}, fmt.Errorf("cost %d plus fill of %d at %d: %w", s.Cost, delta, price, exchange.ErrOverflow)
+		}
 		s.Held += delta
-		s.Cost += price * delta
+		s.Cost = cost
 		eff.Entered = delta
 	} else {
 		if delta > s.Held {
 			return Effect{}, fmt.Errorf("exit fill %d exceeds held %d", delta, s.Held)
 		}
-		removed := s.Cost * delta / s.Held // truncated; the remainder stays in the basis
-		if s.Kind == Short {
-			eff.Realized = removed - price*delta
-		} else {
-			eff.Realized = price*delta - removed
+		// truncated toward zero; the remainder stays in the basis. Cannot
+		// fail: delta ≤ Held, so |removed| ≤ |Cost|.
+		removed, err := exchange.MulDiv(s.Cost, delta, s.Held)
+		if err != nil {
+			return Effect{}, fmt.Errorf("cost %d × %d / %d: %w", s.Cost, delta, s.Held, err)
 		}
+		realized, ok := sub(int64(paid), removed)
+		if s.Kind == Short {
+			realized, ok = sub(removed, int64(paid))
+		}
+		if !ok {
+			return Effect{}, fmt.Errorf("exit of %d at %d against cost %d: %w", delta, price, removed, exchange.ErrOverflow)
+		}
+		eff.Realized = realized
 		s.Held -= delta
 		s.Cost -= removed
 		eff.Exited = delta
 	}
 	s.Filled = cum
 	return eff, nil
+}
+
+// add returns a + b and whether it fits in an int64.
+func add(a, b int64) (int64, bool) {
+	c := a + b
+	return c, (c > a) == (b > 0)
+}
+
+// sub returns a − b and whether it fits in an int64.
+func sub(a, b int64) (int64, bool) {
+	c := a - b
+	return c, (c < a) == (b > 0)
 }
 
 func fill(s *Slot, e Event) (Effect, error) {

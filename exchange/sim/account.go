@@ -83,7 +83,9 @@ func (p *position) apply(d exchange.Steps, price exchange.Ticks) exchange.Money 
 	if d < 0 {
 		dc = -closed
 	}
-	removed := exchange.Money(mulDiv(int64(p.cost), int64(closed), int64(absQ)))
+	// exact in 128 bits; cannot fail: closed ≤ |qty|, so |removed| ≤ |cost|
+	r, _ := exchange.MulDiv(int64(p.cost), int64(closed), int64(absQ))
+	removed := exchange.Money(r)
 	realized := -exchange.Notional(price, dc) - removed
 	p.qty += dc
 	p.cost -= removed
@@ -92,17 +94,6 @@ func (p *position) apply(d exchange.Steps, price exchange.Ticks) exchange.Money 
 		p.cost += exchange.Notional(price, rest)
 	}
 	return realized
-}
-
-// mulDiv returns a × b / d truncated toward zero, for 0 ≤ b ≤ d, d > 0,
-// with a 128-bit intermediate product.
-func mulDiv(a, b, d int64) int64 {
-	hi, lo := bits.Mul64(uabs(a), uint64(b))
-	q, _ := bits.Div64(hi, lo, uint64(d)) // hi < d because b ≤ d
-	if a < 0 {
-		return -int64(q)
-	}
-	return int64(q)
 }
 
 func uabs(v int64) uint64 {

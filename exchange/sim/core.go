@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"time"
 
@@ -322,8 +321,14 @@ func (c *Core) check(o OrderSpec) error {
 		if o.Market {
 			px = c.price
 		}
-		if hi, lo := bits.Mul64(uint64(max(px, 0)), uint64(o.Qty)); hi != 0 || lo > maxNotional {
-			return specErr("Qty", fmt.Sprint(int64(o.Qty)), fmt.Sprintf("at price %d ticks is a notional beyond %d Money units", px, uint64(maxNotional)), exchange.ErrInvalidOrder)
+		// the highest price it can fill at: a crossing sell fills at the
+		// current price, above its limit
+		top := px
+		if o.Side == exchange.Sell {
+			top = max(px, c.price)
+		}
+		if n, err := exchange.CheckedNotional(max(top, 0), o.Qty); err != nil || n > exchange.MaxNotional {
+			return specErr("Qty", fmt.Sprint(int64(o.Qty)), fmt.Sprintf("at price %d ticks is a notional beyond %d Money units", top, int64(exchange.MaxNotional)), exchange.ErrInvalidOrder)
 		}
 		if o.Qty < c.minQty || exchange.Notional(px, o.Qty) < c.minNotional {
 			if err := c.cfg.Rules.CheckTicks(px, o.Qty); err != nil {
@@ -333,10 +338,6 @@ func (c *Core) check(o OrderSpec) error {
 	}
 	return errors.Join(errs...)
 }
-
-// maxNotional bounds one order's price × quantity so that sums of
-// notionals stay far from int64 overflow.
-const maxNotional = math.MaxInt64 >> 4
 
 // SpecError reports an [OrderSpec] field that is not acceptable. It names
 // the field and the value, and unwraps to the exchange sentinel callers

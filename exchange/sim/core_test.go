@@ -142,6 +142,8 @@ func TestPlaceValidation(t *testing.T) {
 		{"reduce-only in hedge", true, nil, OrderSpec{Side: exchange.Sell, PositionSide: exchange.PositionLong, Price: 101000, Qty: 1, ReduceOnly: true}, exchange.ErrPositionMode, []string{"OrderSpec.ReduceOnly true"}},
 		{"several at once", false, nil, OrderSpec{Side: 9, Qty: -1, Price: -2}, exchange.ErrInvalidOrder, []string{"OrderSpec.Side Side(9)", "OrderSpec.Qty -1", "OrderSpec.Price -2"}},
 		{"notional overflow", false, nil, buy(1<<40, 1<<30), exchange.ErrInvalidOrder, []string{"OrderSpec.Qty 1073741824 at price 1099511627776 ticks is a notional beyond"}},
+		// a sell limited at 1 tick crosses and would fill at the price, 100000 ticks
+		{"crossing sell notional overflow", false, nil, sell(1, 1<<50), exchange.ErrInvalidOrder, []string{"OrderSpec.Qty 1125899906842624 at price 100000 ticks is a notional beyond"}},
 		{"below min qty", false, &minRules, buy(99000, 4), exchange.ErrInvalidOrder, []string{"quantity 0.004 is below MinQty 0.005"}},
 		// 9000.0 × 0.010 = 90 < 100
 		{"below min notional", false, &minRules, buy(90000, 10), exchange.ErrInvalidOrder, []string{"notional 90 is below MinNotional 100"}},
