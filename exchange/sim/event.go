@@ -130,4 +130,11 @@ type CoreStats struct {
 	Funding      exchange.Money // Σ funding, signed (positive paid)
 	RealizedPnL  exchange.Money // Σ realized PnL of every execution, gross of fees
 	Liquidations int64          // liquidation events (one per trigger, whatever the number of sides closed)
+	// Insurance is what liquidations moved to the insurance fund (signed:
+	// positive when the close left margin above the bankruptcy price, which
+	// the fund keeps; negative when the fund covered a close below it).
+	Insurance exchange.Money
+	// Slippage is Σ |fill price − current price| × quantity of taker fills:
+	// what slippage cost.
+	Slippage exchange.Money
 }

@@ -447,8 +447,10 @@ func TestVenueLiquidationAndFunding(t *testing.T) {
 	assert.Equal(t, "0.4521", fills[1].Fee.String())
 	acct, err := v.Account(ctx)
 	require.NoError(t, err)
-	// 100 − 0.5 − 0.1 − 95.79 − 0.4521
-	assert.Equal(t, "3.1579", acct.TotalWallet.String())
+	// 100 − 0.5 − 0.1 − 95.79 − 0.4521 = 3.1579 above the bankruptcy
+	// price: the insurance fund keeps it, and the cross wallet ends at 0
+	assert.Equal(t, "0", acct.TotalWallet.String())
+	assert.Equal(t, exchange.Money(31579), v.Stats().Insurance)
 	assert.Equal(t, int64(1), v.Stats().Liquidations)
 }
 
