@@ -47,6 +47,7 @@ func (c *Core) fill(kind EventKind, o *order, q exchange.Steps, price exchange.T
 		s.MakerFills++
 	} else {
 		s.TakerFills++
+		s.TakerVolume += notional
 	}
 	s.Volume += notional
 	s.FeesPaid += fee

@@ -126,6 +126,7 @@ type CoreStats struct {
 	MakerFills   int64          // executions of resting orders
 	TakerFills   int64          // market, crossing and liquidation executions
 	Volume       exchange.Money // Σ price × quantity of every execution
+	TakerVolume  exchange.Money // the part of Volume executed as taker (liquidations included)
 	FeesPaid     exchange.Money // Σ fees, signed (rebates negative)
 	Funding      exchange.Money // Σ funding, signed (positive paid)
 	RealizedPnL  exchange.Money // Σ realized PnL of every execution, gross of fees
