@@ -204,12 +204,14 @@ func TestMakerAndTakerFees(t *testing.T) {
 	// maker: 99000 × 10 = 990000 Money (99 USDT); fee 0.02 % = 198
 	assert.Equal(t, []brief{{EventFill, id, 99000, 10, 10, 198, true, 0}}, briefs(c.Events()))
 	id2 := place(t, c, mkt(exchange.Sell, 10))
-	// taker: 98500 × 10 = 985000; fee 0.05 % = 492.5 → 493 (half away from zero);
+	// taker: 98500 × 10 = 985000; fee 0.05 % = 492.5, booked as the change of
+	// the rounded exact total (198 + 492.5 = 690.5 → 691, halves up): 493;
 	// realized 985000 − 990000 = −5000
 	assert.Equal(t, []brief{{EventFill, id2, 98500, 10, 10, 493, false, -5000}}, briefs(c.Events()))
 	assert.Equal(t, exchange.Money(1_000_000_000-198-493-5000), c.Wallet())
 	st := c.Stats()
-	assert.Equal(t, CoreStats{Orders: 2, Fills: 2, MakerFills: 1, TakerFills: 1, Volume: 1_975_000, FeesPaid: 691, RealizedPnL: -5000}, st)
+	assert.Equal(t, CoreStats{Orders: 2, Fills: 2, MakerFills: 1, TakerFills: 1, Volume: 1_975_000, TakerVolume: 985_000, FeesPaid: 691, RealizedPnL: -5000}, st)
+	assert.Equal(t, "0.06905", c.ExactFees().String())
 }
 
 func TestMakerRebate(t *testing.T) {

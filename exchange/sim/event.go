@@ -99,6 +99,7 @@ type Event struct {
 	Maker        bool
 	RealizedPnL  exchange.Money // venue-style average-entry PnL booked by this fill (gross of fee)
 	Funding      exchange.Money // EventFunding: signed, positive = paid by the account
+	Margin       exchange.Money // EventLiquidation: the position side's margin when liquidated (what isolated margin loses)
 }
 
 // OrderView is a snapshot of one live order of the core. The zero value

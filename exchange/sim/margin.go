@@ -265,7 +265,9 @@ func (c *Core) liquidate(p exchange.Ticks) {
 		c.nextID++
 		c.stats.Orders++
 		o := order{id: c.nextID, price: p, qty: q, side: side, ps: exchange.PositionSide(ps), closing: true}
+		margin := c.pos[ps].margin
 		c.fill(EventLiquidation, &o, q, p, false)
+		c.ev[c.cur][len(c.ev[c.cur])-1].Margin = margin
 	}
 	ins := c.wallet - target
 	c.stats.Insurance += ins

@@ -101,6 +101,7 @@ type Liquidation struct {
 	Price        decimal.Decimal // the price that triggered it, where the position was closed
 	PositionSide exchange.PositionSide
 	Qty          decimal.Decimal // signed base quantity closed
+	Margin       decimal.Decimal // the side's initial margin; in isolated margin, what it lost
 }
 
 // EquityPoint is one sample of the account's equity.
@@ -505,7 +506,7 @@ func (r *run) drain(now time.Time) error {
 					q = -q
 				}
 				r.liquidated = append(r.liquidated, Liquidation{Time: now, Price: r.cfg.Rules.TicksToPrice(ev.Price),
-					PositionSide: ev.PositionSide, Qty: r.cfg.Rules.StepsToQty(q)})
+					PositionSide: ev.PositionSide, Qty: r.cfg.Rules.StepsToQty(q), Margin: r.cfg.Rules.MoneyToDecimal(ev.Margin)})
 				if r.liquidatedAt.IsZero() {
 					r.liquidatedAt = now
 					r.halted = "liquidated at " + r.cfg.Rules.TicksToPrice(ev.Price).String()
