@@ -42,6 +42,7 @@ type flags struct {
 	tick, step, minQty, minNotional          string
 	lower, upper, amount, balance, maker, tk string
 	trailing, marginMode, slippageBps        string
+	brackets                                 string
 	from, to, spike                          string
 	levels, window, layers, leverage         int
 	fundingHours, slippageTicks              int
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.balance, "balance", "10000", "initial balance, in quote currency")
 	fs.IntVar(&f.leverage, "leverage", 5, "leverage")
 	fs.StringVar(&f.marginMode, "margin-mode", "cross", "margin mode: cross (a liquidation loses the whole balance) or isolated (it loses the position's margin)")
+	fs.StringVar(&f.brackets, "brackets", "", "maintenance-margin brackets by notional: the JSON of Binance's GET /fapi/v1/leverageBracket (default: one tier at 0.4 %)")
 	fs.BoolVar(&f.noMarginCheck, "no-margin-check", false, "do not refuse orders the account cannot margin (the venue would)")
 	fs.StringVar(&f.maker, "maker-fee", "0.0002", "maker fee rate (negative for a rebate)")
 	fs.StringVar(&f.tk, "taker-fee", "0.0005", "taker fee rate")
@@ -113,6 +115,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := f.loadFunding(&s); err != nil {
 		return err
 	}
+	if f.brackets != "" {
+		found, err := cli.FindFile("brackets", f.brackets)
+		if err != nil {
+			return err
+		}
+		if s.cfg.Sim.Brackets, err = backtest.ReadBracketsFile(found, s.cfg.Rules); err != nil {
+			return cli.Usage("-brackets: " + err.Error())
+		}
+	}
 	warn := func(msg string) { fmt.Fprintln(stderr, "backtest: warning: "+msg) }
 	f.warnings(s, candles, warn)
 	res, err := backtest.Run(candles, s.cfg)
@@ -136,6 +147,9 @@ func (f flags) explain(ce *backtest.ConfigError, open string) string {
 	msg := strings.TrimPrefix(lines[0], "backtest: ")
 	if n := len(lines) - 1; n > 0 {
 		msg += fmt.Sprintf(" (and %d more like it)", n)
+	}
+	if strings.Contains(msg, "CoreConfig.Brackets") {
+		return "-brackets " + f.brackets + ": " + msg
 	}
 	if strings.Contains(msg, "Funding.Settlements") {
 		return "-funding: " + msg

@@ -82,6 +82,8 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{[]string{"-funding-rate", "2"}, "-funding-rate 2 must lie between -1 and 1 with at most 8 decimals"},
 		{[]string{"-funding-rate", "0.0001", "-funding", eth}, "give -funding or -funding-rate, not both"},
 		{[]string{"-funding-interval", "0"}, "-funding-interval 0 must be 1 to 24 hours"},
+		{[]string{"-brackets", writeFile(t, "b.json", `{"symbol":"BTCUSDT","brackets":[{"notionalCap":10,"notionalFloor":5,"maintMarginRatio":0.004,"cum":0}]}`)}, "-brackets: b.json: backtest: bracket data: bracket 1: notionalFloor 5 is not the previous cap 0"},
+		{[]string{"-brackets", writeFile(t, "c.json", `{"symbol":"BTCUSDT","brackets":[{"notionalCap":10,"notionalFloor":0,"maintMarginRatio":0.004,"cum":0},{"notionalCap":20,"notionalFloor":10,"maintMarginRatio":0.01,"cum":9}]}`)}, "-brackets: c.json: backtest: bracket data: bracket 2: cum 9 is not 0 + 10 × (0.01 − 0.004) = 0.06"},
 		{[]string{"-mode", "neutral", "-lower", "100000", "-upper", "110000"}, "-lower 100000 -upper 110000: the price opens at 95505.4, outside the range, and a neutral grid must start inside it"},
 	} {
 		var out, errOut bytes.Buffer

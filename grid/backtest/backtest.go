@@ -9,6 +9,17 @@
 // open), open, high, low, close for a red one (see [pricefeed.Candle.Path])
 // — at the candle's open time plus 0, 15, 30 and 45 seconds. The simulator
 // fills a resting order at its own price when the path reaches it.
+//
+// The run is booked as the venue would book it. Funding is charged at each
+// settlement ([Funding]: a constant rate, or recorded settlements read by
+// [ReadFundingFile]). Margin is checked by default: an order the account
+// cannot margin is refused and counted (Config.SkipMarginCheck turns this
+// off). A liquidation follows the margin mode of Config.Sim (cross: the
+// wallet ends at zero, the insurance fund covering any gap; isolated: the
+// position's margin is lost) and its brackets, and is listed in
+// Result.Liquidated. Taker orders slip by [DefaultSlippage] unless
+// Config.Slippage says otherwise. Fees and funding are exact: Result.Fees
+// is Σ notional × rate over every fill, not a sum of rounded fees.
 package backtest
 
 import (
