@@ -222,7 +222,7 @@ func (f flags) loadFunding(s *setup) error {
 	}
 	ss, err := backtest.ReadFundingFile(found)
 	if err != nil {
-		return cli.Usage("-funding: " + err.Error())
+		return cli.Usage("-funding: " + strings.ReplaceAll(err.Error(), "backtest: ", ""))
 	}
 	s.cfg.Funding = backtest.Funding{Settlements: ss}
 	mark := "the close of the candle containing each settlement"

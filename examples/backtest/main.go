@@ -121,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if s.cfg.Sim.Brackets, err = backtest.ReadBracketsFile(found, s.cfg.Rules); err != nil {
-			return cli.Usage("-brackets: " + err.Error())
+			return cli.Usage("-brackets: " + strings.ReplaceAll(err.Error(), "backtest: ", ""))
 		}
 	}
 	warn := func(msg string) { fmt.Fprintln(stderr, "backtest: warning: "+msg) }
