@@ -1,12 +1,21 @@
 // Command backtest runs a grid backtest on recorded 1-minute candles and
 // prints a summary. With no flags it backtests a bounded long grid on the
-// real BTCUSDT perpetual data this repository ships (May–June 2025):
+// real BTCUSDT perpetual data this repository ships (May–June 2025),
+// charged the month's real funding settlements, as the venue would book
+// it: margin checked (an order the account cannot margin is refused),
+// liquidation by margin mode, market orders slipping 1 bp, fees and funding
+// exact.
 //
 //	go run ./examples/backtest
-//	go run ./examples/backtest -mode neutral -lower 100000 -upper 110000 -levels 40
+//	go run ./examples/backtest -mode neutral -lower 90000 -upper 110000 -levels 20
+//	go run ./examples/backtest -from 2025-05-20 -to 2025-05-31 -margin-mode isolated
 //	go run ./examples/backtest -h
 //
-// Bad flags print the problem and exit with status 2.
+// Input a trader can get wrong is said plainly: warnings on standard error
+// (a bad print in the data, a tick so coarse it moves levels, a negative
+// taker fee, a range the price never enters, fixed-amount sizing that
+// floors orders far from the amount, no funding), and every bad flag
+// prints the problem in the flag's units and exits with status 2.
 package main
 
 import (
@@ -15,16 +24,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"text/tabwriter"
-
-	"github.com/shopspring/decimal"
 
 	"github.com/gridmesh/gridmesh/examples/internal/cli"
-	"github.com/gridmesh/gridmesh/exchange"
-	"github.com/gridmesh/gridmesh/exchange/sim"
-	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/grid/backtest"
 	"github.com/gridmesh/gridmesh/pricefeed"
 )
@@ -36,12 +38,16 @@ func main() {
 
 // flags are the command line, as decimals where they are money.
 type flags struct {
-	data, symbol, mode                       string
+	data, funding, fundingRate, symbol, mode string
 	tick, step, minQty, minNotional          string
 	lower, upper, amount, balance, maker, tk string
-	trailing                                 string
+	trailing, marginMode, slippageBps        string
+	brackets                                 string
+	from, to, spike                          string
 	levels, window, layers, leverage         int
+	fundingHours, slippageTicks              int
 	geometric, noInitial, tradeThrough       bool
+	noMarginCheck                            bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -49,6 +55,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs := flag.NewFlagSet("backtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.data, "data", cli.DefaultData, "kline CSV (OHLCV with header, or Binance's 12-column dump), gzip or plain")
+	fs.StringVar(&f.funding, "funding", "", "funding settlements: Binance's public-data CSV (calc_time,funding_interval_hours,last_funding_rate) or GET /fapi/v1/fundingRate JSON, gzip or plain; \"none\" for none (default: the shipped month's settlements with the shipped data)")
+	fs.StringVar(&f.fundingRate, "funding-rate", "", "a constant funding rate per settlement instead of -funding (0.0001 is 0.01 %)")
+	fs.IntVar(&f.fundingHours, "funding-interval", 8, "hours between settlements of -funding-rate")
 	fs.StringVar(&f.symbol, "symbol", "BTCUSDT", "symbol name")
 	fs.StringVar(&f.tick, "tick", "0.1", "tick size")
 	fs.StringVar(&f.step, "step", "0.001", "step size")
@@ -57,91 +66,30 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.mode, "mode", "long", "grid mode: long, short or neutral")
 	fs.StringVar(&f.lower, "lower", "90000", "lower bound of a bounded grid")
 	fs.StringVar(&f.upper, "upper", "115000", "upper bound of a bounded grid")
-	fs.IntVar(&f.levels, "levels", 50, "number of grid intervals of a bounded grid")
+	fs.IntVar(&f.levels, "levels", 25, "number of grid intervals of a bounded grid")
 	fs.StringVar(&f.trailing, "trailing", "", "make a trailing grid with this interval (a price step; a fraction with -geometric) instead of a bounded one")
 	fs.IntVar(&f.layers, "layers", 40, "layer cap of a trailing grid")
 	fs.BoolVar(&f.geometric, "geometric", false, "geometric (equal-ratio) levels")
-	fs.StringVar(&f.amount, "amount", "200", "notional of every order, in quote currency")
+	fs.StringVar(&f.amount, "amount", "1200", "notional of every order, in quote currency")
 	fs.IntVar(&f.window, "window", 10, "levels kept live on each side (buy and sell windows)")
 	fs.BoolVar(&f.noInitial, "no-initial", false, "do not buy (sell) the initial position of a bounded long (short) grid")
 	fs.StringVar(&f.balance, "balance", "10000", "initial balance, in quote currency")
 	fs.IntVar(&f.leverage, "leverage", 5, "leverage")
+	fs.StringVar(&f.marginMode, "margin-mode", "cross", "margin mode: cross (a liquidation loses the whole balance) or isolated (it loses the position's margin)")
+	fs.StringVar(&f.brackets, "brackets", "", "maintenance-margin brackets by notional: the JSON of Binance's GET /fapi/v1/leverageBracket (default: one tier at 0.4 %)")
+	fs.BoolVar(&f.noMarginCheck, "no-margin-check", false, "do not refuse orders the account cannot margin (the venue would)")
 	fs.StringVar(&f.maker, "maker-fee", "0.0002", "maker fee rate (negative for a rebate)")
 	fs.StringVar(&f.tk, "taker-fee", "0.0005", "taker fee rate")
+	fs.StringVar(&f.slippageBps, "slippage", "1", "slippage of market orders (initial position, hard stop), in basis points of the price")
+	fs.IntVar(&f.slippageTicks, "slippage-ticks", 0, "slippage of market orders in ticks, added to -slippage")
 	fs.BoolVar(&f.tradeThrough, "trade-through", false, "pessimistic fills: the price must trade one tick through a resting order")
+	fs.StringVar(&f.from, "from", "", "replay candles from this time (2025-05-20 or 2025-05-20T12:00, UTC)")
+	fs.StringVar(&f.to, "to", "", "replay candles up to this time (a date: to the end of that day; a time: up to it, excluded)")
+	fs.StringVar(&f.spike, "spike", "3", "warn of a candle whose high or low is more than this many times its neighbours' closes (0: never)")
 	if err := cli.Parse(fs, args); err != nil {
 		return f, err
 	}
 	return f, nil
-}
-
-// config turns the flags into a backtest configuration, reporting every
-// bad flag at once.
-func (f flags) config() (backtest.Config, error) {
-	var errs []string
-	dec := func(name, v string) decimal.Decimal {
-		d, err := decimal.NewFromString(v)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("-%s %q is not a decimal number", name, v))
-		}
-		return d
-	}
-	rules := exchange.Rules{
-		Symbol: f.symbol, TickSize: dec("tick", f.tick), StepSize: dec("step", f.step),
-		MinQty: dec("min-qty", f.minQty), MinNotional: dec("min-notional", f.minNotional),
-	}
-	mode, err := grid.ParseMode(f.mode)
-	if err != nil {
-		errs = append(errs, "-mode: "+err.Error())
-	}
-	opts := []grid.Option{
-		grid.WithGridID("bt"), grid.WithMode(mode), grid.WithAmount(dec("amount", f.amount)),
-		grid.WithWindows(f.window, f.window, 2),
-	}
-	if f.trailing != "" {
-		opts = append(opts, grid.WithTrailing(dec("trailing", f.trailing), f.layers))
-	} else {
-		opts = append(opts, grid.WithBounds(dec("lower", f.lower), dec("upper", f.upper), f.levels))
-		if f.noInitial {
-			opts = append(opts, grid.WithInitialPosition(false))
-		}
-	}
-	if f.geometric {
-		opts = append(opts, grid.WithGeometric())
-	}
-	maker, tk := dec("maker-fee", f.maker), dec("taker-fee", f.tk)
-	balance := dec("balance", f.balance)
-	if len(errs) > 0 {
-		return backtest.Config{}, cli.Usage(strings.Join(errs, "; "))
-	}
-	if err := rules.Validate(); err != nil {
-		return backtest.Config{}, cli.Usage(err.Error())
-	}
-	sc := sim.DefaultCoreConfig(rules)
-	if sc.MakerFee, err = exchange.RateFromDecimal(maker); err != nil {
-		errs = append(errs, "-maker-fee: "+err.Error())
-	}
-	if sc.TakerFee, err = exchange.RateFromDecimal(tk); err != nil {
-		errs = append(errs, "-taker-fee: "+err.Error())
-	}
-	if !balance.IsPositive() {
-		errs = append(errs, fmt.Sprintf("-balance %s must be positive", balance))
-	} else if sc.InitialBalance, err = rules.DecimalToMoney(balance); err != nil {
-		errs = append(errs, "-balance: "+err.Error())
-	}
-	if f.leverage < 1 || f.leverage > 125 {
-		errs = append(errs, fmt.Sprintf("-leverage %d must be 1 to 125", f.leverage))
-	}
-	sc.Leverage = int64(f.leverage)
-	sc.TradeThrough = f.tradeThrough
-	if mode == grid.Neutral {
-		sc.PositionMode = exchange.Hedge
-		opts = append(opts, grid.WithPositionMode(exchange.Hedge))
-	}
-	if len(errs) > 0 {
-		return backtest.Config{}, cli.Usage(strings.Join(errs, "; "))
-	}
-	return backtest.Config{Rules: rules, Sim: sc, Grid: opts}, nil
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -149,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := f.config()
+	s, err := f.setup()
 	if err != nil {
 		return err
 	}
@@ -157,56 +105,60 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usage(err.Error())
 	}
-	candles, err := pricefeed.ReadCandlesFile(path, cfg.Rules)
+	candles, err := pricefeed.ReadCandlesFile(path, s.cfg.Rules)
 	if err != nil {
 		return err
 	}
-	res, err := backtest.Run(candles, cfg)
+	if candles, err = f.selectRange(candles, path, s); err != nil {
+		return err
+	}
+	if err := f.loadFunding(&s); err != nil {
+		return err
+	}
+	if f.brackets != "" {
+		found, err := cli.FindFile("brackets", f.brackets)
+		if err != nil {
+			return err
+		}
+		if s.cfg.Sim.Brackets, err = backtest.ReadBracketsFile(found, s.cfg.Rules); err != nil {
+			return cli.Usage("-brackets: " + strings.ReplaceAll(err.Error(), "backtest: ", ""))
+		}
+	}
+	warn := func(msg string) { fmt.Fprintln(stderr, "backtest: warning: "+msg) }
+	f.warnings(s, candles, warn)
+	res, err := backtest.Run(candles, s.cfg)
 	if err != nil {
-		var oe *grid.OptionError
-		if errors.As(err, &oe) {
-			return cli.Usage(err.Error())
+		var ce *backtest.ConfigError
+		if errors.As(err, &ce) {
+			return cli.Usage(f.explain(ce, s.cfg.Rules.TicksToPrice(candles[0].Open).String()))
 		}
 		return err
 	}
-	report(stdout, f, path, res)
+	f.afterRun(s, res, warn)
+	report(stdout, f, s, path, res)
 	return nil
 }
 
-func report(w io.Writer, f flags, path string, r backtest.Result) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
-	money := func(d decimal.Decimal) string { return d.StringFixed(2) }
-	kind := "bounded " + f.lower + "–" + f.upper + fmt.Sprintf(", %d intervals", f.levels)
-	if f.trailing != "" {
-		kind = "trailing, interval " + f.trailing + fmt.Sprintf(", layer cap %d", f.layers)
+// explain turns a configuration the backtest refused into one message in
+// the flags' terms: the grid's level errors (one per level) become the
+// first with a count of the rest and the flag that caused them.
+func (f flags) explain(ce *backtest.ConfigError, open string) string {
+	lines := strings.Split(ce.Error(), "\n")
+	msg := strings.TrimPrefix(lines[0], "backtest: ")
+	if n := len(lines) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more like it)", n)
 	}
-	if f.geometric {
-		kind += ", geometric"
+	if strings.Contains(msg, "CoreConfig.Brackets") {
+		return "-brackets " + f.brackets + ": " + msg
 	}
-	fmt.Fprintf(w, "gridmesh backtest — %s %s grid (%s), %s per order, window %d\n", f.symbol, f.mode, kind, f.amount, f.window)
-	fmt.Fprintf(w, "data: %s\n\n", filepath.Base(path))
-	row("period", r.Start.UTC().Format("2006-01-02 15:04")+" → "+r.End.UTC().Format("2006-01-02 15:04")+" UTC")
-	row("candles", r.Candles)
-	row("price", r.OpenPrice.String()+" → "+r.ClosePrice.String())
-	row("round trips", r.RoundTrips)
-	row("fills (maker / taker)", fmt.Sprintf("%d (%d / %d)", r.Fills, r.MakerFills, r.TakerFills))
-	row("orders / cancels / rejections", fmt.Sprintf("%d / %d / %d", r.Orders, r.Cancels, r.Rejections))
-	row("realized (gross)", money(r.Realized))
-	row("fees", money(r.Fees))
-	row("realized net of fees", money(r.NetRealized))
-	row("unrealized at close", money(r.Unrealized))
-	row("position at close", r.Position.String())
-	row("initial balance", money(r.InitialBalance))
-	row("final equity", money(r.FinalEquity))
-	row("PnL", money(r.PnL)+fmt.Sprintf(" (%s%%)", r.PnL.Mul(decimal.NewFromInt(100)).Div(r.InitialBalance).StringFixed(2)))
-	row("buy and hold (1×, same balance)", money(r.BuyAndHold.Sub(r.InitialBalance)))
-	row("max drawdown", money(r.MaxDrawdown)+" ("+r.MaxDrawdownPct.StringFixed(2)+"%)")
-	row("max position", r.MaxPosition.String()+" (notional "+money(r.MaxNotional)+")")
-	if r.Liquidations > 0 {
-		row("LIQUIDATED", r.LiquidatedAt.UTC().Format("2006-01-02 15:04")+": "+r.Halted)
-	} else {
-		row("liquidations", 0)
+	if strings.Contains(msg, "Funding.Settlements") {
+		return "-funding: " + msg
 	}
-	tw.Flush()
+	if strings.Contains(msg, "must start inside") {
+		return fmt.Sprintf("-lower %s -upper %s: the price opens at %s, outside the range, and a %s grid must start inside it (%s)", f.lower, f.upper, open, f.mode, msg)
+	}
+	if strings.Contains(msg, "grid: level ") && strings.Contains(msg, "below the minimum") {
+		return fmt.Sprintf("-amount %s is too small for the symbol's rules (-min-qty %s, -min-notional %s): %s", f.amount, f.minQty, f.minNotional, msg)
+	}
+	return msg
 }

@@ -1,11 +1,6 @@
 package sim
 
 import (
-	"math"
-	"math/bits"
-	"slices"
-	"time"
-
 	"github.com/gridmesh/gridmesh/exchange"
 )
 
@@ -26,7 +21,8 @@ func (c *Core) reducible(side exchange.Side, ps exchange.PositionSide) exchange.
 }
 
 // fill executes q steps of o at price: position, realized PnL, fee,
-// wallet, stats, and one event of kind.
+// wallet, stats, and one event of kind. The fee is exact in c.fees; the
+// event and the wallet book it in whole Money (see [charge]).
 func (c *Core) fill(kind EventKind, o *order, q exchange.Steps, price exchange.Ticks, maker bool) {
 	d := q
 	if o.side == exchange.Sell {
@@ -37,8 +33,8 @@ func (c *Core) fill(kind EventKind, o *order, q exchange.Steps, price exchange.T
 	if maker {
 		rate = c.cfg.MakerFee
 	}
-	fee := rate.Apply(notional)
-	realized := c.pos[o.ps].apply(d, price)
+	fee := charge(&c.fees, rateOf(notional, rate))
+	realized := c.pos[o.ps].apply(d, price, c.cfg.Leverage)
 	o.filled += q
 	c.wallet += realized - fee
 	c.bandDirty = true
@@ -49,6 +45,7 @@ func (c *Core) fill(kind EventKind, o *order, q exchange.Steps, price exchange.T
 		s.MakerFills++
 	} else {
 		s.TakerFills++
+		s.TakerVolume += notional
 	}
 	s.Volume += notional
 	s.FeesPaid += fee
@@ -64,11 +61,14 @@ func (c *Core) fill(kind EventKind, o *order, q exchange.Steps, price exchange.T
 // PnL. Reducing removes cost × closed / |qty| (truncated toward zero) from
 // the cost basis; the remainder stays in it, so the realized PnL of a
 // round trip sums exactly once flat. The part of d beyond the position
-// opens a new one at price.
-func (p *position) apply(d exchange.Steps, price exchange.Ticks) exchange.Money {
+// opens a new one at price. The position's margin (what isolated margin
+// can lose) grows by ⌈opened notional / leverage⌉ and shrinks in
+// proportion to what is closed.
+func (p *position) apply(d exchange.Steps, price exchange.Ticks, leverage int64) exchange.Money {
 	if p.qty == 0 || (p.qty > 0) == (d > 0) {
 		p.qty += d
 		p.cost += exchange.Notional(price, d)
+		p.margin += ceilDiv(int64(exchange.Notional(price, max(d, -d))), leverage)
 		return 0
 	}
 	absQ, absD := p.qty, d
@@ -87,11 +87,17 @@ func (p *position) apply(d exchange.Steps, price exchange.Ticks) exchange.Money 
 	r, _ := exchange.MulDiv(int64(p.cost), int64(closed), int64(absQ))
 	removed := exchange.Money(r)
 	realized := -exchange.Notional(price, dc) - removed
+	m, _ := exchange.MulDiv(int64(p.margin), int64(closed), int64(absQ)) // |result| ≤ |margin|
+	p.margin -= exchange.Money(m)
 	p.qty += dc
 	p.cost -= removed
+	if p.qty == 0 {
+		p.margin = 0
+	}
 	if rest := d - dc; rest != 0 {
 		p.qty += rest
 		p.cost += exchange.Notional(price, rest)
+		p.margin += ceilDiv(int64(exchange.Notional(price, max(rest, -rest))), leverage)
 	}
 	return realized
 }
@@ -161,13 +167,6 @@ func (c *Core) grossNotional(mark exchange.Ticks) exchange.Money {
 	return n
 }
 
-// MaintenanceMargin returns Σ |position notional at mark| × MaintenanceRate,
-// rounded by [exchange.Rate.Apply]. The liquidation test compares exactly,
-// without this rounding (see the package doc).
-func (c *Core) MaintenanceMargin(mark exchange.Ticks) exchange.Money {
-	return c.cfg.MaintenanceRate.Apply(c.grossNotional(mark))
-}
-
 // InitialMargin returns the initial margin at the current price: of the
 // positions, ⌈Σ |notional| / Leverage⌉, and of the open orders that can open
 // a position (not reduce-only, not hedge-mode closing),
@@ -190,176 +189,4 @@ func (c *Core) InitialMargin() (positions, orders exchange.Money) {
 func (c *Core) Available() exchange.Money {
 	pim, oim := c.InitialMargin()
 	return c.Equity(c.price) - pim - oim
-}
-
-// ApplyFunding books a funding payment at time now on every open position
-// side: payment = rate × (signed quantity × mark), rounded by
-// [exchange.Rate.Apply], so longs pay a positive rate and shorts receive
-// it. It emits one EventFunding per position side with a position.
-func (c *Core) ApplyFunding(now time.Time, rate exchange.Rate, mark exchange.Ticks) {
-	c.now = now
-	for ps := range c.pos {
-		q := c.pos[ps].qty
-		if q == 0 {
-			continue
-		}
-		pay := rate.Apply(exchange.Notional(mark, q))
-		c.wallet -= pay
-		c.stats.Funding += pay
-		c.bandDirty = true
-		c.emit(Event{
-			Kind: EventFunding, Time: now, PositionSide: exchange.PositionSide(ps), Price: mark, Qty: q, Funding: pay,
-		})
-	}
-	c.recomputeGuards()
-}
-
-// liquidatable reports whether equity at p is below the maintenance
-// margin, compared exactly: equity × RateScale < MaintenanceRate × Σ|notional|.
-func (c *Core) liquidatable(p exchange.Ticks) bool {
-	e := c.Equity(p)
-	if e < 0 {
-		return true
-	}
-	eh, el := bits.Mul64(uint64(e), exchange.RateScale)
-	mh, ml := bits.Mul64(uint64(c.cfg.MaintenanceRate), uint64(c.grossNotional(p)))
-	return eh < mh || (eh == mh && el < ml)
-}
-
-// checkLiquidation liquidates at p when due, else widens the safe band.
-func (c *Core) checkLiquidation(p exchange.Ticks) {
-	if c.bandDirty {
-		c.computeBand()
-	}
-	if p >= c.safeLo && p <= c.safeHi {
-		return
-	}
-	if !c.liquidatable(p) {
-		if p > 0 { // the band is an interval of positive prices only
-			c.safeLo, c.safeHi = min(c.safeLo, p), max(c.safeHi, p)
-		}
-		return
-	}
-	c.liquidate(p)
-}
-
-// liquidate cancels every open order (in id order) and closes every
-// position side at p as taker.
-func (c *Core) liquidate(p exchange.Ticks) {
-	c.stats.Liquidations++
-	c.scratch = append(c.scratch[:0], c.bids...)
-	c.scratch = append(c.scratch, c.asks...)
-	slices.SortFunc(c.scratch, func(a, b order) int { return cmpID(a.id, b.id) })
-	c.bids, c.asks = c.bids[:0], c.asks[:0]
-	for i := range c.scratch {
-		c.remove(EventCanceled, &c.scratch[i])
-	}
-	for ps := range c.pos {
-		q := c.pos[ps].qty
-		if q == 0 {
-			continue
-		}
-		side := exchange.Sell
-		if q < 0 {
-			side, q = exchange.Buy, -q
-		}
-		c.nextID++
-		c.stats.Orders++
-		o := order{id: c.nextID, price: p, qty: q, side: side, ps: exchange.PositionSide(ps), closing: true}
-		c.fill(EventLiquidation, &o, q, p, false)
-	}
-	c.computeBand()
-}
-
-// computeBand sets [safeLo, safeHi] to the positive prices at which the
-// current positions and wallet are not liquidatable. With K = RateScale ×
-// (wallet − Σcost), S = RateScale × Σqty − MaintenanceRate × Σ|qty|, the
-// test at price p > 0 is K + S × p < 0, linear in p. When the numbers do not
-// fit, the band is left empty and grows as exact checks pass.
-func (c *Core) computeBand() {
-	c.bandDirty, c.bandInexact = false, false
-	if !c.hasPosition() {
-		c.safeLo, c.safeHi = math.MinInt64, math.MaxInt64
-		return
-	}
-	c.safeLo, c.safeHi = math.MaxInt64, math.MinInt64 // empty
-	const lim = math.MaxInt64 / exchange.RateScale / 2
-	var q, a, cost int64
-	for i := range c.pos {
-		q += int64(c.pos[i].qty)
-		a += int64(max(c.pos[i].qty, -c.pos[i].qty))
-		cost += int64(c.pos[i].cost)
-	}
-	if a > lim {
-		c.bandInexact = true // the band grows as exact checks pass
-		return
-	}
-	s := q*exchange.RateScale - int64(c.cfg.MaintenanceRate)*a
-	w := int64(c.wallet) - cost
-	kh, kl := bits.Mul64(uabs(w), exchange.RateScale) // |K|
-	kNeg := w < 0
-	switch {
-	case s > 0:
-		// need p ≥ −K / S
-		if !kNeg {
-			c.safeLo, c.safeHi = 1, math.MaxInt64
-			return
-		}
-		if kh >= uint64(s) {
-			return // threshold beyond int64
-		}
-		t, r := bits.Div64(kh, kl, uint64(s))
-		if r != 0 {
-			t++
-		}
-		if t > math.MaxInt64 {
-			return
-		}
-		c.safeLo, c.safeHi = max(exchange.Ticks(t), 1), math.MaxInt64
-	case s < 0:
-		// need p ≤ K / −S
-		if kNeg {
-			return
-		}
-		if kh >= uint64(-s) {
-			c.safeLo, c.safeHi = 1, math.MaxInt64
-			return
-		}
-		t, _ := bits.Div64(kh, kl, uint64(-s))
-		if t > math.MaxInt64 {
-			t = math.MaxInt64
-		}
-		if t >= 1 {
-			c.safeLo, c.safeHi = 1, exchange.Ticks(t)
-		}
-	default:
-		if !kNeg {
-			c.safeLo, c.safeHi = 1, math.MaxInt64
-		}
-	}
-}
-
-// LiquidationPrices returns where the current positions and wallet would
-// be liquidated: below is the highest price that liquidates on a fall and
-// above the lowest price that liquidates on a rise, 0 when no positive
-// price does on that side. ok is false when no price is safe (the next
-// Tick liquidates) or the positions are too large for the exact bound;
-// with no position it is (0, 0, true).
-func (c *Core) LiquidationPrices() (below, above exchange.Ticks, ok bool) {
-	if c.bandDirty {
-		c.computeBand()
-	}
-	if !c.hasPosition() {
-		return 0, 0, true
-	}
-	if c.bandInexact || c.safeLo > c.safeHi {
-		return 0, 0, false
-	}
-	if c.safeLo > 1 {
-		below = c.safeLo - 1
-	}
-	if c.safeHi < math.MaxInt64 {
-		above = c.safeHi + 1
-	}
-	return below, above, true
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/gridmesh/gridmesh/exchange"
 )
 
@@ -39,6 +41,21 @@ type CoreConfig struct {
 	// CheckMargin rejects new non-reduce-only orders whose initial margin
 	// exceeds the available balance (exchange.ErrInsufficientMargin).
 	CheckMargin bool
+	// MarginMode is Cross (the zero value: one wallet backs every position,
+	// a liquidation closes them all and the wallet ends at zero) or
+	// Isolated (each position side is backed by its own margin and a
+	// liquidation loses exactly that margin).
+	MarginMode exchange.MarginMode
+	// Brackets are the symbol's maintenance-margin tiers by notional, as
+	// the venue lists them. Empty: one tier at MaintenanceRate for every
+	// notional.
+	Brackets []Bracket
+	// SlippageTicks and SlippageRate move the fill price of a taker order
+	// (a market order, or a limit crossing at placement) against it by
+	// SlippageTicks + ⌈price × SlippageRate⌉ ticks, never beyond a limit's
+	// price. Zero: taker orders fill at the current price.
+	SlippageTicks exchange.Ticks
+	SlippageRate  exchange.Rate
 }
 
 // DefaultCoreConfig returns Binance USDⓈ-M defaults for the rules: maker fee
@@ -93,6 +110,16 @@ func (cfg CoreConfig) Validate() error {
 	if cfg.PartialFill < 0 {
 		bad("PartialFill", int64(cfg.PartialFill), "must not be negative")
 	}
+	if cfg.MarginMode != exchange.Cross && cfg.MarginMode != exchange.Isolated {
+		bad("MarginMode", int(cfg.MarginMode), "must be Cross or Isolated")
+	}
+	validateBrackets(cfg.Brackets, bad)
+	if cfg.SlippageTicks < 0 {
+		bad("SlippageTicks", int64(cfg.SlippageTicks), "must not be negative")
+	}
+	if cfg.SlippageRate < 0 || cfg.SlippageRate >= exchange.RateScale {
+		bad("SlippageRate", int64(cfg.SlippageRate), "must lie in [0, 100 %)")
+	}
 	return errors.Join(errs...)
 }
 
@@ -134,6 +161,12 @@ type Core struct {
 	bandDirty      bool
 	bandInexact    bool // the positions were too large for computeBand's bound
 
+	lines []line // maintenance tiers as lines
+	unit  decimal.Decimal
+	// exact totals of fees and funding, and the exact adjustments of
+	// liquidations; the wallet books them in whole Money (see [charge])
+	fees, funding, adjust fine
+
 	ev      [2][]Event
 	cur     int
 	stats   CoreStats
@@ -154,8 +187,9 @@ type order struct {
 }
 
 type position struct {
-	qty  exchange.Steps // signed
-	cost exchange.Money // signed: Σ entry price × qty of the open part
+	qty    exchange.Steps // signed
+	cost   exchange.Money // signed: Σ entry price × qty of the open part
+	margin exchange.Money // initial margin of the open part (what isolated margin can lose)
 }
 
 // NewCore validates cfg and returns a core with no price, no orders, no
@@ -177,7 +211,11 @@ func NewCore(cfg CoreConfig) (*Core, error) {
 		scratch:     make([]order, 0, 128),
 		safeLo:      math.MinInt64,
 		safeHi:      math.MaxInt64,
+		lines:       linesOf(cfg),
+		unit:        cfg.Rules.MoneyUnit(),
 	}
+	cfg.Brackets = slices.Clone(cfg.Brackets)
+	c.cfg = cfg
 	if cfg.TradeThrough {
 		c.tt = 1
 	}
@@ -248,14 +286,16 @@ func (c *Core) Place(now time.Time, o OrderSpec) (uint64, error) {
 		return 0, fmt.Errorf("sim: %s %s order of %d steps would not reduce the %s position %d: %w",
 			o.Side, o.PositionSide, o.Qty, o.PositionSide, c.pos[o.PositionSide].qty, exchange.ErrReduceOnlyRejected)
 	}
+	px := o.Price
+	if crossing {
+		px = c.takerPrice(o.Side, o.Price, o.Market)
+	}
 	if c.cfg.CheckMargin && !closing {
-		px := o.Price
-		if crossing {
-			px = c.price
-		}
 		need := ceilDiv(int64(exchange.Notional(px, o.Qty)), c.cfg.Leverage)
 		if avail := c.Available(); int64(need) > int64(avail) {
-			return 0, fmt.Errorf("sim: order needs initial margin %d, available %d: %w", need, avail, exchange.ErrInsufficientMargin)
+			m := c.cfg.Rules.MoneyToDecimal
+			return 0, fmt.Errorf("sim: %s of %s at %s needs initial margin %s, available %s: %w", o.Side,
+				c.cfg.Rules.StepsToQty(o.Qty), c.cfg.Rules.TicksToPrice(px), m(need), m(avail), exchange.ErrInsufficientMargin)
 		}
 	}
 	c.now = now
@@ -266,14 +306,17 @@ func (c *Core) Place(now time.Time, o OrderSpec) (uint64, error) {
 		postOnly: o.PostOnly, reduceOnly: o.ReduceOnly, closing: closing,
 	}
 	if o.Market {
-		ord.price = c.price
+		ord.price = px
 	}
 	if crossing {
 		q := ord.qty
 		if closing {
 			q = min(q, c.reducible(ord.side, ord.ps))
 		}
-		c.fill(EventFill, &ord, q, c.price, false)
+		if px != c.price {
+			c.stats.Slippage += exchange.Notional(max(px-c.price, c.price-px), q)
+		}
+		c.fill(EventFill, &ord, q, px, false)
 		if ord.filled < ord.qty {
 			c.remove(EventExpired, &ord)
 		}

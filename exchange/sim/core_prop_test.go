@@ -43,7 +43,7 @@ func randomRun(t testing.TB, seed uint64, mutate func(*CoreConfig), steps int, c
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	c := newTestCore(t, func(cfg *CoreConfig) {
-		cfg.InitialBalance = 50_000_000 // 5,000 USDT: liquidations happen
+		cfg.InitialBalance = 50_000_000 // 5,000 USDT
 		if mutate != nil {
 			mutate(cfg)
 		}
@@ -103,6 +103,31 @@ func TestPropertyAccounting(t *testing.T) {
 		"margin":              func(c *CoreConfig) { c.CheckMargin = true; c.Leverage = 5 },
 		"rebate hedge":        func(c *CoreConfig) { c.PositionMode = exchange.Hedge; c.MakerFee = -5_000; c.PartialFill = 4 },
 		"high maintenance tt": func(c *CoreConfig) { c.MaintenanceRate = 5_000_000; c.TradeThrough = true },
+		"isolated hedge": func(c *CoreConfig) {
+			c.MarginMode = exchange.Isolated
+			c.PositionMode = exchange.Hedge
+			c.Leverage = 20
+		},
+		"brackets slippage": func(c *CoreConfig) { c.Brackets = propBrackets; c.SlippageTicks, c.SlippageRate = 3, 20_000 },
+		// small balances: liquidations happen
+		"cross small": func(c *CoreConfig) { c.InitialBalance = 300_000; c.MaintenanceRate = 2_000_000 },
+		"isolated small hedge": func(c *CoreConfig) {
+			c.InitialBalance = 300_000
+			c.MarginMode = exchange.Isolated
+			c.PositionMode = exchange.Hedge
+			c.Leverage = 50
+		},
+		"isolated brackets": func(c *CoreConfig) {
+			c.InitialBalance = 300_000
+			c.MarginMode = exchange.Isolated
+			c.Brackets = propBrackets
+			c.Leverage = 25
+		},
+		"cross brackets hedge": func(c *CoreConfig) {
+			c.InitialBalance = 300_000
+			c.PositionMode = exchange.Hedge
+			c.Brackets = propBrackets
+		},
 	}
 	for name, mutate := range configs {
 		for seed := uint64(1); seed <= 5; seed++ {
@@ -142,10 +167,14 @@ func TestPropertyAccounting(t *testing.T) {
 					q += pq
 				}
 				for _, m := range []exchange.Ticks{c.Price(), mark} {
-					want := initial + flows + exchange.Notional(m, q)
+					want := initial + flows - c.Stats().Insurance + exchange.Notional(m, q)
 					require.Equal(t, want, c.Equity(m), "%s seed %d step %d: equity at %d", name, seed, step, m)
 				}
 				require.Equal(t, realSum, c.Stats().RealizedPnL)
+				if c.cfg.MarginMode == exchange.Cross && len(evs) > 0 && evs[len(evs)-1].Kind == EventLiquidation {
+					require.Zero(t, c.Wallet(), "%s seed %d step %d: a cross liquidation leaves the wallet at 0", name, seed, step)
+					require.True(t, c.ExactWallet().IsZero())
+				}
 				require.Equal(t, fills, c.Stats().Fills)
 				checkBook(t, c)
 				if c.cfg.PositionMode == exchange.Hedge {
@@ -161,7 +190,7 @@ func TestPropertyAccounting(t *testing.T) {
 					}
 				}
 			})
-			if name == "one-way" && seed == 1 {
+			if seed == 1 {
 				t.Logf("%s seed %d: %d fills, %d liquidation closes", name, seed, fills, liqs)
 			}
 		}
@@ -194,6 +223,31 @@ func TestQuietPathMatchesSlowPath(t *testing.T) {
 		nil,
 		func(c *CoreConfig) { c.PartialFill = 2; c.TradeThrough = true },
 		func(c *CoreConfig) { c.PositionMode = exchange.Hedge; c.MaintenanceRate = 3_000_000 },
+		func(c *CoreConfig) {
+			c.MarginMode = exchange.Isolated
+			c.PositionMode = exchange.Hedge
+			c.Leverage = 20
+		},
+		func(c *CoreConfig) { c.MarginMode = exchange.Isolated; c.Brackets = propBrackets; c.Leverage = 10 },
+		func(c *CoreConfig) { c.PositionMode = exchange.Hedge; c.Brackets = propBrackets },
+		func(c *CoreConfig) { c.InitialBalance = 300_000; c.MaintenanceRate = 2_000_000 },
+		func(c *CoreConfig) {
+			c.InitialBalance = 300_000
+			c.MarginMode = exchange.Isolated
+			c.PositionMode = exchange.Hedge
+			c.Leverage = 50
+		},
+		func(c *CoreConfig) {
+			c.InitialBalance = 300_000
+			c.MarginMode = exchange.Isolated
+			c.Brackets = propBrackets
+			c.Leverage = 25
+		},
+		func(c *CoreConfig) {
+			c.InitialBalance = 300_000
+			c.PositionMode = exchange.Hedge
+			c.Brackets = propBrackets
+		},
 	} {
 		for seed := uint64(10); seed < 14; seed++ {
 			fast := randomRun(t, seed, mutate, 2000, nil)
@@ -326,4 +380,13 @@ func FuzzCore(f *testing.F) {
 			checkBook(t, c)
 		}
 	})
+}
+
+// propBrackets are three continuous tiers: 0.4 % to 500 USDT of notional,
+// 1 % to 5,000 (amount 500 USDT × 0.6 % = 30,000 Money), 5 % above
+// (30,000 + 50,000,000 × 4 % = 2,030,000).
+var propBrackets = []Bracket{
+	{NotionalCap: 5_000_000, Rate: 400_000},
+	{NotionalCap: 50_000_000, Rate: 1_000_000, Amount: 30_000},
+	{Rate: 5_000_000, Amount: 2_030_000},
 }

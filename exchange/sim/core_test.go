@@ -206,12 +206,14 @@ func TestMakerAndTakerFees(t *testing.T) {
 	// maker: 99000 × 10 = 990000 Money (99 USDT); fee 0.02 % = 198
 	assert.Equal(t, []brief{{EventFill, id, 99000, 10, 10, 198, true, 0}}, briefs(c.Events()))
 	id2 := place(t, c, mkt(exchange.Sell, 10))
-	// taker: 98500 × 10 = 985000; fee 0.05 % = 492.5 → 493 (half away from zero);
+	// taker: 98500 × 10 = 985000; fee 0.05 % = 492.5, booked as the change of
+	// the rounded exact total (198 + 492.5 = 690.5 → 691, halves up): 493;
 	// realized 985000 − 990000 = −5000
 	assert.Equal(t, []brief{{EventFill, id2, 98500, 10, 10, 493, false, -5000}}, briefs(c.Events()))
 	assert.Equal(t, exchange.Money(1_000_000_000-198-493-5000), c.Wallet())
 	st := c.Stats()
-	assert.Equal(t, CoreStats{Orders: 2, Fills: 2, MakerFills: 1, TakerFills: 1, Volume: 1_975_000, FeesPaid: 691, RealizedPnL: -5000}, st)
+	assert.Equal(t, CoreStats{Orders: 2, Fills: 2, MakerFills: 1, TakerFills: 1, Volume: 1_975_000, TakerVolume: 985_000, FeesPaid: 691, RealizedPnL: -5000}, st)
+	assert.Equal(t, "0.06905", c.ExactFees().String())
 }
 
 func TestMakerRebate(t *testing.T) {
@@ -452,9 +454,10 @@ func TestHedgeMode(t *testing.T) {
 	// long: removed 1,000,000 × 6 / 10 = 600,000; realized 612,000 − 600,000 = 12,000; fee 612000 × 0.02 % = 122.4 → 122
 	assert.Equal(t, []brief{{EventFill, sl, 102000, 6, 6, 122, true, 12000}}, briefs(c.Events()))
 	c.Tick(at(3), 98000)
-	// short: removed −400,000; realized −(4 × 99000) + 400,000 = 4,000; fee 396000 × 0.02 % = 79.2 → 79
+	// short: removed −400,000; realized −(4 × 99000) + 400,000 = 4,000; fee 396000 × 0.02 % = 79.2,
+	// booked as the change of the rounded exact total: 500 + 200 + 122.4 + 79.2 = 901.6 → 902, less 822 → 80
 	assert.Equal(t, []brief{
-		{EventFill, bs, 99000, 4, 4, 79, true, 4000},
+		{EventFill, bs, 99000, 4, 4, 80, true, 4000},
 		{EventExpired, bs, 99000, 5, 4, 0, false, 0},
 	}, briefs(c.Events()))
 	ql, cl = c.Position(exchange.PositionLong)
@@ -524,7 +527,11 @@ func TestLiquidationLong(t *testing.T) {
 		{EventLiquidation, 4, 90411, 100, 100, 4521, false, -958900},
 	}, briefs(evs))
 	assert.Equal(t, exchange.Sell, evs[2].Side)
-	assert.Equal(t, exchange.Money(995_000-958_900-4521), c.Wallet())
+	// cross margin: the close left 995,000 − 958,900 − 4,521 = 31,579 above
+	// the bankruptcy price; the insurance fund keeps it and the wallet ends at 0
+	assert.Equal(t, exchange.Money(0), c.Wallet())
+	assert.Equal(t, exchange.Money(995_000-958_900-4521), c.Stats().Insurance)
+	assert.True(t, c.ExactWallet().IsZero())
 	assert.Equal(t, int64(1), c.Stats().Liquidations)
 	assert.Empty(t, c.OpenOrders())
 	assert.False(t, c.hasPosition())
@@ -547,14 +554,16 @@ func TestLiquidationShort(t *testing.T) {
 	assert.Equal(t, exchange.Buy, evs[2].Side)
 }
 
-func TestLiquidationGapLeavesNegativeWallet(t *testing.T) {
+func TestLiquidationGapIsCoveredByTheInsuranceFund(t *testing.T) {
 	c := liquidationCore(t, exchange.Buy)
 	c.Tick(at(1), 81000) // one jump, above the resting buy at 80000
 	evs := c.Events()
 	require.Len(t, evs, 3)
-	// realized 8,100,000 − 10,000,000; fee 8,100,000 × 0.05 % = 4,050
-	assert.Equal(t, exchange.Money(995_000-1_900_000-4_050), c.Wallet())
-	assert.Equal(t, exchange.Money(-909_050), c.Equity(60000), "no position: equity is the wallet")
+	// realized 8,100,000 − 10,000,000; fee 8,100,000 × 0.05 % = 4,050: the
+	// close leaves −909,050, which the insurance fund covers
+	assert.Equal(t, exchange.Money(0), c.Wallet())
+	assert.Equal(t, exchange.Money(0), c.Equity(60000), "no position: equity is the wallet")
+	assert.Equal(t, exchange.Money(-909_050), c.Stats().Insurance)
 }
 
 func TestLiquidationAfterFillInSameTick(t *testing.T) {
@@ -566,8 +575,9 @@ func TestLiquidationAfterFillInSameTick(t *testing.T) {
 	require.Len(t, evs, 2)
 	assert.Equal(t, EventFill, evs[0].Kind)
 	assert.Equal(t, EventLiquidation, evs[1].Kind)
-	// realized 5,000,000 − 9,900,000; fee 2,500
-	assert.Equal(t, exchange.Money(1_000_000-4_900_000-2_500), c.Wallet())
+	// realized 5,000,000 − 9,900,000; fee 2,500: the fund covers the deficit
+	assert.Equal(t, exchange.Money(0), c.Wallet())
+	assert.Equal(t, exchange.Money(1_000_000-4_900_000-2_500), c.Stats().Insurance)
 }
 
 func TestHedgeLiquidationClosesBothSides(t *testing.T) {
@@ -637,7 +647,7 @@ func TestMarginCheck(t *testing.T) {
 	assert.Equal(t, exchange.Money(10_000), c.Available())
 	_, err := c.Place(at(1), buy(99000, 1)) // needs 49,500
 	require.ErrorIs(t, err, exchange.ErrInsufficientMargin)
-	assert.Contains(t, err.Error(), "needs initial margin 49500, available 10000")
+	assert.Contains(t, err.Error(), "sim: BUY of 0.001 at 9900 needs initial margin 4.95, available 1: insufficient margin")
 	_, err = c.Place(at(1), mkt(exchange.Sell, 1)) // needs 50,000 at 100000
 	require.ErrorIs(t, err, exchange.ErrInsufficientMargin)
 	c.Tick(at(2), 99000) // the buy fills: long 20 at 99000

@@ -27,8 +27,13 @@
 //
 // Prices are [exchange.Ticks], quantities [exchange.Steps] and amounts of
 // quote currency [exchange.Money] (one tick × one step), so price ×
-// quantity is exact int64 arithmetic. Fees and funding are rounded once,
-// by [exchange.Rate.Apply] (half away from zero to a Money unit).
+// quantity is exact int64 arithmetic. Fees and funding are exact: the core
+// keeps their totals to 1e-8 of a Money unit (a notional times a Rate
+// never needs more), finer than the 1e-8 of the quote asset venues book
+// commission in. Events and the wallet carry them in whole Money units, each
+// the change of the rounded exact total, so the booked amounts never drift
+// from the exact total by more than half a unit; [Core.ExactFees],
+// [Core.ExactFunding] and [Core.ExactWallet] give the exact figures.
 //
 // # Matching
 //
@@ -69,13 +74,29 @@
 //
 // # Liquidation and margin
 //
-// After every Tick, if a position is open and its equity at the tick price
-// is below the maintenance margin — compared exactly, equity × 10⁸ <
-// MaintenanceRate × Σ|qty × price| with no rounding — the core cancels
-// every open order (EventCanceled each, in id order) and closes every
-// position side at the tick price as taker (EventLiquidation each, with
-// fee and realized PnL, on an order of its own). The wallet may end
-// negative; it is reported as it is.
+// After every Tick, if a position is open and the account is below its
+// maintenance margin at the tick price — compared exactly, with no
+// rounding: in cross margin (the default) equity × 10⁸ < the maintenance
+// margin of Σ|qty × price|; in isolated margin, for a position side, its
+// margin plus its unrealized PnL against its own maintenance margin — the
+// core cancels every open order (EventCanceled each, in id order) and
+// closes at the tick price as taker every position side (cross), or each
+// side below its margin (isolated), with an EventLiquidation each (fee
+// and realized PnL, on an order of its own). The venue takes the position
+// over at its bankruptcy price: the insurance fund keeps what the close
+// left above it and covers what it left below (CoreStats.Insurance). So in
+// cross margin the wallet ends at zero, never below, and in isolated
+// margin it ends lower by exactly the closed sides' margin (⌈opened
+// notional / Leverage⌉, see [Core.PositionMargin]).
+//
+// The maintenance margin is MaintenanceRate × notional, or, with
+// CoreConfig.Brackets, the venue's notional tiers: notional × the tier's
+// rate − the tier's amount. Cross margin brackets the gross notional of
+// both hedge-mode sides together; isolated margin each side alone.
+//
+// Taker orders (market orders, limits crossing at placement) fill at the
+// current price moved against them by CoreConfig.SlippageTicks +
+// ⌈price × SlippageRate⌉, never beyond a limit's price.
 //
 // With CoreConfig.CheckMargin a new order that can open a position needs
 // ⌈notional / Leverage⌉ of initial margin out of Available: equity at the

@@ -99,6 +99,7 @@ type Event struct {
 	Maker        bool
 	RealizedPnL  exchange.Money // venue-style average-entry PnL booked by this fill (gross of fee)
 	Funding      exchange.Money // EventFunding: signed, positive = paid by the account
+	Margin       exchange.Money // EventLiquidation: the position side's margin when liquidated (what isolated margin loses)
 }
 
 // OrderView is a snapshot of one live order of the core. The zero value
@@ -126,8 +127,16 @@ type CoreStats struct {
 	MakerFills   int64          // executions of resting orders
 	TakerFills   int64          // market, crossing and liquidation executions
 	Volume       exchange.Money // Σ price × quantity of every execution
+	TakerVolume  exchange.Money // the part of Volume executed as taker (liquidations included)
 	FeesPaid     exchange.Money // Σ fees, signed (rebates negative)
 	Funding      exchange.Money // Σ funding, signed (positive paid)
 	RealizedPnL  exchange.Money // Σ realized PnL of every execution, gross of fees
 	Liquidations int64          // liquidation events (one per trigger, whatever the number of sides closed)
+	// Insurance is what liquidations moved to the insurance fund (signed:
+	// positive when the close left margin above the bankruptcy price, which
+	// the fund keeps; negative when the fund covered a close below it).
+	Insurance exchange.Money
+	// Slippage is Σ |fill price − current price| × quantity of taker fills:
+	// what slippage cost.
+	Slippage exchange.Money
 }

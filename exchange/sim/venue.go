@@ -280,16 +280,19 @@ func (v *Venue) Run(ctx context.Context, prices <-chan exchange.PriceUpdate) err
 
 // ApplyFunding books a funding payment at rate (a decimal fraction, 0.0001
 // for 0.01 %) and mark price on every open position (longs pay a positive
-// rate) and sends an EventAccount with reason "FUNDING_FEE".
+// rate) and sends an EventAccount with reason "FUNDING_FEE". The mark may
+// be finer than the tick (a venue's mark price has 8 decimals): the
+// payment is exact either way.
 func (v *Venue) ApplyFunding(ctx context.Context, rate, mark decimal.Decimal) error {
 	r, err := exchange.RateFromDecimal(rate)
 	if err != nil {
 		return fmt.Errorf("sim: funding: %w", err)
 	}
-	m, err := v.rules.PriceToTicks(mark)
-	if err != nil {
-		return fmt.Errorf("sim: funding: %w", err)
+	if !mark.IsPositive() {
+		return fmt.Errorf("sim: funding: mark price %s must be positive", mark)
 	}
+	m, err := v.rules.PriceToTicks(mark)
+	fineMark := err != nil // off the tick grid: charge at the exact mark
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -299,7 +302,11 @@ func (v *Venue) ApplyFunding(ctx context.Context, rate, mark decimal.Decimal) er
 		return exchange.ErrClosed
 	}
 	now := v.clock()
-	v.core.ApplyFunding(now, r, m)
+	if fineMark {
+		v.core.ApplyFundingAtMark(now, r, mark)
+	} else {
+		v.core.ApplyFunding(now, r, m)
+	}
 	v.drain(now)
 	return nil
 }
@@ -612,7 +619,7 @@ func (v *Venue) positionsLocked() []exchange.Position {
 		pos := exchange.Position{
 			Symbol: r.Symbol, PositionSide: ps, Quantity: r.StepsToQty(q), EntryPrice: decimal.Zero,
 			MarkPrice: r.TicksToPrice(p), UnrealizedPnL: r.MoneyToDecimal(c.UnrealizedPnL(ps, p)),
-			LiquidationPrice: decimal.Zero, Leverage: int(c.cfg.Leverage), MarginMode: exchange.Cross,
+			LiquidationPrice: decimal.Zero, Leverage: int(c.cfg.Leverage), MarginMode: c.cfg.MarginMode,
 		}
 		if q != 0 {
 			pos.EntryPrice = r.MoneyToDecimal(cost).Div(r.StepsToQty(q))

@@ -447,8 +447,10 @@ func TestVenueLiquidationAndFunding(t *testing.T) {
 	assert.Equal(t, "0.4521", fills[1].Fee.String())
 	acct, err := v.Account(ctx)
 	require.NoError(t, err)
-	// 100 − 0.5 − 0.1 − 95.79 − 0.4521
-	assert.Equal(t, "3.1579", acct.TotalWallet.String())
+	// 100 − 0.5 − 0.1 − 95.79 − 0.4521 = 3.1579 above the bankruptcy
+	// price: the insurance fund keeps it, and the cross wallet ends at 0
+	assert.Equal(t, "0", acct.TotalWallet.String())
+	assert.Equal(t, exchange.Money(31579), v.Stats().Insurance)
 	assert.Equal(t, int64(1), v.Stats().Liquidations)
 }
 
@@ -695,4 +697,18 @@ func FuzzVenuePlaceOrder(f *testing.F) {
 			t.Fatalf("accepted order %+v", o)
 		}
 	})
+}
+
+// TestVenueFundingAtAFineMark: a mark price with more decimals than the
+// tick (Binance's has 8) is charged exactly, not refused.
+func TestVenueFundingAtAFineMark(t *testing.T) {
+	v := newTestVenue(t, func(c *VenueConfig) { c.Core.InitialBalance = 1_000_000; c.Core.TakerFee = 0 })
+	ctx := t.Context()
+	require.NoError(t, v.SetPrice(ctx, d("10000")))
+	_, err := v.PlaceOrder(ctx, exchange.OrderRequest{Symbol: "BTCUSDT", ClientOrderID: "L", Side: exchange.Buy, Type: exchange.Market, Quantity: d("0.1")})
+	require.NoError(t, err)
+	// 0.1 × 10000.05 × 0.01 % = 0.1000005 USDT: 1000.005 Money, booked 1000
+	require.NoError(t, v.ApplyFunding(ctx, d("0.0001"), d("10000.05")))
+	assert.Equal(t, exchange.Money(1000), v.Stats().Funding)
+	require.ErrorContains(t, v.ApplyFunding(ctx, d("0.0001"), d("0")), "sim: funding: mark price 0 must be positive")
 }

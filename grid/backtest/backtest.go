@@ -9,6 +9,17 @@
 // open), open, high, low, close for a red one (see [pricefeed.Candle.Path])
 // — at the candle's open time plus 0, 15, 30 and 45 seconds. The simulator
 // fills a resting order at its own price when the path reaches it.
+//
+// The run is booked as the venue would book it. Funding is charged at each
+// settlement ([Funding]: a constant rate, or recorded settlements read by
+// [ReadFundingFile]). Margin is checked by default: an order the account
+// cannot margin is refused and counted (Config.SkipMarginCheck turns this
+// off). A liquidation follows the margin mode of Config.Sim (cross: the
+// wallet ends at zero, the insurance fund covering any gap; isolated: the
+// position's margin is lost) and its brackets, and is listed in
+// Result.Liquidated. Taker orders slip by [DefaultSlippage] unless
+// Config.Slippage says otherwise. Fees and funding are exact: Result.Fees
+// is Σ notional × rate over every fill, not a sum of rounded fees.
 package backtest
 
 import (
@@ -47,6 +58,18 @@ type Config struct {
 	BasketRules map[string]exchange.Rules
 	// Interval is the candles' interval as risk monitors see it (default "1m").
 	Interval string
+	// Funding charges funding at settlements: a constant rate or recorded
+	// settlements (see [Funding]). The zero value charges none.
+	Funding Funding
+	// SkipMarginCheck turns the venue's margin check off. By default a
+	// backtest sets Sim.CheckMargin: an order the account cannot margin is
+	// refused as the venue would refuse it, and counted in
+	// Result.MarginRefusals.
+	SkipMarginCheck bool
+	// Slippage is how far taker orders (the initial position, a hard stop's
+	// close) fill beyond the price. nil: [DefaultSlippage], unless Sim sets
+	// its own SlippageTicks or SlippageRate; &Slippage{} for none.
+	Slippage *Slippage
 }
 
 // EquityPoint is one sample of the account's equity.
@@ -65,8 +88,8 @@ type Result struct {
 
 	RoundTrips  int
 	Realized    decimal.Decimal // gross profit of the grid's round trips and partial exits
-	Fees        decimal.Decimal // every fee paid (signed)
-	Funding     decimal.Decimal // funding paid (signed; zero unless modelled)
+	Fees        decimal.Decimal // every fee paid (signed), exact: Σ notional × rate, not rounded per fill
+	Funding     decimal.Decimal // funding paid (signed: negative when received), exact
 	NetRealized decimal.Decimal // Realized − Fees − Funding
 	Unrealized  decimal.Decimal // the open position at ClosePrice
 	Position    decimal.Decimal // signed base quantity at the end
@@ -91,15 +114,37 @@ type Result struct {
 	PausedCandles int       // candles after which risk monitors held entries
 	Halted        string    // why the engine halted, if it did
 
+	// FundingPayments is the number of settlements charged.
+	FundingPayments int
+	// MarginRefusals counts orders the venue refused for insufficient margin.
+	MarginRefusals int
+	// Liquidated lists each position side liquidated, with time and price.
+	Liquidated []Liquidation
+	// Insurance is what liquidations left to the insurance fund (positive)
+	// or took from it (negative: the fund covered a close below the
+	// bankruptcy price).
+	Insurance decimal.Decimal
+	// Slippage is what taker fills paid beyond the price they met.
+	Slippage decimal.Decimal
+	// Volume is Σ price × quantity of every fill; TakerVolume the part
+	// filled as taker. Fees = (Volume − TakerVolume) × maker rate +
+	// TakerVolume × taker rate, exactly.
+	Volume, TakerVolume decimal.Decimal
+
 	Equity []EquityPoint
 	Engine grid.Stats
 }
 
 // Run replays candles through a new engine and simulated venue.
+//
+// A configuration that cannot run (no candles, bad rules, a bad Config
+// field, grid options or levels the symbol's rules refuse) fails at once
+// with a *ConfigError; an error during the run is a bug (ErrDisagree) or
+// the engine refusing a venue update.
 func Run(candles []pricefeed.Candle, cfg Config) (Result, error) {
 	r, err := newRun(candles, cfg)
 	if err != nil {
-		return Result{}, err
+		return Result{}, &ConfigError{Err: err}
 	}
 	if err := r.loop(candles); err != nil {
 		return Result{}, err
@@ -132,13 +177,20 @@ type run struct {
 	initialBalanceMony exchange.Money
 	basketAt           map[string]int // next candle index per basket symbol
 	pausedCandles      int
+
+	funding        []charge // settlements to charge, from fi on
+	fi             int
+	fundingApplied int
+	marginRefusals int
+	liquidated     []Liquidation
 }
 
-var errNoCandles = errors.New("backtest: no candles")
+// ErrNoCandles is returned (in a *ConfigError) by Run given no candles.
+var ErrNoCandles = errors.New("backtest: no candles")
 
 func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	if len(candles) == 0 {
-		return nil, errNoCandles
+		return nil, ErrNoCandles
 	}
 	if err := cfg.Rules.Validate(); err != nil {
 		return nil, fmt.Errorf("backtest: rules: %w", err)
@@ -161,6 +213,24 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 		return nil, fmt.Errorf("backtest: Sim.InitialBalance %d must be positive", cfg.Sim.InitialBalance)
 	}
 	cfg.Sim.Rules = cfg.Rules
+	if !cfg.SkipMarginCheck {
+		cfg.Sim.CheckMargin = true
+	}
+	if cfg.Slippage != nil || (cfg.Sim.SlippageTicks == 0 && cfg.Sim.SlippageRate == 0) {
+		s := DefaultSlippage()
+		if cfg.Slippage != nil {
+			s = *cfg.Slippage
+		}
+		rate, err := exchange.RateFromDecimal(s.Bps.Shift(-4))
+		if err != nil || s.Bps.IsNegative() || s.Ticks < 0 {
+			return nil, fmt.Errorf("backtest: Slippage %s: must be a non-negative number of ticks and of bps (4 decimals at most)", s)
+		}
+		cfg.Sim.SlippageTicks, cfg.Sim.SlippageRate = exchange.Ticks(s.Ticks), rate
+	}
+	funding, err := schedule(cfg.Funding, cfg.Rules.Symbol, candles[0].OpenTime, candles[len(candles)-1].OpenTime+60_000)
+	if err != nil {
+		return nil, err
+	}
 	core, err := sim.NewCore(cfg.Sim)
 	if err != nil {
 		return nil, fmt.Errorf("backtest: %w", err)
@@ -171,7 +241,7 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 		return nil, err
 	}
 	return &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
-		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}}, nil
+		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding}, nil
 }
 
 // tickOffsets are the times of a candle's four ticks after its open, in ms.
@@ -189,6 +259,11 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 	every, untilSample := r.cfg.EquityEvery, r.cfg.EquityEvery
 	for n := range candles {
 		c := &candles[n]
+		if r.fi < len(r.funding) && r.funding[r.fi].ms < c.OpenTime+60_000 {
+			if err := r.settle(c); err != nil {
+				return err
+			}
+		}
 		path := c.Path()
 		for j, p := range path {
 			now := time.UnixMilli(c.OpenTime + tickOffsets[j])
@@ -334,6 +409,9 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 			Price: it.Price, Qty: it.Qty, PostOnly: it.PostOnly, ReduceOnly: it.ReduceOnly,
 		})
 		if err != nil {
+			if errors.Is(err, exchange.ErrInsufficientMargin) {
+				r.marginRefusals++
+			}
 			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderRejected, Reason: err.Error()})
 		}
 		r.ids[tag] = id
@@ -396,6 +474,12 @@ func (r *run) drain(now time.Time) error {
 					return err
 				}
 			case sim.EventLiquidation:
+				q := ev.Qty
+				if ev.Side == exchange.Sell {
+					q = -q
+				}
+				r.liquidated = append(r.liquidated, Liquidation{Time: now, Price: r.cfg.Rules.TicksToPrice(ev.Price),
+					PositionSide: ev.PositionSide, Qty: r.cfg.Rules.StepsToQty(q), Margin: r.cfg.Rules.MoneyToDecimal(ev.Margin)})
 				if r.liquidatedAt.IsZero() {
 					r.liquidatedAt = now
 					r.halted = "liquidated at " + r.cfg.Rules.TicksToPrice(ev.Price).String()
@@ -427,17 +511,17 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 	cs := r.core.Stats()
 	st := r.eng.Stats()
 	b := r.eng.Books()
-	eq := r.core.Equity(r.last)
 	init := r.cfg.Sim.InitialBalance
 	open := rules.TicksToPrice(candles[0].Open)
 	closeP := rules.TicksToPrice(r.last)
+	fees, funding, final := r.core.ExactFees(), r.core.ExactFunding(), r.core.ExactEquity(r.last)
 	res := Result{
 		Candles: r.replayed, Start: time.UnixMilli(candles[0].OpenTime), End: r.lastTime,
 		OpenPrice: open, ClosePrice: closeP,
-		RoundTrips: b.RoundTrips, Realized: m(b.Realized), Fees: m(b.Fees), Funding: m(cs.Funding),
-		NetRealized: m(b.Realized - b.Fees - cs.Funding), Unrealized: m(b.Unrealized(r.last)),
+		RoundTrips: b.RoundTrips, Realized: m(b.Realized), Fees: fees, Funding: funding,
+		NetRealized: m(b.Realized).Sub(fees).Sub(funding), Unrealized: m(b.Unrealized(r.last)),
 		Position:       rules.StepsToQty(b.Position),
-		InitialBalance: m(init), FinalEquity: m(eq), PnL: m(eq - init),
+		InitialBalance: m(init), FinalEquity: final, PnL: final.Sub(m(init)),
 		BuyAndHold:  m(init).Mul(closeP).Div(open).Round(8),
 		MaxDrawdown: m(r.maxDD), MaxDrawdownPct: pct(r.maxDD, r.ddPeak),
 		MaxPosition: rules.StepsToQty(r.maxPos), MaxNotional: m(r.maxNotional),
@@ -445,6 +529,8 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		Orders: b.Placed, Cancels: b.Canceled, Rejections: b.Rejected,
 		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
 		Equity: r.equity, Engine: st,
+		FundingPayments: r.fundingApplied, MarginRefusals: r.marginRefusals, Liquidated: r.liquidated,
+		Insurance: m(cs.Insurance), Slippage: m(cs.Slippage), Volume: m(cs.Volume), TakerVolume: m(cs.TakerVolume),
 	}
 	return res
 }

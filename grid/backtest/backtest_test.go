@@ -59,7 +59,7 @@ func TestHandComputedLongGrid(t *testing.T) {
 		candle(t, 2, "106", "111", "94", "96"),
 		candle(t, 3, "96", "101", "96", "101"),
 	}
-	res, err := Run(candles, Config{Rules: handRules, Sim: sc, Grid: []grid.Option{
+	res, err := Run(candles, Config{Rules: handRules, Sim: sc, Slippage: &Slippage{}, Grid: []grid.Option{
 		grid.WithBounds(dec("90"), dec("110"), 4),
 		grid.WithQuantity(dec("1")),
 	}})

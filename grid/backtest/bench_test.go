@@ -12,6 +12,8 @@ import (
 
 const shippedMonth = "../../examples/data/binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz"
 
+const shippedFunding = "../../examples/data/BTCUSDT-fundingRate-2025-05-04_2025-06-03.csv"
+
 var btcRules = exchange.Rules{Symbol: "BTCUSDT", TickSize: dec("0.1"), StepSize: dec("0.001"), MinQty: dec("0.001"), MinNotional: dec("100")}
 
 // yearOfCandles builds 525,600 one-minute candles (a year) by chaining the

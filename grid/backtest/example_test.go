@@ -13,7 +13,9 @@ import (
 )
 
 // A bounded long grid backtested on the month of real BTCUSDT perpetual
-// candles this repository ships.
+// candles this repository ships, charged the month's real funding
+// settlements. The venue model is the backtest's default: margin checked,
+// market orders slipping 1 bp, fees and funding exact.
 func ExampleRun() {
 	d := decimal.RequireFromString
 	rules := exchange.Rules{Symbol: "BTCUSDT", TickSize: d("0.1"), StepSize: d("0.001"), MinQty: d("0.001"), MinNotional: d("100")}
@@ -22,10 +24,15 @@ func ExampleRun() {
 		fmt.Println(err)
 		return
 	}
+	funding, err := backtest.ReadFundingFile("../../examples/data/BTCUSDT-fundingRate-2025-05-04_2025-06-03.csv")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	venue := sim.DefaultCoreConfig(rules) // Binance fees: 0.02 % maker, 0.05 % taker
 	venue.InitialBalance, _ = rules.DecimalToMoney(d("10000"))
 	venue.Leverage = 5
-	res, err := backtest.Run(candles, backtest.Config{Rules: rules, Sim: venue, Grid: []grid.Option{
+	res, err := backtest.Run(candles, backtest.Config{Rules: rules, Sim: venue, Funding: backtest.Funding{Settlements: funding}, Grid: []grid.Option{
 		grid.WithBounds(d("90000"), d("115000"), 50),
 		grid.WithAmount(d("200")),
 	}})
@@ -35,13 +42,17 @@ func ExampleRun() {
 	}
 	fmt.Println("candles:", res.Candles)
 	fmt.Println("round trips:", res.RoundTrips)
+	fmt.Println("fees:", res.Fees.StringFixed(2))
+	fmt.Println("funding:", res.Funding.StringFixed(2), "in", res.FundingPayments, "settlements")
 	fmt.Println("net realized:", res.NetRealized.StringFixed(2))
 	fmt.Println("final equity:", res.FinalEquity.StringFixed(2))
 	fmt.Println("liquidations:", res.Liquidations)
 	// Output:
 	// candles: 43199
 	// round trips: 250
-	// net realized: 396.54
-	// final equity: 10452.51
+	// fees: 13.24
+	// funding: 9.79 in 90 settlements
+	// net realized: 386.37
+	// final equity: 10442.27
 	// liquidations: 0
 }

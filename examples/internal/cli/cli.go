@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -40,14 +41,25 @@ func Exit(name string, err error) {
 	case err == nil:
 		return
 	case IsUsage(err):
-		fmt.Fprintln(os.Stderr, name+":", err)
+		fmt.Fprintln(os.Stderr, Message(name, err))
 		os.Exit(2)
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
 	default:
-		fmt.Fprintln(os.Stderr, name+":", err)
+		fmt.Fprintln(os.Stderr, Message(name, err))
 		os.Exit(1)
 	}
+}
+
+// Message is err's message with one "name: " prefix: added unless the
+// message already starts with it (a library of the same name prefixes its
+// own errors).
+func Message(name string, err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, name+": ") {
+		return msg
+	}
+	return name + ": " + msg
 }
 
 // Parse parses a command's flags: -h returns flag.ErrHelp (exit 0), a bad
@@ -72,6 +84,13 @@ const MonthFile = "binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz"
 // DefaultData is MonthFile's path from the repository root.
 const DefaultData = "examples/data/" + MonthFile
 
+// FundingFile is the name of the real BTCUSDT funding settlements of the
+// shipped month (see examples/data/SOURCES.md).
+const FundingFile = "BTCUSDT-fundingRate-2025-05-04_2025-06-03.csv"
+
+// DefaultFunding is FundingFile's path from the repository root.
+const DefaultFunding = "examples/data/" + FundingFile
+
 // BTCUSDT are the BTCUSDT perpetual's rules on Binance USDⓈ-M.
 var BTCUSDT = exchange.Rules{
 	Symbol:      "BTCUSDT",
@@ -81,20 +100,24 @@ var BTCUSDT = exchange.Rules{
 	MinNotional: decimal.RequireFromString("100"),
 }
 
-// FindData resolves a data file: as given when it exists; the default
-// (DefaultData) also from the examples' own folder, so a command works from
+// FindData resolves a data file: as given when it exists; the defaults
+// (DefaultData, DefaultFunding) also from the examples' own folder, so a command works from
 // any directory of a clone. A missing file is a usage error naming it.
-func FindData(path string) (string, error) {
+func FindData(path string) (string, error) { return FindFile("data", path) }
+
+// FindFile is FindData for the file of any flag: a missing file is a usage
+// error naming the flag.
+func FindFile(flagName, path string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	if path == DefaultData {
+	if path == DefaultData || path == DefaultFunding {
 		if _, src, _, ok := runtime.Caller(0); ok {
-			alt := filepath.Join(filepath.Dir(src), "..", "..", "data", MonthFile)
+			alt := filepath.Join(filepath.Dir(src), "..", "..", "data", filepath.Base(path))
 			if _, err := os.Stat(alt); err == nil {
 				return alt, nil
 			}
 		}
 	}
-	return "", Usage(fmt.Sprintf("-data %q: no such file", path))
+	return "", Usage(fmt.Sprintf("-%s %q: no such file", flagName, path))
 }

@@ -27,3 +27,9 @@ func TestFindData(t *testing.T) {
 	assert.EqualError(t, err, `-data "/no/such.csv": no such file`)
 	require.NoError(t, BTCUSDT.Validate())
 }
+
+func TestMessageHasOnePrefix(t *testing.T) {
+	assert.Equal(t, "backtest: no candles", Message("backtest", errors.New("backtest: no candles")))
+	assert.Equal(t, "backtest: -mode: bad", Message("backtest", Usage("-mode: bad")))
+	assert.Equal(t, "paper: backtest: x", Message("paper", errors.New("backtest: x")))
+}
