@@ -75,7 +75,8 @@ type Engine struct {
 
 	cancelBudget int    // window cancels left (see WithCancelBudget)
 	genFloor     uint32 // every generation of this run is above it (see generations.go)
-	genLimit     uint32 // last confirmed reserved generation; 0: reservations off
+	reserving    bool   // generation reservations are on (UseReservations)
+	genLimit     uint32 // last confirmed reserved generation
 	genAsked     uint32 // last generation asked for (≥ genLimit)
 	genStalled   bool   // a slot waited for a generation past genLimit
 	closing      closer // a hard stop's closing orders

@@ -28,8 +28,9 @@ const DefaultGenerationBlock = 1024
 // Ref.Gen is the block's last generation, and [Engine.State] already
 // carries it (as StoredState.GenReserved).
 func (e *Engine) UseReservations() Intent {
-	if e.genLimit == 0 {
-		e.genLimit = max(e.genFloor, 1) // nothing usable until the first block is confirmed
+	if !e.reserving {
+		e.reserving = true
+		e.genLimit = e.genFloor // nothing usable until the first block is confirmed
 	}
 	e.genAsked = max(e.genAsked, e.genLimit+DefaultGenerationBlock)
 	return Intent{Kind: IntentReserve, Ref: OrderRef{Gen: e.genAsked}}
@@ -39,7 +40,7 @@ func (e *Engine) UseReservations() Intent {
 // up to upTo durably. Slots that waited for a generation are tended at once.
 func (e *Engine) Reserved(now time.Time, upTo uint32) []Intent {
 	e.out = e.out[:0]
-	if e.genLimit == 0 || upTo <= e.genLimit {
+	if !e.reserving || upTo <= e.genLimit {
 		return e.out
 	}
 	stalled := e.genStalled
@@ -53,7 +54,7 @@ func (e *Engine) Reserved(now time.Time, upTo uint32) []Intent {
 }
 
 // GenerationsReserved returns the last generation confirmed by
-// [Engine.Reserved] (0 with reservations off).
+// [Engine.Reserved] (0 with reservations off or none confirmed).
 func (e *Engine) GenerationsReserved() uint32 { return e.genLimit }
 
 // nextGen returns the generation of a slot's (or the initial or closing
@@ -62,11 +63,11 @@ func (e *Engine) GenerationsReserved() uint32 { return e.genLimit }
 // confirmed block, and asks for the next block a quarter block ahead.
 func (e *Engine) nextGen(cur uint32) (uint32, bool) {
 	g := max(cur, e.genFloor) + 1
-	if e.genLimit == 0 {
+	if !e.reserving {
 		return g, true
 	}
 	if g+DefaultGenerationBlock/4 > e.genLimit {
-		e.askReserve(g)
+		e.askReserve()
 	}
 	if g > e.genLimit {
 		e.genStalled = true
@@ -75,9 +76,10 @@ func (e *Engine) nextGen(cur uint32) (uint32, bool) {
 	return g, true
 }
 
-// askReserve asks the host for the block that covers generation g.
-func (e *Engine) askReserve(g uint32) {
-	want := max(e.genLimit, g) + DefaultGenerationBlock
+// askReserve asks the host for the block after the last confirmed one
+// (a generation past the floor is at most one past the confirmed block).
+func (e *Engine) askReserve() {
+	want := e.genLimit + DefaultGenerationBlock
 	if want <= e.genAsked {
 		return // asked already
 	}
@@ -88,7 +90,7 @@ func (e *Engine) askReserve(g uint32) {
 // reserveTimer asks again for a block the host has not confirmed (its
 // store failed, or it dropped the intent).
 func (e *Engine) reserveTimer() {
-	if e.genLimit != 0 && e.genAsked > e.genLimit {
+	if e.reserving && e.genAsked > e.genLimit {
 		e.out = append(e.out, Intent{Kind: IntentReserve, Ref: OrderRef{Gen: e.genAsked}})
 	}
 }
