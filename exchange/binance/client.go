@@ -277,11 +277,12 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		}
 	}
 	payload := r.params.b
+	var sig string
 	if r.sec == secSigned {
 		p := params{b: append(make([]byte, 0, len(payload)+96), payload...)}
 		p.addInt("recvWindow", c.cfg.RecvWindow.Milliseconds())
 		p.addInt("timestamp", c.serverNow().UnixMilli())
-		sig := c.sign(p.b)
+		sig = c.sign(p.b)
 		p.b = append(p.b, "&signature="...)
 		p.b = append(p.b, sig...)
 		payload = p.b
@@ -306,7 +307,7 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, bodyReader)
 	if err != nil {
-		return nil, fmt.Errorf("binance: %s: build request: %w", r.op, err)
+		return nil, fmt.Errorf("binance: %s: build %s %s: %w", r.op, r.method, r.path, scrubErr(err, c.requestSecrets(payload, sig)))
 	}
 	if bodyReader != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -317,6 +318,9 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	sentAt := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// Go's error quotes the whole URL, signature included: keep the
+		// method and the path only.
+		err = transportError(r.method, c.cfg.RESTURL, r.path, err, c.requestSecrets(payload, sig))
 		switch {
 		case r.mutating && wrote.Load():
 			// The request may have reached the venue.
@@ -332,13 +336,14 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	c.trackUsage(resp.Header)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
+		err = scrubErr(err, c.requestSecrets(payload, sig))
 		if r.mutating {
 			return nil, &exchange.UnknownOutcomeError{Op: r.op, SentAt: sentAt, Err: err}
 		}
 		return nil, fmt.Errorf("binance: %s: read answer: %w: %w", r.op, exchange.ErrUnavailable, err)
 	}
 	if resp.StatusCode >= 400 || hasNegativeCode(body) {
-		err := errorFromResponse(r.op, r.mutating, resp.StatusCode, resp.Header, body, sentAt, c.serverNow())
+		err := scrubErr(errorFromResponse(r.op, r.mutating, resp.StatusCode, resp.Header, body, sentAt, c.serverNow()), c.requestSecrets(payload, sig))
 		var rl *exchange.RateLimitError
 		if errors.As(err, &rl) && (resp.StatusCode == http.StatusTeapot || isCode(err, -1003)) {
 			c.banned.Store(rl.Banned)

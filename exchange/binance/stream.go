@@ -181,21 +181,11 @@ func (c *Client) dial(ctx context.Context, target string) (*websocket.Conn, erro
 		resp.Body.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("binance: dial %s: %w", redactKey(target), err)
+		secrets := append(listenKeysIn(target), target)
+		return nil, fmt.Errorf("binance: dial %s: %w", redactURL(target), scrubErr(err, secrets))
 	}
 	conn.SetReadLimit(8 << 20)
 	return conn, nil
-}
-
-// redactKey hides the listen key in a /private URL for logs and errors.
-func redactKey(u string) string {
-	const marker = "/private/ws/"
-	for i := 0; i+len(marker) <= len(u); i++ {
-		if u[i:i+len(marker)] == marker {
-			return u[:i+len(marker)] + redacted
-		}
-	}
-	return u
 }
 
 // backoff returns the jittered wait before reconnect attempt n (0-based).
