@@ -182,13 +182,13 @@ type symbolInfo struct {
 	status      string
 	minPrice    decimal.Decimal
 	maxPrice    decimal.Decimal
-	maxQty      decimal.Decimal
+	marketStep  decimal.Decimal // MARKET_LOT_SIZE stepSize; zero when absent
 	marginAsset string
 }
 
 // decodeExchangeInfo turns exchangeInfo into rules per symbol: tick from
-// PRICE_FILTER, step and min quantity from LOT_SIZE, min notional from
-// MIN_NOTIONAL. Symbols whose rules do not validate are skipped and named
+// PRICE_FILTER, step and min and max quantity from LOT_SIZE, the market
+// order bounds from MARKET_LOT_SIZE, min notional from MIN_NOTIONAL. Symbols whose rules do not validate are skipped and named
 // in the returned problems.
 func decodeExchangeInfo(body []byte) (map[string]symbolInfo, []exchange.RateLimit, []error, error) {
 	var info wireExchangeInfo
@@ -207,7 +207,13 @@ func decodeExchangeInfo(body []byte) (map[string]symbolInfo, []exchange.RateLimi
 			case "LOT_SIZE":
 				si.rules.StepSize = f.StepSize.Decimal
 				si.rules.MinQty = f.MinQty.Decimal
-				si.maxQty = f.MaxQty.Decimal
+				si.rules.MaxQty = f.MaxQty.Decimal
+			case "MARKET_LOT_SIZE":
+				// MARKET orders are checked against this filter instead of
+				// LOT_SIZE (sheet §4.2); its maxQty is usually far smaller.
+				si.rules.MarketMinQty = f.MinQty.Decimal
+				si.rules.MarketMaxQty = f.MaxQty.Decimal
+				si.marketStep = f.StepSize.Decimal
 			case "MIN_NOTIONAL":
 				si.rules.MinNotional = f.Notional.Decimal
 			}

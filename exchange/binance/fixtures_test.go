@@ -69,7 +69,9 @@ func TestDecodeExchangeInfo(t *testing.T) {
 		!blz.rules.MinQty.Equal(want.MinQty) || !blz.rules.MinNotional.Equal(want.MinNotional) || blz.status != "TRADING" {
 		t.Errorf("BLZUSDT = %+v, want %+v", blz, want)
 	}
-	eq(t, "BLZUSDT maxQty", blz.maxQty, d("10000000"))
+	eq(t, "BLZUSDT MaxQty", blz.rules.MaxQty, d("10000000"))
+	eq(t, "BLZUSDT MarketMinQty", blz.rules.MarketMinQty, d("1"))
+	eq(t, "BLZUSDT MarketMaxQty", blz.rules.MarketMaxQty, d("590119"))
 	eq(t, "BLZUSDT maxPrice", blz.maxPrice, d("300"))
 	wantLimits := []exchange.RateLimit{
 		{Scope: "order", Interval: 10 * time.Second, Limit: 300},
@@ -94,7 +96,10 @@ func TestDecodeExchangeInfo(t *testing.T) {
 	eq(t, "step", btc.StepSize, d("0.001"))
 	eq(t, "minQty", btc.MinQty, d("0.001"))
 	eq(t, "minNotional", btc.MinNotional, d("50"))
-	eq(t, "maxQty (LOT_SIZE, not MARKET_LOT_SIZE)", syms["BTCUSDT"].maxQty, d("1000"))
+	eq(t, "MaxQty (LOT_SIZE, not MARKET_LOT_SIZE)", btc.MaxQty, d("1000"))
+	eq(t, "MarketMinQty (MARKET_LOT_SIZE)", btc.MarketMinQty, d("0.001"))
+	eq(t, "MarketMaxQty (MARKET_LOT_SIZE)", btc.MarketMaxQty, d("120"))
+	eq(t, "market step", syms["BTCUSDT"].marketStep, d("0.001"))
 	// A symbol whose rules do not validate is skipped and reported.
 	syms, _, problems, _ = decodeExchangeInfo([]byte(`{"symbols":[{"symbol":"BADUSDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0"}]}]}`))
 	if len(syms) != 0 || len(problems) != 1 || !strings.Contains(problems[0].Error(), "BADUSDT") {
