@@ -50,6 +50,7 @@ type Client struct {
 	rulesAt   time.Time
 	limits    []exchange.RateLimit
 
+	charges     ledger // what every request sent has cost
 	usedWeight  atomic.Int64
 	orders10s   atomic.Int64
 	orders1m    atomic.Int64
@@ -315,6 +316,7 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	if r.sec != secNone {
 		req.Header.Set("X-MBX-APIKEY", c.cfg.APIKey.Reveal())
 	}
+	c.charges.add(r.op, endpointCost(r.method, r.path, payload))
 	sentAt := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -366,27 +368,45 @@ func hasNegativeCode(body []byte) bool {
 	return ok
 }
 
+// usageHeaders is the rate-limit usage one response reported: the IP
+// weight used in the current minute and the account's order counts, each
+// with whether the header was present (rejected orders may lack the order
+// counts, sheet §3.2).
+type usageHeaders struct {
+	usedWeight1m, orders10s, orders1m    int64
+	hasWeight, hasOrders10s, hasOrders1m bool
+}
+
+// parseUsage reads X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S and
+// X-MBX-ORDER-COUNT-1M (any case) from a response's header.
+func parseUsage(h http.Header) usageHeaders {
+	var u usageHeaders
+	read := func(name string, v *int64, has *bool) {
+		if s := h.Get(name); s != "" {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+				*v, *has = n, true
+			}
+		}
+	}
+	read("X-Mbx-Used-Weight-1m", &u.usedWeight1m, &u.hasWeight)
+	read("X-Mbx-Order-Count-10s", &u.orders10s, &u.hasOrders10s)
+	read("X-Mbx-Order-Count-1m", &u.orders1m, &u.hasOrders1m)
+	return u
+}
+
+// trackUsage keeps the last usage each header reported (see Client.Usage).
 func (c *Client) trackUsage(h http.Header) {
-	seen := false
-	if v := h.Get("X-Mbx-Used-Weight-1m"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			c.usedWeight.Store(n)
-			seen = true
-		}
+	u := parseUsage(h)
+	if u.hasWeight {
+		c.usedWeight.Store(u.usedWeight1m)
 	}
-	if v := h.Get("X-Mbx-Order-Count-10s"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			c.orders10s.Store(n)
-			seen = true
-		}
+	if u.hasOrders10s {
+		c.orders10s.Store(u.orders10s)
 	}
-	if v := h.Get("X-Mbx-Order-Count-1m"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			c.orders1m.Store(n)
-			seen = true
-		}
+	if u.hasOrders1m {
+		c.orders1m.Store(u.orders1m)
 	}
-	if seen {
+	if u.hasWeight || u.hasOrders10s || u.hasOrders1m {
 		c.usageAt.Store(c.now().UnixMilli())
 	}
 }

@@ -300,7 +300,7 @@ func (c *Client) QueryOrder(ctx context.Context, symbol, clientOrderID string) (
 	var p params
 	p.add("symbol", symbol)
 	p.add("origClientOrderId", clientOrderID)
-	return c.getOrder(ctx, p)
+	return c.getOrder(ctx, p, "query")
 }
 
 // QueryOrderByID looks an order up by its Binance order ID.
@@ -308,11 +308,13 @@ func (c *Client) QueryOrderByID(ctx context.Context, symbol, orderID string) (ex
 	var p params
 	p.add("symbol", symbol)
 	p.add("orderId", orderID)
-	return c.getOrder(ctx, p)
+	return c.getOrder(ctx, p, "query")
 }
 
-func (c *Client) getOrder(ctx context.Context, p params) (exchange.Order, error) {
-	body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/order", params: p, sec: secSigned, op: "query"})
+// getOrder is GET /fapi/v1/order; op names the call it serves (a query,
+// or Fills looking up a client order ID), so its weight is charged there.
+func (c *Client) getOrder(ctx context.Context, p params, op string) (exchange.Order, error) {
+	body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/order", params: p, sec: secSigned, op: op})
 	if err != nil {
 		return exchange.Order{}, err
 	}
@@ -351,7 +353,10 @@ const maxTradeWindow = 7 * 24 * time.Hour
 // Fills lists the symbol's executions at or after since, oldest first
 // (GET /fapi/v1/userTrades in windows of at most 7 days, 1000 per page).
 // userTrades carries no client order ID: the adapter fills it in with one
-// GET /fapi/v1/order per distinct order.
+// GET /fapi/v1/order per distinct order it has not seen on the user-data
+// stream or in an answer. Each request is charged at its own weight (5 per
+// userTrades page, 1 per order query; see [Client.Charges]): a call over
+// 20 days with two orders to look up costs 3 × 5 + 2 × 1 = 17.
 func (c *Client) Fills(ctx context.Context, symbol string, since time.Time) ([]exchange.Fill, error) {
 	now := c.serverNow()
 	start := since
@@ -403,7 +408,10 @@ func (c *Client) Fills(ctx context.Context, symbol string, since time.Time) ([]e
 			cid, ok = c.remembered(id)
 		}
 		if !ok {
-			o, err := c.QueryOrderByID(ctx, symbol, id)
+			var p params
+			p.add("symbol", symbol)
+			p.add("orderId", id)
+			o, err := c.getOrder(ctx, p, "fills")
 			if err != nil && !errors.Is(err, exchange.ErrOrderNotFound) {
 				return nil, err
 			}
