@@ -55,37 +55,11 @@ func (skip) UnmarshalJSON([]byte) error { return nil }
 // most 18 digits without converting to a string; ok is false for anything
 // else (exponents, longer numbers), which NewFromString then handles.
 func parsePlainDecimal(b []byte) (decimal.Decimal, bool) {
-	i, neg := 0, false
-	if len(b) > 0 && b[0] == '-' {
-		neg, i = true, 1
-	}
-	var coef int64
-	digits, frac, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 18 {
-				return decimal.Decimal{}, false
-			}
-			coef = coef*10 + int64(c-'0')
-			digits++
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot && digits > 0:
-			dot = true
-		default:
-			return decimal.Decimal{}, false
-		}
-	}
-	if digits == 0 || (dot && frac == 0) {
+	coef, exp, ok := plainParts(b)
+	if !ok {
 		return decimal.Decimal{}, false
 	}
-	if neg {
-		coef = -coef
-	}
-	return decimal.New(coef, int32(-frac)), true
+	return decimal.New(coef, exp), true
 }
 
 // intern returns the common wire strings without allocating.
@@ -701,29 +675,6 @@ type wireBookTicker struct {
 }
 
 var two = decimal.NewFromInt(2)
-
-// DecodeBookTicker decodes a bookTicker payload into a PriceUpdate whose
-// Price is the bid/ask midpoint.
-func DecodeBookTicker(b []byte) (exchange.PriceUpdate, error) {
-	w, err := decodeBookTickerWire(b)
-	if err != nil {
-		return exchange.PriceUpdate{}, &StreamError{Event: "bookTicker", Err: err}
-	}
-	if w.Symbol == "" || !w.Bid.IsPositive() || !w.Ask.IsPositive() {
-		return exchange.PriceUpdate{}, &StreamError{Event: "bookTicker", Err: fmt.Errorf("missing symbol, bid or ask")}
-	}
-	t := w.T
-	if t == 0 {
-		t = w.E
-	}
-	return exchange.PriceUpdate{
-		Symbol: w.Symbol,
-		Price:  w.Bid.Add(w.Ask.Decimal).Div(two),
-		Bid:    w.Bid.Decimal,
-		Ask:    w.Ask.Decimal,
-		Time:   msTime(t),
-	}, nil
-}
 
 // wireAggTrade is <symbol>@aggTrade (sheet §5.4).
 type wireAggTrade struct {

@@ -503,6 +503,8 @@ func BenchmarkDecodeOrderTradeUpdate(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeBookTicker decodes the sheet's bookTicker with the
+// stateless DecodeBookTicker.
 func BenchmarkDecodeBookTicker(b *testing.B) {
 	msg, err := os.ReadFile("testdata/ws_book_ticker.json")
 	if err != nil {
@@ -513,5 +515,24 @@ func BenchmarkDecodeBookTicker(b *testing.B) {
 		if _, err := DecodeBookTicker(msg); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeBookTickerStream decodes as a price stream does: one
+// decoder for the stream, messages alternating so that one side of the
+// book changes on every message (the other is reused).
+func BenchmarkDecodeBookTickerStream(b *testing.B) {
+	msgs := [][]byte{
+		[]byte(`{"e":"bookTicker","u":400900217,"E":1568014460893,"T":1568014460891,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}`),
+		[]byte(`{"e":"bookTicker","u":400900218,"E":1568014460894,"T":1568014460892,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36510000","A":"12.00000000"}`),
+	}
+	var d bookDecoder
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := d.decode(msgs[i&1]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -246,7 +246,8 @@ func (c *Client) SubscribePrices(ctx context.Context, symbol string) (<-chan exc
 		return nil, fmt.Errorf("binance: SubscribePrices symbol is empty")
 	}
 	out := make(chan exchange.PriceUpdate, 1)
-	route, name, decode := "public", lowerSymbol(symbol)+"@bookTicker", DecodeBookTicker
+	var book bookDecoder // owned by the stream's reader
+	route, name, decode := "public", lowerSymbol(symbol)+"@bookTicker", book.decode
 	if c.cfg.PriceSource == PriceAggTrade {
 		route, name, decode = "market", lowerSymbol(symbol)+"@aggTrade", DecodeAggTrade
 	}
