@@ -62,57 +62,67 @@ func parsePlainDecimal(b []byte) (decimal.Decimal, bool) {
 	return decimal.New(coef, exp), true
 }
 
-// intern returns the common wire strings without allocating.
+// intern returns the common wire strings without allocating, and any
+// other as a new string.
 func intern(b []byte) string {
-	switch string(b) {
-	case "BUY":
-		return "BUY"
-	case "SELL":
-		return "SELL"
-	case "LIMIT":
-		return "LIMIT"
-	case "MARKET":
-		return "MARKET"
-	case "NEW":
-		return "NEW"
-	case "TRADE":
-		return "TRADE"
-	case "PARTIALLY_FILLED":
-		return "PARTIALLY_FILLED"
-	case "FILLED":
-		return "FILLED"
-	case "CANCELED":
-		return "CANCELED"
-	case "EXPIRED":
-		return "EXPIRED"
-	case "BOTH":
-		return "BOTH"
-	case "LONG":
-		return "LONG"
-	case "SHORT":
-		return "SHORT"
-	case "USDT":
-		return "USDT"
-	case "USDC":
-		return "USDC"
-	case "BNB":
-		return "BNB"
-	case "GTC":
-		return "GTC"
-	case "GTX":
-		return "GTX"
-	case "ORDER_TRADE_UPDATE":
-		return "ORDER_TRADE_UPDATE"
-	case "ACCOUNT_UPDATE":
-		return "ACCOUNT_UPDATE"
-	case "bookTicker":
-		return "bookTicker"
-	case "BTCUSDT":
-		return "BTCUSDT"
-	case "ETHUSDT":
-		return "ETHUSDT"
+	if s, ok := knownString(b); ok {
+		return s
 	}
 	return string(b)
+}
+
+// knownString returns b as one of the common wire strings, without
+// allocating; ok is false for any other.
+func knownString(b []byte) (string, bool) {
+	switch string(b) {
+	case "BUY":
+		return "BUY", true
+	case "SELL":
+		return "SELL", true
+	case "LIMIT":
+		return "LIMIT", true
+	case "MARKET":
+		return "MARKET", true
+	case "NEW":
+		return "NEW", true
+	case "TRADE":
+		return "TRADE", true
+	case "PARTIALLY_FILLED":
+		return "PARTIALLY_FILLED", true
+	case "FILLED":
+		return "FILLED", true
+	case "CANCELED":
+		return "CANCELED", true
+	case "EXPIRED":
+		return "EXPIRED", true
+	case "BOTH":
+		return "BOTH", true
+	case "LONG":
+		return "LONG", true
+	case "SHORT":
+		return "SHORT", true
+	case "USDT":
+		return "USDT", true
+	case "USDC":
+		return "USDC", true
+	case "BNB":
+		return "BNB", true
+	case "GTC":
+		return "GTC", true
+	case "GTX":
+		return "GTX", true
+	case "ORDER_TRADE_UPDATE":
+		return "ORDER_TRADE_UPDATE", true
+	case "ACCOUNT_UPDATE":
+		return "ACCOUNT_UPDATE", true
+	case "bookTicker":
+		return "bookTicker", true
+	case "BTCUSDT":
+		return "BTCUSDT", true
+	case "ETHUSDT":
+		return "ETHUSDT", true
+	}
+	return "", false
 }
 
 // wireRateLimit is one element of exchangeInfo.rateLimits.
@@ -434,8 +444,13 @@ func execKind(clientID, orderType string) exchange.ExecKind {
 	return exchange.ExecNormal
 }
 
-func (w *wireOTU) update() exchange.OrderUpdate {
+func (w *wireOTU) update() exchange.OrderUpdate { return w.updateWith(nil) }
+
+// updateWith is update taking the ID strings from a stream's cache (nil:
+// the order and trade IDs share one new string).
+func (w *wireOTU) updateWith(c *streamCache) exchange.OrderUpdate {
 	o := &w.O
+	orderID, tradeID := otuIDs(o.OrderID, o.TradeID, c)
 	t := o.TradeTime
 	if t == 0 {
 		t = w.T
@@ -445,7 +460,7 @@ func (w *wireOTU) update() exchange.OrderUpdate {
 	}
 	u := exchange.OrderUpdate{
 		Symbol:        o.Symbol,
-		OrderID:       strconv.FormatInt(o.OrderID, 10),
+		OrderID:       orderID,
 		ClientOrderID: o.ClientOrderID,
 		Side:          parseSide(o.Side),
 		PositionSide:  parsePositionSide(o.PositionSide),
@@ -465,7 +480,7 @@ func (w *wireOTU) update() exchange.OrderUpdate {
 		u.FeeAsset = o.FeeAsset
 		u.Maker = o.Maker
 		if o.TradeID != 0 {
-			u.TradeID = strconv.FormatInt(o.TradeID, 10)
+			u.TradeID = tradeID
 		}
 	}
 	if er := strings.Trim(string(o.ExpiryReason), `"`); er != "" && er != "0" && er != "null" {
@@ -481,9 +496,23 @@ func (w *wireOTU) update() exchange.OrderUpdate {
 	return u
 }
 
+// otuIDs formats an order ID and a trade ID: from the cache, or as one
+// new string the two share.
+func otuIDs(orderID, tradeID int64, c *streamCache) (string, string) {
+	if c != nil {
+		return c.id(orderID), c.id(tradeID)
+	}
+	var buf [40]byte
+	b := strconv.AppendInt(buf[:0], orderID, 10)
+	n := len(b)
+	b = strconv.AppendInt(b, tradeID, 10)
+	s := string(b)
+	return s[:n], s[n:]
+}
+
 // DecodeOrderTradeUpdate decodes one ORDER_TRADE_UPDATE payload.
 func DecodeOrderTradeUpdate(b []byte) (exchange.OrderUpdate, error) {
-	w, err := decodeOTUWire(b)
+	w, err := decodeOTUWire(b, nil)
 	if err != nil {
 		return exchange.OrderUpdate{}, &StreamError{Event: "ORDER_TRADE_UPDATE", Err: err}
 	}
@@ -572,16 +601,20 @@ type userMessage struct {
 // decodeUserMessage decodes one user-data stream message, dispatching on
 // its "e" field. Unknown event types (TRADE_LITE, ALGO_UPDATE, …) and
 // control answers are ignored, not errors.
-func decodeUserMessage(b []byte) (userMessage, error) {
+func decodeUserMessage(b []byte) (userMessage, error) { return decodeUserMessageWith(b, nil) }
+
+// decodeUserMessageWith is decodeUserMessage with a stream's cache for
+// ORDER_TRADE_UPDATE (nil: none).
+func decodeUserMessageWith(b []byte, c *streamCache) (userMessage, error) {
 	typ := peekEvent(b)
 	fail := func(err error) (userMessage, error) { return userMessage{}, &StreamError{Event: typ, Err: err} }
 	switch typ {
 	case "ORDER_TRADE_UPDATE":
-		w, err := decodeOTUWire(b)
+		w, err := decodeOTUWire(b, c)
 		if err != nil {
 			return fail(err)
 		}
-		return userMessage{deliver: true, event: exchange.UserEvent{Kind: exchange.EventOrder, Time: msTime(w.E), Order: w.update()}}, nil
+		return userMessage{deliver: true, event: exchange.UserEvent{Kind: exchange.EventOrder, Time: msTime(w.E), Order: w.updateWith(c)}}, nil
 	case "ACCOUNT_UPDATE":
 		var w wireAccountUpdate
 		if err := json.Unmarshal(b, &w); err != nil {

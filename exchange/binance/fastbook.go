@@ -13,9 +13,10 @@ import (
 // costs two allocations (its big.Int and the word behind it), so the
 // decoder reads prices as int64 parts, computes the midpoint in int64,
 // validates the quantities it does not return without building them, and
-// — kept per stream by bookDecoder — reuses the symbol string and the
-// decimal of a side whose price did not change (a bookTicker usually
-// moves one side; decimals are immutable, so sharing them is safe).
+// — kept per stream by bookDecoder — reuses the symbol string and takes
+// the bid, ask and midpoint decimals from the stream's cache: a book
+// moves within a few hundred ticks for minutes at a time, so most of its
+// prices have been seen (decimals are immutable, so sharing them is safe).
 
 // plainParts parses -?digits(.digits)? with at most 18 digits into
 // coef × 10^exp without allocating; ok is false for any other form.
@@ -97,19 +98,10 @@ func (p *priceSide) positive() bool {
 	return p.coef > 0
 }
 
-// decimal returns the side as a decimal, reusing last when it holds the
-// same parts, and remembers it in last.
-func (p *priceSide) decimal(last *priceSide) decimal.Decimal {
-	if p.built {
-		return p.dec
-	}
-	if last != nil && last.built && last.plain && last.coef == p.coef && last.exp == p.exp {
-		p.dec, p.built = last.dec, true
-	} else {
-		p.dec, p.built = decimal.New(p.coef, p.exp), true
-	}
-	if last != nil {
-		*last = *p
+// decimal returns the side as a decimal, from the cache (nil: new).
+func (p *priceSide) decimal(c *streamCache) decimal.Decimal {
+	if !p.built {
+		p.dec, p.built = c.dec(p.coef, p.exp), true
 	}
 	return p.dec
 }
@@ -153,11 +145,12 @@ func midParts(a, b priceSide) (coef int64, exp int32, ok bool) {
 }
 
 // bookDecoder decodes the bookTicker messages of one stream, keeping the
-// symbol string and the last bid and ask between messages. Not safe for
-// concurrent use: a stream's one reader owns it. The zero value is ready.
+// symbol string and a cache of price decimals between messages. Not safe
+// for concurrent use: a stream's one reader owns it. The zero value is
+// ready.
 type bookDecoder struct {
-	symbol   string
-	bid, ask priceSide
+	symbol string
+	cache  *streamCache // nil: every decimal is new (DecodeBookTicker)
 }
 
 // DecodeBookTicker decodes a bookTicker payload into a PriceUpdate whose
@@ -260,10 +253,10 @@ func (d *bookDecoder) decode(b []byte) (exchange.PriceUpdate, error) {
 		u.Time = msTime(e)
 	}
 	c, x, exact := midParts(bid, ask)
-	u.Bid = bid.decimal(&d.bid)
-	u.Ask = ask.decimal(&d.ask)
+	u.Bid = bid.decimal(d.cache)
+	u.Ask = ask.decimal(d.cache)
 	if exact {
-		u.Price = decimal.New(c, x)
+		u.Price = d.cache.dec(c, x)
 	} else {
 		u.Price = u.Bid.Add(u.Ask).Div(two)
 	}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -461,7 +464,23 @@ func FuzzDecodeUserMessage(f *testing.F) {
 				t.Fatalf("DecodeOrderTradeUpdate disagrees: %+v vs %+v (%v)", u, m.event.Order, err)
 			}
 		}
+		sameWithCache(t, b, m, err)
 	})
+}
+
+// sameWithCache checks that the user stream's cached decoding (a cache
+// primed with a fixture, then the message twice) gives exactly what the
+// stateless decoding gives.
+func sameWithCache(t *testing.T, b []byte, want userMessage, wantErr error) {
+	t.Helper()
+	var c streamCache
+	_, _ = decodeUserMessageWith([]byte(`{"e":"ORDER_TRADE_UPDATE","E":1,"o":{"s":"BTCUSDT","c":"x","S":"BUY","q":"1","p":"2","i":3,"t":4,"N":"USDT","n":"0.1"}}`), &c)
+	for i := 0; i < 2; i++ {
+		got, err := decodeUserMessageWith(b, &c)
+		if (err != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("cached decoding %d of %s:\n got %+v (%v)\nwant %+v (%v)", i, b, got, err, want, wantErr)
+		}
+	}
 }
 
 func sameUpdate(a, b exchange.OrderUpdate) bool {
@@ -487,7 +506,8 @@ func FuzzDecodeMarketStreams(f *testing.F) {
 }
 
 // BenchmarkDecodeOrderTradeUpdate measures one ORDER_TRADE_UPDATE fill
-// event through the user-stream decoder (the real captured fill of the sheet).
+// event through the stateless user-stream decoder (the real captured fill
+// of the sheet).
 func BenchmarkDecodeOrderTradeUpdate(b *testing.B) {
 	msg, err := os.ReadFile("testdata/ws_order_trade_update_real_rebate.json")
 	if err != nil {
@@ -500,6 +520,33 @@ func BenchmarkDecodeOrderTradeUpdate(b *testing.B) {
 		if err != nil || !m.deliver {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeOrderTradeUpdateStream decodes as the user stream does,
+// with its cache, a grid's traffic: 2,048 orders, each with its own client
+// order ID, order ID and trade ID, at 8 price levels and one quantity; for
+// each its NEW, then its FILLED event. New IDs cost their strings; the
+// repeated prices, quantity, fee, symbol and asset cost nothing once seen.
+func BenchmarkDecodeOrderTradeUpdateStream(b *testing.B) {
+	var msgs [][]byte
+	for i := range 2048 {
+		price := fmt.Sprintf("%d.5", 60000+10*(i%8))
+		msgs = append(msgs,
+			[]byte(fmt.Sprintf(`{"e":"ORDER_TRADE_UPDATE","T":1643186482920,"E":1643186482925,"o":{"s":"BTCUSDT","c":"g1-b-%d","S":"BUY","o":"LIMIT","f":"GTX","q":"0.002","p":"%s","ap":"0","sp":"0","x":"NEW","X":"NEW","i":%d,"l":"0","z":"0","L":"0","n":"0","N":"USDT","T":1643186482920,"t":0,"b":"0","a":"0","m":false,"R":false,"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"BOTH","cp":false,"rp":"0","pP":false,"si":0,"ss":0}}`,
+				i, price, 2844843857+i)),
+			[]byte(fmt.Sprintf(`{"e":"ORDER_TRADE_UPDATE","T":1643186482920,"E":1643186482925,"o":{"s":"BTCUSDT","c":"g1-b-%d","S":"BUY","o":"LIMIT","f":"GTX","q":"0.002","p":"%s","ap":"%[2]s","sp":"0","x":"TRADE","X":"FILLED","i":%d,"l":"0.002","z":"0.002","L":"%[2]s","n":"-0.0024","N":"USDT","T":1643186482920,"t":%d,"b":"0","a":"0","m":true,"R":false,"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"BOTH","cp":false,"rp":"0","pP":false,"si":0,"ss":0}}`,
+				i, price, 2844843857+i, 87445238+i)))
+	}
+	var c streamCache
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m, err := decodeUserMessageWith(msgs[i%len(msgs)], &c)
+		if err != nil || !m.deliver {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
 
@@ -519,18 +566,30 @@ func BenchmarkDecodeBookTicker(b *testing.B) {
 }
 
 // BenchmarkDecodeBookTickerStream decodes as a price stream does: one
-// decoder for the stream, messages alternating so that one side of the
-// book changes on every message (the other is reused).
+// decoder with its cache for the stream, over 4,096 messages of a random
+// walk of the book (each message moves the bid or the ask one tick, 0.1,
+// keeping the spread between 1 and 4 ticks) around 95,000.
 func BenchmarkDecodeBookTickerStream(b *testing.B) {
-	msgs := [][]byte{
-		[]byte(`{"e":"bookTicker","u":400900217,"E":1568014460893,"T":1568014460891,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}`),
-		[]byte(`{"e":"bookTicker","u":400900218,"E":1568014460894,"T":1568014460892,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36510000","A":"12.00000000"}`),
+	rng := rand.New(rand.NewPCG(1, 2))
+	bid, ask := int64(950000), int64(950001) // tenths
+	var msgs [][]byte
+	for i := range 4096 {
+		switch step := int64(rng.IntN(2)*2 - 1); {
+		case rng.IntN(2) == 0 && ask-(bid+step) >= 1 && ask-(bid+step) <= 4:
+			bid += step
+		case ask+step-bid >= 1 && ask+step-bid <= 4:
+			ask += step
+		default:
+			bid, ask = bid+step, ask+step
+		}
+		msgs = append(msgs, []byte(fmt.Sprintf(`{"e":"bookTicker","u":%d,"E":1568014460893,"T":1568014460891,"s":"BTCUSDT","b":"%d.%d","B":"3.121","a":"%d.%d","A":"0.066"}`,
+			400900217+i, bid/10, bid%10, ask/10, ask%10)))
 	}
-	var d bookDecoder
+	d := bookDecoder{cache: new(streamCache)}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := d.decode(msgs[i&1]); err != nil {
+		if _, err := d.decode(msgs[i%len(msgs)]); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -82,10 +82,10 @@ func TestFastDecodersTakeTheFixtures(t *testing.T) {
 func sameBook(t *testing.T, b []byte) {
 	t.Helper()
 	want, wantErr := decodeBookTickerSlow(b)
-	var fresh bookDecoder
-	primed := bookDecoder{}
+	fresh := bookDecoder{cache: new(streamCache)}
+	primed := bookDecoder{cache: new(streamCache)}
 	_, _ = primed.decode([]byte(`{"e":"bookTicker","s":"BTCUSDT","b":"25.35190000","a":"25.36520000","B":"1","A":"2"}`))
-	for i, d := range []*bookDecoder{&fresh, &fresh, &primed} {
+	for i, d := range []*bookDecoder{{}, &fresh, &fresh, &primed} {
 		got, err := d.decode(b)
 		if (err != nil) != (wantErr != nil) {
 			t.Fatalf("decoder %d on %s: error %v, reference %v", i, b, err, wantErr)
@@ -119,8 +119,8 @@ func TestBookDecoderAgrees(t *testing.T) {
 	} {
 		sameBook(t, []byte(m))
 	}
-	// The stream's decoder reuses an unchanged side and the symbol.
-	var d bookDecoder
+	// The stream's decoder reuses the symbol and the decimals it has seen.
+	d := bookDecoder{cache: new(streamCache)}
 	p1, err1 := d.decode([]byte(`{"s":"BTCUSDT","b":"95000.1","a":"95000.2"}`))
 	p2, err2 := d.decode([]byte(`{"s":"BTCUSDT","b":"95000.1","a":"95000.3"}`))
 	if err1 != nil || err2 != nil || !p2.Price.Equal(d2("95000.2")) || !p1.Price.Equal(d2("95000.15")) || !p2.Ask.Equal(d2("95000.3")) {

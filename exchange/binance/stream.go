@@ -246,7 +246,7 @@ func (c *Client) SubscribePrices(ctx context.Context, symbol string) (<-chan exc
 		return nil, fmt.Errorf("binance: SubscribePrices symbol is empty")
 	}
 	out := make(chan exchange.PriceUpdate, 1)
-	var book bookDecoder // owned by the stream's reader
+	book := bookDecoder{cache: new(streamCache)} // owned by the stream's reader
 	route, name, decode := "public", lowerSymbol(symbol)+"@bookTicker", book.decode
 	if c.cfg.PriceSource == PriceAggTrade {
 		route, name, decode = "market", lowerSymbol(symbol)+"@aggTrade", DecodeAggTrade
@@ -340,6 +340,7 @@ func (c *Client) SubscribeUserData(ctx context.Context) (<-chan exchange.UserEve
 		return nil, exchange.ErrClosed
 	}
 	out := make(chan exchange.UserEvent, 256)
+	var cache streamCache // owned by the stream's reader
 	send := func(ctx context.Context, ev exchange.UserEvent) bool {
 		select {
 		case out <- ev:
@@ -358,7 +359,7 @@ func (c *Client) SubscribeUserData(ctx context.Context) (<-chan exchange.UserEve
 			return c.cfg.WSURL + "/private/ws/" + key, nil
 		},
 		handle: func(ctx context.Context, msg []byte) bool {
-			m, err := decodeUserMessage(msg)
+			m, err := decodeUserMessageWith(msg, &cache)
 			if err != nil {
 				c.malformed(ctx, "userData", err)
 				return true
