@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -208,15 +207,25 @@ const (
 type params struct{ b []byte }
 
 func (p *params) add(k, v string) {
+	p.sep()
+	p.b = append(p.b, k...)
+	p.b = append(p.b, '=')
+	p.b = appendQueryEscape(p.b, v)
+}
+
+// sep starts a new parameter.
+func (p *params) sep() {
 	if len(p.b) > 0 {
 		p.b = append(p.b, '&')
 	}
-	p.b = append(p.b, k...)
-	p.b = append(p.b, '=')
-	p.b = append(p.b, url.QueryEscape(v)...)
 }
 
-func (p *params) addInt(k string, v int64) { p.add(k, strconv.FormatInt(v, 10)) }
+func (p *params) addInt(k string, v int64) {
+	p.sep()
+	p.b = append(p.b, k...)
+	p.b = append(p.b, '=')
+	p.b = strconv.AppendInt(p.b, v, 10)
+}
 
 // request is one REST call.
 type request struct {
@@ -230,13 +239,18 @@ type request struct {
 
 // sign returns the lowercase hex HMAC-SHA256 of payload under the secret.
 func (c *Client) sign(payload []byte) string {
+	return string(c.appendSig(nil, payload))
+}
+
+// appendSig appends the lowercase hex HMAC-SHA256 of payload to dst.
+func (c *Client) appendSig(dst, payload []byte) []byte {
 	h := c.hmacPool.Get().(hash.Hash)
 	h.Reset()
 	h.Write(payload)
 	var sum [sha256.Size]byte
-	s := hex.EncodeToString(h.Sum(sum[:0]))
+	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
 	c.hmacPool.Put(h)
-	return s
+	return dst
 }
 
 // Sign returns the signature Binance expects for a signed payload (query
@@ -278,14 +292,14 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		}
 	}
 	payload := r.params.b
-	var sig string
-	if r.sec == secSigned {
+	signed := r.sec == secSigned
+	if signed {
 		p := params{b: append(make([]byte, 0, len(payload)+96), payload...)}
 		p.addInt("recvWindow", c.cfg.RecvWindow.Milliseconds())
 		p.addInt("timestamp", c.serverNow().UnixMilli())
-		sig = c.sign(p.b)
+		n := len(p.b)
 		p.b = append(p.b, "&signature="...)
-		p.b = append(p.b, sig...)
+		p.b = c.appendSig(p.b, p.b[:n])
 		payload = p.b
 	}
 	target := c.cfg.RESTURL + r.path
@@ -308,7 +322,7 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, bodyReader)
 	if err != nil {
-		return nil, fmt.Errorf("binance: %s: build %s %s: %w", r.op, r.method, r.path, scrubErr(err, c.requestSecrets(payload, sig)))
+		return nil, fmt.Errorf("binance: %s: build %s %s: %w", r.op, r.method, r.path, scrubErr(err, c.requestSecrets(payload, signed)))
 	}
 	if bodyReader != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -322,7 +336,7 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	if err != nil {
 		// Go's error quotes the whole URL, signature included: keep the
 		// method and the path only.
-		err = transportError(r.method, c.cfg.RESTURL, r.path, err, c.requestSecrets(payload, sig))
+		err = transportError(r.method, c.cfg.RESTURL, r.path, err, c.requestSecrets(payload, signed))
 		switch {
 		case r.mutating && wrote.Load():
 			// The request may have reached the venue.
@@ -338,14 +352,14 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	c.trackUsage(resp.Header)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		err = scrubErr(err, c.requestSecrets(payload, sig))
+		err = scrubErr(err, c.requestSecrets(payload, signed))
 		if r.mutating {
 			return nil, &exchange.UnknownOutcomeError{Op: r.op, SentAt: sentAt, Err: err}
 		}
 		return nil, fmt.Errorf("binance: %s: read answer: %w: %w", r.op, exchange.ErrUnavailable, err)
 	}
 	if resp.StatusCode >= 400 || hasNegativeCode(body) {
-		err := scrubErr(errorFromResponse(r.op, r.mutating, resp.StatusCode, resp.Header, body, sentAt, c.serverNow()), c.requestSecrets(payload, sig))
+		err := scrubErr(errorFromResponse(r.op, r.mutating, resp.StatusCode, resp.Header, body, sentAt, c.serverNow()), c.requestSecrets(payload, signed))
 		var rl *exchange.RateLimitError
 		if errors.As(err, &rl) && (resp.StatusCode == http.StatusTeapot || isCode(err, -1003)) {
 			c.banned.Store(rl.Banned)

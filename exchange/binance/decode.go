@@ -168,6 +168,7 @@ type symbolInfo struct {
 	maxPrice    decimal.Decimal
 	marketStep  decimal.Decimal // MARKET_LOT_SIZE stepSize; zero when absent
 	marginAsset string
+	fast        fastRules // the rules in ticks and steps, for the int64 path
 }
 
 // decodeExchangeInfo turns exchangeInfo into rules per symbol: tick from
@@ -206,6 +207,7 @@ func decodeExchangeInfo(body []byte) (map[string]symbolInfo, []exchange.RateLimi
 			problems = append(problems, err)
 			continue
 		}
+		si.fast = newFastRules(si)
 		out[s.Symbol] = si
 	}
 	return out, limitsFromInfo(info.RateLimits), problems, nil

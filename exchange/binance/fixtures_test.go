@@ -26,7 +26,7 @@ func eq(t *testing.T, what string, got, want decimal.Decimal) {
 	}
 }
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

@@ -164,9 +164,13 @@ func transportError(method, base, path string, err error, secrets []string) erro
 // signed payload (query or body with its signature), the signature, the
 // API key and the secret. Longest first, so that a payload is replaced
 // whole before its signature.
-func (c *Client) requestSecrets(payload []byte, sig string) []string {
+func (c *Client) requestSecrets(payload []byte, signed bool) []string {
 	out := make([]string, 0, 5)
-	if sig != "" && len(payload) > 0 {
+	var sig string
+	if signed && len(payload) >= 64 {
+		sig = string(payload[len(payload)-64:]) // the signature ends a signed payload
+	}
+	if sig != "" {
 		out = append(out, string(payload))
 		if q, err := url.QueryUnescape(string(payload)); err == nil && q != string(payload) {
 			out = append(out, q)

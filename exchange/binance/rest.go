@@ -21,42 +21,46 @@ var clientIDPattern = regexp.MustCompile(`^[\.A-Z\:/a-z0-9_-]{1,36}$`)
 // parameters (or one batch element). Hedge-mode orders (PositionSide LONG
 // or SHORT) never carry reduceOnly (-1106); one-way orders send it only
 // when true.
-func (c *Client) orderParams(ctx context.Context, req exchange.OrderRequest) (map[string]string, []string, error) {
+func (c *Client) orderParams(ctx context.Context, req exchange.OrderRequest) (orderFields, error) {
+	var o orderFields
 	if err := checkRequest(req); err != nil {
-		return nil, nil, err
+		return o, err
 	}
 	si, err := c.symbol(ctx, req.Symbol)
 	if err != nil {
-		return nil, nil, err
+		return o, err
 	}
-	if err := checkRules(si, req); err != nil {
-		return nil, nil, err
+	if !si.fast.check(req) {
+		if err := checkRules(si, req); err != nil {
+			return o, err
+		}
 	}
-	keys := make([]string, 0, 9)
-	m := make(map[string]string, 9)
-	set := func(k, v string) { keys = append(keys, k); m[k] = v }
-	set("symbol", req.Symbol)
-	set("side", req.Side.String())
+	qtyPlaces, pricePlaces := si.fast.qtyPlaces, si.fast.pricePlaces
+	if !si.fast.ok {
+		qtyPlaces, pricePlaces = places(si.rules.StepSize), places(si.rules.TickSize)
+	}
+	o.set("symbol", req.Symbol)
+	o.set("side", req.Side.String())
 	if req.PositionSide != exchange.PositionBoth {
-		set("positionSide", req.PositionSide.String())
+		o.set("positionSide", req.PositionSide.String())
 	}
-	set("type", req.Type.String())
+	o.set("type", req.Type.String())
 	if req.Type == exchange.Limit {
-		set("timeInForce", req.TimeInForce.String())
+		o.set("timeInForce", req.TimeInForce.String())
 	}
 	// Fixed-point with the increment's decimals (sheet §4.2): never an
 	// exponent, never more decimals than the venue's precision.
-	set("quantity", req.Quantity.StringFixed(places(si.rules.StepSize)))
+	o.setNum("quantity", fixedOf(req.Quantity, qtyPlaces))
 	if req.Type == exchange.Limit {
-		set("price", req.Price.StringFixed(places(si.rules.TickSize)))
+		o.setNum("price", fixedOf(req.Price, pricePlaces))
 	}
 	if req.ReduceOnly && req.PositionSide == exchange.PositionBoth {
-		set("reduceOnly", "true")
+		o.set("reduceOnly", "true")
 	}
 	if req.ClientOrderID != "" {
-		set("newClientOrderId", req.ClientOrderID)
+		o.set("newClientOrderId", req.ClientOrderID)
 	}
-	return m, keys, nil
+	return o, nil
 }
 
 // seen remembers an order's client order ID and returns the order.
@@ -69,14 +73,12 @@ func (c *Client) seen(o exchange.Order) exchange.Order {
 // after checking it against the symbol's rules. A crossing post-only order
 // fails with exchange.ErrPostOnlyRejected (-5022, nothing created).
 func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
-	m, keys, err := c.orderParams(ctx, req)
+	o, err := c.orderParams(ctx, req)
 	if err != nil {
 		return exchange.Order{}, err
 	}
-	var p params
-	for _, k := range keys {
-		p.add(k, m[k])
-	}
+	p := params{b: make([]byte, 0, 256)}
+	o.appendQuery(&p)
 	body, err := c.do(ctx, request{method: http.MethodPost, path: "/fapi/v1/order", params: p, sec: secSigned, op: "place", mutating: true})
 	if err != nil {
 		c.staleRulesOn(err)
@@ -104,12 +106,12 @@ func (c *Client) PlaceOrders(ctx context.Context, reqs []exchange.OrderRequest) 
 	var elems []json.RawMessage
 	var index []int // request index of each sent element
 	for i, req := range reqs {
-		m, keys, err := c.orderParams(ctx, req)
+		o, err := c.orderParams(ctx, req)
 		if err != nil {
 			results[i].Err = err
 			continue
 		}
-		elems = append(elems, encodeOrderJSON(m, keys))
+		elems = append(elems, o.appendJSON(nil))
 		index = append(index, i)
 	}
 	if len(elems) == 0 {
@@ -156,20 +158,6 @@ func (c *Client) batchItem(op string, raw json.RawMessage, sentAt time.Time) exc
 		return exchange.BatchResult{Err: fmt.Errorf("binance: %s: %w", op, batchItemError(op, code, w.Msg, sentAt))}
 	}
 	return exchange.BatchResult{Order: c.seen(w.order())}
-}
-
-// encodeOrderJSON writes one batch element as compact JSON with string values.
-func encodeOrderJSON(m map[string]string, keys []string) json.RawMessage {
-	b := []byte{'{'}
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendQuote(b, k)
-		b = append(b, ':')
-		b = strconv.AppendQuote(b, m[k])
-	}
-	return append(b, '}')
 }
 
 // CancelOrder cancels by OrderID when set, else by ClientOrderID

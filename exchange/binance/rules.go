@@ -121,7 +121,7 @@ func checkRequest(req exchange.OrderRequest) error {
 		return bad("Type", req.Type.String(), "is unknown")
 	case req.TimeInForce > exchange.IOC:
 		return bad("TimeInForce", req.TimeInForce.String(), "is unknown")
-	case req.ClientOrderID != "" && !clientIDPattern.MatchString(req.ClientOrderID):
+	case req.ClientOrderID != "" && !validClientID(req.ClientOrderID):
 		return bad("ClientOrderID", strconv.Quote(req.ClientOrderID), "must match "+clientIDPattern.String())
 	}
 	return nil
