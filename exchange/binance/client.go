@@ -68,8 +68,8 @@ type Client struct {
 
 	root   context.Context
 	stop   context.CancelFunc
-	mu     sync.Mutex // guards closed and wg.Add
-	closed bool
+	mu     sync.Mutex  // orders closing with wg.Add
+	closed atomic.Bool // set under mu; read without it
 	wg     sync.WaitGroup
 }
 
@@ -93,7 +93,7 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, limits: defaultLimits()}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, limits: defaultLimits(), charges: newLedger()}
 	if c.http == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 16
@@ -110,7 +110,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	secret := cfg.APISecret
-	c.hmacPool.New = func() any { return hmac.New(sha256.New, []byte(secret.Reveal())) }
+	c.hmacPool.New = func() any { return &signer{h: hmac.New(sha256.New, []byte(secret.Reveal()))} }
 	c.root, c.stop = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -127,7 +127,7 @@ func (c *Client) ReceiveWindow() time.Duration { return c.cfg.RecvWindow }
 // exchange.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	c.closed = true
+	c.closed.Store(true)
 	c.mu.Unlock()
 	c.stop()
 	c.wg.Wait()
@@ -142,7 +142,7 @@ func (c *Client) Close() error {
 func (c *Client) goroutine(fn func()) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed.Load() {
 		return exchange.ErrClosed
 	}
 	c.wg.Add(1)
@@ -153,11 +153,7 @@ func (c *Client) goroutine(fn func()) error {
 	return nil
 }
 
-func (c *Client) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
+func (c *Client) isClosed() bool { return c.closed.Load() }
 
 // now is the local clock; serverNow adds the synchronised offset.
 func (c *Client) now() time.Time { return c.cfg.Clock() }
@@ -242,14 +238,19 @@ func (c *Client) sign(payload []byte) string {
 	return string(c.appendSig(nil, payload))
 }
 
+// signer is a pooled HMAC with room for its sum.
+type signer struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
 // appendSig appends the lowercase hex HMAC-SHA256 of payload to dst.
 func (c *Client) appendSig(dst, payload []byte) []byte {
-	h := c.hmacPool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(payload)
-	var sum [sha256.Size]byte
-	dst = hex.AppendEncode(dst, h.Sum(sum[:0]))
-	c.hmacPool.Put(h)
+	s := c.hmacPool.Get().(*signer)
+	s.h.Reset()
+	s.h.Write(payload)
+	dst = hex.AppendEncode(dst, s.h.Sum(s.sum[:0]))
+	c.hmacPool.Put(s)
 	return dst
 }
 
@@ -294,7 +295,8 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	payload := r.params.b
 	signed := r.sec == secSigned
 	if signed {
-		p := params{b: append(make([]byte, 0, len(payload)+96), payload...)}
+		// recvWindow, timestamp and the signature add at most 112 bytes.
+		p := params{b: append(make([]byte, 0, len(payload)+128), payload...)}
 		p.addInt("recvWindow", c.cfg.RecvWindow.Milliseconds())
 		p.addInt("timestamp", c.serverNow().UnixMilli())
 		n := len(p.b)

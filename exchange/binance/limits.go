@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -174,33 +175,62 @@ type Charge struct {
 	Orders1m  int
 }
 
-// ledger adds up the cost of every request sent, by operation. Safe for
-// concurrent use.
+// ledger adds up the cost of every request sent, by operation: lock-free
+// counters for the adapter's own operations, a locked map for any other.
+// Safe for concurrent use.
 type ledger struct {
-	mu   sync.Mutex
-	byOp map[string]Charge
+	ops   map[string]*opCounters // set by New, only read afterwards
+	mu    sync.Mutex
+	other map[string]Charge
+}
+
+// opCounters are one operation's running charges.
+type opCounters struct{ requests, weight, orders10s, orders1m atomic.Int64 }
+
+// newLedger returns a ledger with counters for the adapter's operations.
+func newLedger() ledger {
+	m := map[string]*opCounters{}
+	for op := range weights {
+		m[op] = new(opCounters)
+	}
+	for _, op := range []string{"positionMode", "time", "klines"} {
+		m[op] = new(opCounters)
+	}
+	return ledger{ops: m}
 }
 
 func (l *ledger) add(op string, c cost) {
-	l.mu.Lock()
-	if l.byOp == nil {
-		l.byOp = make(map[string]Charge, 16)
+	if k, ok := l.ops[op]; ok {
+		k.requests.Add(1)
+		k.weight.Add(int64(c.weight))
+		k.orders10s.Add(int64(c.orders10s))
+		k.orders1m.Add(int64(c.orders1m))
+		return
 	}
-	ch := l.byOp[op]
+	l.mu.Lock()
+	if l.other == nil {
+		l.other = make(map[string]Charge, 4)
+	}
+	ch := l.other[op]
 	ch.Requests++
 	ch.Weight += c.weight
 	ch.Orders10s += c.orders10s
 	ch.Orders1m += c.orders1m
-	l.byOp[op] = ch
+	l.other[op] = ch
 	l.mu.Unlock()
 }
 
 func (l *ledger) snapshot() map[string]Charge {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]Charge, len(l.byOp))
-	for k, v := range l.byOp {
+	out := make(map[string]Charge, len(l.other)+4)
+	for k, v := range l.other {
 		out[k] = v
+	}
+	for op, k := range l.ops {
+		if n := k.requests.Load(); n > 0 {
+			out[op] = Charge{Requests: int(n), Weight: int(k.weight.Load()), Orders10s: int(k.orders10s.Load()), Orders1m: int(k.orders1m.Load())}
+		}
 	}
 	return out
 }
