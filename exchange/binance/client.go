@@ -352,7 +352,7 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	c.trackUsage(resp.Header)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	body, err := readBody(resp)
 	if err != nil {
 		err = scrubErr(err, c.requestSecrets(payload, signed))
 		if r.mutating {
@@ -371,6 +371,21 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		return nil, fmt.Errorf("binance: %s: %w", r.op, err)
 	}
 	return body, nil
+}
+
+// maxBody bounds an answer the adapter reads (exchangeInfo is about 1 MB).
+const maxBody = 32 << 20
+
+// readBody reads an answer in one allocation when its length is known.
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= maxBody {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxBody))
 }
 
 // hasNegativeCode reports whether a 2xx body is an error object (sheet §2.5:
