@@ -52,6 +52,13 @@ var (
 	ErrClosed = errors.New("exchange closed")
 	// ErrUnsupported: the venue does not offer the operation.
 	ErrUnsupported = errors.New("operation not supported")
+	// ErrSettingLocked: an account or symbol setting (position mode, margin
+	// mode, leverage) cannot change now because orders or a position are
+	// open (Binance -4047/-4048 margin type, -4067/-4068 position side,
+	// -4161 lower leverage in isolated mode). Nothing changed; cancel the
+	// orders or close the position first, or keep the setting. Not
+	// retryable as it is.
+	ErrSettingLocked = errors.New("setting cannot change while orders or a position are open")
 )
 
 // RateLimitError is a rate-limit refusal with the wait the venue asked for.

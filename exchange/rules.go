@@ -90,6 +90,16 @@ type Rules struct {
 	MinQty decimal.Decimal
 	// MinNotional is the smallest price × quantity the venue accepts (may be zero).
 	MinNotional decimal.Decimal
+	// MaxQty is the largest quantity of a limit order; zero means the venue
+	// states none (Binance LOT_SIZE maxQty).
+	MaxQty decimal.Decimal
+	// MarketMinQty and MarketMaxQty bound the quantity of a MARKET order
+	// (Binance MARKET_LOT_SIZE, Bitget maxMarketOrderQty, Gate
+	// market_order_size_max); zero means the venue states none, and then
+	// MinQty and MaxQty apply. The market maximum is usually far below the
+	// limit maximum: a larger close is split, see [Rules.SplitMarketQty].
+	MarketMinQty decimal.Decimal
+	MarketMaxQty decimal.Decimal
 }
 
 // RuleError reports an order or a rule value that breaks a symbol's rules.
@@ -139,6 +149,7 @@ func (r Rules) Validate() error {
 	if u := r.MoneyUnit(); !r.MinNotional.IsZero() && u.IsPositive() && r.MinNotional.Div(u).Ceil().GreaterThan(limit) {
 		bad("MinNotional", r.MinNotional, "is beyond what int64 counts in money units of TickSize × StepSize = "+u.String())
 	}
+	errs = append(errs, r.validateMaxQty()...)
 	return errors.Join(errs...)
 }
 
@@ -229,8 +240,10 @@ func (r Rules) MinNotionalMoney() Money {
 	return Money(r.MinNotional.Div(u).Ceil().IntPart())
 }
 
-// CheckOrder reports whether price and quantity are a valid order under the
-// rules: on the grids, positive, at least MinQty and MinNotional. The error
+// CheckOrder reports whether price and quantity are a valid limit order
+// under the rules: on the grids, positive, at least MinQty and MinNotional,
+// at most MaxQty when set. MARKET orders have their own bounds: see
+// [Rules.CheckMarketOrder]. The error
 // is a [*RuleError] naming the field and value, and matches [ErrInvalidOrder].
 func (r Rules) CheckOrder(price, qty decimal.Decimal) error {
 	if !price.IsPositive() {
@@ -247,6 +260,9 @@ func (r Rules) CheckOrder(price, qty decimal.Decimal) error {
 	}
 	if qty.LessThan(r.MinQty) {
 		return &RuleError{Symbol: r.Symbol, Field: "quantity", Value: qty.String(), Reason: "is below MinQty " + r.MinQty.String()}
+	}
+	if r.MaxQty.IsPositive() && qty.GreaterThan(r.MaxQty) {
+		return &RuleError{Symbol: r.Symbol, Field: "quantity", Value: qty.String(), Reason: "is above MaxQty " + r.MaxQty.String()}
 	}
 	if n := price.Mul(qty); n.LessThan(r.MinNotional) {
 		return &RuleError{Symbol: r.Symbol, Field: "notional", Value: n.String(), Reason: "is below MinNotional " + r.MinNotional.String()}

@@ -1,16 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/shopspring/decimal"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -95,39 +103,10 @@ func (t stampTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(req)
 }
 
-// BenchmarkTickToOrder measures the live path of a tick through the whole
-// stack on loopback: the local Binance server (binancetest) pushes a
-// bookTicker; the adapter (exchange/binance) reads and decodes it off its
-// WebSocket; the single price source (pricefeed.Monitor, interval 0)
-// takes it and hands it to grid.Runner's owner goroutine; the engine
-// moves its window and answers with intents; a runner worker takes the
-// place intent through exchange.Executor (rate limits, deadline) to the
-// adapter, which signs it (HMAC-SHA256) and POSTs it.
-//
-// p50-µs and p99-µs are the median and 99th percentile of
-//
-//	price taken by the feed from the adapter's price stream (the Monitor's
-//	source returns it)  →  the write(2) carrying the order request to the
-//	loopback socket returns
-//
-// and e2e-p50-µs, e2e-p99-µs the same ending from the moment the test
-// asks the server to move its price (server-side JSON encoding, the
-// WebSocket hop and the adapter's decoding included).
-//
-// The grid is a trailing long grid with one-level windows and no
-// hysteresis; each iteration moves the price up across one level, so
-// each tick causes exactly one order — the entry on the level just
-// crossed — and one cancel, of the entry that left the window (its
-// DELETE runs on another worker beside the POST, as a window move does
-// live). Nothing fills. An iteration then waits until the runner is idle
-// with both updates (NEW, CANCELED) taken from the order stream, so the
-// ticks never queue behind each other; ns/op is the whole iteration. The
-// server's and the executor's rate limits are lifted: the benchmark sends
-// far more orders than Binance allows.
-func BenchmarkTickToOrder(b *testing.B) {
-	srv := binancetest.NewServer(binancetest.WithOrderLimits(1<<30, 1<<30), binancetest.WithWeightLimit(1<<30))
-	defer srv.Close()
-	wc := &wireClock{written: make(chan time.Time, 16)}
+// stampedTransport is an HTTP transport whose connections are stamped
+// connections reporting to wc: the write of every order placement is
+// timed.
+func stampedTransport(wc *wireClock) (*http.Transport, http.RoundTripper) {
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
@@ -138,45 +117,87 @@ func BenchmarkTickToOrder(b *testing.B) {
 		}
 		return &stampConn{Conn: c, clock: wc}, nil
 	}
-	defer tr.CloseIdleConnections()
+	return tr, stampTripper{base: tr}
+}
+
+// guard bounds every wait of the latency benchmarks: a stuck path fails
+// the benchmark instead of hanging it.
+const guard = 10 * time.Second
+
+// stackPath is the whole stack of BenchmarkTickToOrder, started and ready
+// for ticks: a local Binance server, the adapter, the price monitor, the
+// engine in its runner and the executor.
+type stackPath struct {
+	b       *testing.B
+	srv     *binancetest.Server
+	wc      *wireClock
+	src     *stampSource
+	rules   exchange.Rules
+	eng     *grid.Engine
+	idle    chan grid.IdleState
+	runErr  chan error
+	last    grid.IdleState
+	stop    func() // ends the runner and the monitor, waits for them, closes everything
+	lat     []time.Duration
+	e2e     []time.Duration
+	stopped bool
+}
+
+func startStack(b *testing.B) *stackPath {
+	srv := binancetest.NewServer(binancetest.WithOrderLimits(1<<30, 1<<30), binancetest.WithWeightLimit(1<<30))
+	wc := &wireClock{written: make(chan time.Time, 16)}
+	tr, rt := stampedTransport(wc)
 	c, err := binance.New(binance.Config{RESTURL: srv.URL(), WSURL: srv.WSURL(),
 		APIKey: binance.NewSecret(binancetest.APIKey), APISecret: binance.NewSecret(binancetest.APISecret),
-		HTTPClient: &http.Client{Transport: stampTripper{base: tr}}})
+		HTTPClient: &http.Client{Transport: rt}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	var wg sync.WaitGroup
+	var mon *pricefeed.Monitor
+	closeAll := func() {
+		cancel()
+		wg.Wait()
+		if mon != nil {
+			mon.Close()
+		}
+		c.Close()
+		tr.CloseIdleConnections()
+		srv.Close()
+	}
+	fail := func(err error) *stackPath {
+		closeAll()
+		b.Fatal(err)
+		return nil
+	}
 	rules, err := c.Rules(ctx, "BTCUSDT")
 	if err != nil {
-		b.Fatal(err)
+		return fail(err)
 	}
 	if err := c.SyncTime(ctx); err != nil {
-		b.Fatal(err)
+		return fail(err)
 	}
-
 	d := decimal.RequireFromString
 	eng, err := grid.New(rules, grid.WithGridID("lat"), grid.WithStartPrice(d("60000")),
 		grid.WithTrailing(d("10"), 4), grid.WithQuantity(d("0.001")), grid.WithWindows(1, 1, 0))
 	if err != nil {
-		b.Fatal(err)
+		return fail(err)
 	}
-	mon, err := pricefeed.NewMonitor("BTCUSDT", pricefeed.WithInterval(0))
+	mon, err = pricefeed.NewMonitor("BTCUSDT", pricefeed.WithInterval(0))
 	if err != nil {
-		b.Fatal(err)
+		return fail(err)
 	}
-	defer mon.Close()
 	es, err := pricefeed.NewExchangeSource(c, "BTCUSDT", rules)
 	if err != nil {
-		b.Fatal(err)
+		return fail(err)
 	}
 	src := &stampSource{src: es}
 	x, err := exchange.NewExecutor(c, exchange.WithRateLimits(
 		exchange.RateLimit{Scope: exchange.ScopeOrder, Interval: time.Second, Limit: 1 << 30},
 		exchange.RateLimit{Scope: exchange.ScopeRequest, Interval: time.Second, Limit: 1 << 30}))
 	if err != nil {
-		b.Fatal(err)
+		return fail(err)
 	}
 	idle := make(chan grid.IdleState, 1)
 	runner, err := grid.NewRunner(eng, c, grid.WithExecutor(x), grid.WithPriceFeed(mon), grid.WithCancelOnStop(false),
@@ -189,11 +210,8 @@ func BenchmarkTickToOrder(b *testing.B) {
 			idle <- s
 		}))
 	if err != nil {
-		b.Fatal(err)
+		return fail(err)
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -204,77 +222,307 @@ func BenchmarkTickToOrder(b *testing.B) {
 		defer wg.Done()
 		runErr <- runner.Run(ctx)
 	}()
-
-	// guard bounds every wait: a stuck stack fails the benchmark instead
-	// of hanging it.
-	const guard = 10 * time.Second
-	var last grid.IdleState
-	settle := func(prices, events uint64) {
-		for last.Prices < prices || last.OrderEvents < events {
-			select {
-			case last = <-idle:
-			case err := <-runErr:
-				b.Fatalf("runner ended: %v", err)
-			case <-time.After(guard):
-				b.Fatalf("runner did not settle: took %+v, want %d prices and %d order events", last, prices, events)
-			}
+	sp := &stackPath{b: b, srv: srv, wc: wc, src: src, rules: rules, eng: eng, idle: idle, runErr: runErr}
+	sp.stop = func() {
+		if !sp.stopped {
+			sp.stopped = true
+			closeAll()
 		}
 	}
-	price := func(i int) decimal.Decimal { return d("60005").Add(decimal.NewFromInt(int64(10 * i))) }
 
 	// Start: the first price places the entry at 60000.
 	if err := srv.WaitConns(ctx, "public", 1); err != nil {
+		sp.stop()
 		b.Fatal(err)
 	}
-	if err := srv.SetPrice(ctx, "BTCUSDT", price(0)); err != nil {
+	if err := srv.SetPrice(ctx, "BTCUSDT", sp.price(0)); err != nil {
+		sp.stop()
 		b.Fatal(err)
 	}
-	settle(1, 1)
+	sp.settle(1, 1)
 	select {
 	case <-wc.written:
 	case <-time.After(guard):
+		sp.stop()
 		b.Fatal("the first entry was not placed")
 	}
+	return sp
+}
 
-	var lat, e2e []time.Duration
-	for i := 1; b.Loop(); i++ {
-		p := price(i)
-		want, err := rules.PriceToTicks(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		asked := time.Now()
-		if err := srv.SetPrice(ctx, "BTCUSDT", p); err != nil {
-			b.Fatal(err)
-		}
-		var wrote time.Time
+func (sp *stackPath) price(i int) decimal.Decimal {
+	return decimal.RequireFromString("60005").Add(decimal.NewFromInt(int64(10 * i)))
+}
+
+// settle waits until the runner is idle having taken prices prices and
+// events order events.
+func (sp *stackPath) settle(prices, events uint64) {
+	for sp.last.Prices < prices || sp.last.OrderEvents < events {
 		select {
-		case wrote = <-wc.written:
+		case sp.last = <-sp.idle:
+		case err := <-sp.runErr:
+			sp.stop()
+			sp.b.Fatalf("runner ended: %v", err)
 		case <-time.After(guard):
-			b.Fatalf("no order written for the tick to %s", p)
+			sp.stop()
+			sp.b.Fatalf("runner did not settle: took %+v, want %d prices and %d order events", sp.last, prices, events)
 		}
-		got, taken := src.stamp()
-		if got != want {
-			b.Fatalf("the order followed price %d, want %d", got, want)
-		}
-		lat = append(lat, wrote.Sub(taken))
-		e2e = append(e2e, wrote.Sub(asked))
-		settle(uint64(i)+1, uint64(2*i)+1)
+	}
+}
+
+// tick moves the price across level i and records the latencies of the
+// order it causes.
+func (sp *stackPath) tick(i int) {
+	p := sp.price(i)
+	want, err := sp.rules.PriceToTicks(p)
+	if err != nil {
+		sp.stop()
+		sp.b.Fatal(err)
+	}
+	asked := time.Now()
+	if err := sp.srv.SetPrice(context.Background(), "BTCUSDT", p); err != nil {
+		sp.stop()
+		sp.b.Fatal(err)
+	}
+	var wrote time.Time
+	select {
+	case wrote = <-sp.wc.written:
+	case <-time.After(guard):
+		sp.stop()
+		sp.b.Fatalf("no order written for the tick to %s", p)
+	}
+	got, taken := sp.src.stamp()
+	if got != want {
+		sp.stop()
+		sp.b.Fatalf("the order followed price %d, want %d", got, want)
+	}
+	sp.lat = append(sp.lat, wrote.Sub(taken))
+	sp.e2e = append(sp.e2e, wrote.Sub(asked))
+	sp.settle(uint64(i)+1, uint64(2*i)+1)
+}
+
+// finish stops the stack and checks the engine's books.
+func (sp *stackPath) finish() {
+	sp.stop() // the runner has ended: the engine may be read
+	if n := sp.eng.Books().OpenOrders; n != 1 {
+		sp.b.Errorf("%d orders open at the end, want the one entry", n)
+	}
+}
+
+// floorPath is the loopback floor: the least a program can do between a
+// bookTicker and the order it causes — read the message off a WebSocket
+// (gorilla), take the bid out of it with a byte scan, build and sign
+// (HMAC-SHA256) the POST /fapi/v1/order of a GTX buy at that bid, and
+// send it with net/http over a kept-alive loopback connection. No
+// decimal, no channel, no engine, no executor, no adapter.
+type floorPath struct {
+	b    *testing.B
+	srv  *binancetest.Server
+	wc   *wireClock
+	tr   *http.Transport
+	hc   *http.Client
+	conn *websocket.Conn
+	mac  hash.Hash
+	buf  []byte
+	lat  []time.Duration
+	e2e  []time.Duration
+	next int
+}
+
+func startFloor(b *testing.B) *floorPath {
+	srv := binancetest.NewServer(binancetest.WithOrderLimits(1<<30, 1<<30), binancetest.WithWeightLimit(1<<30))
+	wc := &wireClock{written: make(chan time.Time, 16)}
+	tr, rt := stampedTransport(wc)
+	conn, resp, err := websocket.DefaultDialer.Dial(srv.WSURL()+"/public/ws/btcusdt@bookTicker", nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		srv.Close()
+		b.Fatal(err)
+	}
+	fp := &floorPath{b: b, srv: srv, wc: wc, tr: tr, hc: &http.Client{Transport: rt}, conn: conn,
+		mac: hmac.New(sha256.New, []byte(binancetest.APISecret)), buf: make([]byte, 0, 512)}
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := srv.WaitConns(ctx, "public", 1); err != nil {
+		fp.stop()
+		b.Fatal(err)
+	}
+	// Warm the connection: one price, one order.
+	fp.tick(-1)
+	fp.lat, fp.e2e = fp.lat[:0], fp.e2e[:0]
+	return fp
+}
+
+func (fp *floorPath) stop() {
+	fp.conn.Close()
+	fp.tr.CloseIdleConnections()
+	fp.srv.Close()
+}
+
+// bidOf returns the value of "b" in a bookTicker message.
+func bidOf(msg []byte) []byte {
+	i := bytes.Index(msg, []byte(`"b":"`))
+	if i < 0 {
+		return nil
+	}
+	v := msg[i+5:]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return nil
+	}
+	return v[:j]
+}
+
+// tick moves the server's price and takes the bookTicker it pushes to a
+// signed order.
+func (fp *floorPath) tick(i int) {
+	p := decimal.NewFromInt(int64(70005 + 10*i))
+	asked := time.Now()
+	if err := fp.srv.SetPrice(context.Background(), "BTCUSDT", p); err != nil {
+		fp.stop()
+		fp.b.Fatal(err)
+	}
+	_ = fp.conn.SetReadDeadline(time.Now().Add(guard))
+	_, msg, err := fp.conn.ReadMessage()
+	if err != nil {
+		fp.stop()
+		fp.b.Fatal(err)
+	}
+	taken := time.Now()
+	bid := bidOf(msg)
+	if bid == nil {
+		fp.stop()
+		fp.b.Fatalf("no bid in %s", msg)
+	}
+	fp.next++
+	q := fp.buf[:0]
+	q = append(q, "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTX&quantity=0.001&price="...)
+	q = append(q, bid...)
+	q = append(q, "&newClientOrderId=floor-"...)
+	q = strconv.AppendInt(q, int64(fp.next), 10)
+	q = append(q, "&recvWindow=5000&timestamp="...)
+	q = strconv.AppendInt(q, time.Now().UnixMilli(), 10)
+	fp.mac.Reset()
+	_, _ = fp.mac.Write(q)
+	var sum [sha256.Size]byte
+	q = append(q, "&signature="...)
+	q = hex.AppendEncode(q, fp.mac.Sum(sum[:0]))
+	fp.buf = q
+	req, err := http.NewRequest(http.MethodPost, fp.srv.URL()+"/fapi/v1/order", bytes.NewReader(q))
+	if err != nil {
+		fp.stop()
+		fp.b.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-MBX-APIKEY", binancetest.APIKey)
+	resp, err := fp.hc.Do(req)
+	if err != nil {
+		fp.stop()
+		fp.b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	var wrote time.Time
+	select {
+	case wrote = <-fp.wc.written:
+	case <-time.After(guard):
+		fp.stop()
+		fp.b.Fatal("the floor's order write was not seen")
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusBadRequest {
+		fp.stop()
+		fp.b.Fatalf("the floor's order got HTTP %d", resp.StatusCode)
+	}
+	fp.lat = append(fp.lat, wrote.Sub(taken))
+	fp.e2e = append(fp.e2e, wrote.Sub(asked))
+}
+
+// quantile returns the q-quantile (0 < q < 1) of ds, which it sorts.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	slices.Sort(ds)
+	return ds[int(float64(len(ds))*q)]
+}
+
+func reportLatency(b *testing.B, name string, ds []time.Duration) (p50, p99 time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	p50, p99 = quantile(ds, 0.5), quantile(ds, 0.99)
+	b.ReportMetric(float64(p50)/1e3, name+"p50-µs")
+	b.ReportMetric(float64(p99)/1e3, name+"p99-µs")
+	return p50, p99
+}
+
+// BenchmarkTickToOrder measures the live path of a tick through the whole
+// stack on loopback, and beside it, in the same run and interleaved tick
+// by tick so that both see the same machine, the loopback floor
+// ([floorPath]); it reports both and their ratio.
+//
+// The stack: the local Binance server (binancetest) pushes a bookTicker;
+// the adapter (exchange/binance) reads and decodes it off its WebSocket;
+// the single price source (pricefeed.Monitor, interval 0) takes it and
+// hands it to grid.Runner's owner goroutine; the engine moves its window
+// and answers with intents; a runner worker takes the place intent
+// through exchange.Executor (rate limits, deadline) to the adapter, which
+// signs it (HMAC-SHA256) and POSTs it.
+//
+// p50-µs and p99-µs are the median and 99th percentile of
+//
+//	price taken by the feed from the adapter's price stream (the Monitor's
+//	source returns it)  →  the write(2) carrying the order request to the
+//	loopback socket returns
+//
+// and e2e-p50-µs, e2e-p99-µs the same ending from the moment the test
+// asks the server to move its price (server-side JSON encoding, the
+// WebSocket hop and the adapter's decoding included). floor-p50-µs and
+// floor-p99-µs are the floor's, from the moment its ReadMessage returns
+// the bookTicker; floor-e2e-* from the moment it asks its own server to
+// move the price. ratio-p50 and ratio-p99 divide the stack's figures by
+// the floor's; e2e-ratio-* the end-to-end ones (the fairer comparison:
+// both then include the WebSocket read and the decoding).
+//
+// The grid is a trailing long grid with one-level windows and no
+// hysteresis; each iteration moves the price up across one level, so
+// each tick causes exactly one order — the entry on the level just
+// crossed — and one cancel, of the entry that left the window (its
+// DELETE runs on another worker beside the POST, as a window move does
+// live). Nothing fills. An iteration then waits until the runner is idle
+// with both updates (NEW, CANCELED) taken from the order stream, so the
+// ticks never queue behind each other; then it runs one floor tick on a
+// server of its own. ns/op is the whole iteration, both paths. The
+// servers' and the executor's rate limits are lifted: the benchmark sends
+// far more orders than Binance allows.
+func BenchmarkTickToOrder(b *testing.B) {
+	sp := startStack(b)
+	fp := startFloor(b)
+	defer fp.stop()
+	for i := 1; b.Loop(); i++ {
+		sp.tick(i)
+		fp.tick(i)
 	}
 	b.StopTimer()
-	cancel()
-	wg.Wait() // the runner has ended: the engine may be read
-	if n := eng.Books().OpenOrders; n != 1 {
-		b.Errorf("%d orders open at the end, want the one entry", n)
+	sp.finish()
+	p50, p99 := reportLatency(b, "", sp.lat)
+	e50, e99 := reportLatency(b, "e2e-", sp.e2e)
+	f50, f99 := reportLatency(b, "floor-", fp.lat)
+	g50, g99 := reportLatency(b, "floor-e2e-", fp.e2e)
+	if f50 > 0 && f99 > 0 && g50 > 0 && g99 > 0 {
+		b.ReportMetric(float64(p50)/float64(f50), "ratio-p50")
+		b.ReportMetric(float64(p99)/float64(f99), "ratio-p99")
+		b.ReportMetric(float64(e50)/float64(g50), "e2e-ratio-p50")
+		b.ReportMetric(float64(e99)/float64(g99), "e2e-ratio-p99")
 	}
-	report := func(name string, ds []time.Duration) {
-		if len(ds) == 0 {
-			return
-		}
-		slices.Sort(ds)
-		b.ReportMetric(float64(ds[len(ds)/2])/1e3, name+"p50-µs")
-		b.ReportMetric(float64(ds[len(ds)*99/100])/1e3, name+"p99-µs")
+}
+
+// BenchmarkLoopbackFloor is the floor of BenchmarkTickToOrder alone.
+func BenchmarkLoopbackFloor(b *testing.B) {
+	fp := startFloor(b)
+	defer fp.stop()
+	for i := 0; b.Loop(); i++ {
+		fp.tick(i)
 	}
-	report("", lat)
-	report("e2e-", e2e)
+	b.StopTimer()
+	reportLatency(b, "floor-", fp.lat)
+	reportLatency(b, "floor-e2e-", fp.e2e)
 }

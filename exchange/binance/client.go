@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,6 +49,7 @@ type Client struct {
 	rulesAt   time.Time
 	limits    []exchange.RateLimit
 
+	charges     ledger // what every request sent has cost
 	usedWeight  atomic.Int64
 	orders10s   atomic.Int64
 	orders1m    atomic.Int64
@@ -68,8 +68,8 @@ type Client struct {
 
 	root   context.Context
 	stop   context.CancelFunc
-	mu     sync.Mutex // guards closed and wg.Add
-	closed bool
+	mu     sync.Mutex  // orders closing with wg.Add
+	closed atomic.Bool // set under mu; read without it
 	wg     sync.WaitGroup
 }
 
@@ -93,7 +93,7 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, limits: defaultLimits()}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, limits: defaultLimits(), charges: newLedger()}
 	if c.http == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 16
@@ -110,7 +110,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	secret := cfg.APISecret
-	c.hmacPool.New = func() any { return hmac.New(sha256.New, []byte(secret.Reveal())) }
+	c.hmacPool.New = func() any { return &signer{h: hmac.New(sha256.New, []byte(secret.Reveal()))} }
 	c.root, c.stop = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -127,7 +127,7 @@ func (c *Client) ReceiveWindow() time.Duration { return c.cfg.RecvWindow }
 // exchange.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	c.closed = true
+	c.closed.Store(true)
 	c.mu.Unlock()
 	c.stop()
 	c.wg.Wait()
@@ -142,7 +142,7 @@ func (c *Client) Close() error {
 func (c *Client) goroutine(fn func()) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.closed.Load() {
 		return exchange.ErrClosed
 	}
 	c.wg.Add(1)
@@ -153,11 +153,7 @@ func (c *Client) goroutine(fn func()) error {
 	return nil
 }
 
-func (c *Client) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
+func (c *Client) isClosed() bool { return c.closed.Load() }
 
 // now is the local clock; serverNow adds the synchronised offset.
 func (c *Client) now() time.Time { return c.cfg.Clock() }
@@ -207,15 +203,25 @@ const (
 type params struct{ b []byte }
 
 func (p *params) add(k, v string) {
+	p.sep()
+	p.b = append(p.b, k...)
+	p.b = append(p.b, '=')
+	p.b = appendQueryEscape(p.b, v)
+}
+
+// sep starts a new parameter.
+func (p *params) sep() {
 	if len(p.b) > 0 {
 		p.b = append(p.b, '&')
 	}
-	p.b = append(p.b, k...)
-	p.b = append(p.b, '=')
-	p.b = append(p.b, url.QueryEscape(v)...)
 }
 
-func (p *params) addInt(k string, v int64) { p.add(k, strconv.FormatInt(v, 10)) }
+func (p *params) addInt(k string, v int64) {
+	p.sep()
+	p.b = append(p.b, k...)
+	p.b = append(p.b, '=')
+	p.b = strconv.AppendInt(p.b, v, 10)
+}
 
 // request is one REST call.
 type request struct {
@@ -229,13 +235,23 @@ type request struct {
 
 // sign returns the lowercase hex HMAC-SHA256 of payload under the secret.
 func (c *Client) sign(payload []byte) string {
-	h := c.hmacPool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(payload)
-	var sum [sha256.Size]byte
-	s := hex.EncodeToString(h.Sum(sum[:0]))
-	c.hmacPool.Put(h)
-	return s
+	return string(c.appendSig(nil, payload))
+}
+
+// signer is a pooled HMAC with room for its sum.
+type signer struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+// appendSig appends the lowercase hex HMAC-SHA256 of payload to dst.
+func (c *Client) appendSig(dst, payload []byte) []byte {
+	s := c.hmacPool.Get().(*signer)
+	s.h.Reset()
+	s.h.Write(payload)
+	dst = hex.AppendEncode(dst, s.h.Sum(s.sum[:0]))
+	c.hmacPool.Put(s)
+	return dst
 }
 
 // Sign returns the signature Binance expects for a signed payload (query
@@ -277,13 +293,15 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		}
 	}
 	payload := r.params.b
-	if r.sec == secSigned {
-		p := params{b: append(make([]byte, 0, len(payload)+96), payload...)}
+	signed := r.sec == secSigned
+	if signed {
+		// recvWindow, timestamp and the signature add at most 112 bytes.
+		p := params{b: append(make([]byte, 0, len(payload)+128), payload...)}
 		p.addInt("recvWindow", c.cfg.RecvWindow.Milliseconds())
 		p.addInt("timestamp", c.serverNow().UnixMilli())
-		sig := c.sign(p.b)
+		n := len(p.b)
 		p.b = append(p.b, "&signature="...)
-		p.b = append(p.b, sig...)
+		p.b = c.appendSig(p.b, p.b[:n])
 		payload = p.b
 	}
 	target := c.cfg.RESTURL + r.path
@@ -306,7 +324,7 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, bodyReader)
 	if err != nil {
-		return nil, fmt.Errorf("binance: %s: build request: %w", r.op, err)
+		return nil, fmt.Errorf("binance: %s: build %s %s: %w", r.op, r.method, r.path, scrubErr(err, c.requestSecrets(payload, signed)))
 	}
 	if bodyReader != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -314,9 +332,13 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	if r.sec != secNone {
 		req.Header.Set("X-MBX-APIKEY", c.cfg.APIKey.Reveal())
 	}
+	c.charges.add(r.op, endpointCost(r.method, r.path, payload))
 	sentAt := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// Go's error quotes the whole URL, signature included: keep the
+		// method and the path only.
+		err = transportError(r.method, c.cfg.RESTURL, r.path, err, c.requestSecrets(payload, signed))
 		switch {
 		case r.mutating && wrote.Load():
 			// The request may have reached the venue.
@@ -330,15 +352,16 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	c.trackUsage(resp.Header)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	body, err := readBody(resp)
 	if err != nil {
+		err = scrubErr(err, c.requestSecrets(payload, signed))
 		if r.mutating {
 			return nil, &exchange.UnknownOutcomeError{Op: r.op, SentAt: sentAt, Err: err}
 		}
 		return nil, fmt.Errorf("binance: %s: read answer: %w: %w", r.op, exchange.ErrUnavailable, err)
 	}
 	if resp.StatusCode >= 400 || hasNegativeCode(body) {
-		err := errorFromResponse(r.op, r.mutating, resp.StatusCode, resp.Header, body, sentAt, c.serverNow())
+		err := scrubErr(errorFromResponse(r.op, r.mutating, resp.StatusCode, resp.Header, body, sentAt, c.serverNow()), c.requestSecrets(payload, signed))
 		var rl *exchange.RateLimitError
 		if errors.As(err, &rl) && (resp.StatusCode == http.StatusTeapot || isCode(err, -1003)) {
 			c.banned.Store(rl.Banned)
@@ -348,6 +371,21 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		return nil, fmt.Errorf("binance: %s: %w", r.op, err)
 	}
 	return body, nil
+}
+
+// maxBody bounds an answer the adapter reads (exchangeInfo is about 1 MB).
+const maxBody = 32 << 20
+
+// readBody reads an answer in one allocation when its length is known.
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= maxBody {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxBody))
 }
 
 // hasNegativeCode reports whether a 2xx body is an error object (sheet §2.5:
@@ -361,27 +399,45 @@ func hasNegativeCode(body []byte) bool {
 	return ok
 }
 
+// usageHeaders is the rate-limit usage one response reported: the IP
+// weight used in the current minute and the account's order counts, each
+// with whether the header was present (rejected orders may lack the order
+// counts, sheet §3.2).
+type usageHeaders struct {
+	usedWeight1m, orders10s, orders1m    int64
+	hasWeight, hasOrders10s, hasOrders1m bool
+}
+
+// parseUsage reads X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S and
+// X-MBX-ORDER-COUNT-1M (any case) from a response's header.
+func parseUsage(h http.Header) usageHeaders {
+	var u usageHeaders
+	read := func(name string, v *int64, has *bool) {
+		if s := h.Get(name); s != "" {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+				*v, *has = n, true
+			}
+		}
+	}
+	read("X-Mbx-Used-Weight-1m", &u.usedWeight1m, &u.hasWeight)
+	read("X-Mbx-Order-Count-10s", &u.orders10s, &u.hasOrders10s)
+	read("X-Mbx-Order-Count-1m", &u.orders1m, &u.hasOrders1m)
+	return u
+}
+
+// trackUsage keeps the last usage each header reported (see Client.Usage).
 func (c *Client) trackUsage(h http.Header) {
-	seen := false
-	if v := h.Get("X-Mbx-Used-Weight-1m"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			c.usedWeight.Store(n)
-			seen = true
-		}
+	u := parseUsage(h)
+	if u.hasWeight {
+		c.usedWeight.Store(u.usedWeight1m)
 	}
-	if v := h.Get("X-Mbx-Order-Count-10s"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			c.orders10s.Store(n)
-			seen = true
-		}
+	if u.hasOrders10s {
+		c.orders10s.Store(u.orders10s)
 	}
-	if v := h.Get("X-Mbx-Order-Count-1m"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			c.orders1m.Store(n)
-			seen = true
-		}
+	if u.hasOrders1m {
+		c.orders1m.Store(u.orders1m)
 	}
-	if seen {
+	if u.hasWeight || u.hasOrders10s || u.hasOrders1m {
 		c.usageAt.Store(c.now().UnixMilli())
 	}
 }

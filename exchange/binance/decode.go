@@ -1,7 +1,6 @@
 package binance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -55,90 +54,74 @@ func (skip) UnmarshalJSON([]byte) error { return nil }
 // most 18 digits without converting to a string; ok is false for anything
 // else (exponents, longer numbers), which NewFromString then handles.
 func parsePlainDecimal(b []byte) (decimal.Decimal, bool) {
-	i, neg := 0, false
-	if len(b) > 0 && b[0] == '-' {
-		neg, i = true, 1
-	}
-	var coef int64
-	digits, frac, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 18 {
-				return decimal.Decimal{}, false
-			}
-			coef = coef*10 + int64(c-'0')
-			digits++
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot && digits > 0:
-			dot = true
-		default:
-			return decimal.Decimal{}, false
-		}
-	}
-	if digits == 0 || (dot && frac == 0) {
+	coef, exp, ok := plainParts(b)
+	if !ok {
 		return decimal.Decimal{}, false
 	}
-	if neg {
-		coef = -coef
-	}
-	return decimal.New(coef, int32(-frac)), true
+	return decimal.New(coef, exp), true
 }
 
-// intern returns the common wire strings without allocating.
+// intern returns the common wire strings without allocating, and any
+// other as a new string.
 func intern(b []byte) string {
-	switch string(b) {
-	case "BUY":
-		return "BUY"
-	case "SELL":
-		return "SELL"
-	case "LIMIT":
-		return "LIMIT"
-	case "MARKET":
-		return "MARKET"
-	case "NEW":
-		return "NEW"
-	case "TRADE":
-		return "TRADE"
-	case "PARTIALLY_FILLED":
-		return "PARTIALLY_FILLED"
-	case "FILLED":
-		return "FILLED"
-	case "CANCELED":
-		return "CANCELED"
-	case "EXPIRED":
-		return "EXPIRED"
-	case "BOTH":
-		return "BOTH"
-	case "LONG":
-		return "LONG"
-	case "SHORT":
-		return "SHORT"
-	case "USDT":
-		return "USDT"
-	case "USDC":
-		return "USDC"
-	case "BNB":
-		return "BNB"
-	case "GTC":
-		return "GTC"
-	case "GTX":
-		return "GTX"
-	case "ORDER_TRADE_UPDATE":
-		return "ORDER_TRADE_UPDATE"
-	case "ACCOUNT_UPDATE":
-		return "ACCOUNT_UPDATE"
-	case "bookTicker":
-		return "bookTicker"
-	case "BTCUSDT":
-		return "BTCUSDT"
-	case "ETHUSDT":
-		return "ETHUSDT"
+	if s, ok := knownString(b); ok {
+		return s
 	}
 	return string(b)
+}
+
+// knownString returns b as one of the common wire strings, without
+// allocating; ok is false for any other.
+func knownString(b []byte) (string, bool) {
+	switch string(b) {
+	case "BUY":
+		return "BUY", true
+	case "SELL":
+		return "SELL", true
+	case "LIMIT":
+		return "LIMIT", true
+	case "MARKET":
+		return "MARKET", true
+	case "NEW":
+		return "NEW", true
+	case "TRADE":
+		return "TRADE", true
+	case "PARTIALLY_FILLED":
+		return "PARTIALLY_FILLED", true
+	case "FILLED":
+		return "FILLED", true
+	case "CANCELED":
+		return "CANCELED", true
+	case "EXPIRED":
+		return "EXPIRED", true
+	case "BOTH":
+		return "BOTH", true
+	case "LONG":
+		return "LONG", true
+	case "SHORT":
+		return "SHORT", true
+	case "USDT":
+		return "USDT", true
+	case "USDC":
+		return "USDC", true
+	case "BNB":
+		return "BNB", true
+	case "GTC":
+		return "GTC", true
+	case "GTX":
+		return "GTX", true
+	case "ORDER_TRADE_UPDATE":
+		return "ORDER_TRADE_UPDATE", true
+	case "ACCOUNT_UPDATE":
+		return "ACCOUNT_UPDATE", true
+	case "bookTicker":
+		return "bookTicker", true
+	case "BTCUSDT":
+		return "BTCUSDT", true
+	case "ETHUSDT":
+		return "ETHUSDT", true
+	}
+	return "", false
 }
 
 // wireRateLimit is one element of exchangeInfo.rateLimits.
@@ -182,13 +165,14 @@ type symbolInfo struct {
 	status      string
 	minPrice    decimal.Decimal
 	maxPrice    decimal.Decimal
-	maxQty      decimal.Decimal
+	marketStep  decimal.Decimal // MARKET_LOT_SIZE stepSize; zero when absent
 	marginAsset string
+	fast        fastRules // the rules in ticks and steps, for the int64 path
 }
 
 // decodeExchangeInfo turns exchangeInfo into rules per symbol: tick from
-// PRICE_FILTER, step and min quantity from LOT_SIZE, min notional from
-// MIN_NOTIONAL. Symbols whose rules do not validate are skipped and named
+// PRICE_FILTER, step and min and max quantity from LOT_SIZE, the market
+// order bounds from MARKET_LOT_SIZE, min notional from MIN_NOTIONAL. Symbols whose rules do not validate are skipped and named
 // in the returned problems.
 func decodeExchangeInfo(body []byte) (map[string]symbolInfo, []exchange.RateLimit, []error, error) {
 	var info wireExchangeInfo
@@ -207,7 +191,13 @@ func decodeExchangeInfo(body []byte) (map[string]symbolInfo, []exchange.RateLimi
 			case "LOT_SIZE":
 				si.rules.StepSize = f.StepSize.Decimal
 				si.rules.MinQty = f.MinQty.Decimal
-				si.maxQty = f.MaxQty.Decimal
+				si.rules.MaxQty = f.MaxQty.Decimal
+			case "MARKET_LOT_SIZE":
+				// MARKET orders are checked against this filter instead of
+				// LOT_SIZE (sheet §4.2); its maxQty is usually far smaller.
+				si.rules.MarketMinQty = f.MinQty.Decimal
+				si.rules.MarketMaxQty = f.MaxQty.Decimal
+				si.marketStep = f.StepSize.Decimal
 			case "MIN_NOTIONAL":
 				si.rules.MinNotional = f.Notional.Decimal
 			}
@@ -216,6 +206,7 @@ func decodeExchangeInfo(body []byte) (map[string]symbolInfo, []exchange.RateLimi
 			problems = append(problems, err)
 			continue
 		}
+		si.fast = newFastRules(si)
 		out[s.Symbol] = si
 	}
 	return out, limitsFromInfo(info.RateLimits), problems, nil
@@ -386,301 +377,6 @@ func (e *StreamError) Error() string {
 // Unwrap returns the cause.
 func (e *StreamError) Unwrap() error { return e.Err }
 
-// wireOTU is ORDER_TRADE_UPDATE (sheet §6.2).
-type wireOTU struct {
-	Ev string   `json:"e"`
-	E  int64    `json:"E"`
-	T  int64    `json:"T"`
-	O  wireOTUo `json:"o"`
-}
-
-type wireOTUo struct {
-	Symbol        string          `json:"s"`
-	ClientOrderID string          `json:"c"`
-	Side          string          `json:"S"`
-	Type          string          `json:"o"`
-	TIF           skip            `json:"f"`
-	Qty           num             `json:"q"`
-	Price         num             `json:"p"`
-	AvgPrice      num             `json:"ap"`
-	StopPrice     skip            `json:"sp"`
-	ExecType      string          `json:"x"`
-	Status        string          `json:"X"`
-	OrderID       int64           `json:"i"`
-	LastQty       num             `json:"l"`
-	CumQty        num             `json:"z"`
-	LastPrice     num             `json:"L"`
-	FeeAsset      string          `json:"N"`
-	Fee           num             `json:"n"`
-	TradeTime     int64           `json:"T"`
-	TradeID       int64           `json:"t"`
-	BidNotional   skip            `json:"b"`
-	AskNotional   skip            `json:"a"`
-	Maker         bool            `json:"m"`
-	ModifyID      skip            `json:"M"`
-	ReduceOnly    bool            `json:"R"`
-	WorkingType   skip            `json:"wt"`
-	OrigType      skip            `json:"ot"`
-	PositionSide  string          `json:"ps"`
-	ClosePosition skip            `json:"cp"`
-	ActivatePrice skip            `json:"AP"`
-	CallbackRate  skip            `json:"cr"`
-	RealizedPnL   skip            `json:"rp"`
-	ExpiryReason  json.RawMessage `json:"er"`
-}
-
-// expiryReasons are the `er` codes of sheet §6.2.
-var expiryReasons = map[string]string{
-	"1": "self-trade prevention",
-	"2": "IOC remainder canceled",
-	"3": "IOC remainder canceled by self-trade prevention",
-	"4": "reduce-only knock-out",
-	"5": "account liquidated",
-	"6": "GTE condition not met",
-	"7": "symbol delisted",
-	"8": "initial order expired after the stop triggered",
-	"9": "market order remainder canceled",
-}
-
-// execKind classifies a client order ID: liquidation (autoclose-…), ADL
-// (adl_autoclose) or a normal order.
-func execKind(clientID, orderType string) exchange.ExecKind {
-	switch {
-	case strings.HasPrefix(clientID, "adl_autoclose"):
-		return exchange.ExecADL
-	case strings.HasPrefix(clientID, "autoclose-"), orderType == "LIQUIDATION":
-		return exchange.ExecLiquidation
-	}
-	return exchange.ExecNormal
-}
-
-func (w *wireOTU) update() exchange.OrderUpdate {
-	o := &w.O
-	t := o.TradeTime
-	if t == 0 {
-		t = w.T
-	}
-	if t == 0 {
-		t = w.E
-	}
-	u := exchange.OrderUpdate{
-		Symbol:        o.Symbol,
-		OrderID:       strconv.FormatInt(o.OrderID, 10),
-		ClientOrderID: o.ClientOrderID,
-		Side:          parseSide(o.Side),
-		PositionSide:  parsePositionSide(o.PositionSide),
-		Status:        parseStatus(o.Status),
-		Price:         o.Price.Decimal,
-		Quantity:      o.Qty.Decimal,
-		FilledQty:     o.CumQty.Decimal,
-		AvgPrice:      o.AvgPrice.Decimal,
-		ReduceOnly:    o.ReduceOnly,
-		Kind:          execKind(o.ClientOrderID, o.Type),
-		Time:          msTime(t),
-	}
-	if o.ExecType == "TRADE" || o.ExecType == "CALCULATED" || o.LastQty.IsPositive() {
-		u.LastFillQty = o.LastQty.Decimal
-		u.LastFillPrice = o.LastPrice.Decimal
-		u.Fee = o.Fee.Decimal // Binance n: paid positive, rebate negative — our convention
-		u.FeeAsset = o.FeeAsset
-		u.Maker = o.Maker
-		if o.TradeID != 0 {
-			u.TradeID = strconv.FormatInt(o.TradeID, 10)
-		}
-	}
-	if er := strings.Trim(string(o.ExpiryReason), `"`); er != "" && er != "0" && er != "null" {
-		if r, ok := expiryReasons[er]; ok {
-			u.Reason = r
-		} else {
-			u.Reason = "expiry reason " + er
-		}
-	}
-	if strings.HasPrefix(o.ClientOrderID, "settlement_autoclose-") && u.Reason == "" {
-		u.Reason = "settlement"
-	}
-	return u
-}
-
-// DecodeOrderTradeUpdate decodes one ORDER_TRADE_UPDATE payload.
-func DecodeOrderTradeUpdate(b []byte) (exchange.OrderUpdate, error) {
-	w, err := decodeOTUWire(b)
-	if err != nil {
-		return exchange.OrderUpdate{}, &StreamError{Event: "ORDER_TRADE_UPDATE", Err: err}
-	}
-	if w.Ev != "ORDER_TRADE_UPDATE" {
-		return exchange.OrderUpdate{}, &StreamError{Event: w.Ev, Err: fmt.Errorf("event type %q is not ORDER_TRADE_UPDATE", w.Ev)}
-	}
-	return w.update(), nil
-}
-
-type wireBalance struct {
-	Asset       string `json:"a"`
-	Wallet      num    `json:"wb"`
-	CrossWallet num    `json:"cw"`
-	Change      num    `json:"bc"`
-}
-
-type wirePosition struct {
-	Symbol       string `json:"s"`
-	Amount       num    `json:"pa"`
-	EntryPrice   num    `json:"ep"`
-	BreakEven    num    `json:"bep"`
-	Realized     num    `json:"cr"`
-	Unrealized   num    `json:"up"`
-	MarginType   string `json:"mt"`
-	IsoWallet    num    `json:"iw"`
-	PositionSide string `json:"ps"`
-	MarkPrice    num    `json:"mp"`
-	MaintMargin  num    `json:"mm"`
-}
-
-func (p *wirePosition) position() exchange.Position {
-	return exchange.Position{
-		Symbol:        p.Symbol,
-		PositionSide:  parsePositionSide(p.PositionSide),
-		Quantity:      p.Amount.Decimal,
-		EntryPrice:    p.EntryPrice.Decimal,
-		MarkPrice:     p.MarkPrice.Decimal,
-		UnrealizedPnL: p.Unrealized.Decimal,
-		MarginMode:    parseMarginMode(p.MarginType),
-	}
-}
-
-// wireAccountUpdate is ACCOUNT_UPDATE (sheet §6.4).
-type wireAccountUpdate struct {
-	Ev string `json:"e"`
-	E  int64  `json:"E"`
-	T  int64  `json:"T"`
-	A  *struct {
-		Reason    string         `json:"m"`
-		Balances  []wireBalance  `json:"B"`
-		Positions []wirePosition `json:"P"`
-		Symbol    string         `json:"S"`
-	} `json:"a"`
-}
-
-// wireMarginCall is MARGIN_CALL (sheet §6.6).
-type wireMarginCall struct {
-	Ev          string         `json:"e"`
-	E           int64          `json:"E"`
-	CrossWallet num            `json:"cw"`
-	Positions   []wirePosition `json:"p"`
-}
-
-// wireConfigUpdate is ACCOUNT_CONFIG_UPDATE (sheet §6.5).
-type wireConfigUpdate struct {
-	Ev string `json:"e"`
-	E  int64  `json:"E"`
-	T  int64  `json:"T"`
-	AC *struct {
-		Symbol   string `json:"s"`
-		Leverage int    `json:"l"`
-	} `json:"ac"`
-	AI *struct {
-		MultiAssets bool `json:"j"`
-	} `json:"ai"`
-}
-
-// userMessage is a decoded user-data message: an event to deliver, or a
-// control signal (listen key expired), or nothing (a type we ignore).
-type userMessage struct {
-	event      exchange.UserEvent
-	deliver    bool
-	keyExpired bool
-}
-
-// decodeUserMessage decodes one user-data stream message, dispatching on
-// its "e" field. Unknown event types (TRADE_LITE, ALGO_UPDATE, …) and
-// control answers are ignored, not errors.
-func decodeUserMessage(b []byte) (userMessage, error) {
-	typ := peekEvent(b)
-	fail := func(err error) (userMessage, error) { return userMessage{}, &StreamError{Event: typ, Err: err} }
-	switch typ {
-	case "ORDER_TRADE_UPDATE":
-		w, err := decodeOTUWire(b)
-		if err != nil {
-			return fail(err)
-		}
-		return userMessage{deliver: true, event: exchange.UserEvent{Kind: exchange.EventOrder, Time: msTime(w.E), Order: w.update()}}, nil
-	case "ACCOUNT_UPDATE":
-		var w wireAccountUpdate
-		if err := json.Unmarshal(b, &w); err != nil {
-			return fail(err)
-		}
-		if w.A == nil {
-			return fail(fmt.Errorf("no account object"))
-		}
-		ev := exchange.UserEvent{Kind: exchange.EventAccount, Time: msTime(w.E), Reason: w.A.Reason}
-		for _, bal := range w.A.Balances {
-			ev.Balances = append(ev.Balances, exchange.Balance{Asset: bal.Asset, WalletBalance: bal.Wallet.Decimal})
-		}
-		for i := range w.A.Positions {
-			ev.Positions = append(ev.Positions, w.A.Positions[i].position())
-		}
-		return userMessage{deliver: true, event: ev}, nil
-	case "MARGIN_CALL":
-		var w wireMarginCall
-		if err := json.Unmarshal(b, &w); err != nil {
-			return fail(err)
-		}
-		ev := exchange.UserEvent{Kind: exchange.EventMarginCall, Time: msTime(w.E), Reason: "margin call, cross wallet " + w.CrossWallet.String()}
-		for i := range w.Positions {
-			ev.Positions = append(ev.Positions, w.Positions[i].position())
-		}
-		return userMessage{deliver: true, event: ev}, nil
-	case "ACCOUNT_CONFIG_UPDATE":
-		var w wireConfigUpdate
-		if err := json.Unmarshal(b, &w); err != nil {
-			return fail(err)
-		}
-		ev := exchange.UserEvent{Kind: exchange.EventConfig, Time: msTime(w.E), Reason: "configuration changed"}
-		switch {
-		case w.AC != nil:
-			ev.Reason = fmt.Sprintf("leverage %s %d", w.AC.Symbol, w.AC.Leverage)
-		case w.AI != nil:
-			ev.Reason = fmt.Sprintf("multi-assets %t", w.AI.MultiAssets)
-		}
-		return userMessage{deliver: true, event: ev}, nil
-	case "listenKeyExpired":
-		return userMessage{keyExpired: true}, nil
-	case "":
-		if !json.Valid(b) {
-			return fail(fmt.Errorf("not JSON"))
-		}
-	}
-	return userMessage{}, nil
-}
-
-// peekEvent returns the value of the top-level "e" key of a message, or
-// "" when it has none: a scan for "e" followed by ':' and a string.
-func peekEvent(b []byte) string {
-	for i := 0; i+3 <= len(b); i++ {
-		if b[i] != '"' || b[i+1] != 'e' || b[i+2] != '"' {
-			continue
-		}
-		j := i + 3
-		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
-			j++
-		}
-		if j >= len(b) || b[j] != ':' {
-			continue
-		}
-		j++
-		for j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
-			j++
-		}
-		if j >= len(b) || b[j] != '"' {
-			return ""
-		}
-		end := bytes.IndexByte(b[j+1:], '"')
-		if end < 0 || end > 64 {
-			return ""
-		}
-		return intern(b[j+1 : j+1+end])
-	}
-	return ""
-}
-
 // wireBookTicker is <symbol>@bookTicker (sheet §5.3).
 type wireBookTicker struct {
 	Ev     string `json:"e"`
@@ -695,29 +391,6 @@ type wireBookTicker struct {
 }
 
 var two = decimal.NewFromInt(2)
-
-// DecodeBookTicker decodes a bookTicker payload into a PriceUpdate whose
-// Price is the bid/ask midpoint.
-func DecodeBookTicker(b []byte) (exchange.PriceUpdate, error) {
-	w, err := decodeBookTickerWire(b)
-	if err != nil {
-		return exchange.PriceUpdate{}, &StreamError{Event: "bookTicker", Err: err}
-	}
-	if w.Symbol == "" || !w.Bid.IsPositive() || !w.Ask.IsPositive() {
-		return exchange.PriceUpdate{}, &StreamError{Event: "bookTicker", Err: fmt.Errorf("missing symbol, bid or ask")}
-	}
-	t := w.T
-	if t == 0 {
-		t = w.E
-	}
-	return exchange.PriceUpdate{
-		Symbol: w.Symbol,
-		Price:  w.Bid.Add(w.Ask.Decimal).Div(two),
-		Bid:    w.Bid.Decimal,
-		Ask:    w.Ask.Decimal,
-		Time:   msTime(t),
-	}, nil
-}
 
 // wireAggTrade is <symbol>@aggTrade (sheet §5.4).
 type wireAggTrade struct {

@@ -44,4 +44,16 @@
 // unknown (HTTP 5xx, -1006, -1007, a timeout after sending) is an
 // *exchange.UnknownOutcomeError: query the client order ID before sending
 // it again.
+//
+// Every REST request is charged at its own weight (sheet §3.4: klines by
+// their limit, Fills per 7-day userTrades window and per order it looks
+// up), see [Client.Charges]; the venue's own usage headers are in
+// [Client.Usage]. MARKET orders are checked against MARKET_LOT_SIZE, whose
+// maximum Rules carries as MarketMaxQty: split a larger close with
+// exchange.Rules.SplitMarketQty.
+//
+// No error or log line shows a request's query or body, its signature,
+// the API key, the secret or a listen key: a transport error keeps the
+// method and the path, and a stream URL shows its listen key as
+// [REDACTED], in the path or in a listenKey= parameter.
 package binance

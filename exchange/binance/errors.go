@@ -18,7 +18,8 @@ const venueName = "binance-usdm"
 
 // codeKinds maps every error code of the protocol sheet's §8.2 (and the few
 // of §4 the adapter can meet) to the sentinel callers branch on. A code
-// mapped to nil is harmless (-4046, -4059: "no need to change").
+// mapped to nil is harmless (-4046, -4059: "no need to change"); see
+// genericCodes for every code deliberately left without a sentinel.
 var codeKinds = map[int]error{
 	-1000: exchange.ErrUnknownOutcome, // UNKNOWN: reconcile
 	-1001: exchange.ErrUnavailable,    // DISCONNECTED
@@ -38,6 +39,7 @@ var codeKinds = map[int]error{
 	-1117: exchange.ErrInvalidOrder,   // INVALID_SIDE
 	-1121: exchange.ErrInvalidOrder,   // BAD_SYMBOL
 	-1125: exchange.ErrUnavailable,    // INVALID_LISTEN_KEY: create a new key
+	-2017: exchange.ErrAuth,           // API_KEYS_LOCKED
 	-2010: exchange.ErrInvalidOrder,   // NEW_ORDER_REJECTED
 	-2011: exchange.ErrOrderNotFound,  // CANCEL_REJECTED: unknown or closed
 	-2013: exchange.ErrOrderNotFound,  // NO_SUCH_ORDER
@@ -64,11 +66,13 @@ var codeKinds = map[int]error{
 	-4024: exchange.ErrInvalidOrder,       // PRICE_LOWER_THAN_MULTIPLIER_DOWN
 	-4028: exchange.ErrInvalidOrder,       // INVALID_LEVERAGE
 	-4046: nil,                            // NO_NEED_TO_CHANGE_MARGIN_TYPE: harmless
-	-4047: exchange.ErrTradingRestricted,  // THERE_EXISTS_OPEN_ORDERS: change refused
-	-4048: exchange.ErrTradingRestricted,  // THERE_EXISTS_QUANTITY: change refused
+	-4047: exchange.ErrSettingLocked,      // THERE_EXISTS_OPEN_ORDERS: margin type change refused
+	-4048: exchange.ErrSettingLocked,      // THERE_EXISTS_QUANTITY: margin type change refused
 	-4059: nil,                            // NO_NEED_TO_CHANGE_POSITION_SIDE: harmless
 	-4061: exchange.ErrPositionMode,       // POSITION_SIDE_NOT_MATCH
 	-4062: exchange.ErrReduceOnlyRejected, // REDUCE_ONLY_CONFLICT
+	-4067: exchange.ErrSettingLocked,      // POSITION_SIDE_CHANGE_EXISTS_OPEN_ORDERS
+	-4068: exchange.ErrSettingLocked,      // POSITION_SIDE_CHANGE_EXISTS_QUANTITY
 	-4082: exchange.ErrInvalidOrder,       // INVALID_BATCH_PLACE_ORDER_SIZE
 	-4083: exchange.ErrInvalidOrder,       // PLACE_BATCH_ORDERS_FAIL
 	-4087: exchange.ErrTradingRestricted,  // REDUCE_ONLY_ORDER_PERMISSION
@@ -81,10 +85,20 @@ var codeKinds = map[int]error{
 	-4118: exchange.ErrReduceOnlyRejected, // REDUCE_ONLY_MARGIN_CHECK_FAILED
 	-4120: exchange.ErrUnsupported,        // STOP_ORDER_SWITCH_ALGO
 	-4131: exchange.ErrInvalidOrder,       // MARKET_ORDER_REJECT (PERCENT_PRICE)
+	-4140: exchange.ErrTradingRestricted,  // INVALID_OPENING_POSITION_STATUS: symbol not open for new positions
+	-4161: exchange.ErrSettingLocked,      // ISOLATED_LEVERAGE_REJECT_WITH_POSITION
 	-4164: exchange.ErrInvalidOrder,       // MIN_NOTIONAL
 	-4189: exchange.ErrTradingRestricted,  // ACCOUNT_REDUCE_ONLY
+	-4202: exchange.ErrInvalidOrder,       // ADJUST_LEVERAGE_KYC_FAILED: leverage above the account's cap, as -4028
+	-4203: exchange.ErrInvalidOrder,       // ADJUST_LEVERAGE_ONE_MONTH_FAILED
+	-4205: exchange.ErrInvalidOrder,       // ADJUST_LEVERAGE_X_DAYS_FAILED
+	-4206: exchange.ErrInvalidOrder,       // ADJUST_LEVERAGE_KYC_LIMIT
+	-4208: exchange.ErrInvalidOrder,       // ADJUST_LEVERAGE_ACCOUNT_SYMBOL_FAILED
+	-4209: exchange.ErrInvalidOrder,       // ADJUST_LEVERAGE_SYMBOL_FAILED
 	-4400: exchange.ErrTradingRestricted,  // TRADING_QUANTITATIVE_RULE
 	-4401: exchange.ErrTradingRestricted,  // LARGE_POSITION_SYM_RULE
+	-4403: exchange.ErrInvalidOrder,       // ADJUST_LEVERAGE_COMPLIANCE_FAILED
+	-4531: exchange.ErrSettingLocked,      // CM account blocks the UM/CM position-mode sync (2026-05-13)
 	-5021: exchange.ErrInvalidOrder,       // FOK_ORDER_REJECT
 	-5022: exchange.ErrPostOnlyRejected,   // GTX_ORDER_REJECT
 	-5024: exchange.ErrTradingRestricted,  // modify: symbol not trading
@@ -98,6 +112,16 @@ var codeKinds = map[int]error{
 	-5039: exchange.ErrInvalidOrder,       // goodTillDate validation
 	-5040: exchange.ErrInvalidOrder,       // goodTillDate validation
 	-5043: exchange.ErrInvalidOrder,       // modify: a modification is pending
+}
+
+// genericCodes are the codes of the protocol sheet deliberately left
+// without a sentinel, with the reason: a *exchange.VenueError with a nil
+// Kind carries their code and message. Every other code of the sheet maps
+// to a sentinel (TestSheetCodesTyped checks both lists against it).
+var genericCodes = map[int]string{
+	-4046: "NO_NEED_TO_CHANGE_MARGIN_TYPE: harmless, the margin type is already the one asked for",
+	-4059: "NO_NEED_TO_CHANGE_POSITION_SIDE: harmless; SetPositionMode treats it as success",
+	-2016: "NO_TRADING_WINDOW: answers the 24 h ticker, which the adapter never calls",
 }
 
 // kindOf returns the sentinel of a Binance code: the table, else the

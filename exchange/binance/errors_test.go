@@ -16,13 +16,16 @@ func TestErrorCodes(t *testing.T) {
 	inv, nf, auth, marg, ro, pm, rl := exchange.ErrInvalidOrder, exchange.ErrOrderNotFound, exchange.ErrAuth,
 		exchange.ErrInsufficientMargin, exchange.ErrReduceOnlyRejected, exchange.ErrPositionMode, exchange.ErrRateLimited
 	restricted, unavail, unknown := exchange.ErrTradingRestricted, exchange.ErrUnavailable, exchange.ErrUnknownOutcome
+	locked := exchange.ErrSettingLocked
 	want := map[int]error{
 		-1000: unknown, -1001: unavail, -1003: rl, -1006: unknown, -1007: unknown, -1008: unavail, -1015: rl,
 		-1021: exchange.ErrClockSkew, -1022: auth, -1100: inv, -1102: inv, -1106: pm, -1111: inv, -1115: inv, -1116: inv,
 		-1117: inv, -1121: inv, -1125: unavail, -2010: inv, -2011: nf, -2013: nf, -2014: auth, -2015: auth, -2018: marg,
 		-2019: marg, -2020: inv, -2021: inv, -2022: ro, -2024: ro, -2025: exchange.ErrTooManyOrders, -2027: marg, -2028: marg,
 		-4002: inv, -4003: inv, -4004: inv, -4005: inv, -4013: inv, -4014: inv, -4015: inv, -4016: inv, -4023: inv, -4024: inv,
-		-4028: inv, -4046: nil, -4047: restricted, -4048: restricted, -4059: nil, -4061: pm, -4062: ro, -4082: inv, -4083: inv,
+		-4028: inv, -4046: nil, -4047: locked, -4048: locked, -4059: nil, -4061: pm, -4062: ro, -4067: locked, -4068: locked,
+		-4082: inv, -4083: inv, -4140: restricted, -4161: locked, -4202: inv, -4203: inv, -4205: inv, -4206: inv, -4208: inv,
+		-4209: inv, -4403: inv, -4531: locked, -2017: auth,
 		-4087: restricted, -4088: restricted, -4105: restricted, -4106: restricted, -4107: restricted, -4109: restricted,
 		-4116: exchange.ErrDuplicateClientOrderID, -4118: ro, -4120: exchange.ErrUnsupported, -4131: inv, -4164: inv,
 		-4189: restricted, -4400: restricted, -4401: restricted, -5021: inv, -5022: exchange.ErrPostOnlyRejected,
@@ -33,7 +36,7 @@ func TestErrorCodes(t *testing.T) {
 		t.Errorf("the table maps %d codes, the adapter %d", len(want), len(codeKinds))
 	}
 	sentinels := []error{inv, nf, auth, marg, ro, pm, rl, restricted, unavail, unknown, exchange.ErrClockSkew,
-		exchange.ErrTooManyOrders, exchange.ErrDuplicateClientOrderID, exchange.ErrUnsupported, exchange.ErrPostOnlyRejected}
+		exchange.ErrTooManyOrders, exchange.ErrDuplicateClientOrderID, exchange.ErrUnsupported, exchange.ErrPostOnlyRejected, locked}
 	now := time.UnixMilli(1700000000000)
 	for code, kind := range want {
 		body := []byte(`{"code":` + itoa(code) + `,"msg":"m"}`)

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +26,7 @@ func eq(t *testing.T, what string, got, want decimal.Decimal) {
 	}
 }
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -69,7 +72,9 @@ func TestDecodeExchangeInfo(t *testing.T) {
 		!blz.rules.MinQty.Equal(want.MinQty) || !blz.rules.MinNotional.Equal(want.MinNotional) || blz.status != "TRADING" {
 		t.Errorf("BLZUSDT = %+v, want %+v", blz, want)
 	}
-	eq(t, "BLZUSDT maxQty", blz.maxQty, d("10000000"))
+	eq(t, "BLZUSDT MaxQty", blz.rules.MaxQty, d("10000000"))
+	eq(t, "BLZUSDT MarketMinQty", blz.rules.MarketMinQty, d("1"))
+	eq(t, "BLZUSDT MarketMaxQty", blz.rules.MarketMaxQty, d("590119"))
 	eq(t, "BLZUSDT maxPrice", blz.maxPrice, d("300"))
 	wantLimits := []exchange.RateLimit{
 		{Scope: "order", Interval: 10 * time.Second, Limit: 300},
@@ -94,7 +99,10 @@ func TestDecodeExchangeInfo(t *testing.T) {
 	eq(t, "step", btc.StepSize, d("0.001"))
 	eq(t, "minQty", btc.MinQty, d("0.001"))
 	eq(t, "minNotional", btc.MinNotional, d("50"))
-	eq(t, "maxQty (LOT_SIZE, not MARKET_LOT_SIZE)", syms["BTCUSDT"].maxQty, d("1000"))
+	eq(t, "MaxQty (LOT_SIZE, not MARKET_LOT_SIZE)", btc.MaxQty, d("1000"))
+	eq(t, "MarketMinQty (MARKET_LOT_SIZE)", btc.MarketMinQty, d("0.001"))
+	eq(t, "MarketMaxQty (MARKET_LOT_SIZE)", btc.MarketMaxQty, d("120"))
+	eq(t, "market step", syms["BTCUSDT"].marketStep, d("0.001"))
 	// A symbol whose rules do not validate is skipped and reported.
 	syms, _, problems, _ = decodeExchangeInfo([]byte(`{"symbols":[{"symbol":"BADUSDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0"}]}]}`))
 	if len(syms) != 0 || len(problems) != 1 || !strings.Contains(problems[0].Error(), "BADUSDT") {
@@ -456,7 +464,23 @@ func FuzzDecodeUserMessage(f *testing.F) {
 				t.Fatalf("DecodeOrderTradeUpdate disagrees: %+v vs %+v (%v)", u, m.event.Order, err)
 			}
 		}
+		sameWithCache(t, b, m, err)
 	})
+}
+
+// sameWithCache checks that the user stream's cached decoding (a cache
+// primed with a fixture, then the message twice) gives exactly what the
+// stateless decoding gives.
+func sameWithCache(t *testing.T, b []byte, want userMessage, wantErr error) {
+	t.Helper()
+	var c streamCache
+	_, _ = decodeUserMessageWith([]byte(`{"e":"ORDER_TRADE_UPDATE","E":1,"o":{"s":"BTCUSDT","c":"x","S":"BUY","q":"1","p":"2","i":3,"t":4,"N":"USDT","n":"0.1"}}`), &c)
+	for i := 0; i < 2; i++ {
+		got, err := decodeUserMessageWith(b, &c)
+		if (err != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("cached decoding %d of %s:\n got %+v (%v)\nwant %+v (%v)", i, b, got, err, want, wantErr)
+		}
+	}
 }
 
 func sameUpdate(a, b exchange.OrderUpdate) bool {
@@ -482,7 +506,8 @@ func FuzzDecodeMarketStreams(f *testing.F) {
 }
 
 // BenchmarkDecodeOrderTradeUpdate measures one ORDER_TRADE_UPDATE fill
-// event through the user-stream decoder (the real captured fill of the sheet).
+// event through the stateless user-stream decoder (the real captured fill
+// of the sheet).
 func BenchmarkDecodeOrderTradeUpdate(b *testing.B) {
 	msg, err := os.ReadFile("testdata/ws_order_trade_update_real_rebate.json")
 	if err != nil {
@@ -498,6 +523,35 @@ func BenchmarkDecodeOrderTradeUpdate(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeOrderTradeUpdateStream decodes as the user stream does,
+// with its cache, a grid's traffic: 2,048 orders, each with its own client
+// order ID, order ID and trade ID, at 8 price levels and one quantity; for
+// each its NEW, then its FILLED event. New IDs cost their strings; the
+// repeated prices, quantity, fee, symbol and asset cost nothing once seen.
+func BenchmarkDecodeOrderTradeUpdateStream(b *testing.B) {
+	var msgs [][]byte
+	for i := range 2048 {
+		price := fmt.Sprintf("%d.5", 60000+10*(i%8))
+		msgs = append(msgs,
+			[]byte(fmt.Sprintf(`{"e":"ORDER_TRADE_UPDATE","T":1643186482920,"E":1643186482925,"o":{"s":"BTCUSDT","c":"g1-b-%d","S":"BUY","o":"LIMIT","f":"GTX","q":"0.002","p":"%s","ap":"0","sp":"0","x":"NEW","X":"NEW","i":%d,"l":"0","z":"0","L":"0","n":"0","N":"USDT","T":1643186482920,"t":0,"b":"0","a":"0","m":false,"R":false,"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"BOTH","cp":false,"rp":"0","pP":false,"si":0,"ss":0}}`,
+				i, price, 2844843857+i)),
+			[]byte(fmt.Sprintf(`{"e":"ORDER_TRADE_UPDATE","T":1643186482920,"E":1643186482925,"o":{"s":"BTCUSDT","c":"g1-b-%d","S":"BUY","o":"LIMIT","f":"GTX","q":"0.002","p":"%s","ap":"%[2]s","sp":"0","x":"TRADE","X":"FILLED","i":%d,"l":"0.002","z":"0.002","L":"%[2]s","n":"-0.0024","N":"USDT","T":1643186482920,"t":%d,"b":"0","a":"0","m":true,"R":false,"wt":"CONTRACT_PRICE","ot":"LIMIT","ps":"BOTH","cp":false,"rp":"0","pP":false,"si":0,"ss":0}}`,
+				i, price, 2844843857+i, 87445238+i)))
+	}
+	var c streamCache
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m, err := decodeUserMessageWith(msgs[i%len(msgs)], &c)
+		if err != nil || !m.deliver {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkDecodeBookTicker decodes the sheet's bookTicker with the
+// stateless DecodeBookTicker.
 func BenchmarkDecodeBookTicker(b *testing.B) {
 	msg, err := os.ReadFile("testdata/ws_book_ticker.json")
 	if err != nil {
@@ -508,5 +562,36 @@ func BenchmarkDecodeBookTicker(b *testing.B) {
 		if _, err := DecodeBookTicker(msg); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeBookTickerStream decodes as a price stream does: one
+// decoder with its cache for the stream, over 4,096 messages of a random
+// walk of the book (each message moves the bid or the ask one tick, 0.1,
+// keeping the spread between 1 and 4 ticks) around 95,000.
+func BenchmarkDecodeBookTickerStream(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	bid, ask := int64(950000), int64(950001) // tenths
+	var msgs [][]byte
+	for i := range 4096 {
+		switch step := int64(rng.IntN(2)*2 - 1); {
+		case rng.IntN(2) == 0 && ask-(bid+step) >= 1 && ask-(bid+step) <= 4:
+			bid += step
+		case ask+step-bid >= 1 && ask+step-bid <= 4:
+			ask += step
+		default:
+			bid, ask = bid+step, ask+step
+		}
+		msgs = append(msgs, []byte(fmt.Sprintf(`{"e":"bookTicker","u":%d,"E":1568014460893,"T":1568014460891,"s":"BTCUSDT","b":"%d.%d","B":"3.121","a":"%d.%d","A":"0.066"}`,
+			400900217+i, bid/10, bid%10, ask/10, ask%10)))
+	}
+	d := bookDecoder{cache: new(streamCache)}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := d.decode(msgs[i%len(msgs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -1,6 +1,10 @@
 package binance
 
 import (
+	"bytes"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -35,7 +39,7 @@ var weights = map[string]int{
 	"positions":    10, // v3 positionRisk (5) + symbolConfig (5)
 	"leverage":     1,
 	"rules":        1,
-	"klines":       2, // limit 500 (sheet §3.4)
+	"klines":       5, // the default limit 500 (sheet §3.4: [500, 1000] weighs 5)
 	"time":         1,
 	"listenKey":    1,
 }
@@ -50,10 +54,14 @@ func (c *Client) RateLimits() []exchange.RateLimit {
 	return append([]exchange.RateLimit(nil), c.limits...)
 }
 
-// Weight returns an operation's IP request weight: "place" 0, "batchPlace"
-// 5, "cancel" 1, "query" 1, "openOrders" 1, "fills" 5, "account" 10,
-// "positions" 10, "armCancelAll" 10, … and 1 for an operation it does not
-// know.
+// Weight returns an operation's IP request weight as the executor charges
+// it, once per call: "place" 0, "batchPlace" 5, "cancel" 1, "query" 1,
+// "openOrders" 1, "fills" 5, "account" 10, "positions" 10, "armCancelAll"
+// 10, "klines" 5, … and 1 for an operation it does not know. It is the
+// cost of the call's usual requests; a call that needs more (Fills over
+// more than 7 days, or with fills of orders it must look up; Klines with
+// a limit above 1000) sends and charges each request at its own weight:
+// see [Client.Charges].
 func (c *Client) Weight(op string) int {
 	if w, ok := weights[op]; ok {
 		return w
@@ -73,6 +81,169 @@ func (c *Client) OrderCost(op string) (per10s, per1m int) {
 	}
 	return 0, 0
 }
+
+// cost is what one REST request counts against the venue's limits: its IP
+// request weight and its units on the 10-second and minute ORDERS windows.
+type cost struct{ weight, orders10s, orders1m int }
+
+// endpointCost is the cost of one request (sheet §3.4) from its method,
+// path and encoded parameters: klines weigh by their limit, openOrders and
+// the tickers by whether a symbol is given. An endpoint the sheet does not
+// list weighs 1.
+func endpointCost(method, path string, p []byte) cost {
+	switch path {
+	case "/fapi/v1/order":
+		switch method {
+		case "POST", "PUT":
+			return cost{0, 1, 1}
+		}
+		return cost{weight: 1} // DELETE (cancel), GET (query)
+	case "/fapi/v1/batchOrders":
+		switch method {
+		case "POST", "PUT":
+			return cost{5, 5, 1}
+		}
+		return cost{weight: 1} // DELETE
+	case "/fapi/v1/klines":
+		limit := 500
+		if v, ok := paramValue(p, "limit"); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				limit = n
+			}
+		}
+		return cost{weight: klineWeight(limit)}
+	case "/fapi/v1/openOrders":
+		if _, ok := paramValue(p, "symbol"); ok {
+			return cost{weight: 1}
+		}
+		return cost{weight: 40}
+	case "/fapi/v1/premiumIndex":
+		if _, ok := paramValue(p, "symbol"); ok {
+			return cost{weight: 1}
+		}
+		return cost{weight: 10}
+	case "/fapi/v1/ticker/bookTicker":
+		if _, ok := paramValue(p, "symbol"); ok {
+			return cost{weight: 2}
+		}
+		return cost{weight: 5}
+	case "/fapi/v1/countdownCancelAll":
+		return cost{weight: 10}
+	case "/fapi/v1/allOrders", "/fapi/v1/userTrades", "/fapi/v3/account", "/fapi/v3/positionRisk", "/fapi/v3/balance",
+		"/fapi/v1/symbolConfig", "/fapi/v1/accountConfig":
+		return cost{weight: 5}
+	case "/fapi/v2/account", "/fapi/v2/positionRisk":
+		return cost{weight: 10} // 5 on the pages, 10 since the 2024-09-03 change (sheet §3.4, §12.6)
+	case "/fapi/v1/positionSide/dual":
+		if method == "GET" {
+			return cost{weight: 30}
+		}
+		return cost{weight: 1}
+	case "/fapi/v1/commissionRate":
+		return cost{weight: 20}
+	case "/fapi/v1/algoOrder":
+		if method == "POST" {
+			return cost{}
+		}
+	}
+	return cost{weight: 1} // time, exchangeInfo, leverage, marginType, listenKey, rateLimit/order, …
+}
+
+// paramValue returns the (still encoded) value of key in an encoded query.
+func paramValue(p []byte, key string) (string, bool) {
+	for len(p) > 0 {
+		var kv []byte
+		if i := bytes.IndexByte(p, '&'); i >= 0 {
+			kv, p = p[:i], p[i+1:]
+		} else {
+			kv, p = p, nil
+		}
+		if len(kv) > len(key) && kv[len(key)] == '=' && string(kv[:len(key)]) == key {
+			return string(kv[len(key)+1:]), true
+		}
+	}
+	return "", false
+}
+
+// Charge is what an operation's REST requests have counted against the
+// venue's limits: how many were sent, their IP request weight and their
+// units on the ORDERS windows.
+type Charge struct {
+	Requests  int
+	Weight    int
+	Orders10s int
+	Orders1m  int
+}
+
+// ledger adds up the cost of every request sent, by operation: lock-free
+// counters for the adapter's own operations, a locked map for any other.
+// Safe for concurrent use.
+type ledger struct {
+	ops   map[string]*opCounters // set by New, only read afterwards
+	mu    sync.Mutex
+	other map[string]Charge
+}
+
+// opCounters are one operation's running charges.
+type opCounters struct{ requests, weight, orders10s, orders1m atomic.Int64 }
+
+// newLedger returns a ledger with counters for the adapter's operations.
+func newLedger() ledger {
+	m := map[string]*opCounters{}
+	for op := range weights {
+		m[op] = new(opCounters)
+	}
+	for _, op := range []string{"positionMode", "time", "klines"} {
+		m[op] = new(opCounters)
+	}
+	return ledger{ops: m}
+}
+
+func (l *ledger) add(op string, c cost) {
+	if k, ok := l.ops[op]; ok {
+		k.requests.Add(1)
+		k.weight.Add(int64(c.weight))
+		k.orders10s.Add(int64(c.orders10s))
+		k.orders1m.Add(int64(c.orders1m))
+		return
+	}
+	l.mu.Lock()
+	if l.other == nil {
+		l.other = make(map[string]Charge, 4)
+	}
+	ch := l.other[op]
+	ch.Requests++
+	ch.Weight += c.weight
+	ch.Orders10s += c.orders10s
+	ch.Orders1m += c.orders1m
+	l.other[op] = ch
+	l.mu.Unlock()
+}
+
+func (l *ledger) snapshot() map[string]Charge {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]Charge, len(l.other)+4)
+	for k, v := range l.other {
+		out[k] = v
+	}
+	for op, k := range l.ops {
+		if n := k.requests.Load(); n > 0 {
+			out[op] = Charge{Requests: int(n), Weight: int(k.weight.Load()), Orders10s: int(k.orders10s.Load()), Orders1m: int(k.orders1m.Load())}
+		}
+	}
+	return out
+}
+
+// Charges returns, by operation, what every REST request the client has
+// sent since New counted against the venue's limits, each at its own
+// weight (sheet §3.4): a Fills call over 20 days is three userTrades
+// requests of weight 5 plus one order query of weight 1 per order it had
+// to look up; a Klines call weighs by its limit; a signed request resent
+// after a clock resync counts twice, and the clock sync counts under
+// "time". The executor charges [Client.Weight] once per call before it;
+// Charges is what the calls really cost.
+func (c *Client) Charges() map[string]Charge { return c.charges.snapshot() }
 
 // klineWeight is the weight of GET /fapi/v1/klines for a limit.
 func klineWeight(limit int) int {

@@ -3,9 +3,7 @@ package binance
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -13,144 +11,55 @@ import (
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
-	"github.com/shopspring/decimal"
 )
 
 // clientIDPattern is what Binance accepts as newClientOrderId (sheet §4.4).
 var clientIDPattern = regexp.MustCompile(`^[\.A-Z\:/a-z0-9_-]{1,36}$`)
 
-// Rules returns the symbol's rules from the cached exchangeInfo, loading or
-// refreshing it when older than Config.RulesTTL. A symbol that is not
-// listed is an error matching exchange.ErrInvalidOrder; a listed symbol not
-// in TRADING status matches exchange.ErrTradingRestricted.
-func (c *Client) Rules(ctx context.Context, symbol string) (exchange.Rules, error) {
-	si, err := c.symbol(ctx, symbol)
-	if err != nil {
-		return exchange.Rules{}, err
-	}
-	return si.rules, nil
-}
-
-func (c *Client) symbol(ctx context.Context, symbol string) (symbolInfo, error) {
-	// A fresh cache answers, listed or not (RefreshRules picks up a new
-	// listing at once); a stale or empty one is reloaded first.
-	si, ok, fresh := c.cachedSymbol(symbol)
-	if !fresh {
-		// One refresh at a time: exchangeInfo is about a megabyte.
-		c.refreshMu.Lock()
-		var err error
-		if si, ok, fresh = c.cachedSymbol(symbol); !fresh {
-			err = c.RefreshRules(ctx)
-		}
-		c.refreshMu.Unlock()
-		if err != nil {
-			if ok { // keep serving the cached rules when a refresh fails
-				c.log.LogAttrs(ctx, slog.LevelWarn, "binance: rules refresh failed; using cached rules", slogErr(err))
-				return si, nil
-			}
-			return symbolInfo{}, err
-		}
-		c.rulesMu.Lock()
-		si, ok = c.symbols[symbol]
-		c.rulesMu.Unlock()
-	}
-	if !ok {
-		return symbolInfo{}, fmt.Errorf("binance: symbol %q is not listed: %w", symbol, exchange.ErrInvalidOrder)
-	}
-	if si.status != "" && si.status != "TRADING" {
-		return si, fmt.Errorf("binance: symbol %q status is %s: %w", symbol, si.status, exchange.ErrTradingRestricted)
-	}
-	return si, nil
-}
-
-func (c *Client) cachedSymbol(symbol string) (si symbolInfo, ok, fresh bool) {
-	c.rulesMu.Lock()
-	defer c.rulesMu.Unlock()
-	si, ok = c.symbols[symbol]
-	return si, ok, c.symbols != nil && c.now().Sub(c.rulesAt) < c.cfg.RulesTTL
-}
-
-// RefreshRules reloads exchangeInfo (weight 1) and the rate limits it
-// declares.
-func (c *Client) RefreshRules(ctx context.Context) error {
-	body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/exchangeInfo", op: "rules"})
-	if err != nil {
-		return err
-	}
-	syms, limits, problems, err := decodeExchangeInfo(body)
-	if err != nil {
-		return err
-	}
-	for _, p := range problems {
-		c.log.LogAttrs(ctx, slog.LevelWarn, "binance: symbol skipped", slogErr(p))
-	}
-	c.rulesMu.Lock()
-	c.symbols, c.limits, c.rulesAt = syms, limits, c.now()
-	c.rulesMu.Unlock()
-	return nil
-}
-
-// filterCodes are the venue's filter refusals: when our checks passed and
-// the venue still refused, the cached rules are stale (sheet §4.2: refresh
-// exchangeInfo on a filter error).
-var filterCodes = []int{-1111, -4002, -4003, -4004, -4005, -4013, -4014, -4023, -4164}
-
-// staleRulesOn makes the next Rules call reload exchangeInfo when err is a
-// filter refusal.
-func (c *Client) staleRulesOn(err error) {
-	if err == nil {
-		return
-	}
-	for _, code := range filterCodes {
-		if isCode(err, code) {
-			c.rulesMu.Lock()
-			c.rulesAt = time.Time{}
-			c.rulesMu.Unlock()
-			return
-		}
-	}
-}
-
 // orderParams validates req and encodes it as POST /fapi/v1/order
 // parameters (or one batch element). Hedge-mode orders (PositionSide LONG
 // or SHORT) never carry reduceOnly (-1106); one-way orders send it only
 // when true.
-func (c *Client) orderParams(ctx context.Context, req exchange.OrderRequest) (map[string]string, []string, error) {
+func (c *Client) orderParams(ctx context.Context, req exchange.OrderRequest) (orderFields, error) {
+	var o orderFields
 	if err := checkRequest(req); err != nil {
-		return nil, nil, err
+		return o, err
 	}
 	si, err := c.symbol(ctx, req.Symbol)
 	if err != nil {
-		return nil, nil, err
+		return o, err
 	}
-	if err := checkRules(si, req); err != nil {
-		return nil, nil, err
+	if !si.fast.check(req) {
+		if err := checkRules(si, req); err != nil {
+			return o, err
+		}
 	}
-	keys := make([]string, 0, 9)
-	m := make(map[string]string, 9)
-	set := func(k, v string) { keys = append(keys, k); m[k] = v }
-	set("symbol", req.Symbol)
-	set("side", req.Side.String())
+	qtyPlaces, pricePlaces := si.fast.qtyPlaces, si.fast.pricePlaces
+	if !si.fast.ok {
+		qtyPlaces, pricePlaces = places(si.rules.StepSize), places(si.rules.TickSize)
+	}
+	o.set("symbol", req.Symbol)
+	o.set("side", req.Side.String())
 	if req.PositionSide != exchange.PositionBoth {
-		set("positionSide", req.PositionSide.String())
+		o.set("positionSide", req.PositionSide.String())
 	}
-	set("type", req.Type.String())
+	o.set("type", req.Type.String())
 	if req.Type == exchange.Limit {
-		set("timeInForce", req.TimeInForce.String())
+		o.set("timeInForce", req.TimeInForce.String())
 	}
 	// Fixed-point with the increment's decimals (sheet §4.2): never an
 	// exponent, never more decimals than the venue's precision.
-	set("quantity", req.Quantity.StringFixed(places(si.rules.StepSize)))
+	o.setNum("quantity", fixedOf(req.Quantity, qtyPlaces))
 	if req.Type == exchange.Limit {
-		set("price", req.Price.StringFixed(places(si.rules.TickSize)))
+		o.setNum("price", fixedOf(req.Price, pricePlaces))
 	}
 	if req.ReduceOnly && req.PositionSide == exchange.PositionBoth {
-		set("reduceOnly", "true")
+		o.set("reduceOnly", "true")
 	}
 	if req.ClientOrderID != "" {
-		set("newClientOrderId", req.ClientOrderID)
+		o.set("newClientOrderId", req.ClientOrderID)
 	}
-	return m, keys, nil
+	return o, nil
 }
 
 // seen remembers an order's client order ID and returns the order.
@@ -159,80 +68,16 @@ func (c *Client) seen(o exchange.Order) exchange.Order {
 	return o
 }
 
-// checkRequest validates the request's own fields, naming field and value.
-func checkRequest(req exchange.OrderRequest) error {
-	bad := func(field, value, why string) error {
-		return fmt.Errorf("binance: order %s %s %s: %w", field, value, why, exchange.ErrInvalidOrder)
-	}
-	switch {
-	case req.Symbol == "":
-		return bad("Symbol", `""`, "is empty")
-	case req.Side != exchange.Buy && req.Side != exchange.Sell:
-		return bad("Side", req.Side.String(), "is not BUY or SELL")
-	case req.PositionSide > exchange.PositionShort:
-		return bad("PositionSide", req.PositionSide.String(), "is unknown")
-	case req.Type > exchange.Market:
-		return bad("Type", req.Type.String(), "is unknown")
-	case req.TimeInForce > exchange.IOC:
-		return bad("TimeInForce", req.TimeInForce.String(), "is unknown")
-	case req.ClientOrderID != "" && !clientIDPattern.MatchString(req.ClientOrderID):
-		return bad("ClientOrderID", strconv.Quote(req.ClientOrderID), "must match "+clientIDPattern.String())
-	}
-	return nil
-}
-
-// checkRules enforces the symbol's filters before sending (sheet §4.2):
-// tick, step, min/max price and quantity, and min notional except for
-// reduce-only orders.
-func checkRules(si symbolInfo, req exchange.OrderRequest) error {
-	r := si.rules
-	if !req.Quantity.IsPositive() {
-		return &exchange.RuleError{Symbol: r.Symbol, Field: "quantity", Value: req.Quantity.String(), Reason: "must be positive"}
-	}
-	if _, err := r.QtyToSteps(req.Quantity); err != nil {
-		return err
-	}
-	if req.Quantity.LessThan(r.MinQty) {
-		return &exchange.RuleError{Symbol: r.Symbol, Field: "quantity", Value: req.Quantity.String(), Reason: "is below MinQty " + r.MinQty.String()}
-	}
-	if si.maxQty.IsPositive() && req.Type == exchange.Limit && req.Quantity.GreaterThan(si.maxQty) {
-		return &exchange.RuleError{Symbol: r.Symbol, Field: "quantity", Value: req.Quantity.String(), Reason: "is above maxQty " + si.maxQty.String()}
-	}
-	if req.Type == exchange.Market {
-		return nil
-	}
-	if !req.Price.IsPositive() {
-		return &exchange.RuleError{Symbol: r.Symbol, Field: "price", Value: req.Price.String(), Reason: "must be positive"}
-	}
-	if _, err := r.PriceToTicks(req.Price); err != nil {
-		return err
-	}
-	if si.minPrice.IsPositive() && req.Price.LessThan(si.minPrice) {
-		return &exchange.RuleError{Symbol: r.Symbol, Field: "price", Value: req.Price.String(), Reason: "is below minPrice " + si.minPrice.String()}
-	}
-	if si.maxPrice.IsPositive() && req.Price.GreaterThan(si.maxPrice) {
-		return &exchange.RuleError{Symbol: r.Symbol, Field: "price", Value: req.Price.String(), Reason: "is above maxPrice " + si.maxPrice.String()}
-	}
-	if !req.ReduceOnly {
-		if n := req.Price.Mul(req.Quantity); n.LessThan(r.MinNotional) {
-			return &exchange.RuleError{Symbol: r.Symbol, Field: "notional", Value: n.String(), Reason: "is below MinNotional " + r.MinNotional.String()}
-		}
-	}
-	return nil
-}
-
 // PlaceOrder places one LIMIT (GTC, GTX post-only, IOC) or MARKET order
 // after checking it against the symbol's rules. A crossing post-only order
 // fails with exchange.ErrPostOnlyRejected (-5022, nothing created).
 func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
-	m, keys, err := c.orderParams(ctx, req)
+	o, err := c.orderParams(ctx, req)
 	if err != nil {
 		return exchange.Order{}, err
 	}
-	var p params
-	for _, k := range keys {
-		p.add(k, m[k])
-	}
+	p := params{b: make([]byte, 0, 256)}
+	o.appendQuery(&p)
 	body, err := c.do(ctx, request{method: http.MethodPost, path: "/fapi/v1/order", params: p, sec: secSigned, op: "place", mutating: true})
 	if err != nil {
 		c.staleRulesOn(err)
@@ -260,12 +105,12 @@ func (c *Client) PlaceOrders(ctx context.Context, reqs []exchange.OrderRequest) 
 	var elems []json.RawMessage
 	var index []int // request index of each sent element
 	for i, req := range reqs {
-		m, keys, err := c.orderParams(ctx, req)
+		o, err := c.orderParams(ctx, req)
 		if err != nil {
 			results[i].Err = err
 			continue
 		}
-		elems = append(elems, encodeOrderJSON(m, keys))
+		elems = append(elems, o.appendJSON(nil))
 		index = append(index, i)
 	}
 	if len(elems) == 0 {
@@ -312,20 +157,6 @@ func (c *Client) batchItem(op string, raw json.RawMessage, sentAt time.Time) exc
 		return exchange.BatchResult{Err: fmt.Errorf("binance: %s: %w", op, batchItemError(op, code, w.Msg, sentAt))}
 	}
 	return exchange.BatchResult{Order: c.seen(w.order())}
-}
-
-// encodeOrderJSON writes one batch element as compact JSON with string values.
-func encodeOrderJSON(m map[string]string, keys []string) json.RawMessage {
-	b := []byte{'{'}
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendQuote(b, k)
-		b = append(b, ':')
-		b = strconv.AppendQuote(b, m[k])
-	}
-	return append(b, '}')
 }
 
 // CancelOrder cancels by OrderID when set, else by ClientOrderID
@@ -456,7 +287,7 @@ func (c *Client) QueryOrder(ctx context.Context, symbol, clientOrderID string) (
 	var p params
 	p.add("symbol", symbol)
 	p.add("origClientOrderId", clientOrderID)
-	return c.getOrder(ctx, p)
+	return c.getOrder(ctx, p, "query")
 }
 
 // QueryOrderByID looks an order up by its Binance order ID.
@@ -464,11 +295,13 @@ func (c *Client) QueryOrderByID(ctx context.Context, symbol, orderID string) (ex
 	var p params
 	p.add("symbol", symbol)
 	p.add("orderId", orderID)
-	return c.getOrder(ctx, p)
+	return c.getOrder(ctx, p, "query")
 }
 
-func (c *Client) getOrder(ctx context.Context, p params) (exchange.Order, error) {
-	body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/order", params: p, sec: secSigned, op: "query"})
+// getOrder is GET /fapi/v1/order; op names the call it serves (a query,
+// or Fills looking up a client order ID), so its weight is charged there.
+func (c *Client) getOrder(ctx context.Context, p params, op string) (exchange.Order, error) {
+	body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/order", params: p, sec: secSigned, op: op})
 	if err != nil {
 		return exchange.Order{}, err
 	}
@@ -497,77 +330,6 @@ func (c *Client) OpenOrders(ctx context.Context, symbol string) ([]exchange.Orde
 	out := make([]exchange.Order, len(ws))
 	for i := range ws {
 		out[i] = c.seen(ws[i].order())
-	}
-	return out, nil
-}
-
-// maxTradeWindow is the widest userTrades query Binance answers.
-const maxTradeWindow = 7 * 24 * time.Hour
-
-// Fills lists the symbol's executions at or after since, oldest first
-// (GET /fapi/v1/userTrades in windows of at most 7 days, 1000 per page).
-// userTrades carries no client order ID: the adapter fills it in with one
-// GET /fapi/v1/order per distinct order.
-func (c *Client) Fills(ctx context.Context, symbol string, since time.Time) ([]exchange.Fill, error) {
-	now := c.serverNow()
-	start := since
-	if start.IsZero() || now.Sub(start) > 180*24*time.Hour {
-		start = now.Add(-180 * 24 * time.Hour) // Binance keeps 6 months
-	}
-	var out []exchange.Fill
-	seen := map[string]bool{}
-	for !start.After(now) {
-		end := start.Add(maxTradeWindow - time.Millisecond)
-		if end.After(now) {
-			end = now.Add(time.Second)
-		}
-		var p params
-		p.add("symbol", symbol)
-		p.addInt("startTime", start.UnixMilli())
-		p.addInt("endTime", end.UnixMilli())
-		p.addInt("limit", 1000)
-		body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/userTrades", params: p, sec: secSigned, op: "fills"})
-		if err != nil {
-			return nil, err
-		}
-		var ws []wireTrade
-		if err := json.Unmarshal(body, &ws); err != nil {
-			return nil, fmt.Errorf("binance: userTrades: malformed answer: %w", err)
-		}
-		for i := range ws {
-			f := ws[i].fill()
-			if seen[f.TradeID] || f.Time.Before(since) {
-				continue
-			}
-			seen[f.TradeID] = true
-			out = append(out, f)
-		}
-		if len(ws) == 1000 {
-			next := msTime(ws[len(ws)-1].Time)
-			if next.After(start) {
-				start = next
-				continue
-			}
-		}
-		start = end.Add(time.Millisecond)
-	}
-	ids := map[string]string{}
-	for i := range out {
-		id := out[i].OrderID
-		cid, ok := ids[id]
-		if !ok {
-			cid, ok = c.remembered(id)
-		}
-		if !ok {
-			o, err := c.QueryOrderByID(ctx, symbol, id)
-			if err != nil && !errors.Is(err, exchange.ErrOrderNotFound) {
-				return nil, err
-			}
-			cid = o.ClientOrderID
-			ids[id] = cid
-		}
-		out[i].ClientOrderID = cid
-		out[i].Kind = execKind(cid, "")
 	}
 	return out, nil
 }
@@ -746,16 +508,6 @@ func (c *Client) Klines(ctx context.Context, symbol, interval string, start time
 		return nil, err
 	}
 	return decodeRESTKlines(symbol, interval, body, c.serverNow())
-}
-
-// places is the number of significant decimals of an increment ("0.10" →
-// 1, "0.001" → 3, "1" → 0).
-func places(unit decimal.Decimal) int32 {
-	s := unit.String() // trailing zeros trimmed
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		return int32(len(s) - i - 1)
-	}
-	return 0
 }
 
 func validInterval(s string) bool {

@@ -132,23 +132,33 @@ func setStr(dst *string, v []byte) error {
 	if string(v) == "null" {
 		return nil
 	}
+	s, err := strBody(v)
+	if err != nil {
+		return err
+	}
+	*dst = intern(s)
+	return nil
+}
+
+// strBody returns the body of a JSON string value that reads as its bytes:
+// quoted, without escapes, valid UTF-8; errFallback otherwise.
+func strBody(v []byte) ([]byte, error) {
 	if len(v) < 2 || v[0] != '"' {
-		return errFallback
+		return nil, errFallback
 	}
 	s := v[1 : len(v)-1]
 	if bytes.IndexByte(s, '\\') >= 0 {
-		return errFallback
+		return nil, errFallback
 	}
 	for _, c := range s {
 		if c >= utf8.RuneSelf {
 			if !utf8.Valid(s) {
-				return errFallback
+				return nil, errFallback
 			}
 			break
 		}
 	}
-	*dst = intern(s)
-	return nil
+	return s, nil
 }
 
 func setI64(dst *int64, v []byte) error {
@@ -233,7 +243,11 @@ var otuOrderKeys = []string{"s", "c", "S", "o", "f", "q", "p", "ap", "sp", "x", 
 	"b", "a", "m", "M", "R", "wt", "ot", "ps", "cp", "AP", "cr", "rp", "er"}
 
 // fastOTU decodes an ORDER_TRADE_UPDATE payload (valid JSON) without reflection.
-func fastOTU(b []byte) (wireOTU, error) {
+func fastOTU(b []byte) (wireOTU, error) { return fastOTUWith(b, nil) }
+
+// fastOTUWith is fastOTU taking strings and decimals from a stream's
+// cache (nil: none).
+func fastOTUWith(b []byte, c *streamCache) (wireOTU, error) {
 	var w wireOTU
 	err := eachField(b, func(k, v []byte) error {
 		var err error
@@ -248,7 +262,7 @@ func fastOTU(b []byte) (wireOTU, error) {
 			if string(v) == "null" {
 				return nil
 			}
-			err = fastOTUOrder(v, &w.O) // a repeated "o" merges, as in encoding/json
+			err = fastOTUOrder(v, &w.O, c) // a repeated "o" merges, as in encoding/json
 		default:
 			if foldsInto(k, otuKeys) {
 				return errFallback
@@ -259,22 +273,23 @@ func fastOTU(b []byte) (wireOTU, error) {
 	return w, err
 }
 
-func fastOTUOrder(b []byte, o *wireOTUo) error {
+func fastOTUOrder(b []byte, o *wireOTUo, c *streamCache) error {
+	var m msgDecs
 	return eachField(b, func(k, v []byte) error {
 		var err error
 		switch string(k) {
 		case "s":
-			err = setStr(&o.Symbol, v)
+			err = setStrC(&o.Symbol, v, c)
 		case "c":
-			err = setStr(&o.ClientOrderID, v)
+			err = setStrC(&o.ClientOrderID, v, c)
 		case "S":
 			err = setStr(&o.Side, v)
 		case "o":
 			err = setStr(&o.Type, v)
 		case "q":
-			err = setNum(&o.Qty, v)
+			err = setNumC(&o.Qty, v, c, &m)
 		case "p":
-			err = setNum(&o.Price, v)
+			err = setNumC(&o.Price, v, c, &m)
 		case "x":
 			err = setStr(&o.ExecType, v)
 		case "X":
@@ -282,17 +297,17 @@ func fastOTUOrder(b []byte, o *wireOTUo) error {
 		case "i":
 			err = setI64(&o.OrderID, v)
 		case "l":
-			err = setNum(&o.LastQty, v)
+			err = setNumC(&o.LastQty, v, c, &m)
 		case "z":
-			err = setNum(&o.CumQty, v)
+			err = setNumC(&o.CumQty, v, c, &m)
 		case "L":
-			err = setNum(&o.LastPrice, v)
+			err = setNumC(&o.LastPrice, v, c, &m)
 		case "ap":
-			err = setNum(&o.AvgPrice, v)
+			err = setNumC(&o.AvgPrice, v, c, &m)
 		case "N":
-			err = setStr(&o.FeeAsset, v)
+			err = setStrC(&o.FeeAsset, v, c)
 		case "n":
-			err = setNum(&o.Fee, v)
+			err = setNumC(&o.Fee, v, c, &m)
 		case "T":
 			err = setI64(&o.TradeTime, v)
 		case "t":
@@ -329,10 +344,11 @@ func decodeBookTickerWire(b []byte) (wireBookTicker, error) {
 	return w, err
 }
 
-// decodeOTUWire decodes an ORDER_TRADE_UPDATE the same way.
-func decodeOTUWire(b []byte) (wireOTU, error) {
+// decodeOTUWire decodes an ORDER_TRADE_UPDATE the same way, with a
+// stream's cache (nil: none).
+func decodeOTUWire(b []byte, c *streamCache) (wireOTU, error) {
 	if json.Valid(b) {
-		if w, err := fastOTU(b); err == nil {
+		if w, err := fastOTUWith(b, c); err == nil {
 			return w, nil
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"github.com/shopspring/decimal"
 )
 
 // FuzzFastDecoders checks that the flat scanner decodes exactly what
@@ -26,6 +28,7 @@ func FuzzFastDecoders(f *testing.F) {
 				t.Fatalf("ORDER_TRADE_UPDATE paths disagree on %s:\nfast %+v\nslow %+v", b, fast, slow)
 			}
 		}
+		sameBook(t, b)
 		if fast, err := fastBookTicker(b); err == nil {
 			var slow wireBookTicker
 			if err := json.Unmarshal(b, &slow); err != nil {
@@ -71,3 +74,58 @@ func TestFastDecodersTakeTheFixtures(t *testing.T) {
 		}
 	}
 }
+
+// sameBook checks that the bookTicker decoder — fresh, reused on the same
+// message, and primed with another — gives what the reference path
+// (encoding/json and decimal arithmetic) gives: the same error-ness,
+// symbol and time, and equal prices.
+func sameBook(t *testing.T, b []byte) {
+	t.Helper()
+	want, wantErr := decodeBookTickerSlow(b)
+	fresh := bookDecoder{cache: new(streamCache)}
+	primed := bookDecoder{cache: new(streamCache)}
+	_, _ = primed.decode([]byte(`{"e":"bookTicker","s":"BTCUSDT","b":"25.35190000","a":"25.36520000","B":"1","A":"2"}`))
+	for i, d := range []*bookDecoder{{}, &fresh, &fresh, &primed} {
+		got, err := d.decode(b)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("decoder %d on %s: error %v, reference %v", i, b, err, wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if got.Symbol != want.Symbol || !got.Time.Equal(want.Time) || !got.Bid.Equal(want.Bid) || !got.Ask.Equal(want.Ask) || !got.Price.Equal(want.Price) {
+			t.Fatalf("decoder %d on %s:\n got %+v\nwant %+v", i, b, got, want)
+		}
+	}
+}
+
+func TestBookDecoderAgrees(t *testing.T) {
+	for _, m := range []string{
+		string(fixture(t, "ws_book_ticker.json")),
+		`{"s":"BTCUSDT","b":"95000.1","a":"95000.2","T":5}`,
+		`{"s":"BTCUSDT","b":"95000.1","a":"95000.15","E":7}`,
+		`{"s":"BTCUSDT","b":"1e3","a":"1000.5"}`,
+		`{"s":"BTCUSDT","b":"999999999999999999","a":"999999999999999999"}`,
+		`{"s":"BTCUSDT","b":"0.000000000000000001","a":"900000000000000000"}`,
+		`{"s":"BTCUSDT","b":"1","b":null,"a":"2"}`,
+		`{"s":"BTCUSDT","b":"1","a":"2","B":"x"}`,
+		`{"s":"BTCUSDT","b":"-1","a":"2"}`,
+		`{"s":"BTC\u0055SDT","b":"1","a":"2"}`,
+		`{"S":"BTCUSDT","b":"1","a":"2"}`,
+		`{"s":"BTCUSDT","b":1.5,"a":2}`,
+		`{"s":"BTCUSDT","b":"1","a":"2","u":"x"}`,
+		`{"s":"BTCUSDT","a":"2"}`,
+		`[1]`, `{`, `{"s":null,"b":"1","a":"2"}`,
+	} {
+		sameBook(t, []byte(m))
+	}
+	// The stream's decoder reuses the symbol and the decimals it has seen.
+	d := bookDecoder{cache: new(streamCache)}
+	p1, err1 := d.decode([]byte(`{"s":"BTCUSDT","b":"95000.1","a":"95000.2"}`))
+	p2, err2 := d.decode([]byte(`{"s":"BTCUSDT","b":"95000.1","a":"95000.3"}`))
+	if err1 != nil || err2 != nil || !p2.Price.Equal(d2("95000.2")) || !p1.Price.Equal(d2("95000.15")) || !p2.Ask.Equal(d2("95000.3")) {
+		t.Fatalf("%+v %v %+v %v", p1, err1, p2, err2)
+	}
+}
+
+func d2(s string) decimal.Decimal { return decimal.RequireFromString(s) }

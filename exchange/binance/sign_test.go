@@ -24,7 +24,7 @@ const (
 	vectorSecret = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
 )
 
-func vectorClient(t *testing.T, cfg Config) *Client {
+func vectorClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	cfg.APIKey, cfg.APISecret = NewSecret(vectorKey), NewSecret(vectorSecret)
 	c, err := New(cfg)

@@ -181,21 +181,11 @@ func (c *Client) dial(ctx context.Context, target string) (*websocket.Conn, erro
 		resp.Body.Close()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("binance: dial %s: %w", redactKey(target), err)
+		secrets := append(listenKeysIn(target), target)
+		return nil, fmt.Errorf("binance: dial %s: %w", redactURL(target), scrubErr(err, secrets))
 	}
 	conn.SetReadLimit(8 << 20)
 	return conn, nil
-}
-
-// redactKey hides the listen key in a /private URL for logs and errors.
-func redactKey(u string) string {
-	const marker = "/private/ws/"
-	for i := 0; i+len(marker) <= len(u); i++ {
-		if u[i:i+len(marker)] == marker {
-			return u[:i+len(marker)] + redacted
-		}
-	}
-	return u
 }
 
 // backoff returns the jittered wait before reconnect attempt n (0-based).
@@ -256,7 +246,8 @@ func (c *Client) SubscribePrices(ctx context.Context, symbol string) (<-chan exc
 		return nil, fmt.Errorf("binance: SubscribePrices symbol is empty")
 	}
 	out := make(chan exchange.PriceUpdate, 1)
-	route, name, decode := "public", lowerSymbol(symbol)+"@bookTicker", DecodeBookTicker
+	book := bookDecoder{cache: new(streamCache)} // owned by the stream's reader
+	route, name, decode := "public", lowerSymbol(symbol)+"@bookTicker", book.decode
 	if c.cfg.PriceSource == PriceAggTrade {
 		route, name, decode = "market", lowerSymbol(symbol)+"@aggTrade", DecodeAggTrade
 	}
@@ -349,6 +340,7 @@ func (c *Client) SubscribeUserData(ctx context.Context) (<-chan exchange.UserEve
 		return nil, exchange.ErrClosed
 	}
 	out := make(chan exchange.UserEvent, 256)
+	var cache streamCache // owned by the stream's reader
 	send := func(ctx context.Context, ev exchange.UserEvent) bool {
 		select {
 		case out <- ev:
@@ -367,7 +359,7 @@ func (c *Client) SubscribeUserData(ctx context.Context) (<-chan exchange.UserEve
 			return c.cfg.WSURL + "/private/ws/" + key, nil
 		},
 		handle: func(ctx context.Context, msg []byte) bool {
-			m, err := decodeUserMessage(msg)
+			m, err := decodeUserMessageWith(msg, &cache)
 			if err != nil {
 				c.malformed(ctx, "userData", err)
 				return true

@@ -1,0 +1,208 @@
+package binance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestEndpointCosts checks every row of the sheet's §3.4 weight table.
+func TestEndpointCosts(t *testing.T) {
+	cases := []struct {
+		method, path, params string
+		want                 cost
+	}{
+		{"GET", "/fapi/v1/time", "", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/exchangeInfo", "", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=1", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=99", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=100", cost{2, 0, 0}},
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=499", cost{2, 0, 0}},
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=500", cost{5, 0, 0}},
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m", cost{5, 0, 0}}, // the venue's default limit 500
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=1000", cost{5, 0, 0}},
+		{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=1500", cost{10, 0, 0}},
+		{"GET", "/fapi/v1/premiumIndex", "symbol=BTCUSDT", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/premiumIndex", "", cost{10, 0, 0}},
+		{"GET", "/fapi/v1/ticker/bookTicker", "symbol=BTCUSDT", cost{2, 0, 0}},
+		{"GET", "/fapi/v1/ticker/bookTicker", "", cost{5, 0, 0}},
+		{"POST", "/fapi/v1/order", "symbol=BTCUSDT&signature=ab", cost{0, 1, 1}},
+		{"POST", "/fapi/v1/batchOrders", "batchOrders=%5B%5D", cost{5, 5, 1}},
+		{"PUT", "/fapi/v1/order", "symbol=BTCUSDT", cost{0, 1, 1}},
+		{"PUT", "/fapi/v1/batchOrders", "", cost{5, 5, 1}},
+		{"DELETE", "/fapi/v1/order", "symbol=BTCUSDT&orderId=1", cost{1, 0, 0}},
+		{"DELETE", "/fapi/v1/batchOrders", "symbol=BTCUSDT", cost{1, 0, 0}},
+		{"DELETE", "/fapi/v1/allOpenOrders", "symbol=BTCUSDT", cost{1, 0, 0}},
+		{"POST", "/fapi/v1/countdownCancelAll", "symbol=BTCUSDT", cost{10, 0, 0}},
+		{"GET", "/fapi/v1/order", "symbol=BTCUSDT&orderId=1", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/openOrder", "symbol=BTCUSDT", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/openOrders", "symbol=BTCUSDT&timestamp=1", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/openOrders", "timestamp=1&signature=ab", cost{40, 0, 0}},
+		{"GET", "/fapi/v1/allOrders", "symbol=BTCUSDT", cost{5, 0, 0}},
+		{"GET", "/fapi/v1/userTrades", "symbol=BTCUSDT", cost{5, 0, 0}},
+		{"GET", "/fapi/v3/account", "", cost{5, 0, 0}},
+		{"GET", "/fapi/v2/account", "", cost{10, 0, 0}},
+		{"GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT", cost{5, 0, 0}},
+		{"GET", "/fapi/v2/positionRisk", "", cost{10, 0, 0}},
+		{"GET", "/fapi/v3/balance", "", cost{5, 0, 0}},
+		{"GET", "/fapi/v1/symbolConfig", "symbol=BTCUSDT", cost{5, 0, 0}},
+		{"GET", "/fapi/v1/accountConfig", "", cost{5, 0, 0}},
+		{"GET", "/fapi/v1/positionSide/dual", "", cost{30, 0, 0}},
+		{"POST", "/fapi/v1/positionSide/dual", "dualSidePosition=true", cost{1, 0, 0}},
+		{"POST", "/fapi/v1/marginType", "", cost{1, 0, 0}},
+		{"POST", "/fapi/v1/leverage", "", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/commissionRate", "symbol=BTCUSDT", cost{20, 0, 0}},
+		{"POST", "/fapi/v1/listenKey", "", cost{1, 0, 0}},
+		{"PUT", "/fapi/v1/listenKey", "", cost{1, 0, 0}},
+		{"DELETE", "/fapi/v1/listenKey", "", cost{1, 0, 0}},
+		{"GET", "/fapi/v1/rateLimit/order", "", cost{1, 0, 0}},
+		{"POST", "/fapi/v1/algoOrder", "", cost{0, 0, 0}},
+	}
+	for _, tc := range cases {
+		if got := endpointCost(tc.method, tc.path, []byte(tc.params)); got != tc.want {
+			t.Errorf("%s %s?%s = %+v, want %+v", tc.method, tc.path, tc.params, got, tc.want)
+		}
+	}
+	// A key that only ends like the one looked for does not count.
+	if _, ok := paramValue([]byte("notsymbol=X&limit=7"), "symbol"); ok {
+		t.Error("notsymbol= read as symbol=")
+	}
+}
+
+// tradeServer serves userTrades windows and order queries, recording every
+// request and the weight the sheet gives it.
+type tradeServer struct {
+	mu     sync.Mutex
+	now    int64
+	reqs   []string
+	trades map[int64]string // orderId → clientOrderId the order query answers
+}
+
+func (s *tradeServer) serve(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		q := r.URL.Query()
+		s.mu.Lock()
+		s.reqs = append(s.reqs, r.Method+" "+r.URL.Path+" "+q.Get("startTime")+"-"+q.Get("endTime")+q.Get("orderId")+q.Get("limit"))
+		s.mu.Unlock()
+		switch r.URL.Path {
+		case "/fapi/v1/time":
+			fmt.Fprintf(rw, `{"serverTime":%d}`, s.now)
+		case "/fapi/v1/userTrades":
+			start, _ := strconv.ParseInt(q.Get("startTime"), 10, 64)
+			end, _ := strconv.ParseInt(q.Get("endTime"), 10, 64)
+			var items []string
+			// Fills of orders 11 (twice) and 12 a day into the window
+			// that holds them, of order 13 two days before now.
+			for i, f := range []struct {
+				order int64
+				at    int64
+			}{{11, s.now - 19*day}, {11, s.now - 19*day + 1000}, {12, s.now - 18*day}, {13, s.now - 2*day}} {
+				if f.at >= start && f.at <= end {
+					items = append(items, fmt.Sprintf(`{"symbol":"BTCUSDT","id":%d,"orderId":%d,"side":"BUY","price":"60000","qty":"0.001","commission":"0.01","commissionAsset":"USDT","realizedPnl":"0","maker":true,"buyer":true,"time":%d}`, 100+i, f.order, f.at))
+				}
+			}
+			fmt.Fprintf(rw, "[%s]", strings.Join(items, ","))
+		case "/fapi/v1/order":
+			id, _ := strconv.ParseInt(q.Get("orderId"), 10, 64)
+			fmt.Fprintf(rw, `{"symbol":"BTCUSDT","orderId":%d,"clientOrderId":%q,"status":"FILLED","side":"BUY","type":"LIMIT","timeInForce":"GTC","price":"60000","origQty":"0.001","executedQty":"0.001","updateTime":%d}`, id, s.trades[id], s.now)
+		case "/fapi/v1/klines":
+			_, _ = rw.Write([]byte(`[]`))
+		default:
+			rw.WriteHeader(404)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const day = int64(24 * time.Hour / time.Millisecond)
+
+// TestFillsChargesEachRequest: a Fills call over 20 days sends three
+// userTrades windows (7 days at most each) and one order query per order
+// it does not know, and charges each at its weight: 3 × 5 + 2 × 1.
+func TestFillsChargesEachRequest(t *testing.T) {
+	ts := &tradeServer{now: 1_790_000_000_000, trades: map[int64]string{11: "g1-b-11", 12: "g1-b-12", 13: "g1-s-13"}}
+	srv := ts.serve(t)
+	now := time.UnixMilli(ts.now)
+	c := vectorClient(t, Config{RESTURL: srv.URL, WSURL: "ws://127.0.0.1:1", Clock: func() time.Time { return now }})
+	c.remember("12", "g1-b-12") // seen on the stream: no query
+	fills, err := c.Fills(context.Background(), "BTCUSDT", now.Add(-20*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fills) != 4 || fills[0].ClientOrderID != "g1-b-11" || fills[1].ClientOrderID != "g1-b-11" ||
+		fills[2].ClientOrderID != "g1-b-12" || fills[3].ClientOrderID != "g1-s-13" {
+		t.Errorf("fills = %+v", fills)
+	}
+	w := int64(7*day - 1)
+	s0 := ts.now - 20*day
+	want := []string{
+		"GET /fapi/v1/time -",
+		fmt.Sprintf("GET /fapi/v1/userTrades %d-%d1000", s0, s0+w),
+		fmt.Sprintf("GET /fapi/v1/userTrades %d-%d1000", s0+w+1, s0+2*w+1),
+		fmt.Sprintf("GET /fapi/v1/userTrades %d-%d1000", s0+2*w+2, ts.now+1000),
+		"GET /fapi/v1/order -11",
+		"GET /fapi/v1/order -13",
+	}
+	ts.mu.Lock()
+	got := append([]string(nil), ts.reqs...)
+	ts.mu.Unlock()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	ch := c.Charges()
+	if ch["fills"] != (Charge{Requests: 5, Weight: 3*5 + 2*1}) || ch["time"] != (Charge{Requests: 1, Weight: 1}) || len(ch) != 2 {
+		t.Errorf("charges = %+v, want fills 5 requests of weight 17 and one time request", ch)
+	}
+}
+
+// TestKlinesChargedByLimit: each Klines call is charged at the weight its
+// limit has on the venue, the default 500 at 5.
+func TestKlinesChargedByLimit(t *testing.T) {
+	ts := &tradeServer{now: 1_790_000_000_000}
+	srv := ts.serve(t)
+	c := vectorClient(t, Config{RESTURL: srv.URL, WSURL: "ws://127.0.0.1:1"})
+	total := 0
+	for _, lc := range []struct{ limit, weight int }{{0, 5}, {1, 1}, {99, 1}, {100, 2}, {499, 2}, {500, 5}, {1000, 5}} {
+		if _, err := c.Klines(context.Background(), "BTCUSDT", "1m", time.Time{}, lc.limit); err != nil {
+			t.Fatal(err)
+		}
+		total += lc.weight
+		if got := c.Charges()["klines"].Weight; got != total {
+			t.Errorf("after limit %d: klines weight %d, want %d", lc.limit, got, total)
+		}
+	}
+	ts.mu.Lock()
+	last := ts.reqs[len(ts.reqs)-1]
+	ts.mu.Unlock()
+	if !strings.HasSuffix(last, "1000") {
+		t.Errorf("last request %q", last)
+	}
+	if c.Weight("klines") != 5 {
+		t.Errorf("Weight(klines) = %d, want 5 for the default limit 500", c.Weight("klines"))
+	}
+}
+
+// TestParseUsage reads the three headers in any case and tells which
+// were present.
+func TestParseUsage(t *testing.T) {
+	h := http.Header{}
+	h.Set("x-mbx-used-weight-1m", "43") // servers often send lower case
+	h.Set("X-MBX-ORDER-COUNT-10S", "2")
+	u := parseUsage(h)
+	if !u.hasWeight || u.usedWeight1m != 43 || !u.hasOrders10s || u.orders10s != 2 || u.hasOrders1m {
+		t.Errorf("parseUsage = %+v", u)
+	}
+	h.Set("X-Mbx-Order-Count-1m", "-1")
+	if u := parseUsage(h); u.hasOrders1m {
+		t.Errorf("a negative count was taken: %+v", u)
+	}
+}
