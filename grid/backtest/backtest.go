@@ -47,6 +47,12 @@ type Config struct {
 	BasketRules map[string]exchange.Rules
 	// Interval is the candles' interval as risk monitors see it (default "1m").
 	Interval string
+	// NoRecord skips recording Result.Trades and Result.Series (sweeps
+	// and benchmarks need neither); see record.go.
+	NoRecord bool
+	// Progress, if set, is called from Run's goroutine with the candles
+	// replayed so far and the total, every ProgressEvery candles and at the end.
+	Progress func(done, total int)
 }
 
 // EquityPoint is one sample of the account's equity.
@@ -93,6 +99,10 @@ type Result struct {
 
 	Equity []EquityPoint
 	Engine grid.Stats
+
+	// Trades and Series are recorded unless Config.NoRecord (record.go).
+	Trades []Trade
+	Series Series
 }
 
 // Run replays candles through a new engine and simulated venue.
@@ -132,6 +142,7 @@ type run struct {
 	initialBalanceMony exchange.Money
 	basketAt           map[string]int // next candle index per basket symbol
 	pausedCandles      int
+	rec                *recorder // nil with Config.NoRecord
 }
 
 var errNoCandles = errors.New("backtest: no candles")
@@ -170,8 +181,12 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
-		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}}, nil
+	r := &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
+		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}}
+	if !cfg.NoRecord {
+		r.rec = newRecorder(cfg.Rules, len(candles))
+	}
+	return r, nil
 }
 
 // tickOffsets are the times of a candle's four ticks after its open, in ms.
@@ -222,6 +237,7 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 			r.replayed = n + 1
 			break
 		}
+		r.progress(n+1, len(candles))
 	}
 	if r.liquidatedAt.IsZero() {
 		r.replayed = len(candles)
@@ -257,6 +273,7 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 	if n := exchange.Notional(max(c.High, c.Close), pos); n > r.maxNotional {
 		r.maxNotional = n
 	}
+	r.rec.candle(c, r.core, eq, worst, r.eng.Position(), sample)
 	if sample {
 		rules := r.cfg.Rules
 		r.equity = append(r.equity, EquityPoint{
@@ -337,6 +354,7 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderRejected, Reason: err.Error()})
 		}
 		r.ids[tag] = id
+		r.rec.placed(it)
 		if err := r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderAccepted}); err != nil {
 			return err
 		}
@@ -380,11 +398,19 @@ func (r *run) drain(now time.Time) error {
 				if ev.CumQty == ev.OrderQty {
 					delete(r.ids, ev.Tag)
 				}
+				var before grid.Books
+				if r.rec != nil {
+					before = r.eng.Books()
+				}
 				if err := r.apply(now, grid.OrderEvent{Ref: ref, Type: grid.OrderFilled, CumQty: ev.CumQty, Price: ev.Price, Fee: ev.Fee}); err != nil {
 					return err
 				}
+				if r.rec != nil {
+					r.rec.fill(now, ev, before, r.eng.Books())
+				}
 			case sim.EventCanceled, sim.EventExpired:
 				delete(r.ids, ev.Tag)
+				r.rec.ended(ev.Tag)
 				if ev.Tag == 0 {
 					continue
 				}
@@ -396,6 +422,7 @@ func (r *run) drain(now time.Time) error {
 					return err
 				}
 			case sim.EventLiquidation:
+				r.rec.liquidation(now, ev)
 				if r.liquidatedAt.IsZero() {
 					r.liquidatedAt = now
 					r.halted = "liquidated at " + r.cfg.Rules.TicksToPrice(ev.Price).String()
@@ -446,6 +473,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
 		Equity: r.equity, Engine: st,
 	}
+	res.Trades, res.Series = r.rec.finish(r.eng)
 	return res
 }
 
