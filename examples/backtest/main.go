@@ -4,6 +4,7 @@
 //
 //	go run ./examples/backtest
 //	go run ./examples/backtest -mode neutral -lower 100000 -upper 110000 -levels 40
+//	go run ./examples/backtest -report out.html -trades t.csv -equity e.csv -json r.json
 //	go run ./examples/backtest -h
 //
 // Bad flags print the problem and exit with status 2.
@@ -42,6 +43,7 @@ type flags struct {
 	trailing                                 string
 	levels, window, layers, leverage         int
 	geometric, noInitial, tradeThrough       bool
+	out                                      outputs
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -69,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.maker, "maker-fee", "0.0002", "maker fee rate (negative for a rebate)")
 	fs.StringVar(&f.tk, "taker-fee", "0.0005", "taker fee rate")
 	fs.BoolVar(&f.tradeThrough, "trade-through", false, "pessimistic fills: the price must trade one tick through a resting order")
+	f.out.register(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return f, err
 	}
@@ -161,7 +164,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var done func()
+	cfg.Progress, done = f.out.progress()
 	res, err := backtest.Run(candles, cfg)
+	done()
 	if err != nil {
 		var oe *grid.OptionError
 		if errors.As(err, &oe) {
@@ -170,7 +176,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	report(stdout, f, path, res)
-	return nil
+	return f.out.write(stdout, res)
 }
 
 func report(w io.Writer, f flags, path string, r backtest.Result) {
