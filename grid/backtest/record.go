@@ -17,9 +17,9 @@ import (
 // MaxBuckets is the most buckets a run's [Series] holds: a run of more
 // candles than this is summarised in MaxBuckets buckets of consecutive
 // candles (a whole number of candles each, as even as they divide), so a
-// year of 1-minute candles costs the same memory as a month. It is four
+// year of 1-minute candles costs the same memory as a month. It is two
 // buckets per pixel column of the HTML report's charts.
-const MaxBuckets = 4 * plotWidth
+const MaxBuckets = 2 * plotWidth
 
 const plotWidth = 960
 
@@ -175,19 +175,57 @@ type bucket struct {
 // levelAcc is a level's booking since its last round trip.
 type levelAcc struct{ realized, fees exchange.Money }
 
+// conv converts integer units to decimals: with one allocation when the
+// unit is a small integer times a power of ten (every real tick and step
+// size), else by multiplication.
+type conv struct {
+	mant int64
+	exp  int32
+	unit decimal.Decimal
+	zero decimal.Decimal // shared: decimals are immutable
+}
+
+func newConv(unit decimal.Decimal) conv {
+	zero := decimal.NewFromInt(0).Mul(unit)
+	if c := unit.Coefficient(); c.IsInt64() && c.Int64() > 0 && c.Int64() <= 1<<20 {
+		return conv{mant: c.Int64(), exp: unit.Exponent(), unit: unit, zero: zero}
+	}
+	return conv{unit: unit, zero: zero}
+}
+
+// of is v units as a decimal, equal to decimal.NewFromInt(v).Mul(unit).
+func (c conv) of(v int64) decimal.Decimal {
+	if v == 0 {
+		return c.zero
+	}
+	if c.mant != 0 && v < 1<<40 && v > -1<<40 {
+		return decimal.New(v*c.mant, c.exp)
+	}
+	return decimal.NewFromInt(v).Mul(c.unit)
+}
+
 // recorder records a run's fills and course; its methods are the hooks the
 // run calls. A nil *recorder records nothing.
 type recorder struct {
 	rules   exchange.Rules
-	total   int // candles of the run
-	nb      int // buckets
-	n       int // candles seen
+	price   conv // ticks
+	qty     conv // steps
+	money   conv // money units
+	total   int  // candles of the run
+	nb      int  // buckets
+	n       int  // candles seen
 	buckets []bucket
 	samples []Sample
 
 	roles  map[uint64]slot.Role // order tag → role, while the order lives
 	acc    map[int64]levelAcc
 	trades []Trade
+
+	// orderMargin caches the open orders' initial margin, which only
+	// changes when an order is placed, fills or leaves the book (dirty).
+	orderMargin exchange.Money
+	dirty       bool
+	leverage    int64
 
 	peak, maxDD            exchange.Money
 	peakAt, ddPeakAt, ddAt int64
@@ -197,8 +235,8 @@ type recorder struct {
 func newRecorder(rules exchange.Rules, candles int) *recorder {
 	nb := min(candles, MaxBuckets)
 	return &recorder{
-		rules: rules, total: candles, nb: nb, buckets: make([]bucket, 0, nb),
-		roles: make(map[uint64]slot.Role, 64), acc: make(map[int64]levelAcc, 64),
+		rules: rules, price: newConv(rules.TickSize), qty: newConv(rules.StepSize), money: newConv(rules.MoneyUnit()), total: candles, nb: nb, buckets: make([]bucket, 0, nb),
+		roles: make(map[uint64]slot.Role, 64), acc: make(map[int64]levelAcc, 64), dirty: true,
 	}
 }
 
@@ -208,6 +246,7 @@ func (rec *recorder) placed(it grid.Intent) {
 		return
 	}
 	rec.roles[it.Ref.Tag()] = it.Role
+	rec.dirty = true
 }
 
 // ended forgets an order that left the book.
@@ -216,11 +255,13 @@ func (rec *recorder) ended(tag uint64) {
 		return
 	}
 	delete(rec.roles, tag)
+	rec.dirty = true
 }
 
 // fill records a fill of one of the grid's orders: before and after are the
 // engine's books around the fill's event.
 func (rec *recorder) fill(now time.Time, ev *sim.Event, before, after grid.Books) {
+	rec.dirty = true
 	ref := grid.RefFromTag(ev.Tag)
 	role := RoleEntry
 	switch {
@@ -239,15 +280,15 @@ func (rec *recorder) fill(now time.Time, ev *sim.Event, before, after grid.Books
 	realized := after.Realized - before.Realized
 	t := Trade{
 		Time: now, Level: ref.Level, Side: ev.Side, Role: role,
-		Price: rec.rules.TicksToPrice(ev.Price), Qty: rec.rules.StepsToQty(ev.Qty),
-		Fee: rec.rules.MoneyToDecimal(ev.Fee), Realized: rec.rules.MoneyToDecimal(realized), Maker: ev.Maker,
+		Price: rec.price.of(int64(ev.Price)), Qty: rec.qty.of(int64(ev.Qty)),
+		Fee: rec.money.of(int64(ev.Fee)), Realized: rec.money.of(int64(realized)), Maker: ev.Maker,
 	}
 	if ref.Level != grid.InitialLevel && ref.Level != grid.CloseLevel {
 		a := rec.acc[ref.Level]
 		a.realized += realized
 		a.fees += ev.Fee
 		if after.RoundTrips > before.RoundTrips {
-			t.RoundTrip, t.TripNet = true, rec.rules.MoneyToDecimal(a.realized-a.fees)
+			t.RoundTrip, t.TripNet = true, rec.money.of(int64(a.realized-a.fees))
 			a = levelAcc{}
 		}
 		rec.acc[ref.Level] = a
@@ -260,6 +301,7 @@ func (rec *recorder) liquidation(now time.Time, ev *sim.Event) {
 	if rec == nil {
 		return
 	}
+	rec.dirty = true
 	rec.trades = append(rec.trades, Trade{
 		Time: now, Side: ev.Side, Role: RoleLiquidation,
 		Price: rec.rules.TicksToPrice(ev.Price), Qty: rec.rules.StepsToQty(ev.Qty),
@@ -275,12 +317,20 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 		return
 	}
 	if rec.n == 0 {
-		rec.peak = core.Config().InitialBalance
+		cc := core.Config()
+		rec.peak, rec.leverage = cc.InitialBalance, max(cc.Leverage, 1)
 		rec.peakAt = c.OpenTime
 	}
 	end := c.OpenTime + 60_000
-	pim, oim := core.InitialMargin()
-	margin := pim + oim
+	if rec.dirty {
+		_, rec.orderMargin = core.InitialMargin()
+		rec.dirty = false
+	}
+	margin := positionMargin(core, rec.leverage) + rec.orderMargin
+	if verifyMargin != nil {
+		pim, oim := core.InitialMargin()
+		verifyMargin(margin, pim+oim)
+	}
 	funding := core.Stats().Funding
 
 	dd := exchange.Money(0)
@@ -327,9 +377,8 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 	}
 	b.candles++
 	if sample {
-		r := rec.rules
 		rec.samples = append(rec.samples, Sample{
-			Time: time.UnixMilli(end), Position: r.StepsToQty(pos), Margin: r.MoneyToDecimal(margin), Funding: r.MoneyToDecimal(funding),
+			Time: time.UnixMilli(end), Position: rec.qty.of(int64(pos)), Margin: rec.money.of(int64(margin)), Funding: rec.money.of(int64(funding)),
 		})
 	}
 }
@@ -341,7 +390,9 @@ func (rec *recorder) finish(eng *grid.Engine) ([]Trade, Series) {
 		return nil, Series{}
 	}
 	r := rec.rules
-	m := r.MoneyToDecimal
+	m := func(v exchange.Money) decimal.Decimal { return rec.money.of(int64(v)) }
+	tp := func(v exchange.Ticks) decimal.Decimal { return rec.price.of(int64(v)) }
+	q := func(v exchange.Steps) decimal.Decimal { return rec.qty.of(int64(v)) }
 	s := Series{Symbol: r.Symbol, Buckets: make([]Bucket, len(rec.buckets)), Samples: rec.samples, InMarket: rec.inMarket, FilledOrders: rec.filled}
 	if rec.maxDD > 0 {
 		s.DrawdownPeak, s.DrawdownTrough = time.UnixMilli(rec.ddPeakAt), time.UnixMilli(rec.ddAt)
@@ -350,10 +401,10 @@ func (rec *recorder) finish(eng *grid.Engine) ([]Trade, Series) {
 		b := &rec.buckets[k]
 		s.Buckets[k] = Bucket{
 			Start: time.UnixMilli(b.start), End: time.UnixMilli(b.end), Candles: b.candles,
-			Open: r.TicksToPrice(b.open), High: r.TicksToPrice(b.high), Low: r.TicksToPrice(b.low), Close: r.TicksToPrice(b.close),
+			Open: tp(b.open), High: tp(b.high), Low: tp(b.low), Close: tp(b.close),
 			EquityMin: m(b.eqMin), EquityMax: m(b.eqMax), Equity: m(b.eq), EquityMinFirst: b.minAt <= b.maxAt,
 			Drawdown: m(b.dd), DrawdownPct: pct(b.dd, b.ddPeak),
-			PositionMin: r.StepsToQty(b.posMin), PositionMax: r.StepsToQty(b.posMax), Position: r.StepsToQty(b.pos),
+			PositionMin: q(b.posMin), PositionMax: q(b.posMax), Position: q(b.pos),
 			Margin: m(max(b.margin, 0)), MarginPct: pct(max(b.margin, 0), b.marginEq),
 			Funding: m(b.funding), InMarket: b.inMarket,
 		}
@@ -368,14 +419,35 @@ func (rec *recorder) finish(eng *grid.Engine) ([]Trade, Series) {
 	levels = slices.Compact(levels)
 	for _, p := range levels {
 		if p > 0 {
-			s.Levels = append(s.Levels, r.TicksToPrice(p))
+			s.Levels = append(s.Levels, tp(p))
 		}
 	}
 	for k := range rec.trades {
 		t := &rec.trades[k]
 		if p, ok := prices[t.Level]; ok && t.Role != RoleLiquidation {
-			t.LevelPrice = r.TicksToPrice(p)
+			t.LevelPrice = tp(p)
 		}
 	}
 	return rec.trades, s
+}
+
+// verifyMargin, set by a test, compares the recorder's margin with the
+// venue's, walked in full, at every candle.
+var verifyMargin func(recorded, venue exchange.Money)
+
+// positionMargin is the positions' part of [sim.Core.InitialMargin], by
+// its formula ⌈Σ |notional at the current price| / Leverage⌉, without
+// walking the open orders every candle.
+func positionMargin(core *sim.Core, lev int64) exchange.Money {
+	p := core.Price()
+	var gross int64
+	for _, ps := range [...]exchange.PositionSide{exchange.PositionBoth, exchange.PositionLong, exchange.PositionShort} {
+		q, _ := core.Position(ps)
+		n := int64(exchange.Notional(p, q))
+		if n < 0 {
+			n = -n
+		}
+		gross += n
+	}
+	return exchange.Money((gross + lev - 1) / lev)
 }

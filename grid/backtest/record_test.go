@@ -121,6 +121,11 @@ func TestSeriesBucketsByHand(t *testing.T) {
 	assert.False(t, res.Series.DrawdownPeak.IsZero())
 	assert.True(t, res.Series.DrawdownTrough.After(res.Series.DrawdownPeak))
 	assert.Equal(t, []string{"90", "95", "100", "105", "110"}, decStrings(res.Series.Levels))
+	// After c1: 2 held at 101 (202) and entries resting at 95 and 90
+	// (185); the exits are reduce-only and reserve nothing. Leverage 1.
+	assert.Equal(t, "387", res.Series.Samples[0].Margin.String())
+	assert.Equal(t, "387", bs[0].Margin.String())
+	assert.Equal(t, "38.7", bs[0].MarginPct.String(), "387 of 999.929")
 	require.Len(t, res.Series.Samples, 4)
 	assert.Equal(t, res.Equity[3].Time, res.Series.Samples[3].Time)
 }
@@ -187,4 +192,35 @@ func TestBucketsCoverEveryCandleOfALongRun(t *testing.T) {
 	assert.True(t, bs[len(bs)-1].Equity.Equal(res.FinalEquity))
 	assert.True(t, bs[len(bs)-1].Close.Equal(res.ClosePrice))
 	assert.Equal(t, btcRules.TicksToPrice(want).String(), high.String(), "the month's high")
+}
+
+// TestRecordedMarginIsTheVenues checks the recorder's cached margin
+// against the venue's full walk at every candle of busy runs.
+func TestRecordedMarginIsTheVenues(t *testing.T) {
+	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
+	require.NoError(t, err)
+	candles = candles[:10_000]
+	n := 0
+	verifyMargin = func(recorded, venue exchange.Money) {
+		n++
+		if recorded != venue {
+			t.Fatalf("candle %d: recorded margin %d, venue %d", n, recorded, venue)
+		}
+	}
+	defer func() { verifyMargin = nil }()
+	for _, opts := range [][]grid.Option{
+		{grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))},
+		{grid.WithMode(grid.Neutral), grid.WithPositionMode(exchange.Hedge), grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))},
+		{grid.WithTrailing(dec("0.002"), 30), grid.WithGeometric(), grid.WithAmount(dec("400"))},
+	} {
+		sc := sim.DefaultCoreConfig(btcRules)
+		sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("100000"))
+		sc.Leverage = 3
+		if len(opts) == 4 {
+			sc.PositionMode = exchange.Hedge
+		}
+		_, err := Run(candles, Config{Rules: btcRules, Sim: sc, Grid: opts})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 30_000, n)
 }
