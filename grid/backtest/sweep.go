@@ -98,6 +98,9 @@ type Space struct {
 	Geometric []bool
 }
 
+// MaxCombinations is the most combinations a Space may name.
+const MaxCombinations = 100_000
+
 // ErrSpace is matched by the error of a Space that names no combination.
 var ErrSpace = errors.New("backtest: sweep space")
 
@@ -129,6 +132,13 @@ func (s Space) Combinations() ([]Params, error) {
 	geo := s.Geometric
 	if len(geo) == 0 {
 		geo = []bool{false}
+	}
+	n := 1
+	for _, k := range []int{len(s.Modes), len(s.Bounds)*len(s.Levels) + len(s.Trailing)*len(s.LayerCaps), len(geo), len(s.Amounts), len(s.Windows), len(s.Leverages)} {
+		if n > MaxCombinations/k {
+			return nil, fmt.Errorf("%w: more than %d combinations", ErrSpace, MaxCombinations)
+		}
+		n *= k
 	}
 	type shape struct {
 		lower, upper, trailing decimal.Decimal

@@ -277,3 +277,21 @@ func TestSweepCSVAndMarkdown(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[4], "| 1 | "))
 	assert.True(t, strings.HasSuffix(lines[8], "|  |  |  |  |") || strings.HasSuffix(lines[8], " | | | |"), "rows below the top have no OOS figures: %s", lines[8])
 }
+
+// TestSpaceTooLarge checks that a space naming more than MaxCombinations
+// is refused before anything is built.
+func TestSpaceTooLarge(t *testing.T) {
+	many := make([]int, 1000)
+	for i := range many {
+		many[i] = i + 1
+	}
+	sp := Space{Modes: []grid.Mode{grid.Long}, Bounds: []Range{{dec("1"), dec("2")}}, Levels: many,
+		Amounts: []decimal.Decimal{dec("1")}, Windows: many[:100], Leverages: []int{1, 2}}
+	_, err := sp.Combinations()
+	require.ErrorIs(t, err, ErrSpace)
+	assert.ErrorContains(t, err, "more than 100000 combinations")
+	sp.Leverages = []int{1}
+	c, err := sp.Combinations()
+	require.NoError(t, err)
+	assert.Len(t, c, MaxCombinations)
+}
