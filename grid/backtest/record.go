@@ -122,7 +122,8 @@ type Bucket struct {
 	// Funding is the cumulative funding at the bucket's end (signed,
 	// positive paid); zero unless the venue models it.
 	Funding decimal.Decimal
-	// InMarket counts the candles that closed with a position open.
+	// InMarket counts the candles that closed with a position open (on
+	// either side of a hedged account).
 	InMarket int
 }
 
@@ -326,7 +327,8 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 		_, rec.orderMargin = core.InitialMargin()
 		rec.dirty = false
 	}
-	margin := positionMargin(core, rec.leverage) + rec.orderMargin
+	pm, open := positionMargin(core, rec.leverage)
+	margin := pm + rec.orderMargin
 	if verifyMargin != nil {
 		pim, oim := core.InitialMargin()
 		verifyMargin(margin, pim+oim)
@@ -344,7 +346,7 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 	if eq > rec.peak {
 		rec.peak, rec.peakAt = eq, end
 	}
-	if pos != 0 {
+	if open {
 		rec.inMarket++
 	}
 
@@ -372,7 +374,7 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 	if margin > b.margin {
 		b.margin, b.marginEq = margin, eq
 	}
-	if pos != 0 {
+	if open {
 		b.inMarket++
 	}
 	b.candles++
@@ -437,17 +439,19 @@ var verifyMargin func(recorded, venue exchange.Money)
 
 // positionMargin is the positions' part of [sim.Core.InitialMargin], by
 // its formula ⌈Σ |notional at the current price| / Leverage⌉, without
-// walking the open orders every candle.
-func positionMargin(core *sim.Core, lev int64) exchange.Money {
+// walking the open orders every candle; open reports whether any position
+// side is open (a hedged neutral grid can be open with a net of zero).
+func positionMargin(core *sim.Core, lev int64) (margin exchange.Money, open bool) {
 	p := core.Price()
 	var gross int64
 	for _, ps := range [...]exchange.PositionSide{exchange.PositionBoth, exchange.PositionLong, exchange.PositionShort} {
 		q, _ := core.Position(ps)
+		open = open || q != 0
 		n := int64(exchange.Notional(p, q))
 		if n < 0 {
 			n = -n
 		}
 		gross += n
 	}
-	return exchange.Money((gross + lev - 1) / lev)
+	return exchange.Money((gross + lev - 1) / lev), open
 }

@@ -283,3 +283,35 @@ func TestMetricsDailyReturns(t *testing.T) {
 }
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// TestReportOfALiquidatedRun checks a run the venue liquidates: the
+// forced close is a recorded trade, marked on the chart, and counted in
+// the table.
+func TestReportOfALiquidatedRun(t *testing.T) {
+	sc := sim.DefaultCoreConfig(handRules)
+	sc.InitialBalance, _ = handRules.DecimalToMoney(dec("100"))
+	sc.Leverage = 10
+	candles := []pricefeed.Candle{
+		candle(t, 0, "102", "103", "99", "101"),
+		candle(t, 1, "101", "101", "85", "86"),
+		candle(t, 2, "86", "87", "70", "71"),
+		candle(t, 3, "71", "72", "60", "61"),
+	}
+	res, err := Run(candles, Config{Rules: handRules, Sim: sc, Grid: []grid.Option{
+		grid.WithBounds(dec("90"), dec("110"), 4), grid.WithQuantity(dec("1")),
+	}})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.Liquidations)
+	last := res.Trades[len(res.Trades)-1]
+	assert.Equal(t, RoleLiquidation, last.Role)
+	assert.Equal(t, "4", last.Qty.String(), "the whole position: 102, 100, 95 and 90")
+	var buf bytes.Buffer
+	require.NoError(t, res.WriteHTML(&buf))
+	p := parseReport(t, buf.Bytes())
+	assert.Equal(t, "1", p.cells["liquidations"])
+	assert.Equal(t, 1, strings.Count(p.classes["liq"][0], "M"), "one liquidation marker")
+	assert.Contains(t, buf.String(), "halted: liquidated at ")
+	var csvBuf bytes.Buffer
+	require.NoError(t, res.WriteTradesCSV(&csvBuf))
+	assert.Contains(t, csvBuf.String(), ",,SELL,liquidation,")
+}
