@@ -24,7 +24,9 @@ const reportCSS = `
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d2330;background:#fff}
 h1{font-size:20px;margin:0 0 4px}
 p.sub{margin:0 0 16px;color:#5a6270}
-.top{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
+.layout{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}
+.charts{flex:1 1 760px;min-width:0;max-width:1060px}
+.side{flex:0 0 auto;position:sticky;top:12px}
 table.summary{border-collapse:collapse;font-variant-numeric:tabular-nums}
 table.summary th{text-align:left;font-weight:normal;color:#5a6270;padding:2px 16px 2px 0}
 table.summary td{text-align:right;padding:2px 0}
@@ -97,11 +99,12 @@ func (r Result) writeHTML(out io.Writer) (reportCounts, error) {
 		w.WriteString(esc(" — halted: " + r.Halted))
 	}
 	w.WriteString("</p>\n")
-	w.WriteString(`<div class="top">` + "\n")
-	r.writeTable(w)
-	w.WriteString("</div>\n")
+	// The picture first, the numbers beside it (below it on a narrow screen).
+	w.WriteString(`<div class="layout"><div class="charts">` + "\n")
 	r.writeCharts(w, &cnt)
-	w.WriteString("</body></html>\n")
+	w.WriteString(`</div><div class="side">` + "\n")
+	r.writeTable(w)
+	w.WriteString("</div></div>\n</body></html>\n")
 	if err := w.Flush(); err != nil {
 		return cnt, fmt.Errorf("backtest: HTML report: %w", err)
 	}

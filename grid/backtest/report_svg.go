@@ -180,8 +180,7 @@ func (c *chart) frame(title string, format func(float64) string) {
 	w := c.w
 	w.WriteString(`<text class="title" x="` + num(plotLeft) + `" y="` + num(c.top-7) + `">` + esc(title) + "</text>\n")
 	w.WriteString(`<rect class="frame" x="` + num(plotLeft) + `" y="` + num(c.top) + `" width="` + num(plotWidth) + `" height="` + num(c.h) + `"/>` + "\n")
-	for k := 0; k <= 4; k++ {
-		v := c.vmin + (c.vmax-c.vmin)*float64(k)/4
+	for _, v := range niceTicks(c.vmin, c.vmax, 5) {
 		y := c.y(v)
 		w.WriteString(`<line class="grid" x1="` + num(plotLeft) + `" x2="` + num(plotLeft+plotWidth) + `" y1="` + num(y) + `" y2="` + num(y) + `"/>`)
 		w.WriteString(`<text class="ylab" x="` + num(plotLeft-4) + `" y="` + num(y+4) + `">` + esc(format(v)) + "</text>\n")
@@ -216,7 +215,7 @@ func (c *chart) timeAxis() {
 
 // note writes a centred message on an empty plot.
 func (c *chart) note(msg string) {
-	c.w.WriteString(`<text class="note" x="` + num(plotLeft+plotWidth/2) + `" y="` + num(c.top+c.h/2) + `">` + esc(msg) + "</text>\n")
+	c.w.WriteString(`<text class="note" x="` + num(plotLeft+plotWidth/2) + `" y="` + num(c.top+c.h*0.35) + `">` + esc(msg) + "</text>\n")
 }
 
 // fmtValue formats an axis value compactly.
@@ -234,3 +233,27 @@ func fmtValue(v float64) string {
 }
 
 func fmtPctAxis(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + "%" }
+
+// niceTicks returns about n round values (1, 2 or 5 times a power of ten
+// apart) between lo and hi, for axis labels.
+func niceTicks(lo, hi float64, n int) []float64 {
+	if !(hi > lo) || n < 2 {
+		return []float64{lo}
+	}
+	raw := (hi - lo) / float64(n-1)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step, best := mag, math.Inf(1)
+	for _, m := range []float64{1, 2, 5, 10} {
+		if d := math.Abs((hi-lo)/(m*mag) - float64(n-1)); d < best {
+			step, best = m*mag, d
+		}
+	}
+	var out []float64
+	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
+		if math.Abs(v) < step*1e-9 {
+			v = 0
+		}
+		out = append(out, v)
+	}
+	return out
+}

@@ -315,3 +315,27 @@ func TestReportOfALiquidatedRun(t *testing.T) {
 	require.NoError(t, res.WriteTradesCSV(&csvBuf))
 	assert.Contains(t, csvBuf.String(), ",,SELL,liquidation,")
 }
+
+// TestNiceTicks checks the axis labels' round values.
+func TestNiceTicks(t *testing.T) {
+	assert.Equal(t, []float64{95000, 100000, 105000, 110000}, niceTicks(92395, 112891, 5))
+	assert.Equal(t, []float64{-1, -0.5, 0}, niceTicks(-1.2, 0.1, 5))
+	assert.Equal(t, []float64{3}, niceTicks(3, 3, 5))
+}
+
+// TestReportDrawsFunding checks that a run with funding (as the venue
+// books it once modelled) gets a funding line instead of the note.
+func TestReportDrawsFunding(t *testing.T) {
+	res := handRun(t)
+	for i := range res.Series.Buckets {
+		res.Series.Buckets[i].Funding = dec(strconv.Itoa(i)).Mul(dec("0.25"))
+	}
+	res.Funding = dec("0.75")
+	var buf bytes.Buffer
+	require.NoError(t, res.WriteHTML(&buf))
+	p := parseReport(t, buf.Bytes())
+	require.Len(t, p.classes["fund"], 1)
+	assert.Len(t, strings.Fields(p.classes["fund"][0]), 4, "one point per candle")
+	assert.NotContains(t, p.notes, "no funding paid or received in this run")
+	assert.Equal(t, "0.75", p.cells["funding"])
+}
