@@ -398,16 +398,11 @@ func (r *run) drain(now time.Time) error {
 				if ev.CumQty == ev.OrderQty {
 					delete(r.ids, ev.Tag)
 				}
-				var before grid.Books
-				if r.rec != nil {
-					before = r.eng.Books()
-				}
+				before := r.rec.beforeFill(r.eng, ev)
 				if err := r.apply(now, grid.OrderEvent{Ref: ref, Type: grid.OrderFilled, CumQty: ev.CumQty, Price: ev.Price, Fee: ev.Fee}); err != nil {
 					return err
 				}
-				if r.rec != nil {
-					r.rec.fill(now, ev, before, r.eng.Books())
-				}
+				r.rec.fill(now, ev, before, r.eng)
 			case sim.EventCanceled, sim.EventExpired:
 				delete(r.ids, ev.Tag)
 				r.rec.ended(ev.Tag)

@@ -87,10 +87,10 @@ type Trade struct {
 	Realized decimal.Decimal
 	Maker    bool
 	// RoundTrip marks the exit fill that completed a slot's round trip;
-	// TripNet is then that trip's realized profit net of the fees of the
-	// slot's own entry and exit fills since its previous round trip (the
-	// initial position's market-order fee is in Result.Fees, not in any
-	// trip).
+	// TripNet is then that trip's realized profit net of its fees: the
+	// slot's entry and exit fills since its previous round trip, or its
+	// share of the initial position's fee — the engine's own round trip
+	// (grid.RoundTrip.Net).
 	RoundTrip bool
 	TripNet   decimal.Decimal
 }
@@ -259,9 +259,33 @@ func (rec *recorder) ended(tag uint64) {
 	rec.dirty = true
 }
 
-// fill records a fill of one of the grid's orders: before and after are the
-// engine's books around the fill's event.
-func (rec *recorder) fill(now time.Time, ev *sim.Event, before, after grid.Books) {
+// fillSnap is the engine's state before a fill's event: its books, and
+// for the initial order's fills the slots' held quantities.
+type fillSnap struct {
+	books grid.Books
+	held  map[int64]int64
+}
+
+// beforeFill snapshots what fill compares with.
+func (rec *recorder) beforeFill(eng *grid.Engine, ev *sim.Event) fillSnap {
+	if rec == nil {
+		return fillSnap{}
+	}
+	s := fillSnap{books: eng.Books()}
+	if grid.RefFromTag(ev.Tag).Level == grid.InitialLevel {
+		s.held = map[int64]int64{}
+		eng.Slots(func(v grid.SlotView) { s.held[v.Level] = v.Slot.Held })
+	}
+	return s
+}
+
+// fill records a fill of one of the grid's orders, after the engine
+// booked it; snap is its state before.
+func (rec *recorder) fill(now time.Time, ev *sim.Event, snap fillSnap, eng *grid.Engine) {
+	if rec == nil {
+		return
+	}
+	before, after := snap.books, eng.Books()
 	rec.dirty = true
 	ref := grid.RefFromTag(ev.Tag)
 	role := RoleEntry
@@ -284,6 +308,9 @@ func (rec *recorder) fill(now time.Time, ev *sim.Event, before, after grid.Books
 		Price: rec.price.of(int64(ev.Price)), Qty: rec.qty.of(int64(ev.Qty)),
 		Fee: rec.money.of(int64(ev.Fee)), Realized: rec.money.of(int64(realized)), Maker: ev.Maker,
 	}
+	if ref.Level == grid.InitialLevel {
+		rec.shareInitialFee(ev, snap.held, eng)
+	}
 	if ref.Level != grid.InitialLevel && ref.Level != grid.CloseLevel {
 		a := rec.acc[ref.Level]
 		a.realized += realized
@@ -295,6 +322,38 @@ func (rec *recorder) fill(now time.Time, ev *sim.Event, before, after grid.Books
 		rec.acc[ref.Level] = a
 	}
 	rec.trades = append(rec.trades, t)
+}
+
+// shareInitialFee books a fill of the initial order's fee to the slots
+// that received its quantity, as the engine does for its round trips:
+// nearest the price first, in proportion to the quantity, the last slot
+// served taking the remainder.
+func (rec *recorder) shareInitialFee(ev *sim.Event, held map[int64]int64, eng *grid.Engine) {
+	type got struct {
+		level int64
+		dist  exchange.Ticks
+		q     int64
+	}
+	var gots []got
+	eng.Slots(func(v grid.SlotView) {
+		if q := v.Slot.Held - held[v.Level]; q > 0 {
+			d := v.Price - ev.Price
+			gots = append(gots, got{v.Level, max(d, -d), q})
+		}
+	})
+	slices.SortFunc(gots, func(a, b got) int { return cmpInt(int64(a.dist), int64(b.dist)) })
+	left, feeLeft := int64(ev.Qty), ev.Fee
+	for _, g := range gots {
+		fee := exchange.Money(int64(ev.Fee) * g.q / int64(ev.Qty))
+		left -= g.q
+		if left == 0 {
+			fee = feeLeft
+		}
+		feeLeft -= fee
+		a := rec.acc[g.level]
+		a.fees += fee
+		rec.acc[g.level] = a
+	}
 }
 
 // liquidation records the venue's forced close.

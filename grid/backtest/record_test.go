@@ -51,7 +51,7 @@ func TestTradesRecordEveryFillByHand(t *testing.T) {
 		{RoleEntry, exchange.Buy, "", "102", "0.051", "0", false, ""},        // initial position for the 105 slot
 		{RoleEntry, exchange.Buy, "100", "100", "0.02", "0", false, ""},      // c1
 		{RoleExit, exchange.Sell, "100", "105", "0.021", "5", true, "4.959"}, // c2: 5 − 0.020 − 0.021
-		{RoleExit, exchange.Sell, "105", "110", "0.022", "8", true, "7.978"}, // c3: the initial fee is not the slot's
+		{RoleExit, exchange.Sell, "105", "110", "0.022", "8", true, "7.927"}, // c3: 8 − 0.051 (its initial position's) − 0.022
 		{RoleEntry, exchange.Buy, "105", "105", "0.021", "0", false, ""},
 		{RoleEntry, exchange.Buy, "100", "100", "0.02", "0", false, ""},
 		{RoleEntry, exchange.Buy, "95", "95", "0.019", "0", false, ""},
@@ -85,7 +85,7 @@ func TestTradesRecordEveryFillByHand(t *testing.T) {
 	m := res.Metrics()
 	assert.Equal(t, 3, m.Wins)
 	assert.InDelta(t, 100, m.WinRatePct, 1e-9)
-	assert.Equal(t, "5.966", m.AvgTripNet.String(), "(4.959+7.978+4.961)/3")
+	assert.Equal(t, "5.949", m.AvgTripNet.String(), "(4.959+7.927+4.961)/3")
 	assert.Equal(t, "1.4806", m.ReturnPct.String(), "14.806 on 1000")
 	assert.Equal(t, 8, res.Series.FilledOrders)
 	// Placed: the initial order, entries at 100, 95, 90 and the exit at 110;
@@ -223,4 +223,62 @@ func TestRecordedMarginIsTheVenues(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 30_000, n)
+}
+
+// tripObserver collects the engine's round trips.
+type tripObserver struct {
+	grid.NopObserver
+	trips []grid.RoundTrip
+}
+
+func (o *tripObserver) RoundTrip(r grid.RoundTrip) { o.trips = append(o.trips, r) }
+
+// TestTripNetIsTheEnginesRoundTrip checks every recorded round trip's net
+// profit against the engine's own (its observer), on the hand grid and on
+// busy runs of the shipped month with an initial position shared by many
+// slots, partial fills, a short grid and a hedged neutral one.
+func TestTripNetIsTheEnginesRoundTrip(t *testing.T) {
+	check := func(t *testing.T, res Result, obs *tripObserver) {
+		t.Helper()
+		var nets []string
+		for _, tr := range res.Trades {
+			if tr.RoundTrip {
+				nets = append(nets, tr.TripNet.String())
+			}
+		}
+		want := make([]string, len(obs.trips))
+		for i, rt := range obs.trips {
+			want[i] = handRules.MoneyToDecimal(rt.Net()).String()
+		}
+		require.NotEmpty(t, want)
+		assert.Equal(t, want, nets)
+	}
+	obs := &tripObserver{}
+	check(t, handRun(t, grid.WithObserver(obs)), obs)
+
+	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
+	require.NoError(t, err)
+	candles = candles[:15_000]
+	for _, tc := range []struct {
+		name string
+		sim  func(*sim.CoreConfig)
+		grid []grid.Option
+	}{
+		{"long, initial position", func(*sim.CoreConfig) {}, []grid.Option{grid.WithBounds(dec("90000"), dec("110000"), 60), grid.WithAmount(dec("300"))}},
+		{"partial fills", func(c *sim.CoreConfig) { c.PartialFill = 1 }, []grid.Option{grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{"short", func(*sim.CoreConfig) {}, []grid.Option{grid.WithMode(grid.Short), grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{"neutral hedge", func(c *sim.CoreConfig) { c.PositionMode = exchange.Hedge }, []grid.Option{grid.WithMode(grid.Neutral),
+			grid.WithPositionMode(exchange.Hedge), grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := sim.DefaultCoreConfig(btcRules)
+			sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("100000"))
+			sc.Leverage = 3
+			tc.sim(&sc)
+			obs := &tripObserver{}
+			res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Grid: append(tc.grid, grid.WithObserver(obs))})
+			require.NoError(t, err)
+			check(t, res, obs)
+		})
+	}
 }

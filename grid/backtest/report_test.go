@@ -214,7 +214,7 @@ func TestReportOfTheHandGridMarksEveryFill(t *testing.T) {
 	assert.Equal(t, 7, cnt.markers)
 	assert.Equal(t, "3", p.cells["round_trips"])
 	assert.Equal(t, "100.00", p.cells["win_rate"])
-	assert.Equal(t, "5.97", p.cells["avg_trip_net"])
+	assert.Equal(t, "5.95", p.cells["avg_trip_net"])
 	assert.Equal(t, "1014.81", p.cells["final_equity"])
 	assert.Equal(t, "n/a", p.cells["sharpe"], "four minutes are no daily returns")
 	assert.Equal(t, "n/a", p.cells["annualized_return"])
