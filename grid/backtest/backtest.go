@@ -51,7 +51,8 @@ type Config struct {
 	// and benchmarks need neither); see record.go.
 	NoRecord bool
 	// Progress, if set, is called from Run's goroutine with the candles
-	// replayed so far and the total, every ProgressEvery candles and at the end.
+	// replayed so far and the total, every ProgressEvery candles and after
+	// the last (a liquidation ends the run without a last call).
 	Progress func(done, total int)
 }
 
