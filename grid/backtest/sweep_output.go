@@ -29,8 +29,10 @@ import (
 //	                     in sample (the whole data without a split)
 //	oos_value, oos_pnl, oos_return_pct, oos_max_drawdown_pct, oos_sharpe,
 //	oos_round_trips, oos_liquidations
-//	                     out of sample, for the top rows of a split sweep
-//	oos_note             why a top row has no out-of-sample figures
+//	                     out of sample, for the top rows of a split sweep:
+//	                     "n/a" for a top row that could not run there
+//	oos_note             why: "n/a: " and the reason, such as a bounded
+//	                     range the price never entered after the split
 var SweepColumns = []string{
 	"rank", "mode", "lower", "upper", "levels", "trailing", "layer_cap", "amount", "window", "leverage", "geometric",
 	"error", "metric", "value", "pnl", "return_pct", "max_drawdown_pct", "sharpe", "sortino", "round_trips", "fills", "fees", "liquidations",
@@ -63,8 +65,10 @@ func (s SweepResult) WriteCSV(w io.Writer) error {
 		if o := r.Out; o != nil {
 			row = append(row, fmtFloat(o.Value), o.PnL.String(), o.ReturnPct.String(), o.MaxDrawdownPct.String(), fmtFloat(o.Sharpe),
 				strconv.Itoa(o.RoundTrips), strconv.FormatInt(o.Liquidations, 10), r.OutNote)
+		} else if r.OutNote != "" {
+			row = append(row, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", r.OutNote)
 		} else {
-			row = append(row, "", "", "", "", "", "", "", r.OutNote)
+			row = append(row, "", "", "", "", "", "", "", "")
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("backtest: sweep CSV: %w", err)

@@ -153,6 +153,21 @@ func TestSweepRanksAndRunsOutOfSample(t *testing.T) {
 	// combinations); an arithmetic trailing interval of 0.003 is no price
 	// step (2).
 	assert.Equal(t, 6, failed)
+
+	// The CSV says n/a where the Markdown does.
+	var buf bytes.Buffer
+	require.NoError(t, res.WriteCSV(&buf))
+	na := 0
+	for _, row := range readCSV(t, buf.Bytes(), SweepColumns) {
+		if strings.Contains(row[len(row)-1], "never entered the range") {
+			na++
+			assert.Equal(t, []string{"n/a", "n/a"}, row[23:25], "oos_value, oos_pnl")
+		}
+	}
+	assert.Equal(t, 4, na, "long 50000-60000: 2 level counts × 2 spacings")
+	buf.Reset()
+	require.NoError(t, res.WriteMarkdown(&buf, 0))
+	assert.Equal(t, 4+6, strings.Count(buf.String(), "| n/a | n/a | n/a | n/a |"), "never entered, and failed in sample")
 }
 
 // TestSweepRanksDrawdownAscending checks the one metric where lower is
@@ -251,9 +266,13 @@ func TestSweepCSVAndMarkdown(t *testing.T) {
 		assert.Equal(t, r.In.PnL.String(), row[col["pnl"]])
 		assert.Equal(t, r.In.ReturnPct.String(), row[col["return_pct"]])
 		assert.Equal(t, "return", row[col["metric"]])
-		if r.Out != nil {
+		switch {
+		case r.Out != nil:
 			assert.Equal(t, r.Out.PnL.String(), row[col["oos_pnl"]])
-		} else {
+		case r.OutNote != "":
+			assert.Equal(t, "n/a", row[col["oos_pnl"]])
+			assert.Equal(t, r.OutNote, row[col["oos_note"]])
+		default:
 			assert.Empty(t, row[col["oos_pnl"]])
 		}
 		if r.Params.Bounded() {
