@@ -222,9 +222,11 @@ type recorder struct {
 	acc    map[int64]levelAcc
 	trades []Trade
 
-	// orderMargin caches the open orders' initial margin, which only
-	// changes when an order is placed, fills or leaves the book (dirty).
+	// orderMargin and held cache the open orders' initial margin and the
+	// positions' Σ |quantity|, which only change when an order is placed,
+	// fills or leaves the book (dirty).
 	orderMargin exchange.Money
+	held        exchange.Steps
 	dirty       bool
 	leverage    int64
 
@@ -384,10 +386,14 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 	end := c.OpenTime + 60_000
 	if rec.dirty {
 		_, rec.orderMargin = core.InitialMargin()
+		rec.held = heldQty(core)
 		rec.dirty = false
 	}
-	pm, open := positionMargin(core, rec.leverage)
-	margin := pm + rec.orderMargin
+	open := rec.held != 0
+	// The positions' part of the venue's initial margin, by its formula
+	// ⌈Σ |notional at the current price| / Leverage⌉: with one price,
+	// Σ |q × p| = p × Σ |q|.
+	margin := exchange.Money((int64(exchange.Notional(core.Price(), rec.held))+rec.leverage-1)/rec.leverage) + rec.orderMargin
 	if verifyMargin != nil {
 		pim, oim := core.InitialMargin()
 		verifyMargin(margin, pim+oim)
@@ -496,21 +502,13 @@ func (rec *recorder) finish(eng *grid.Engine) ([]Trade, Series) {
 // venue's, walked in full, at every candle.
 var verifyMargin func(recorded, venue exchange.Money)
 
-// positionMargin is the positions' part of [sim.Core.InitialMargin], by
-// its formula ⌈Σ |notional at the current price| / Leverage⌉, without
-// walking the open orders every candle; open reports whether any position
-// side is open (a hedged neutral grid can be open with a net of zero).
-func positionMargin(core *sim.Core, lev int64) (margin exchange.Money, open bool) {
-	p := core.Price()
-	var gross int64
+// heldQty is Σ |quantity| over the venue's position sides (a hedged
+// neutral grid can hold both with a net of zero).
+func heldQty(core *sim.Core) exchange.Steps {
+	var n exchange.Steps
 	for _, ps := range [...]exchange.PositionSide{exchange.PositionBoth, exchange.PositionLong, exchange.PositionShort} {
 		q, _ := core.Position(ps)
-		open = open || q != 0
-		n := int64(exchange.Notional(p, q))
-		if n < 0 {
-			n = -n
-		}
-		gross += n
+		n += max(q, -q)
 	}
-	return exchange.Money((gross + lev - 1) / lev), open
+	return n
 }
