@@ -9,6 +9,7 @@
 //	go run ./examples/backtest
 //	go run ./examples/backtest -mode neutral -lower 90000 -upper 110000 -levels 20
 //	go run ./examples/backtest -from 2025-05-20 -to 2025-05-31 -margin-mode isolated
+//	go run ./examples/backtest -report out.html -trades t.csv -equity e.csv -json r.json
 //	go run ./examples/backtest -h
 //
 // Input a trader can get wrong is said plainly: warnings on standard error
@@ -48,6 +49,7 @@ type flags struct {
 	fundingHours, slippageTicks              int
 	geometric, noInitial, tradeThrough       bool
 	noMarginCheck                            bool
+	out                                      outputs
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -86,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.from, "from", "", "replay candles from this time (2025-05-20 or 2025-05-20T12:00, UTC)")
 	fs.StringVar(&f.to, "to", "", "replay candles up to this time (a date: to the end of that day; a time: up to it, excluded)")
 	fs.StringVar(&f.spike, "spike", "3", "warn of a candle whose high or low is more than this many times its neighbours' closes (0: never)")
+	f.out.register(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return f, err
 	}
@@ -126,7 +129,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	warn := func(msg string) { fmt.Fprintln(stderr, "backtest: warning: "+msg) }
 	f.warnings(s, candles, warn)
+	var done func()
+	s.cfg.Progress, done = f.out.progress()
 	res, err := backtest.Run(candles, s.cfg)
+	done()
 	if err != nil {
 		var ce *backtest.ConfigError
 		if errors.As(err, &ce) {
@@ -136,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	f.afterRun(s, res, warn)
 	report(stdout, f, s, path, res)
-	return nil
+	return f.out.write(stdout, res)
 }
 
 // explain turns a configuration the backtest refused into one message in

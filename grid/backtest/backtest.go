@@ -70,6 +70,13 @@ type Config struct {
 	// close) fill beyond the price. nil: [DefaultSlippage], unless Sim sets
 	// its own SlippageTicks or SlippageRate; &Slippage{} for none.
 	Slippage *Slippage
+	// NoRecord skips recording Result.Trades and Result.Series (sweeps
+	// and benchmarks need neither); see record.go.
+	NoRecord bool
+	// Progress, if set, is called from Run's goroutine with the candles
+	// replayed so far and the total, every ProgressEvery candles and after
+	// the last (a liquidation ends the run without a last call).
+	Progress func(done, total int)
 }
 
 // EquityPoint is one sample of the account's equity.
@@ -133,6 +140,10 @@ type Result struct {
 
 	Equity []EquityPoint
 	Engine grid.Stats
+
+	// Trades and Series are recorded unless Config.NoRecord (record.go).
+	Trades []Trade
+	Series Series
 }
 
 // Run replays candles through a new engine and simulated venue.
@@ -183,6 +194,7 @@ type run struct {
 	fundingApplied int
 	marginRefusals int
 	liquidated     []Liquidation
+	rec            *recorder // nil with Config.NoRecord
 }
 
 // ErrNoCandles is returned (in a *ConfigError) by Run given no candles.
@@ -240,8 +252,12 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
-		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding}, nil
+	r := &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
+		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding}
+	if !cfg.NoRecord {
+		r.rec = newRecorder(cfg.Rules, len(candles))
+	}
+	return r, nil
 }
 
 // tickOffsets are the times of a candle's four ticks after its open, in ms.
@@ -297,6 +313,7 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 			r.replayed = n + 1
 			break
 		}
+		r.progress(n+1, len(candles))
 	}
 	if r.liquidatedAt.IsZero() {
 		r.replayed = len(candles)
@@ -332,6 +349,7 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 	if n := exchange.Notional(max(c.High, c.Close), pos); n > r.maxNotional {
 		r.maxNotional = n
 	}
+	r.rec.candle(c, r.core, eq, worst, r.eng.Position(), sample)
 	if sample {
 		rules := r.cfg.Rules
 		r.equity = append(r.equity, EquityPoint{
@@ -415,6 +433,7 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderRejected, Reason: err.Error()})
 		}
 		r.ids[tag] = id
+		r.rec.placed(it)
 		if err := r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderAccepted}); err != nil {
 			return err
 		}
@@ -458,11 +477,14 @@ func (r *run) drain(now time.Time) error {
 				if ev.CumQty == ev.OrderQty {
 					delete(r.ids, ev.Tag)
 				}
+				before := r.rec.beforeFill(r.eng, ev)
 				if err := r.apply(now, grid.OrderEvent{Ref: ref, Type: grid.OrderFilled, CumQty: ev.CumQty, Price: ev.Price, Fee: ev.Fee}); err != nil {
 					return err
 				}
+				r.rec.fill(now, ev, before, r.eng)
 			case sim.EventCanceled, sim.EventExpired:
 				delete(r.ids, ev.Tag)
+				r.rec.ended(ev.Tag)
 				if ev.Tag == 0 {
 					continue
 				}
@@ -480,6 +502,7 @@ func (r *run) drain(now time.Time) error {
 				}
 				r.liquidated = append(r.liquidated, Liquidation{Time: now, Price: r.cfg.Rules.TicksToPrice(ev.Price),
 					PositionSide: ev.PositionSide, Qty: r.cfg.Rules.StepsToQty(q), Margin: r.cfg.Rules.MoneyToDecimal(ev.Margin)})
+				r.rec.liquidation(now, ev)
 				if r.liquidatedAt.IsZero() {
 					r.liquidatedAt = now
 					r.halted = "liquidated at " + r.cfg.Rules.TicksToPrice(ev.Price).String()
@@ -532,6 +555,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		FundingPayments: r.fundingApplied, MarginRefusals: r.marginRefusals, Liquidated: r.liquidated,
 		Insurance: m(cs.Insurance), Slippage: m(cs.Slippage), Volume: m(cs.Volume), TakerVolume: m(cs.TakerVolume),
 	}
+	res.Trades, res.Series = r.rec.finish(r.eng)
 	return res
 }
 
