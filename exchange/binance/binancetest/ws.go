@@ -1,5 +1,7 @@
 package binancetest
 
+// This file: WebSocket connections, heartbeats and control messages.
+
 import (
 	"context"
 	"encoding/json"
@@ -298,30 +300,5 @@ func (s *Server) readLoop(c *wsConn) {
 		s.mu.Unlock()
 		b, _ := json.Marshal(map[string]any{"result": result, "id": *req.ID})
 		c.send(b)
-	}
-}
-
-// publish sends v on a market stream. Called with s.mu held.
-func (s *Server) publish(route, stream string, v any) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
-	var wrapped []byte
-	for c := range s.conns {
-		if c.route != route || !c.streams[stream] {
-			continue
-		}
-		if c.combined {
-			if wrapped == nil {
-				wrapped, _ = json.Marshal(struct {
-					Stream string          `json:"stream"`
-					Data   json.RawMessage `json:"data"`
-				}{stream, raw})
-			}
-			c.send(wrapped)
-			continue
-		}
-		c.send(raw)
 	}
 }
