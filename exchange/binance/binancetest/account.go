@@ -63,46 +63,8 @@ func (s *Server) unrealized() decimal.Decimal {
 
 func f8(d decimal.Decimal) string { return d.StringFixed(8) }
 
-func (s *Server) handleAccount(url.Values) (any, *apiErr) {
-	up := s.unrealized()
-	margin := s.wallet.Add(up)
-	type wpos struct {
-		Symbol           string `json:"symbol"`
-		PositionSide     string `json:"positionSide"`
-		PositionAmt      string `json:"positionAmt"`
-		UnrealizedProfit string `json:"unrealizedProfit"`
-		IsolatedMargin   string `json:"isolatedMargin"`
-		Notional         string `json:"notional"`
-		IsolatedWallet   string `json:"isolatedWallet"`
-		InitialMargin    string `json:"initialMargin"`
-		MaintMargin      string `json:"maintMargin"`
-		UpdateTime       int64  `json:"updateTime"`
-	}
-	poss := []wpos{}
-	for _, k := range s.sortedPositions() {
-		p := s.positions[k]
-		if p.amt.IsZero() {
-			continue
-		}
-		mark := s.books[k.symbol].price
-		poss = append(poss, wpos{Symbol: k.symbol, PositionSide: k.side, PositionAmt: p.amt.String(),
-			UnrealizedProfit: f8(p.amt.Mul(mark.Sub(p.entry))), IsolatedMargin: "0.00000000", Notional: p.amt.Mul(mark).String(),
-			IsolatedWallet: "0", InitialMargin: "0", MaintMargin: "0"})
-	}
-	return map[string]any{
-		"totalInitialMargin": "0.00000000", "totalMaintMargin": "0.00000000", "totalWalletBalance": f8(s.wallet),
-		"totalUnrealizedProfit": f8(up), "totalMarginBalance": f8(margin), "totalPositionInitialMargin": "0.00000000",
-		"totalOpenOrderInitialMargin": "0.00000000", "totalCrossWalletBalance": f8(s.wallet), "totalCrossUnPnl": f8(up),
-		"availableBalance": f8(margin), "maxWithdrawAmount": f8(s.wallet),
-		"assets": []map[string]any{{
-			"asset": "USDT", "walletBalance": f8(s.wallet), "unrealizedProfit": f8(up), "marginBalance": f8(margin),
-			"maintMargin": "0.00000000", "initialMargin": "0.00000000", "positionInitialMargin": "0.00000000",
-			"openOrderInitialMargin": "0.00000000", "crossWalletBalance": f8(s.wallet), "crossUnPnl": f8(up),
-			"availableBalance": f8(margin), "maxWithdrawAmount": f8(s.wallet), "updateTime": s.nowMs(),
-		}},
-		"positions": poss,
-	}, nil
-}
+// handleAccount serves GET /fapi/v3/account.
+func (s *Server) handleAccount(url.Values) (any, *apiErr) { return s.account(false), nil }
 
 func (s *Server) sortedPositions() []posKey {
 	keys := make([]posKey, 0, len(s.positions))
@@ -123,51 +85,13 @@ func (s *Server) handleAccountConfig(url.Values) (any, *apiErr) {
 		"dualSidePosition": s.hedge, "updateTime": 0, "multiAssetsMargin": false, "tradeGroupId": -1}, nil
 }
 
-func (s *Server) handlePositionRisk(p url.Values) (any, *apiErr) {
-	sym := p.Get("symbol")
-	if sym != "" {
-		if _, ok := s.books[sym]; !ok {
-			return nil, errf(400, -1121, "Invalid symbol.")
-		}
-	}
-	out := []map[string]any{}
-	for name, b := range s.books {
-		if sym != "" && name != sym {
-			continue
-		}
-		sides := []string{"BOTH"}
-		if s.hedge {
-			sides = []string{"LONG", "SHORT"}
-		}
-		for _, side := range sides {
-			pp, ok := s.positions[posKey{name, side}]
-			if (!ok || pp.amt.IsZero()) && len(b.open) == 0 {
-				continue // v3 lists only positions or symbols with open orders
-			}
-			if !ok {
-				pp = &position{amt: decimal.Zero, entry: decimal.Zero, realized: decimal.Zero}
-			}
-			mark := b.price
-			out = append(out, map[string]any{
-				"symbol": name, "positionSide": side, "positionAmt": pp.amt.StringFixed(int32(b.spec.QuantityPrecision)),
-				"entryPrice": pp.entry.String(), "breakEvenPrice": pp.entry.String(), "markPrice": f8(mark),
-				"unRealizedProfit": f8(pp.amt.Mul(mark.Sub(pp.entry))), "liquidationPrice": "0", "isolatedMargin": "0",
-				"notional": f8(pp.amt.Mul(mark)), "marginAsset": "USDT", "isolatedWallet": "0", "initialMargin": "0",
-				"maintMargin": "0", "positionInitialMargin": "0", "openOrderInitialMargin": "0", "adl": 0,
-				"bidNotional": "0", "askNotional": "0", "updateTime": s.nowMs(),
-			})
-		}
-	}
-	return out, nil
-}
-
 func (s *Server) handleSymbolConfig(p url.Values) (any, *apiErr) {
 	out := []map[string]any{}
 	for name := range s.books {
 		if sym := p.Get("symbol"); sym != "" && sym != name {
 			continue
 		}
-		out = append(out, map[string]any{"symbol": name, "marginType": "CROSSED", "isAutoAddMargin": false,
+		out = append(out, map[string]any{"symbol": name, "marginType": s.marginType[name], "isAutoAddMargin": false,
 			"leverage": s.leverage[name], "maxNotionalValue": "1000000"})
 	}
 	return out, nil

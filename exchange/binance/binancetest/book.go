@@ -21,8 +21,19 @@ type book struct {
 	byID     map[int64]*order
 	byClient map[string]*order
 	trades   []trade
-	klines   []kline
 	aggID    int64
+	// fundingRate is the last settled funding rate (premiumIndex,
+	// markPrice streams).
+	fundingRate decimal.Decimal
+	// candles is the kline history at interval base (seeded or built from
+	// price moves), oldest first.
+	base    interval
+	candles []candle
+	// seq is the order book's last update ID; depth is the book as last
+	// published (price string → quantity), for @depth diffs.
+	seq   int64
+	depth map[string]decimal.Decimal
+	best  bestLevels // as last pushed on bookTicker
 }
 
 type order struct {
@@ -182,6 +193,13 @@ func (s *Server) place(sp orderSpec) (*order, *apiErr) {
 	if len(b.open) >= s.o.maxOpenOrders {
 		return nil, errf(400, -2025, "Reach max open order limit.")
 	}
+	marginPrice := price
+	if typ == "MARKET" {
+		marginPrice = b.price
+	}
+	if aerr := s.checkMargin(spec.Name, side, ps, qty, marginPrice, reduceOnly); aerr != nil {
+		return nil, aerr
+	}
 	bid, ask := b.bidAsk()
 	crosses := typ == "MARKET" || (side == "BUY" && price.GreaterThanOrEqual(ask)) || (side == "SELL" && price.LessThanOrEqual(bid))
 	if tif == "GTX" && crosses {
@@ -235,6 +253,12 @@ func (s *Server) randomID(n int) string {
 
 // fill executes qty of o at price. Called with s.mu held.
 func (s *Server) fill(o *order, qty, price decimal.Decimal, maker bool) {
+	s.fillExec(o, qty, price, maker, "TRADE")
+}
+
+// fillExec is fill with the execution type of the ORDER_TRADE_UPDATE
+// (TRADE, or CALCULATED for a liquidation). Called with s.mu held.
+func (s *Server) fillExec(o *order, qty, price decimal.Decimal, maker bool, exec string) {
 	b := s.books[o.symbol]
 	now := s.nowMs()
 	o.filled = o.filled.Add(qty)
@@ -262,7 +286,7 @@ func (s *Server) fill(o *order, qty, price decimal.Decimal, maker bool) {
 	t := trade{id: s.nextTradeID, orderID: o.id, symbol: o.symbol, side: o.side, ps: o.ps, price: price, qty: qty,
 		fee: fee, realized: realized, maker: maker, time: now}
 	b.trades = append(b.trades, t)
-	s.emitOrder(o, "TRADE", &t)
+	s.emitOrder(o, exec, &t)
 	s.emitAccount(o.symbol, o.ps)
 }
 
@@ -365,6 +389,8 @@ func (s *Server) SetPrice(ctx context.Context, symbol string, price decimal.Deci
 		s.fillParts(o)
 	}
 	s.publishMarket(b)
+	s.checkRisk()
+	s.flushBooks(b)
 	return nil
 }
 

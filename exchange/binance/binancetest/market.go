@@ -89,33 +89,189 @@ func (s *Server) bookOf(p url.Values) (*book, *apiErr) {
 	return b, nil
 }
 
-func (s *Server) handleKlines(p url.Values) (any, *apiErr) {
+// depthLimit reads GET /fapi/v1/depth's limit (default 500). The docs list
+// 5, 10, 20, 50, 100, 500 and 1000; assumption: any limit from 1 to 1000
+// is served (truncating the book), charged at the weight of the listed
+// limit at or above it; other values are -1130.
+func depthLimit(p url.Values) (int, bool) {
+	v := p.Get("limit")
+	if v == "" {
+		return 500, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, false
+	}
+	return n, true
+}
+
+// depthWeight: limit 5, 10, 20, 50: 2; 100: 5; 500: 10; 1000: 20.
+func depthWeight(p url.Values) int {
+	n, ok := depthLimit(p)
+	switch {
+	case !ok || n <= 50:
+		return 2
+	case n <= 100:
+		return 5
+	case n <= 500:
+		return 10
+	}
+	return 20
+}
+
+// handleDepth serves GET /fapi/v1/depth: the book with lastUpdateId
+// consistent with the @depth diff stream (see lastUpdateID).
+func (s *Server) handleDepth(p url.Values) (any, *apiErr) {
 	b, aerr := s.bookOf(p)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if p.Get("interval") != "1m" {
-		return nil, errf(400, -1120, "Invalid interval.")
+	n, ok := depthLimit(p)
+	if !ok {
+		return nil, errf(400, -1130, "Data sent for parameter 'limit' is not valid.")
 	}
-	limit, _ := strconv.Atoi(p.Get("limit"))
-	if limit <= 0 {
-		limit = 500
-	}
-	start, _ := strconv.ParseInt(p.Get("startTime"), 10, 64)
-	out := [][]any{}
-	for _, k := range b.klines {
-		if k.open < start || len(out) >= limit {
-			continue
+	s.flushBooks() // the snapshot follows every change already published
+	bids, asks := s.levels(b)
+	now := s.nowMs()
+	return map[string]any{"lastUpdateId": b.lastUpdateID(), "E": now, "T": now,
+		"bids": wireLevels(b, bids, n), "asks": wireLevels(b, asks, n)}, nil
+}
+
+// perSymbol answers with one object when symbol is sent and an array of
+// every symbol otherwise (-1121 for an unknown symbol).
+func (s *Server) perSymbol(p url.Values, one func(b *book) any) (any, *apiErr) {
+	if p.Get("symbol") != "" {
+		b, aerr := s.bookOf(p)
+		if aerr != nil {
+			return nil, aerr
 		}
-		f := func(d decimal.Decimal) string { return d.StringFixed(int32(b.spec.PricePrecision)) }
-		out = append(out, []any{k.open, f(k.o), f(k.h), f(k.l), f(k.c), k.v.StringFixed(int32(b.spec.QuantityPrecision)),
-			k.open + 59999, "0", k.trades, "0", "0", "0"})
+		return one(b), nil
+	}
+	out := []any{}
+	for _, name := range s.symbolNames() {
+		out = append(out, one(s.books[name]))
 	}
 	return out, nil
 }
 
-type kline struct {
-	open          int64
-	o, h, l, c, v decimal.Decimal
-	trades        int64
+func symbolWeight(with, without int) func(url.Values) int {
+	return func(p url.Values) int {
+		if p.Get("symbol") != "" {
+			return with
+		}
+		return without
+	}
+}
+
+// handleBookTicker serves GET /fapi/v1/ticker/bookTicker (sheet §4.15,
+// with the live lastUpdateId).
+func (s *Server) handleBookTicker(p url.Values) (any, *apiErr) {
+	s.flushBooks()
+	return s.perSymbol(p, func(b *book) any {
+		bids, asks := s.levels(b)
+		bt := s.bookTicker(b, bids, asks)
+		return map[string]any{"symbol": b.spec.Name, "bidPrice": bt.bidPrice, "bidQty": bt.bidQty,
+			"askPrice": bt.askPrice, "askQty": bt.askQty, "time": s.nowMs(), "lastUpdateId": b.seq}
+	})
+}
+
+// handlePremiumIndex serves GET /fapi/v1/premiumIndex (sheet §4.15): mark,
+// index and estimated settle price are the market price.
+func (s *Server) handlePremiumIndex(p url.Values) (any, *apiErr) {
+	now := s.nowMs()
+	return s.perSymbol(p, func(b *book) any {
+		return map[string]any{"symbol": b.spec.Name, "markPrice": f8(b.price), "indexPrice": f8(b.price),
+			"estimatedSettlePrice": f8(b.price), "lastFundingRate": f8(b.fundingRate), "interestRate": "0.00010000",
+			"nextFundingTime": nextFunding(now), "time": now}
+	})
+}
+
+// handleTicker24h serves GET /fapi/v1/ticker/24hr (weight 1 with symbol,
+// 40 without) from the kline history of the last 24 hours and the market
+// price; with no history in the window every price is the market price.
+func (s *Server) handleTicker24h(p url.Values) (any, *apiErr) {
+	now := s.nowMs()
+	return s.perSymbol(p, func(b *book) any {
+		from := now - dayMs
+		open, high, low, last := b.price, b.price, b.price, b.price
+		vol, quote := decimal.Zero, decimal.Zero
+		var count int64
+		first := true
+		for _, k := range b.candles {
+			if k.open < from || k.open > now {
+				continue
+			}
+			if first {
+				open, high, low, first = k.o, k.h, k.l, false
+			}
+			high, low, last = decimal.Max(high, k.h), decimal.Min(low, k.l), k.c
+			vol, quote, count = vol.Add(k.vol), quote.Add(k.quoteVol), count+k.trades
+		}
+		high, low, last = decimal.Max(high, b.price), decimal.Min(low, b.price), b.price
+		pf := func(d decimal.Decimal) string { return d.StringFixed(int32(b.spec.PricePrecision)) }
+		change := last.Sub(open)
+		pct := decimal.Zero
+		if open.IsPositive() {
+			pct = change.Div(open).Mul(decimal.NewFromInt(100))
+		}
+		avg := last
+		if vol.IsPositive() && quote.IsPositive() {
+			avg = quote.Div(vol)
+		}
+		return map[string]any{"symbol": b.spec.Name, "priceChange": pf(change), "priceChangePercent": pct.StringFixed(3),
+			"weightedAvgPrice": pf(avg), "lastPrice": pf(last), "lastQty": b.spec.MinQty.String(), "openPrice": pf(open),
+			"highPrice": pf(high), "lowPrice": pf(low), "volume": vol.StringFixed(int32(b.spec.QuantityPrecision)),
+			"quoteVolume": quote.StringFixed(2), "openTime": from, "closeTime": now,
+			"firstId": b.aggID - count + 1, "lastId": b.aggID, "count": count}
+	})
+}
+
+// handleFundingRate serves GET /fapi/v1/fundingRate: the fundings settled
+// by [Server.SettleFunding], optionally of one symbol, startTime and
+// endTime inclusive, limit 1..1000 (default 100), oldest first; with no
+// startTime the most recent ones.
+func (s *Server) handleFundingRate(p url.Values) (any, *apiErr) {
+	sym := p.Get("symbol")
+	if sym != "" {
+		if _, aerr := s.bookOf(p); aerr != nil {
+			return nil, aerr
+		}
+	}
+	limit := 100
+	if v := p.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, errf(400, -1130, "Data sent for parameter 'limit' is not valid.")
+		}
+		limit = n
+	}
+	start, end := int64(-1<<62), int64(1<<62)
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"startTime", &start}, {"endTime", &end}} {
+		if v := p.Get(f.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, errf(400, -1100, "Illegal characters found in parameter '%s'; legal range is '^[0-9]{1,20}$'.", f.name)
+			}
+			*f.v = n
+		}
+	}
+	var sel []map[string]any
+	for _, f := range s.funding {
+		if (sym != "" && f.symbol != sym) || f.time < start || f.time > end {
+			continue
+		}
+		sel = append(sel, map[string]any{"symbol": f.symbol, "fundingRate": f8(f.rate), "fundingTime": f.time, "markPrice": f8(f.mark)})
+	}
+	if p.Get("startTime") != "" {
+		sel = sel[:min(limit, len(sel))]
+	} else {
+		sel = sel[max(0, len(sel)-limit):]
+	}
+	if sel == nil {
+		sel = []map[string]any{}
+	}
+	return sel, nil
 }

@@ -215,6 +215,7 @@ func (s *Server) handleCountdown(p url.Values) (any, *apiErr) {
 			defer s.mu.Unlock()
 			if !s.closed {
 				s.cancelAllLocked(b)
+				s.flushBooks()
 			}
 		})
 	}

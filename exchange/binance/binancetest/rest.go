@@ -60,25 +60,22 @@ var routes = map[string]endpoint{
 	"GET /fapi/v1/symbolConfig":        {signed: true, weight: w(5), handle: (*Server).handleSymbolConfig},
 	"POST /fapi/v1/leverage":           {signed: true, weight: w(1), handle: (*Server).handleLeverage},
 	"POST /fapi/v1/positionSide/dual":  {signed: true, weight: w(1), handle: (*Server).handlePositionMode},
+	"GET /fapi/v1/depth":               {weight: depthWeight, handle: (*Server).handleDepth},
+	"GET /fapi/v1/ticker/bookTicker":   {weight: symbolWeight(2, 5), handle: (*Server).handleBookTicker},
+	"GET /fapi/v1/ticker/24hr":         {weight: symbolWeight(1, 40), handle: (*Server).handleTicker24h},
+	"GET /fapi/v1/premiumIndex":        {weight: symbolWeight(1, 10), handle: (*Server).handlePremiumIndex},
+	"GET /fapi/v1/fundingRate":         {weight: w(1), handle: (*Server).handleFundingRate},
+	"POST /fapi/v1/marginType":         {signed: true, weight: w(1), handle: (*Server).handleMarginType},
+	"GET /fapi/v1/positionSide/dual":   {signed: true, weight: w(30), handle: (*Server).handlePositionModeGet},
+	"GET /fapi/v2/account":             {signed: true, weight: w(10), handle: (*Server).handleAccountV2},
+	"GET /fapi/v2/balance":             {signed: true, weight: w(5), handle: (*Server).handleBalance},
+	"GET /fapi/v3/balance":             {signed: true, weight: w(5), handle: (*Server).handleBalance},
+	"GET /fapi/v2/positionRisk":        {signed: true, weight: w(10), handle: (*Server).handlePositionRiskV2},
+	"GET /fapi/v1/leverageBracket":     {signed: true, weight: w(1), handle: (*Server).handleLeverageBracket},
+	"GET /fapi/v1/rateLimit/order":     {signed: true, weight: w(1), handle: (*Server).handleOrderRateLimit},
 	"POST /fapi/v1/listenKey":          {apiKey: true, weight: w(1), handle: (*Server).handleListenKeyPost},
 	"PUT /fapi/v1/listenKey":           {apiKey: true, weight: w(1), handle: (*Server).handleListenKeyPut},
 	"DELETE /fapi/v1/listenKey":        {apiKey: true, weight: w(1), handle: (*Server).handleListenKeyDelete},
-}
-
-func klineWeight(p url.Values) int {
-	n, err := strconv.Atoi(p.Get("limit"))
-	if err != nil || n == 0 {
-		n = 500
-	}
-	switch {
-	case n < 100:
-		return 1
-	case n < 500:
-		return 2
-	case n <= 1000:
-		return 5
-	}
-	return 10
 }
 
 func openOrdersWeight(p url.Values) int {
@@ -132,6 +129,7 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		} else {
 			res, aerr = ep.handle(s, params)
 		}
+		s.flushBooks()
 	}
 	s.mu.Unlock()
 	if hasFault {

@@ -40,30 +40,37 @@ type Server struct {
 	wallet      decimal.Decimal
 	positions   map[posKey]*position
 	leverage    map[string]int
-	hedge       bool
-	listenKey   string
-	keyExpiry   time.Time
-	rng         *rand.Rand
-	conns       map[*wsConn]struct{}
-	stallGate   chan struct{} // non-nil while stalled: closed on resume
-	weightMin   int64
-	weightUsed  int
-	ord10Win    int64
-	ord10       int
-	ord1mWin    int64
-	ord1m       int
-	faults      []Fault
-	countdowns  map[string]*time.Timer
-	requests    map[string]int
-	closed      bool
+	marginType  map[string]string // CROSSED or ISOLATED
+	funding     []fundingRecord
+	// marginCalled is set once MARGIN_CALL went out, until the margin
+	// ratio falls back below the threshold.
+	marginCalled bool
+	stop         chan struct{} // closed by Close: ends the periodic pushes
+	hedge        bool
+	listenKey    string
+	keyExpiry    time.Time
+	rng          *rand.Rand
+	conns        map[*wsConn]struct{}
+	stallGate    chan struct{} // non-nil while stalled: closed on resume
+	weightMin    int64
+	weightUsed   int
+	ord10Win     int64
+	ord10        int
+	ord1mWin     int64
+	ord1m        int
+	faults       []Fault
+	countdowns   map[string]*time.Timer
+	requests     map[string]int
+	closed       bool
 
 	pongs atomic.Int64
 	wg    sync.WaitGroup
 }
 
-// NewServer starts a server on 127.0.0.1. It listens BTCUSDT unless
-// WithSymbol says otherwise.
-func NewServer(opts ...Option) *Server {
+// New starts a server on 127.0.0.1 listing BTCUSDT unless WithSymbol
+// says otherwise. It reports every bad option at once (errors.Join), a
+// malformed seeded kline file among them.
+func New(opts ...Option) (*Server, error) {
 	o := defaultOptions()
 	for _, op := range opts {
 		op.apply(&o)
@@ -71,22 +78,50 @@ func NewServer(opts ...Option) *Server {
 	if len(o.symbols) == 0 {
 		o.symbols = []Symbol{BTCUSDT()}
 	}
-	if o.fillParts < 1 {
-		o.fillParts = 1
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		o: o, books: map[string]*book{}, nextOrderID: 4000000000, nextTradeID: 900000,
-		wallet: o.balance, positions: map[posKey]*position{}, leverage: map[string]int{}, hedge: o.hedge,
-		rng: rand.New(rand.NewPCG(o.listenKeySeed, 7)), conns: map[*wsConn]struct{}{},
-		countdowns: map[string]*time.Timer{}, requests: map[string]int{},
+		wallet: o.balance, positions: map[posKey]*position{}, leverage: map[string]int{}, marginType: map[string]string{},
+		hedge: o.hedge, rng: rand.New(rand.NewPCG(o.listenKeySeed, 7)), conns: map[*wsConn]struct{}{},
+		countdowns: map[string]*time.Timer{}, requests: map[string]int{}, stop: make(chan struct{}),
 	}
+	unpriced := map[string]bool{}
 	for _, sym := range o.symbols {
+		unpriced[sym.Name] = sym.Price.IsZero()
 		sym.fillDefaults()
-		s.books[sym.Name] = &book{spec: sym, price: sym.Price, byID: map[int64]*order{}, byClient: map[string]*order{}}
+		s.books[sym.Name] = &book{spec: sym, price: sym.Price, byID: map[int64]*order{}, byClient: map[string]*order{},
+			fundingRate: decimal.RequireFromString("0.0001"), base: intervals[0], seq: 1_000_000, depth: map[string]decimal.Decimal{}}
 		s.leverage[sym.Name] = o.defaultLeverage
+		s.marginType[sym.Name] = "CROSSED"
+	}
+	if err := s.applySeeds(o.seeds); err != nil {
+		return nil, err
+	}
+	for name, b := range s.books {
+		if n := len(b.candles); n > 0 && unpriced[name] {
+			b.price = b.candles[n-1].c
+		}
+		s.depthNow(b) // the book as it starts: the first diff is a real change
 	}
 	s.upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	if o.periodic {
+		s.wg.Add(1)
+		go s.periodic()
+	}
+	return s, nil
+}
+
+// NewServer is [New] for tests whose options are known to be valid: it
+// panics on the error New would return, as httptest.NewServer panics when
+// it cannot listen.
+func NewServer(opts ...Option) *Server {
+	s, err := New(opts...)
+	if err != nil {
+		panic(err)
+	}
 	return s
 }
 
@@ -105,6 +140,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	close(s.stop)
 	for _, t := range s.countdowns {
 		t.Stop()
 	}

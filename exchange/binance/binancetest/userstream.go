@@ -44,13 +44,8 @@ func (s *Server) ExpireListenKey() {
 	if s.listenKey == "" {
 		return
 	}
-	key := s.listenKey
-	msg, _ := json.Marshal(map[string]any{"e": "listenKeyExpired", "E": s.nowMs(), "listenKey": key})
-	for c := range s.conns {
-		if c.route == "private" && c.key == key {
-			c.send(msg)
-		}
-	}
+	msg, _ := json.Marshal(map[string]any{"e": "listenKeyExpired", "E": s.nowMs(), "listenKey": s.listenKey})
+	s.emitUserRaw("listenKeyExpired", msg)
 	s.listenKey = ""
 }
 
@@ -138,28 +133,54 @@ func (s *Server) emitAccount(symbol, side string) {
 }
 
 // PushUserEvent sends a raw user-data message (for example the sheet's
-// MARGIN_CALL example) to every connection on the current listen key.
+// MARGIN_CALL example) to every connection following the current listen
+// key, subject to their events= filters.
 func (s *Server) PushUserEvent(raw []byte) {
+	var head struct {
+		E string `json:"e"`
+	}
+	_ = json.Unmarshal(raw, &head)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.emitUserRaw(raw)
+	s.emitUserRaw(head.E, raw)
 }
 
-func (s *Server) emitUser(v any) {
+// emitUser sends a user-data event, v a map with its type in "e". Called
+// with s.mu held.
+func (s *Server) emitUser(v map[string]any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("binancetest: marshal event: %v", err)) // our own value: a bug
 	}
-	s.emitUserRaw(b)
+	e, _ := v["e"].(string)
+	s.emitUserRaw(e, b)
 }
 
-func (s *Server) emitUserRaw(b []byte) {
+// emitUserRaw sends event b of type e to every connection following the
+// valid listen key whose events= filter lets e through; on a combined
+// (/stream) connection it is wrapped as {"stream":<listenKey>,"data":…}.
+// Called with s.mu held.
+func (s *Server) emitUserRaw(e string, b []byte) {
 	if !s.keyValid() {
 		return
 	}
+	key := s.listenKey
+	var wrapped []byte
 	for c := range s.conns {
-		if c.route == "private" && c.key == s.listenKey {
-			c.send(b)
+		filter, ok := c.users[key]
+		if !ok || (filter != nil && !filter[e]) {
+			continue
 		}
+		if c.combined {
+			if wrapped == nil {
+				wrapped, _ = json.Marshal(struct {
+					Stream string          `json:"stream"`
+					Data   json.RawMessage `json:"data"`
+				}{key, b})
+			}
+			c.send(wrapped)
+			continue
+		}
+		c.send(b)
 	}
 }
