@@ -103,6 +103,9 @@ func New(opts ...Option) (*Server, error) {
 		if n := len(b.candles); n > 0 && unpriced[name] {
 			b.price = b.candles[n-1].c
 		}
+		for _, k := range b.candles {
+			b.aggID += k.trades // trade IDs continue the seeded history
+		}
 		s.depthNow(b) // the book as it starts: the first diff is a real change
 	}
 	s.upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
