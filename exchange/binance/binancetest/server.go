@@ -3,6 +3,7 @@ package binancetest
 // This file: the Server, its lifecycle, clock and fault injection.
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -78,9 +79,7 @@ func New(opts ...Option) (*Server, error) {
 	if len(o.symbols) == 0 {
 		o.symbols = []Symbol{BTCUSDT()}
 	}
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
+	optErr := o.validate() // reported with the seeds' problems
 	s := &Server{
 		o: o, books: map[string]*book{}, nextOrderID: 4000000000, nextTradeID: 900000,
 		wallet: o.balance, positions: map[posKey]*position{}, leverage: map[string]int{}, marginType: map[string]string{},
@@ -96,7 +95,7 @@ func New(opts ...Option) (*Server, error) {
 		s.leverage[sym.Name] = o.defaultLeverage
 		s.marginType[sym.Name] = "CROSSED"
 	}
-	if err := s.applySeeds(o.seeds); err != nil {
+	if err := errors.Join(optErr, s.applySeeds(o.seeds)); err != nil {
 		return nil, err
 	}
 	for name, b := range s.books {
