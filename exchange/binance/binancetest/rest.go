@@ -87,7 +87,8 @@ func openOrdersWeight(p url.Values) int {
 
 func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	switch {
-	case strings.HasPrefix(r.URL.Path, "/public/"), strings.HasPrefix(r.URL.Path, "/market/"), strings.HasPrefix(r.URL.Path, "/private/"):
+	case strings.HasPrefix(r.URL.Path, "/public/"), strings.HasPrefix(r.URL.Path, "/market/"), strings.HasPrefix(r.URL.Path, "/private/"),
+		strings.HasPrefix(r.URL.Path, "/ws/"), r.URL.Path == "/ws", r.URL.Path == "/stream":
 		s.serveWS(rw, r)
 		return
 	}
