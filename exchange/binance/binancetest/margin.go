@@ -207,7 +207,7 @@ func (s *Server) emitMarginCall() {
 		}
 		b := s.books[k.symbol]
 		mark := b.price
-		ps = append(ps, map[string]string{"s": k.symbol, "ps": k.side, "pa": p.amt.String(), "mt": "CROSSED", "iw": "0",
+		ps = append(ps, map[string]string{"s": k.symbol, "ps": k.side, "pa": p.amt.StringFixed(int32(b.spec.QuantityPrecision)), "mt": "CROSSED", "iw": "0",
 			"mp": f8(mark), "up": f8(p.amt.Mul(mark.Sub(p.entry))), "mm": f8(p.amt.Abs().Mul(mark).Mul(s.o.maintRate))})
 	}
 	s.emitUser(map[string]any{"e": "MARGIN_CALL", "E": s.nowMs(), "cw": f8(s.wallet), "p": ps})
