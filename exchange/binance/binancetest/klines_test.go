@@ -108,7 +108,9 @@ func TestKlinesEveryIntervalAtStart(t *testing.T) {
 func TestKlinesQueryWindow(t *testing.T) {
 	start := fixedNow.Truncate(24 * time.Hour).Add(-24 * time.Hour)
 	s := newFixed(t, WithKlines("BTCUSDT", "1m", synthetic(start, 24*60)))
-	ms := func(min int) string { return strconv.FormatInt(start.Add(time.Duration(min)*time.Minute).UnixMilli(), 10) }
+	ms := func(min int) string {
+		return strconv.FormatInt(start.Add(time.Duration(min)*time.Minute).UnixMilli(), 10)
+	}
 	opens := func(rows [][]any) []string {
 		var out []string
 		for _, r := range rows {

@@ -24,9 +24,9 @@ type wsConn struct {
 	// users maps the listen keys the connection follows to their events=
 	// filter (nil: every event).
 	users map[string]map[string]bool
-	out      chan []byte
-	done     chan struct{}
-	once     sync.Once
+	out   chan []byte
+	done  chan struct{}
+	once  sync.Once
 }
 
 // send queues a message; a connection whose queue overflows is dropped, as
