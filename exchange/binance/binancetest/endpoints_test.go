@@ -91,6 +91,10 @@ func TestEndpointWeightsAndShapes(t *testing.T) {
 			`{"symbol":"BTCUSDT","notionalCoef":1.0,"brackets":[{"bracket":1,"initialLeverage":125,"notionalCap":1000000000,"notionalFloor":0,"maintMarginRatio":0.004,"cum":0.0}]}`},
 		{"leverageBracket all", "/fapi/v1/leverageBracket", "", true, "1",
 			`[{"symbol":"BTCUSDT","notionalCoef":1.0,"brackets":[{"bracket":1,"initialLeverage":125,"notionalCap":1000000000,"notionalFloor":0,"maintMarginRatio":0.004,"cum":0.0}]}]`},
+		{"ticker/price", "/fapi/v1/ticker/price", "symbol=BTCUSDT", false, "1", `{"symbol":"BTCUSDT","price":"60000.00","time":` + ts + `}`},
+		{"v2 ticker/price all", "/fapi/v2/ticker/price", "", false, "2", `[{"symbol":"BTCUSDT","price":"60000.00","time":` + ts + `}]`},
+		{"commissionRate", "/fapi/v1/commissionRate", "symbol=BTCUSDT", true, "20", `{"symbol":"BTCUSDT","makerCommissionRate":"0.0002","takerCommissionRate":"0.0005"}`},
+		{"allOrders empty", "/fapi/v1/allOrders", "symbol=BTCUSDT", true, "5", `[]`},
 		{"rateLimit/order", "/fapi/v1/rateLimit/order", "", true, "1",
 			`[{"rateLimitType":"ORDERS","interval":"SECOND","intervalNum":10,"limit":300},{"rateLimitType":"ORDERS","interval":"MINUTE","intervalNum":1,"limit":1200}]`},
 	}
@@ -278,3 +282,32 @@ func TestV2ListsEverySymbol(t *testing.T) {
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
+func TestOpenOrderAndAllOrders(t *testing.T) {
+	s := newFixed(t)
+	for _, cid := range []string{"a1", "a2", "a3"} {
+		a := call(t, s, "POST", "/fapi/v1/order", "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.002&price=59000&newClientOrderId="+cid, true, fixedMs, APIKey)
+		require.Equal(t, 200, a.status, a.body)
+	}
+	a := call(t, s, "DELETE", "/fapi/v1/order", "symbol=BTCUSDT&origClientOrderId=a2", true, fixedMs, APIKey)
+	require.Equal(t, 200, a.status, a.body)
+	open := sget(t, s, "/fapi/v1/openOrder", "symbol=BTCUSDT&origClientOrderId=a1")
+	require.Equal(t, 200, open.status, open.body)
+	assert.Contains(t, open.body, `"status":"NEW"`)
+	assert.Equal(t, -2013, code(t, sget(t, s, "/fapi/v1/openOrder", "symbol=BTCUSDT&origClientOrderId=a2")), "canceled: not open")
+	assert.Equal(t, -2013, code(t, sget(t, s, "/fapi/v1/openOrder", "symbol=BTCUSDT&origClientOrderId=zz")))
+	var all []struct {
+		OrderID       int64  `json:"orderId"`
+		ClientOrderID string `json:"clientOrderId"`
+		Status        string `json:"status"`
+	}
+	require.NoError(t, jsonUnmarshal(sget(t, s, "/fapi/v1/allOrders", "symbol=BTCUSDT").body, &all))
+	require.Len(t, all, 3)
+	assert.Equal(t, []string{"a1", "a2", "a3"}, []string{all[0].ClientOrderID, all[1].ClientOrderID, all[2].ClientOrderID})
+	assert.Equal(t, "CANCELED", all[1].Status)
+	require.NoError(t, jsonUnmarshal(sget(t, s, "/fapi/v1/allOrders", "symbol=BTCUSDT&limit=1&orderId="+strconv.FormatInt(all[1].OrderID, 10)).body, &all))
+	require.Len(t, all, 1)
+	assert.Equal(t, "a2", all[0].ClientOrderID)
+	assert.Equal(t, -4166, code(t, sget(t, s, "/fapi/v1/allOrders", "symbol=BTCUSDT&startTime=1&endTime="+strconv.FormatInt(fixedMs, 10))))
+	assert.Equal(t, -1130, code(t, sget(t, s, "/fapi/v1/allOrders", "symbol=BTCUSDT&limit=1001")))
+}

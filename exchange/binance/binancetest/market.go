@@ -275,3 +275,23 @@ func (s *Server) handleFundingRate(p url.Values) (any, *apiErr) {
 	}
 	return sel, nil
 }
+
+// handleTickerPrice serves GET /fapi/v1/ticker/price and /fapi/v2/ticker/price
+// (weight 1 with symbol, 2 without): the last price.
+func (s *Server) handleTickerPrice(p url.Values) (any, *apiErr) {
+	now := s.nowMs()
+	return s.perSymbol(p, func(b *book) any {
+		return map[string]any{"symbol": b.spec.Name, "price": b.price.StringFixed(int32(b.spec.PricePrecision)), "time": now}
+	})
+}
+
+// handleCommissionRate serves GET /fapi/v1/commissionRate (weight 20,
+// signed): the WithFees rates.
+func (s *Server) handleCommissionRate(p url.Values) (any, *apiErr) {
+	b, aerr := s.bookOf(p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return map[string]any{"symbol": b.spec.Name, "makerCommissionRate": s.o.makerFee.String(),
+		"takerCommissionRate": s.o.takerFee.String()}, nil
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"time"
 
@@ -300,6 +301,79 @@ func (s *Server) handleUserTrades(p url.Values) (any, *apiErr) {
 			OrderID: t.orderID, Price: t.price.StringFixed(int32(b.spec.PricePrecision)), Qty: t.qty.StringFixed(int32(b.spec.QuantityPrecision)),
 			QuoteQty: t.price.Mul(t.qty).StringFixed(int32(b.spec.PricePrecision + b.spec.QuantityPrecision)), RealizedPnl: t.realized.StringFixed(8),
 			Side: t.side, PositionSide: t.ps, Symbol: t.symbol, Time: t.time})
+	}
+	return out, nil
+}
+
+// handleOpenOrder serves GET /fapi/v1/openOrder: the order while it is
+// open, -2013 "Order does not exist." once it is not (sheet §4.9).
+func (s *Server) handleOpenOrder(p url.Values) (any, *apiErr) {
+	b, aerr := s.bookOf(p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	o, aerr := s.lookup(b, p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if o == nil || (o.status != "NEW" && o.status != "PARTIALLY_FILLED") {
+		return nil, errf(400, -2013, "Order does not exist.")
+	}
+	return s.wire(o, true), nil
+}
+
+// handleAllOrders serves GET /fapi/v1/allOrders (sheet §4.9): the
+// symbol's orders, oldest first, from orderId when sent, else within
+// startTime..endTime (at most 7 days, default the last 7), limit 1..1000
+// (default 500).
+func (s *Server) handleAllOrders(p url.Values) (any, *apiErr) {
+	b, aerr := s.bookOf(p)
+	if aerr != nil {
+		return nil, aerr
+	}
+	limit := 500
+	if v := p.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, errf(400, -1130, "Data sent for parameter 'limit' is not valid.")
+		}
+		limit = n
+	}
+	const week = 7 * 24 * 3600 * 1000
+	start, _ := strconv.ParseInt(p.Get("startTime"), 10, 64)
+	end, _ := strconv.ParseInt(p.Get("endTime"), 10, 64)
+	switch {
+	case end == 0 && start == 0:
+		end = s.nowMs()
+		start = end - week
+	case end == 0:
+		end = start + week
+	case start == 0:
+		start = end - week
+	}
+	if end-start > week {
+		return nil, errf(400, -4166, "Search window is restricted to recent 7 days only.")
+	}
+	fromID, _ := strconv.ParseInt(p.Get("orderId"), 10, 64)
+	ids := make([]int64, 0, len(b.byID))
+	for id := range b.byID {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := []wireOrder{}
+	for _, id := range ids {
+		o := b.byID[id]
+		if len(out) >= limit {
+			break
+		}
+		if fromID != 0 {
+			if id < fromID {
+				continue
+			}
+		} else if o.created < start || o.created > end {
+			continue
+		}
+		out = append(out, s.wire(o, true))
 	}
 	return out, nil
 }
