@@ -34,6 +34,7 @@ type book struct {
 	seq   int64
 	depth map[string]decimal.Decimal
 	best  bestLevels // as last pushed on bookTicker
+	dirty bool       // changed since the last flush
 }
 
 type order struct {

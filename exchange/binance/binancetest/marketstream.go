@@ -101,14 +101,23 @@ func (s *Server) depthNow(b *book) (bids, asks []level) {
 // cover two IDs each: U = previous u + 1, u = U + 1, pu = previous u.
 func (b *book) lastUpdateID() int64 { return b.seq + 1 }
 
-// flushBooks publishes the change of every book since the last flush as
-// one @depth diff event (and bookTicker and partial depth); force also
-// publishes bookTicker for that book when nothing changed. Called with
-// s.mu held at the end of every request and command that can change a
-// book.
+// flushBooks publishes the change of every book marked dirty (by an
+// order event) since the last flush as one @depth diff event (and
+// bookTicker and partial depth); a forced book (a price move) is
+// compared even when not dirty, and publishes bookTicker even when
+// nothing changed. Called with s.mu held at the end of every request and
+// command that can change a book.
 func (s *Server) flushBooks(force ...*book) {
 	for _, name := range s.symbolNames() {
 		b := s.books[name]
+		forced := false
+		for _, f := range force {
+			forced = forced || f == b
+		}
+		if !b.dirty && !forced {
+			continue
+		}
+		b.dirty = false
 		prev := b.depth
 		bids, asks := s.depthNow(b)
 		var db, da [][2]string
@@ -136,10 +145,6 @@ func (s *Server) flushBooks(force ...*book) {
 			}
 		}
 		changed := len(db)+len(da) > 0
-		forced := false
-		for _, f := range force {
-			forced = forced || f == b
-		}
 		if !changed && !forced {
 			continue
 		}

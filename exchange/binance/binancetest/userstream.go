@@ -102,6 +102,7 @@ func (s *Server) emitOrder(o *order, exec string, t *trade) { s.emitOrderReason(
 
 // emitOrderReason pushes ORDER_TRADE_UPDATE. Called with s.mu held.
 func (s *Server) emitOrderReason(o *order, exec string, t *trade, er string) {
+	s.books[o.symbol].dirty = true // every order change may change the book
 	sp := s.books[o.symbol].spec
 	pf := func(d decimal.Decimal) string { return d.StringFixed(int32(sp.PricePrecision)) }
 	qf := func(d decimal.Decimal) string { return d.StringFixed(int32(sp.QuantityPrecision)) }
