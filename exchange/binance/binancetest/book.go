@@ -45,6 +45,7 @@ type order struct {
 	status                       string
 	reduceOnly                   bool
 	created, updated             int64
+	amends                       int // modifications so far
 }
 
 type trade struct {
@@ -132,50 +133,14 @@ func (s *Server) place(sp orderSpec) (*order, *apiErr) {
 	if prev, ok := b.byClient[cid]; ok && (prev.status == "NEW" || prev.status == "PARTIALLY_FILLED") {
 		return nil, errf(400, -4116, "clientOrderId is duplicated")
 	}
-	qs := sp["quantity"]
-	if qs == "" {
-		return nil, errf(400, -1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
-	}
-	qty, err := decimal.NewFromString(qs)
-	if err != nil || strings.ContainsAny(qs, "eE") {
-		return nil, errf(400, -1100, "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
-	}
-	if fracDigits(qs) > spec.QuantityPrecision && !qty.Equal(qty.Truncate(int32(spec.QuantityPrecision))) {
-		return nil, errf(400, -1111, "Precision is over the maximum defined for this asset.")
-	}
-	if !qty.IsPositive() {
-		return nil, errf(400, -4003, "Quantity less than or equal to zero.")
-	}
-	if qty.LessThan(spec.MinQty) {
-		return nil, errf(400, -4004, "Quantity less than min quantity.")
-	}
-	if qty.GreaterThan(spec.MaxQty) {
-		return nil, errf(400, -4005, "Quantity greater than max quantity.")
-	}
-	if !qty.Sub(spec.MinQty).Mod(spec.StepSize).IsZero() {
-		return nil, errf(400, -4023, "Qty not increased by step size.")
+	qty, aerr := parseQty(spec, sp["quantity"])
+	if aerr != nil {
+		return nil, aerr
 	}
 	price := decimal.Zero
 	if typ == "LIMIT" {
-		ps := sp["price"]
-		if ps == "" {
-			return nil, errf(400, -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
-		}
-		price, err = decimal.NewFromString(ps)
-		if err != nil || strings.ContainsAny(ps, "eE") {
-			return nil, errf(400, -1100, "Illegal characters found in parameter 'price'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
-		}
-		if fracDigits(ps) > spec.PricePrecision && !price.Equal(price.Truncate(int32(spec.PricePrecision))) {
-			return nil, errf(400, -1111, "Precision is over the maximum defined for this asset.")
-		}
-		if price.LessThan(spec.MinPrice) {
-			return nil, errf(400, -4013, "Price less than min price.")
-		}
-		if price.GreaterThan(spec.MaxPrice) {
-			return nil, errf(400, -4002, "Price greater than max price.")
-		}
-		if !price.Sub(spec.MinPrice).Mod(spec.TickSize).IsZero() {
-			return nil, errf(400, -4014, "Price not increased by tick size.")
+		if price, aerr = parsePrice(spec, sp["price"]); aerr != nil {
+			return nil, aerr
 		}
 	}
 	notionalPrice := price
@@ -415,4 +380,52 @@ func (s *Server) fillParts(o *order) {
 		}
 		s.fill(o, q, o.price, true)
 	}
+}
+
+// parseQty checks a quantity against LOT_SIZE and the precision.
+func parseQty(spec Symbol, qs string) (decimal.Decimal, *apiErr) {
+	if qs == "" {
+		return decimal.Zero, errf(400, -1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+	}
+	qty, err := decimal.NewFromString(qs)
+	if err != nil || strings.ContainsAny(qs, "eE") {
+		return decimal.Zero, errf(400, -1100, "Illegal characters found in parameter 'quantity'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+	}
+	if fracDigits(qs) > spec.QuantityPrecision && !qty.Equal(qty.Truncate(int32(spec.QuantityPrecision))) {
+		return decimal.Zero, errf(400, -1111, "Precision is over the maximum defined for this asset.")
+	}
+	switch {
+	case !qty.IsPositive():
+		return decimal.Zero, errf(400, -4003, "Quantity less than or equal to zero.")
+	case qty.LessThan(spec.MinQty):
+		return decimal.Zero, errf(400, -4004, "Quantity less than min quantity.")
+	case qty.GreaterThan(spec.MaxQty):
+		return decimal.Zero, errf(400, -4005, "Quantity greater than max quantity.")
+	case !qty.Sub(spec.MinQty).Mod(spec.StepSize).IsZero():
+		return decimal.Zero, errf(400, -4023, "Qty not increased by step size.")
+	}
+	return qty, nil
+}
+
+// parsePrice checks a limit price against PRICE_FILTER and the precision.
+func parsePrice(spec Symbol, ps string) (decimal.Decimal, *apiErr) {
+	if ps == "" {
+		return decimal.Zero, errf(400, -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+	}
+	price, err := decimal.NewFromString(ps)
+	if err != nil || strings.ContainsAny(ps, "eE") {
+		return decimal.Zero, errf(400, -1100, "Illegal characters found in parameter 'price'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+	}
+	if fracDigits(ps) > spec.PricePrecision && !price.Equal(price.Truncate(int32(spec.PricePrecision))) {
+		return decimal.Zero, errf(400, -1111, "Precision is over the maximum defined for this asset.")
+	}
+	switch {
+	case price.LessThan(spec.MinPrice):
+		return decimal.Zero, errf(400, -4013, "Price less than min price.")
+	case price.GreaterThan(spec.MaxPrice):
+		return decimal.Zero, errf(400, -4002, "Price greater than max price.")
+	case !price.Sub(spec.MinPrice).Mod(spec.TickSize).IsZero():
+		return decimal.Zero, errf(400, -4014, "Price not increased by tick size.")
+	}
+	return price, nil
 }

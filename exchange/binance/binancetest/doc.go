@@ -25,11 +25,12 @@
 // checks (-1021), request weights and order counts (429 with -1003 /
 // -1015, X-MBX-USED-WEIGHT-1M and X-MBX-ORDER-COUNT-* headers). Served:
 // ping, time, exchangeInfo, klines, depth, ticker/bookTicker, ticker/24hr,
-// ticker/price (v1, v2), premiumIndex, fundingRate; order, batchOrders,
-// order and batch cancels, allOpenOrders, countdownCancelAll, order query,
-// openOrder, openOrders, allOrders, userTrades; account (v2, v3), balance
-// (v2, v3), positionRisk (v2, v3), accountConfig, symbolConfig,
-// commissionRate, leverage, leverageBracket, marginType, positionSide/dual
+// ticker/price (v1, v2), premiumIndex, fundingRate; order (POST, PUT to
+// modify, GET, DELETE), batchOrders (POST, DELETE), allOpenOrders,
+// countdownCancelAll, openOrder, openOrders, allOrders, userTrades;
+// account (v2, v3), balance (v2, v3), positionRisk (v2, v3),
+// accountConfig, symbolConfig, commissionRate, leverage, leverageBracket,
+// marginType, positionSide/dual
 // (GET and POST), rateLimit/order; listenKey. Each has the weight, the
 // parameters, the errors and the payload shape of the sheet's and the
 // docs' examples; where they are silent the handler's comment states the
@@ -105,6 +106,8 @@
 // [Server.Resume] (sockets stay open but go silent, pongs included).
 //
 // What it does not model: isolated margin wallets (a symbol set to
-// ISOLATED is margined as cross), the PERCENT_PRICE filter, order
-// amendment, algo orders, multi-assets mode and the WebSocket API.
+// ISOLATED is margined as cross), the PERCENT_PRICE filter, priceMatch,
+// batch modification, algo orders, multi-assets mode and the WebSocket
+// API. Resting orders fill whole when the price reaches them (in parts,
+// but at once), so an order never stays partly filled.
 package binancetest

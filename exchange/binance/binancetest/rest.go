@@ -47,6 +47,7 @@ var routes = map[string]endpoint{
 	"GET /fapi/v1/klines":              {weight: klineWeight, handle: (*Server).handleKlines},
 	"POST /fapi/v1/order":              {signed: true, weight: w(0), handleH: (*Server).handlePlace},
 	"POST /fapi/v1/batchOrders":        {signed: true, weight: w(5), handleH: (*Server).handleBatchPlace},
+	"PUT /fapi/v1/order":               {signed: true, weight: w(0), handleH: (*Server).handleModify},
 	"DELETE /fapi/v1/order":            {signed: true, weight: w(1), handle: (*Server).handleCancel},
 	"DELETE /fapi/v1/batchOrders":      {signed: true, weight: w(1), handle: (*Server).handleBatchCancel},
 	"DELETE /fapi/v1/allOpenOrders":    {signed: true, weight: w(1), handle: (*Server).handleCancelAll},
