@@ -4,6 +4,7 @@ package binancetest
 // cancels and price moves.
 
 import (
+	"strconv"
 	"context"
 	"fmt"
 	"net/url"
@@ -252,6 +253,13 @@ func (s *Server) fillExec(o *order, qty, price decimal.Decimal, maker bool, exec
 	t := trade{id: s.nextTradeID, orderID: o.id, symbol: o.symbol, side: o.side, ps: o.ps, price: price, qty: qty,
 		fee: fee, realized: realized, maker: maker, time: now}
 	b.trades = append(b.trades, t)
+	tid := strconv.FormatInt(t.id, 10)
+	if !realized.IsZero() {
+		s.addIncome(o.symbol, "REALIZED_PNL", realized, tid, now)
+	}
+	if !fee.IsZero() {
+		s.addIncome(o.symbol, "COMMISSION", fee.Neg(), tid, now)
+	}
 	s.emitOrder(o, exec, &t)
 	s.emitAccount(o.symbol, o.ps)
 }

@@ -29,7 +29,7 @@
 // modify, GET, DELETE), batchOrders (POST, DELETE), allOpenOrders,
 // countdownCancelAll, openOrder, openOrders, allOrders, userTrades;
 // account (v2, v3), balance (v2, v3), positionRisk (v2, v3),
-// accountConfig, symbolConfig, commissionRate, leverage, leverageBracket,
+// accountConfig, symbolConfig, commissionRate, income, leverage, leverageBracket,
 // marginType, positionSide/dual
 // (GET and POST), rateLimit/order; listenKey. Each has the weight, the
 // parameters, the errors and the payload shape of the sheet's and the

@@ -154,7 +154,11 @@ func (s *Server) SettleFunding(ctx context.Context, symbol string, rate decimal.
 		if !ok || p.amt.IsZero() {
 			continue
 		}
-		paid = paid.Add(p.amt.Mul(b.price).Mul(rate).Round(8))
+		pay := p.amt.Mul(b.price).Mul(rate).Round(8)
+		if !pay.IsZero() {
+			s.addIncome(symbol, "FUNDING_FEE", pay.Neg(), "", now)
+		}
+		paid = paid.Add(pay)
 	}
 	if paid.IsZero() {
 		return nil

@@ -104,6 +104,20 @@ func TestFundingFee(t *testing.T) {
 	require.NoError(t, s.SettleFunding(t.Context(), "BTCUSDT", dec("0.0001")))
 	assert.True(t, before.Equal(s.Wallet()))
 	assert.Empty(t, quiet(c, 100*time.Millisecond))
+
+	// The income history has both fundings and the fills' commissions.
+	inc := call(t, s, "GET", "/fapi/v1/income", "incomeType=FUNDING_FEE", true, time.Now().UnixMilli(), APIKey)
+	require.Equal(t, 200, inc.status, inc.body)
+	var rows []map[string]any
+	require.NoError(t, jsonUnmarshal(inc.body, &rows))
+	require.Len(t, rows, 2)
+	assert.Equal(t, []any{"BTCUSDT", "FUNDING_FEE", "-0.06000000", "USDT", ""}, []any{rows[0]["symbol"], rows[0]["incomeType"], rows[0]["income"], rows[0]["asset"], rows[0]["tradeId"]})
+	assert.Equal(t, "0.12000000", rows[1]["income"])
+	inc = call(t, s, "GET", "/fapi/v1/income", "incomeType=COMMISSION&limit=1&page=2", true, time.Now().UnixMilli(), APIKey)
+	require.NoError(t, jsonUnmarshal(inc.body, &rows))
+	require.Len(t, rows, 1)
+	assert.Equal(t, "-0.29999950", rows[0]["income"], "0.010 × 59999.9 × 0.0005, the closing sell's")
+	assert.Equal(t, "61", weightOf(inc), "one listen key, then two income queries of 30")
 }
 
 // TestMarginCallAndLiquidation, hand-computed: balance 1000, a taker buy

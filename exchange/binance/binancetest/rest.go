@@ -79,6 +79,7 @@ var routes = map[string]endpoint{
 	"GET /fapi/v1/openOrder":           {signed: true, weight: w(1), handle: (*Server).handleOpenOrder},
 	"GET /fapi/v1/allOrders":           {signed: true, weight: w(5), handle: (*Server).handleAllOrders},
 	"GET /fapi/v1/commissionRate":      {signed: true, weight: w(20), handle: (*Server).handleCommissionRate},
+	"GET /fapi/v1/income":              {signed: true, weight: w(30), handle: (*Server).handleIncome},
 	"POST /fapi/v1/listenKey":          {apiKey: true, weight: w(1), handle: (*Server).handleListenKeyPost},
 	"PUT /fapi/v1/listenKey":           {apiKey: true, weight: w(1), handle: (*Server).handleListenKeyPut},
 	"DELETE /fapi/v1/listenKey":        {apiKey: true, weight: w(1), handle: (*Server).handleListenKeyDelete},

@@ -43,6 +43,7 @@ type Server struct {
 	leverage    map[string]int
 	marginType  map[string]string // CROSSED or ISOLATED
 	funding     []fundingRecord
+	incomes     []income
 	// marginCalled is set once MARGIN_CALL went out, until the margin
 	// ratio falls back below the threshold.
 	marginCalled bool
