@@ -4,12 +4,12 @@ package binancetest
 // cancels and price moves.
 
 import (
-	"strconv"
 	"context"
 	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
