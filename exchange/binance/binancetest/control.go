@@ -47,6 +47,16 @@ func keyParams(rawQuery string) []keyParam {
 	return out
 }
 
+// pathEvents is the events= filter of a URL whose listen key is in the
+// path (no listenKey= parameter): nil for every event.
+func pathEvents(rawQuery string) map[string]bool {
+	ps := keyParams("listenKey=&" + rawQuery)
+	if len(ps) != 1 {
+		return nil
+	}
+	return ps[0].events
+}
+
 // Control errors, in the venue's words (sheet §5.2).
 var (
 	errBadID       = []byte(`{"code":2,"msg":"Invalid request: request ID must be an unsigned integer"}`)

@@ -29,9 +29,9 @@
 // modify, GET, DELETE), batchOrders (POST, DELETE), allOpenOrders,
 // countdownCancelAll, openOrder, openOrders, allOrders, userTrades;
 // account (v2, v3), balance (v2, v3), positionRisk (v2, v3),
-// accountConfig, symbolConfig, commissionRate, income, leverage, leverageBracket,
-// marginType, positionSide/dual
-// (GET and POST), rateLimit/order; listenKey. Each has the weight, the
+// accountConfig, symbolConfig, commissionRate, income, leverage,
+// leverageBracket, marginType, positionSide/dual (GET and POST),
+// rateLimit/order; listenKey. Each has the weight, the
 // parameters, the errors and the payload shape of the sheet's and the
 // docs' examples; where they are silent the handler's comment states the
 // assumption made. The order filters (-4014, -4023, -4164, -1111…),
@@ -73,8 +73,9 @@
 // !markPrice@arr[@1s]; kline_<interval>. Stream names are matched exactly,
 // as the venue does: the symbol lower case, the rest as documented (an
 // upper-case symbol is accepted and stays silent). The user-data stream
-// takes its listen key in the path, as listenKey= parameters each followed
-// by an optional events= filter, or by a JSON SUBSCRIBE on /private/stream
+// takes its listen key in the path (with an optional events=A/B filter),
+// as listenKey= parameters each followed by an optional events= filter,
+// or by a JSON SUBSCRIBE on /private/stream
 // (as the official SDK does); in combined mode its frames are
 // {"stream":<listenKey>,"data":…}.
 //

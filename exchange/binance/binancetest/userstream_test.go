@@ -110,6 +110,8 @@ func TestPrivateStreamEventFilters(t *testing.T) {
 	defer accounts.Close()
 	all := dialWS(t, s, "/private/ws/"+key)
 	defer all.Close()
+	pathOrders := dialWS(t, s, "/private/ws/"+key+"?events=ORDER_TRADE_UPDATE")
+	defer pathOrders.Close()
 	placeMarket(t, s, "BUY", "0.002")
 	events := func(c *websocket.Conn, n int, wrapped bool) []string {
 		var out []string
@@ -125,12 +127,14 @@ func TestPrivateStreamEventFilters(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, []string{"ORDER_TRADE_UPDATE", "ORDER_TRADE_UPDATE"}, events(orders, 2, false))
+	assert.Equal(t, []string{"ORDER_TRADE_UPDATE", "ORDER_TRADE_UPDATE"}, events(pathOrders, 2, false))
 	assert.Equal(t, []string{"ACCOUNT_UPDATE"}, events(accounts, 1, true))
 	assert.Equal(t, []string{"ORDER_TRADE_UPDATE", "ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"}, events(all, 3, false))
 	s.PushUserEvent([]byte(`{"e":"MARGIN_CALL","E":1,"cw":"3","p":[]}`))
 	assert.Equal(t, []string{"MARGIN_CALL"}, events(accounts, 1, true))
 	assert.Equal(t, []string{"MARGIN_CALL"}, events(all, 1, false))
 	assert.Empty(t, quiet(orders, 100*time.Millisecond), "the filter let other events through")
+	assert.Empty(t, quiet(pathOrders, 50*time.Millisecond), "the filter let other events through")
 	assert.Empty(t, quiet(accounts, 50*time.Millisecond), "the filter let other events through")
 	// A bad key in the URL refuses the handshake.
 	_, resp, err := websocket.DefaultDialer.Dial(s.WSURL()+"/private/stream?listenKey=nope&events=ACCOUNT_UPDATE", nil)

@@ -181,7 +181,8 @@ func (s *Server) serveWS(rw http.ResponseWriter, r *http.Request) {
 	if names != "" {
 		for _, n := range strings.Split(names, "/") {
 			if route == "private" {
-				keys = append(keys, keyParam{key: n})
+				// /private/ws/<key>?events=A/B filters the key of the path.
+				keys = append(keys, keyParam{key: n, events: pathEvents(r.URL.RawQuery)})
 			} else if route == "" && n == s.listenKey && s.keyValid() {
 				c.users[n] = nil
 			} else {
