@@ -227,8 +227,7 @@ func TestLegacyPaths(t *testing.T) {
 	placeMarket(t, s, "BUY", "0.002")
 	assert.Contains(t, readRaw(t, u), `"e":"ORDER_TRADE_UPDATE"`)
 	require.NoError(t, s.SetPrice(t.Context(), "BTCUSDT", dec("60100")))
-	got := quiet(m, 100*time.Millisecond)
-	require.Len(t, got, 2)
+	got := []string{readRaw(t, m), readRaw(t, m)}
 	assert.Contains(t, strings.Join(got, " "), `"stream":"btcusdt@markPrice"`)
 	assert.Contains(t, strings.Join(got, " "), `"stream":"btcusdt@bookTicker"`)
 }
