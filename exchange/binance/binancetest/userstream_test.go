@@ -254,3 +254,27 @@ func FuzzControl(f *testing.F) {
 }
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func TestKeyParams(t *testing.T) {
+	got := keyParams("listenKey=k1&events=ORDER_TRADE_UPDATE&listenKey=k2&events=ACCOUNT_UPDATE/MARGIN_CALL&listenKey=k3&x=1")
+	require.Len(t, got, 3)
+	assert.Equal(t, keyParam{key: "k1", events: map[string]bool{"ORDER_TRADE_UPDATE": true}}, got[0])
+	assert.Equal(t, keyParam{key: "k2", events: map[string]bool{"ACCOUNT_UPDATE": true, "MARGIN_CALL": true}}, got[1])
+	assert.Equal(t, keyParam{key: "k3"}, got[2])
+	assert.Empty(t, keyParams("events=ORDER_TRADE_UPDATE"), "a filter without a key")
+	assert.Equal(t, map[string]bool{"ACCOUNT_UPDATE": true}, pathEvents("events=ACCOUNT_UPDATE"))
+	assert.Nil(t, pathEvents("listenKey=k&events=ACCOUNT_UPDATE"))
+	assert.Nil(t, pathEvents(""))
+}
+
+func FuzzKeyParams(f *testing.F) {
+	f.Add("listenKey=k1&events=ORDER_TRADE_UPDATE&listenKey=k2")
+	f.Add("events=%zz&listenKey=%41")
+	f.Fuzz(func(t *testing.T, q string) {
+		ps := keyParams(q)
+		if n := strings.Count(q, "listenKey="); len(ps) > n {
+			t.Fatalf("%d keys from %d listenKey= in %q", len(ps), n, q)
+		}
+		_ = pathEvents(q)
+	})
+}
