@@ -258,8 +258,12 @@ func (s *Server) klineRow(b *book, iv interval, k candle) []any {
 func (s *Server) klineEvent(b *book, iv interval, k candle, now int64) map[string]any {
 	pf := func(d decimal.Decimal) string { return d.StringFixed(int32(b.spec.PricePrecision)) }
 	qf := func(d decimal.Decimal) string { return d.StringFixed(int32(b.spec.QuantityPrecision)) }
+	first, last := int64(100), 100+k.trades-1
+	if k.trades == 0 {
+		first, last = -1, -1 // no trade yet, as the venue reports it
+	}
 	return map[string]any{"e": "kline", "E": now, "s": b.spec.Name, "k": map[string]any{
-		"t": k.open, "T": iv.next(k.open) - 1, "s": b.spec.Name, "i": iv.name, "f": 100, "L": 100 + k.trades - 1,
+		"t": k.open, "T": iv.next(k.open) - 1, "s": b.spec.Name, "i": iv.name, "f": first, "L": last,
 		"o": pf(k.o), "c": pf(k.c), "h": pf(k.h), "l": pf(k.l), "v": qf(k.vol), "n": k.trades,
 		"x": false, "q": k.quoteVol.String(), "V": qf(k.takerBase), "Q": k.tkQ.String(), "B": "0"}}
 }

@@ -289,20 +289,35 @@ func (s *Server) publishMarket(b *book) {
 	mark := s.markEvent(b, now)
 	s.publish("market", lower+"@markPrice", mark)
 	s.publish("market", lower+"@markPrice@1s", mark)
+	s.publishKlines(b, now, false)
+}
+
+// publishKlines sends every subscribed <symbol>@kline_<interval> with the
+// candle of now; on the cadence (every 250 ms, as the venue pushes) an
+// interval without a candle yet gets an empty one at the market price.
+// Called with s.mu held.
+func (s *Server) publishKlines(b *book, now int64, cadence bool) {
+	lower := strings.ToLower(b.spec.Name)
 	for _, iv := range intervals {
 		stream := lower + "@kline_" + iv.name
 		if !s.subscribed("market", stream) {
 			continue
 		}
-		if k, ok := b.current(iv, now); ok {
-			s.publish("market", stream, s.klineEvent(b, iv, k, now))
+		k, ok := b.current(iv, now)
+		if !ok {
+			if !cadence {
+				continue
+			}
+			z := decimal.Zero
+			k = candle{open: iv.open(now), o: b.price, h: b.price, l: b.price, c: b.price, vol: z, quoteVol: z, takerBase: z, tkQ: z}
 		}
+		s.publish("market", stream, s.klineEvent(b, iv, k, now))
 	}
 }
 
-// periodic pushes the timed streams until Close: partial depth every
-// 250 ms (@500ms, @100ms variants at theirs), markPrice every 3 s and
-// @1s every second, as the venue does even when nothing changed.
+// periodic pushes the timed streams until Close: partial depth and klines
+// every 250 ms (@500ms, @100ms depth variants at theirs), markPrice every
+// 3 s and @1s every second, as the venue does even when nothing changed.
 func (s *Server) periodic() {
 	defer s.wg.Done()
 	t := time.NewTicker(50 * time.Millisecond)
@@ -327,6 +342,11 @@ func (s *Server) periodic() {
 				if n%2 == 0 {
 					s.publishPartial(b, d, "@100ms", now)
 				}
+			}
+		}
+		if n%5 == 0 {
+			for _, name := range s.symbolNames() {
+				s.publishKlines(s.books[name], now, true)
 			}
 		}
 		if n%60 == 0 {

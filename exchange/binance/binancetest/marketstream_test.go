@@ -184,6 +184,8 @@ func TestPeriodicStreams(t *testing.T) {
 	defer c.Close()
 	m := dialWS(t, s, "/market/stream?streams=!markPrice@arr@1s/btcusdt@markPrice@1s")
 	defer m.Close()
+	k := dialWS(t, s, "/market/ws/ethusdt@kline_4h")
+	defer k.Close()
 	for i := 0; i < 2; i++ {
 		ev := readDepth2(t, c)
 		assert.Equal(t, "ETHUSDT", ev.Symbol)
@@ -205,6 +207,12 @@ func TestPeriodicStreams(t *testing.T) {
 	assert.Equal(t, "BTCUSDT", arr[0]["s"])
 	assert.Equal(t, "3000.00000000", arr[1]["p"])
 	assert.True(t, strings.Contains(seen["btcusdt@markPrice@1s"], `"e":"markPriceUpdate"`))
+	var kl struct {
+		K map[string]any `json:"k"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(readRaw(t, k)), &kl))
+	assert.Equal(t, []any{"4h", "3000.00", "3000.00", 0.0, false, -1.0}, []any{kl.K["i"], kl.K["o"], kl.K["c"], kl.K["n"], kl.K["x"], kl.K["f"]},
+		"an empty candle at the market price before any trade")
 }
 
 func readDepth2(t *testing.T, c *websocket.Conn) depthEvent {
