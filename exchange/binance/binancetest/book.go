@@ -36,6 +36,9 @@ type book struct {
 	depth map[string]decimal.Decimal
 	best  bestLevels // as last pushed on bookTicker
 	dirty bool       // changed since the last flush
+	// klineOpen is, per kline stream, the open time of the candle last
+	// pushed, to push the candle final (x true) when the bucket turns.
+	klineOpen map[string]int64
 }
 
 type order struct {

@@ -153,11 +153,13 @@ func (b *book) recordPrice(now int64, price decimal.Decimal) {
 }
 
 // current returns the candle of interval iv holding now, if any.
-func (b *book) current(iv interval, now int64) (candle, bool) {
+func (b *book) current(iv interval, now int64) (candle, bool) { return b.candleAt(iv, iv.open(now)) }
+
+// candleAt returns the candle of interval iv opening at open, if any.
+func (b *book) candleAt(iv interval, open int64) (candle, bool) {
 	if !iv.divides(b.base) {
 		return candle{}, false
 	}
-	open := iv.open(now)
 	var out candle
 	found := false
 	i := sort.Search(len(b.candles), func(i int) bool { return b.candles[i].open >= open })
@@ -255,7 +257,7 @@ func (s *Server) klineRow(b *book, iv interval, k candle) []any {
 }
 
 // klineEvent is the @kline_<interval> payload of candle k.
-func (s *Server) klineEvent(b *book, iv interval, k candle, now int64) map[string]any {
+func (s *Server) klineEvent(b *book, iv interval, k candle, now int64, closed bool) map[string]any {
 	pf := func(d decimal.Decimal) string { return d.StringFixed(int32(b.spec.PricePrecision)) }
 	qf := func(d decimal.Decimal) string { return d.StringFixed(int32(b.spec.QuantityPrecision)) }
 	first, last := int64(100), 100+k.trades-1
@@ -265,5 +267,5 @@ func (s *Server) klineEvent(b *book, iv interval, k candle, now int64) map[strin
 	return map[string]any{"e": "kline", "E": now, "s": b.spec.Name, "k": map[string]any{
 		"t": k.open, "T": iv.next(k.open) - 1, "s": b.spec.Name, "i": iv.name, "f": first, "L": last,
 		"o": pf(k.o), "c": pf(k.c), "h": pf(k.h), "l": pf(k.l), "v": qf(k.vol), "n": k.trades,
-		"x": false, "q": k.quoteVol.String(), "V": qf(k.takerBase), "Q": k.tkQ.String(), "B": "0"}}
+		"x": closed, "q": k.quoteVol.String(), "V": qf(k.takerBase), "Q": k.tkQ.String(), "B": "0"}}
 }

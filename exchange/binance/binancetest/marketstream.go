@@ -303,6 +303,14 @@ func (s *Server) publishKlines(b *book, now int64, cadence bool) {
 		if !s.subscribed("market", stream) {
 			continue
 		}
+		open := iv.open(now)
+		if prev, ok := b.klineOpen[stream]; ok && prev < open {
+			// The bucket turned: the last candle goes out once more, final.
+			if k, ok := b.candleAt(iv, prev); ok {
+				s.publish("market", stream, s.klineEvent(b, iv, k, now, true))
+			}
+		}
+		b.klineOpen[stream] = open
 		k, ok := b.current(iv, now)
 		if !ok {
 			if !cadence {
@@ -311,7 +319,7 @@ func (s *Server) publishKlines(b *book, now int64, cadence bool) {
 			z := decimal.Zero
 			k = candle{open: iv.open(now), o: b.price, h: b.price, l: b.price, c: b.price, vol: z, quoteVol: z, takerBase: z, tkQ: z}
 		}
-		s.publish("market", stream, s.klineEvent(b, iv, k, now))
+		s.publish("market", stream, s.klineEvent(b, iv, k, now, false))
 	}
 }
 

@@ -3,6 +3,7 @@ package binancetest
 import (
 	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -220,4 +221,32 @@ func readDepth2(t *testing.T, c *websocket.Conn) depthEvent {
 	var ev depthEvent
 	require.NoError(t, json.Unmarshal([]byte(readRaw(t, c)), &ev))
 	return ev
+}
+
+// TestKlineClosedWhenBucketTurns: when a new minute starts, the last
+// candle goes out once more with x true, then the new one.
+func TestKlineClosedWhenBucketTurns(t *testing.T) {
+	var now atomic.Int64
+	now.Store(fixedMs)
+	s := newLive(t, WithClock(func() time.Time { return time.UnixMilli(now.Load()) }))
+	c := dialWS(t, s, "/market/ws/btcusdt@kline_1m")
+	defer c.Close()
+	require.NoError(t, s.WaitConns(t.Context(), "market", 1))
+	kline := func() map[string]any {
+		var ev struct {
+			K map[string]any `json:"k"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(readRaw(t, c)), &ev))
+		return ev.K
+	}
+	minute := float64(fixedNow.Truncate(time.Minute).UnixMilli())
+	require.NoError(t, s.SetPrice(t.Context(), "BTCUSDT", dec("60100")))
+	k := kline()
+	assert.Equal(t, []any{minute, false, "60100.00"}, []any{k["t"], k["x"], k["c"]})
+	now.Store(fixedMs + 60_000)
+	require.NoError(t, s.SetPrice(t.Context(), "BTCUSDT", dec("60200")))
+	k = kline()
+	assert.Equal(t, []any{minute, true, "60100.00"}, []any{k["t"], k["x"], k["c"]}, "the closed minute")
+	k = kline()
+	assert.Equal(t, []any{minute + 60_000, false, "60200.00", "60200.00"}, []any{k["t"], k["x"], k["o"], k["c"]})
 }

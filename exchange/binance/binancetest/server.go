@@ -92,7 +92,8 @@ func New(opts ...Option) (*Server, error) {
 		unpriced[sym.Name] = sym.Price.IsZero()
 		sym.fillDefaults()
 		s.books[sym.Name] = &book{spec: sym, price: sym.Price, byID: map[int64]*order{}, byClient: map[string]*order{},
-			fundingRate: decimal.RequireFromString("0.0001"), base: intervals[0], seq: 1_000_000, depth: map[string]decimal.Decimal{}}
+			fundingRate: decimal.RequireFromString("0.0001"), base: intervals[0], seq: 1_000_000, depth: map[string]decimal.Decimal{},
+			klineOpen: map[string]int64{}}
 		s.leverage[sym.Name] = o.defaultLeverage
 		s.marginType[sym.Name] = "CROSSED"
 	}
