@@ -169,7 +169,9 @@ func (s *Server) emitUserRaw(e string, b []byte) {
 	var wrapped []byte
 	for c := range s.conns {
 		filter, ok := c.users[key]
-		if !ok || (filter != nil && !filter[e]) {
+		// listenKeyExpired passes every filter (assumption): it is about
+		// the stream itself, not an account event.
+		if !ok || (filter != nil && !filter[e] && e != "listenKeyExpired") {
 			continue
 		}
 		if c.combined {
