@@ -74,7 +74,7 @@ func (s *Server) handleModify(p url.Values, hdr http.Header) (any, *apiErr) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	o.price, o.qty, o.updated = price, qty, s.nowMs()
+	o.price, o.qty, o.updated, o.key = price, qty, s.nowMs(), ticksOf(b.spec, price)
 	o.amends++
 	s.emitOrder(o, "AMENDMENT", nil)
 	if crosses {

@@ -30,12 +30,12 @@ type book struct {
 	// price moves), oldest first.
 	base    interval
 	candles []candle
-	// seq is the order book's last update ID; depth is the book as last
-	// published (price string → quantity), for @depth diffs.
-	seq   int64
-	depth map[string]decimal.Decimal
-	best  bestLevels // as last pushed on bookTicker
-	dirty bool       // changed since the last flush
+	// seq is the order book's last update ID; depthBids and depthAsks
+	// are the book as last compared (ticks → quantity), for @depth diffs.
+	seq                  int64
+	depthBids, depthAsks map[int64]decimal.Decimal
+	bestPushed           bestLevels // as last pushed on bookTicker
+	dirty                bool       // changed since the last flush
 	// klineOpen is, per kline stream, the open time of the candle last
 	// pushed, to push the candle final (x true) when the bucket turns.
 	klineOpen map[string]int64
@@ -49,7 +49,8 @@ type order struct {
 	status                       string
 	reduceOnly                   bool
 	created, updated             int64
-	amends                       int // modifications so far
+	amends                       int   // modifications so far
+	key                          int64 // price in ticks (LIMIT orders)
 }
 
 type trade struct {
@@ -184,6 +185,8 @@ func (s *Server) place(sp orderSpec) (*order, *apiErr) {
 		price: price, qty: qty, filled: decimal.Zero, cumQuote: decimal.Zero, status: "NEW", reduceOnly: reduceOnly, created: now, updated: now}
 	if typ == "MARKET" {
 		o.tif = "GTC"
+	} else {
+		o.key = ticksOf(spec, price)
 	}
 	b.byID[o.id] = o
 	b.byClient[cid] = o

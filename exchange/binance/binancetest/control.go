@@ -155,6 +155,7 @@ func (s *Server) control(c *wsConn, msg []byte) []byte {
 			isKey := c.route == "private" || (c.route == "" && n == s.listenKey)
 			if !isKey {
 				c.streams[n] = true
+				s.followDepth(n)
 				continue
 			}
 			// Assumption: a SUBSCRIBE of a key that is not the valid

@@ -168,8 +168,7 @@ func symbolWeight(with, without int) func(url.Values) int {
 func (s *Server) handleBookTicker(p url.Values) (any, *apiErr) {
 	s.flushBooks()
 	return s.perSymbol(p, func(b *book) any {
-		bids, asks := s.levels(b)
-		bt := s.bookTicker(b, bids, asks)
+		bt := s.bookTicker(b)
 		return map[string]any{"symbol": b.spec.Name, "bidPrice": bt.bidPrice, "bidQty": bt.bidQty,
 			"askPrice": bt.askPrice, "askQty": bt.askQty, "time": s.nowMs(), "lastUpdateId": b.seq}
 	})

@@ -250,3 +250,43 @@ func TestKlineClosedWhenBucketTurns(t *testing.T) {
 	k = kline()
 	assert.Equal(t, []any{minute + 60_000, false, "60200.00", "60200.00"}, []any{k["t"], k["x"], k["o"], k["c"]})
 }
+
+// TestDepthDiffAfterQuietBook: while nobody follows the depth streams the
+// update IDs still advance, and a late subscriber's procedure still ends
+// on the snapshot's book.
+func TestDepthDiffAfterQuietBook(t *testing.T) {
+	s := newLive(t)
+	ctx := t.Context()
+	first := depthSnapshot(t, s).LastUpdateID
+	a := placeOrder(t, s, "side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.003&price=59000&newClientOrderId=q1")
+	require.Equal(t, 200, a.status, a.body)
+	require.NoError(t, s.SetPrice(ctx, "BTCUSDT", dec("60300")))
+	snap0 := depthSnapshot(t, s)
+	assert.Greater(t, snap0.LastUpdateID, first)
+
+	c := dialWS(t, s, "/public/ws/btcusdt@depth")
+	defer c.Close()
+	require.NoError(t, s.WaitConns(ctx, "public", 1))
+	snap := depthSnapshot(t, s)
+	require.NoError(t, s.SetPrice(ctx, "BTCUSDT", dec("60200")))
+	a = call(t, s, "DELETE", "/fapi/v1/order", "symbol=BTCUSDT&origClientOrderId=q1", true, time.Now().UnixMilli(), APIKey)
+	require.Equal(t, 200, a.status, a.body)
+	bids, asks := toMap(snap.Bids), toMap(snap.Asks)
+	var prev int64
+	for i := 0; i < 2; i++ {
+		ev := readDepth2(t, c)
+		if i == 0 {
+			assert.LessOrEqual(t, ev.First, snap.LastUpdateID)
+			assert.GreaterOrEqual(t, ev.Last, snap.LastUpdateID)
+		} else {
+			assert.Equal(t, prev, ev.PrevLast)
+		}
+		prev = ev.Last
+		apply(bids, ev.Bids)
+		apply(asks, ev.Asks)
+	}
+	final := depthSnapshot(t, s)
+	assert.Equal(t, toMap(final.Bids), bids)
+	assert.Equal(t, toMap(final.Asks), asks)
+	assert.NotContains(t, bids, "59000.00")
+}

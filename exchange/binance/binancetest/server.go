@@ -92,7 +92,7 @@ func New(opts ...Option) (*Server, error) {
 		unpriced[sym.Name] = sym.Price.IsZero()
 		sym.fillDefaults()
 		s.books[sym.Name] = &book{spec: sym, price: sym.Price, byID: map[int64]*order{}, byClient: map[string]*order{},
-			fundingRate: decimal.RequireFromString("0.0001"), base: intervals[0], seq: 1_000_000, depth: map[string]decimal.Decimal{},
+			fundingRate: decimal.RequireFromString("0.0001"), base: intervals[0], seq: 1_000_000,
 			klineOpen: map[string]int64{}}
 		s.leverage[sym.Name] = o.defaultLeverage
 		s.marginType[sym.Name] = "CROSSED"
@@ -107,7 +107,7 @@ func New(opts ...Option) (*Server, error) {
 		for _, k := range b.candles {
 			b.aggID += k.trades // trade IDs continue the seeded history
 		}
-		s.depthNow(b) // the book as it starts: the first diff is a real change
+		b.setDepth(s.levels(b)) // the book as it starts: the first diff is a real change
 	}
 	s.upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serveHTTP))

@@ -187,6 +187,7 @@ func (s *Server) serveWS(rw http.ResponseWriter, r *http.Request) {
 				c.users[n] = nil
 			} else {
 				c.streams[n] = true
+				s.followDepth(n)
 			}
 		}
 	}
