@@ -229,6 +229,9 @@ func (s *Server) handleTicker24h(p url.Values) (any, *apiErr) {
 // by [Server.SettleFunding], optionally of one symbol, startTime and
 // endTime inclusive, limit 1..1000 (default 100), oldest first; with no
 // startTime the most recent ones.
+// Assumption: it weighs 1 on REQUEST_WEIGHT; the docs put it under a
+// separate 500 requests per 5 minutes limit, shared with fundingInfo,
+// which is not modelled.
 func (s *Server) handleFundingRate(p url.Values) (any, *apiErr) {
 	sym := p.Get("symbol")
 	if sym != "" {
