@@ -1,6 +1,8 @@
 package binancetest
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -61,6 +63,11 @@ type options struct {
 	maxOpenOrders   int
 	defaultLeverage int
 	pingEvery       time.Duration
+	seeds           []seed
+	maintRate       decimal.Decimal
+	marginCallRatio decimal.Decimal
+	periodic        bool
+	depthLevels     int
 }
 
 // Option configures a [Server].
@@ -133,6 +140,32 @@ func WithPingInterval(d time.Duration) Option {
 // WithSeed seeds the listen keys and generated client order IDs.
 func WithSeed(seed uint64) Option { return optionFunc(func(o *options) { o.listenKeySeed = seed }) }
 
+// WithMaintenanceRate sets the maintenance margin rate of every position
+// (default 0.004, BTCUSDT's first notional bracket; also what
+// GET /fapi/v1/leverageBracket reports). A margin balance below
+// Σ |notional| × rate liquidates the account.
+func WithMaintenanceRate(r decimal.Decimal) Option {
+	return optionFunc(func(o *options) { o.maintRate = r })
+}
+
+// WithMarginCallRatio sets the margin ratio (maintenance margin / margin
+// balance) at which MARGIN_CALL is pushed (default 0.8; assumption: the
+// venue does not document its threshold).
+func WithMarginCallRatio(r decimal.Decimal) Option {
+	return optionFunc(func(o *options) { o.marginCallRatio = r })
+}
+
+// WithoutPeriodicStreams stops the timed pushes of the market streams
+// (partial depth every 250 ms, 500 ms or 100 ms, markPrice every 3 s or
+// 1 s); they then go out only when the market changes.
+func WithoutPeriodicStreams() Option { return optionFunc(func(o *options) { o.periodic = false }) }
+
+// WithDepthLevels sets how many price levels the simulated market makers
+// quote on each side, one tick apart from the best bid and ask, each of
+// MinQty × 1000 (default 20; 0 leaves only the resting orders of the
+// account on the book).
+func WithDepthLevels(n int) Option { return optionFunc(func(o *options) { o.depthLevels = n }) }
+
 func defaultOptions() options {
 	return options{
 		apiKey: APIKey, secret: APISecret,
@@ -141,6 +174,8 @@ func defaultOptions() options {
 		fillParts: 2, weightLimit: 2400, orders10s: 300, orders1m: 1200,
 		clock: time.Now, listenKeyTTL: time.Hour, retryAfter: true, listenKeySeed: 1,
 		maxOpenOrders: 200, defaultLeverage: 20, pingEvery: 3 * time.Minute,
+		maintRate: decimal.RequireFromString("0.004"), marginCallRatio: decimal.RequireFromString("0.8"),
+		periodic: true, depthLevels: 20,
 	}
 }
 
@@ -170,4 +205,33 @@ func decimals(d decimal.Decimal) int {
 		return int(-e)
 	}
 	return 0
+}
+
+// validate reports every bad option at once, each naming the option and
+// its value.
+func (o *options) validate() error {
+	var errs []error
+	if o.fillParts < 1 {
+		errs = append(errs, fmt.Errorf("binancetest: WithFillParts(%d): want at least 1", o.fillParts))
+	}
+	if o.depthLevels < 0 || o.depthLevels > 1000 {
+		errs = append(errs, fmt.Errorf("binancetest: WithDepthLevels(%d): want 0 to 1000", o.depthLevels))
+	}
+	if o.maintRate.IsNegative() || o.maintRate.GreaterThanOrEqual(decimal.NewFromInt(1)) {
+		errs = append(errs, fmt.Errorf("binancetest: WithMaintenanceRate(%s): want 0 ≤ rate < 1", o.maintRate))
+	}
+	if !o.marginCallRatio.IsPositive() || o.marginCallRatio.GreaterThan(decimal.NewFromInt(1)) {
+		errs = append(errs, fmt.Errorf("binancetest: WithMarginCallRatio(%s): want 0 < ratio ≤ 1", o.marginCallRatio))
+	}
+	if o.balance.IsNegative() {
+		errs = append(errs, fmt.Errorf("binancetest: WithBalance(%s): want a non-negative balance", o.balance))
+	}
+	names := map[string]bool{}
+	for _, sym := range o.symbols {
+		if names[sym.Name] {
+			errs = append(errs, fmt.Errorf("binancetest: WithSymbol(%q): listed twice", sym.Name))
+		}
+		names[sym.Name] = true
+	}
+	return errors.Join(errs...)
 }
