@@ -42,6 +42,7 @@ type Engine struct {
 	amount     exchange.Money // fixed-amount sizing, in money units
 	fixedQty   exchange.Steps // fixed-quantity sizing
 	minQty     exchange.Steps
+	mktMax     exchange.Steps // the venue's market-order maximum (0: none known)
 	minNotion  exchange.Money
 	maxNotion  exchange.Money // the largest order a level may carry (see maxLevelNotional)
 	longSlots  bool
@@ -170,6 +171,11 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.minQty, e.minNotion = rules.MinQtySteps(), rules.MinNotionalMoney()
+	if _, hi := rules.MarketQtyBounds(); hi.IsPositive() {
+		if e.mktMax, err = rules.QtyToSteps(rules.FloorQty(hi)); err != nil || e.mktMax <= 0 {
+			return nil, fmt.Errorf("grid: rules: market maximum quantity %s: below the step size %s", hi, rules.StepSize)
+		}
+	}
 	e.maxNotion = maxLevelNotional(&c)
 	if !c.amount.IsZero() {
 		if e.amount, err = rules.DecimalToMoney(c.amount); err != nil {

@@ -14,14 +14,16 @@ import (
 // handling (query, never resend until proven absent) and IDs from the
 // reserved generations; one that ends before the position is closed
 // (refused, expired, proven absent, dropped unsent) is sent again for what
-// is left, after a back-off, until the grid holds nothing.
+// is left, after a back-off, until the grid holds nothing. A quantity over
+// the venue's market maximum ([exchange.Rules.MarketQtyBounds]) goes out
+// as several orders, as equal as the step allows.
 type closer struct {
 	wanted  bool // close once no other order of the grid is live
 	gen     uint32
-	legs    [2]closeLeg // one per side; one net leg for a neutral grid in one-way mode
-	rejects uint8       // closing orders refused in a row
-	retryAt int64       // Unix ns before which no closing order is sent again
-	done    bool        // nothing left to close (logged once)
+	legs    []closeLeg // per side (one net side for a neutral grid in one-way mode), split to the market maximum
+	rejects uint8      // closing orders refused in a row
+	retryAt int64      // Unix ns before which no closing order is sent again
+	done    bool       // nothing left to close (logged once)
 }
 
 type closeLeg struct {
@@ -79,14 +81,15 @@ func (e *Engine) maybeClose(now time.Time) {
 		}
 		return
 	}
+	c.legs = c.legs[:0]
 	net := e.cfg.posMode == exchange.OneWay && e.cfg.mode == Neutral
 	if net {
 		cross := min(long, short)
 		switch q := long - short; {
 		case q > 0:
-			e.sendClose(now, 0, exchange.Sell, q, cross)
+			e.sendClose(now, exchange.Sell, q, cross)
 		case q < 0:
-			e.sendClose(now, 0, exchange.Buy, -q, cross)
+			e.sendClose(now, exchange.Buy, -q, cross)
 		default:
 			// Both sides offset exactly: nothing to trade; close them
 			// against each other at the last price.
@@ -96,23 +99,44 @@ func (e *Engine) maybeClose(now time.Time) {
 		return
 	}
 	if long > 0 {
-		e.sendClose(now, 0, exchange.Sell, long, 0)
+		e.sendClose(now, exchange.Sell, long, 0)
 	}
 	if short > 0 {
-		e.sendClose(now, 1, exchange.Buy, short, 0)
+		e.sendClose(now, exchange.Buy, short, 0)
 	}
 }
 
-// sendClose sends closing leg k: a market order of qty on side.
-func (e *Engine) sendClose(now time.Time, k int, side exchange.Side, qty, cross exchange.Steps) {
+// sendClose sends the market orders that close qty on side: one, or
+// several when qty passes the venue's market maximum.
+func (e *Engine) sendClose(now time.Time, side exchange.Side, qty, cross exchange.Steps) {
+	parts := int64(1)
+	if e.mktMax > 0 {
+		parts = (int64(qty) + int64(e.mktMax) - 1) / int64(e.mktMax)
+	}
+	base, extra := int64(qty)/parts, int64(qty)%parts
+	for k := range parts {
+		q := base
+		if k < extra {
+			q++
+		}
+		if !e.sendCloseLeg(now, side, exchange.Steps(q), cross) {
+			return
+		}
+		cross = 0 // the internal cross is booked once, with the first leg's fill
+	}
+}
+
+// sendCloseLeg sends one closing market order; false when no generation is
+// reserved for it yet (Reserved sends it later).
+func (e *Engine) sendCloseLeg(now time.Time, side exchange.Side, qty, cross exchange.Steps) bool {
 	c := &e.closing
 	gen, ok := e.nextGen(c.gen)
 	if !ok {
-		return // waiting for a reserved generation: Reserved retries
+		return false
 	}
 	c.gen = gen
-	leg := &c.legs[k]
-	*leg = closeLeg{gen: gen, live: true, side: side, qty: qty, cross: cross}
+	c.legs = append(c.legs, closeLeg{gen: gen, live: true, side: side, qty: qty, cross: cross})
+	leg := &c.legs[len(c.legs)-1]
 	kind := slot.Long
 	if side == exchange.Buy {
 		kind = slot.Short
@@ -128,6 +152,7 @@ func (e *Engine) sendClose(now time.Time, k int, side exchange.Side, qty, cross 
 	e.books.OpenOrders++
 	e.out = append(e.out, in)
 	e.log.Warn("grid: closing the grid's position", "ref", in.Ref.String(), "side", side.String(), "qty", e.rules.StepsToQty(qty).String())
+	return true
 }
 
 // closeLegOf finds the live leg of a closing order's reference.

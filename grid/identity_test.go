@@ -259,3 +259,28 @@ func TestPlacementsWaitForAReservedGeneration(t *testing.T) {
 	require.Len(t, in, 1)
 	assert.Equal(t, res.Ref.Gen+1, in[0].Ref.Gen)
 }
+
+// A close larger than the venue's market maximum goes out in parts that
+// each fit, and all of them are booked.
+func TestHardStopCloseIsSplitToTheMarketMaximum(t *testing.T) {
+	rules := unitRules
+	rules.MarketMaxQty = d("2")
+	e, err := New(rules, WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("5")),
+		WithWindows(1, 1, 0), WithInitialPosition(false))
+	require.NoError(t, err)
+	t0 := time.Unix(1000, 0)
+	e.OnPrice(t0, 100)
+	entry := e.OnStreamReady(t0)[0].Ref
+	mustApplyEv(t, e, t0, OrderEvent{Ref: entry, Type: OrderAccepted})
+	exit := mustApplyEv(t, e, t0, OrderEvent{Ref: entry, Type: OrderFilled, CumQty: 5, Price: 99})[0].Ref
+	mustApplyEv(t, e, t0, OrderEvent{Ref: exit, Type: OrderAccepted})
+	e.HardStop(t0, "stop", true)
+	in := mustApplyEv(t, e, t0, OrderEvent{Ref: exit, Type: OrderCanceled})
+	assert.Equal(t, []string{"place close/1 exit SELL 2 market reduce-only", "place close/2 exit SELL 2 market reduce-only",
+		"place close/3 exit SELL 1 market reduce-only"}, strsOf(in))
+	for i, it := range in {
+		mustApplyEv(t, e, t0, OrderEvent{Ref: it.Ref, Type: OrderFilled, CumQty: it.Qty, Price: exchange.Ticks(98 - i)})
+	}
+	assert.Zero(t, e.Books().Position)
+	assert.Equal(t, exchange.Money(2*98+2*97+1*96-5*99), e.Books().Realized)
+}
