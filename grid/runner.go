@@ -171,7 +171,10 @@ func WithRunnerLogger(l *slog.Logger) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.logger = l })
 }
 
-// WithClock replaces the wall clock (for tests).
+// WithClock replaces the wall clock (for tests). The engine's times, send
+// deadlines and query times are on this clock; send times the executor
+// reports (exchange.UnknownOutcomeError.SentAt) are read as on it too, so
+// give the executor the same clock (exchange.WithExecutorClock).
 func WithClock(now func() time.Time) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.now = now })
 }
