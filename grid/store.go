@@ -1,15 +1,9 @@
 package grid
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -38,10 +32,21 @@ type Store interface {
 	Load(ctx context.Context) (StoredState, error)
 }
 
-// StoredStateVersion is the version of [StoredState] this package writes
-// and reads. Version 2 added the generation reservation (GenReserved,
-// CloseGen) and Books.NotSent.
+// StoredStateVersion is the version of [StoredState] this package writes.
+//
+// The versioning rule: a field is added, or a field's meaning changes, only
+// with a new version; a reader refuses a version newer than its own (it
+// would misread it) and reads every older one, filling what the older
+// version lacks by a stated rule. Version 1 had no generation reservation:
+// read, its floor is the highest generation it names. Version 2 added the
+// generation reservation (GenReserved, CloseGen), Books.NotSent, and room
+// for a persisted ladder (Ladder) and a terminal state (Terminal), which
+// this version writes empty and refuses set: the grid controls that fill
+// them define their meaning.
 const StoredStateVersion = 2
+
+// oldestStoredStateVersion is the oldest version this package reads.
+const oldestStoredStateVersion = 1
 
 // Errors of the store, matched with errors.Is.
 var (
@@ -80,6 +85,13 @@ type StoredState struct {
 	// CloseGen is the generation of the last order that closed the grid's
 	// position at a hard stop (0: none).
 	CloseGen uint32 `json:"closeGen,omitempty"`
+	// Ladder is reserved for a grid whose levels are persisted (their
+	// prices, in ticks); empty in this version.
+	Ladder []exchange.Ticks `json:"ladder,omitempty"`
+	// Terminal is reserved for a grid that ended for good (take-profit,
+	// stop-loss, time limit) and must not start again; empty in this
+	// version.
+	Terminal string `json:"terminal,omitempty"`
 	// Slots lists every slot that has sent an order or holds a position,
 	// in level order.
 	Slots []StoredSlot `json:"slots"`
@@ -232,8 +244,11 @@ func (e *Engine) checkState(st StoredState) error {
 		bad("engine", e.cfg.gridID, "RestoreState needs a new engine, before Recover and the first OnStreamReady")
 		return errors.Join(errs...)
 	}
-	if st.Version != StoredStateVersion {
-		bad("Version", st.Version, fmt.Sprintf("want %d", StoredStateVersion))
+	if st.Version < oldestStoredStateVersion || st.Version > StoredStateVersion {
+		bad("Version", st.Version, fmt.Sprintf("want %d to %d", oldestStoredStateVersion, StoredStateVersion))
+	}
+	if len(st.Ladder) > 0 || st.Terminal != "" {
+		bad("Ladder/Terminal", fmt.Sprintf("%d levels, %q", len(st.Ladder), st.Terminal), "reserved: this version of the engine cannot restore them")
 	}
 	if st.GridID != e.cfg.gridID {
 		bad("GridID", fmt.Sprintf("%q", st.GridID), fmt.Sprintf("the engine is grid %q", e.cfg.gridID))
@@ -349,104 +364,4 @@ func parseRole(s string) (slot.Role, bool) {
 		}
 	}
 	return 0, false
-}
-
-// JSONFileStore is the default [Store]: one JSON file, replaced atomically
-// on every save (written to a temporary file in the same directory, synced,
-// then renamed over the old one), so a crash leaves the old state or the
-// new one, never a torn file. The zero value is not usable: it has no
-// path; use [NewJSONFileStore]. Safe for concurrent use only as far as the
-// file system makes renames atomic: one writer per path.
-type JSONFileStore struct {
-	path string
-}
-
-var _ Store = (*JSONFileStore)(nil)
-
-// NewJSONFileStore returns a store that keeps its state in the file at
-// path. The file's directory must exist.
-func NewJSONFileStore(path string) (*JSONFileStore, error) {
-	if path == "" {
-		return nil, errors.New("grid: JSONFileStore path is empty")
-	}
-	return &JSONFileStore{path: path}, nil
-}
-
-// Path returns the file the store writes.
-func (s *JSONFileStore) Path() string { return s.path }
-
-// Save writes st to a temporary file beside the store's file and renames
-// it over that file.
-func (s *JSONFileStore) Save(ctx context.Context, st StoredState) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("grid: store %s: encoding: %w", s.path, err)
-	}
-	data = append(data, '\n')
-	dir, base := filepath.Split(s.path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("grid: store %s: %w", s.path, err)
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		_ = tmp.Close()
-		_ = os.Remove(name)
-		return fmt.Errorf("grid: store %s: %w", s.path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		_ = os.Remove(name)
-		return fmt.Errorf("grid: store %s: %w", s.path, err)
-	}
-	if err := os.Rename(name, s.path); err != nil {
-		_ = os.Remove(name)
-		return fmt.Errorf("grid: store %s: %w", s.path, err)
-	}
-	return nil
-}
-
-// Load reads the stored state. A missing file gives an error matching
-// [ErrNoState]; a file that is not a valid state gives one matching
-// [ErrCorruptState], naming the path.
-func (s *JSONFileStore) Load(ctx context.Context) (StoredState, error) {
-	if err := ctx.Err(); err != nil {
-		return StoredState{}, err
-	}
-	data, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return StoredState{}, fmt.Errorf("%w: %s does not exist", ErrNoState, s.path)
-	}
-	if err != nil {
-		return StoredState{}, fmt.Errorf("grid: store %s: %w", s.path, err)
-	}
-	return decodeState(s.path, data)
-}
-
-// decodeState parses a stored state read from path (named in errors).
-func decodeState(path string, data []byte) (StoredState, error) {
-	var st StoredState
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
-		return StoredState{}, fmt.Errorf("%w: %s: %w", ErrCorruptState, path, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return StoredState{}, fmt.Errorf("%w: %s: data after the state", ErrCorruptState, path)
-	}
-	if st.Version != StoredStateVersion {
-		return StoredState{}, fmt.Errorf("%w: %s: version %d, want %d", ErrCorruptState, path, st.Version, StoredStateVersion)
-	}
-	return st, nil
 }

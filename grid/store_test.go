@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -259,7 +260,13 @@ func FuzzStoredState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","initial":{"gen":2,"live":true,"waiting":[12,11]}}`))
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`[]`))
+	if file, err := encodeState(e.State()); err == nil {
+		f.Add(file)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := decodeStateFile("fuzz.json", data); err != nil {
+			require.ErrorIs(t, err, ErrCorruptState, "a file is read or refused as corrupt")
+		}
 		st, err := decodeState("fuzz.json", data)
 		if err != nil {
 			require.ErrorIs(t, err, ErrCorruptState)
@@ -285,4 +292,48 @@ func FuzzStoredState(f *testing.F) {
 		n.OnStreamReady(now)
 		require.NoError(t, n.CheckInvariants())
 	})
+}
+
+// Issue 12: a valid but edited file is refused by its checksum, the error
+// says how to start from the venue alone, and a crash's temporary files are
+// removed when the store is opened.
+func TestStoreChecksumAndCrashLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "grid.json")
+	require.NoError(t, os.WriteFile(path+".tmp-123", []byte(`{"torn`), 0o600))
+	s, err := NewJSONFileStore(path)
+	require.NoError(t, err)
+	_, err = os.Stat(path + ".tmp-123")
+	assert.ErrorIs(t, err, os.ErrNotExist, "a crash's temporary file is removed")
+
+	ctx := context.Background()
+	a, _ := tradedEngine(t)
+	require.NoError(t, s.Save(ctx, a.State()))
+	got, err := s.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, a.State(), got)
+
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	edited := bytes.Replace(data, []byte(`"roundTrips": `), []byte(`"roundTrips": 1`), 1)
+	require.False(t, bytes.Equal(data, edited), "the test edits the round trips")
+	require.NoError(t, os.WriteFile(path, edited, 0o600))
+	_, err = s.Load(ctx)
+	require.ErrorIs(t, err, ErrCorruptState)
+	assert.Contains(t, err.Error(), "checksum mismatch")
+	assert.Contains(t, err.Error(), "to start from the venue alone")
+	assert.Contains(t, err.Error(), "move "+path+" away")
+}
+
+// A version-1 file (no checksum, no reservation) is still read; its
+// generations floor a restart.
+func TestStoreReadsVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "grid.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"version":1,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","baseline":0,"books":{"roundTrips":0,"realized":0,"fees":0,"placed":0,"canceled":0,"rejected":0,"fills":0,"stale":0,"illegal":0,"cancelsDeferred":0},"initial":{"gen":0},"slots":[{"level":9,"kind":"long","state":"Free","role":"none","gen":41,"held":0,"cost":0}]}`), 0o600))
+	s, err := NewJSONFileStore(path)
+	require.NoError(t, err)
+	st, err := s.Load(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Version)
+	assert.Equal(t, uint32(41), st.reservedFloor())
 }
