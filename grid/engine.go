@@ -60,8 +60,8 @@ type Engine struct {
 
 	ready, started bool
 	paused, halted bool
-	pauseCancels   bool
-	pauseReason    string
+	pauseCancels   bool         // some pause cancels entries
+	pauses         []pauseEntry // who holds entries, and why (see PauseFor)
 	haltReason     string
 	needReconcile  bool
 

@@ -476,33 +476,6 @@ func (e *Engine) OnTimer(now time.Time) []Intent {
 	return e.out
 }
 
-// Pause stops new entries (a risk monitor triggered). With cancelEntries
-// the live entries are canceled too. Exits keep working so positions can
-// still close.
-func (e *Engine) Pause(now time.Time, reason string, cancelEntries bool) []Intent {
-	e.out = e.out[:0]
-	e.paused, e.pauseCancels, e.pauseReason = true, cancelEntries, reason
-	e.log.Warn("grid: entries paused", "reason", reason, "cancelEntries", cancelEntries)
-	e.obs.Risk(RiskNote{Time: now, Paused: true, Reason: reason})
-	if cancelEntries {
-		e.cancelWhere(now, slot.RoleEntry)
-	}
-	return e.out
-}
-
-// Resume lets entries be placed again.
-func (e *Engine) Resume(now time.Time) []Intent {
-	e.out = e.out[:0]
-	if !e.paused {
-		return e.out
-	}
-	e.paused, e.pauseCancels, e.pauseReason = false, false, ""
-	e.log.Info("grid: entries resumed")
-	e.obs.Risk(RiskNote{Time: now, Reason: "resumed"})
-	e.tendAll(now)
-	return e.out
-}
-
 // Halt stops the grid for good (a liquidation, an auto-deleveraging fill, a
 // margin call, a change of the symbol's rules): every live order of the
 // grid is canceled by its ID and nothing is placed again. The engine must
@@ -579,13 +552,16 @@ type Stats struct {
 	CancelsDeferred int
 	Paused          bool
 	Halted          bool
-	Reason          string // why paused or halted
+	Reason          string // why paused (every owner's reason, "; "-separated) or halted
+	// Pauses lists who holds entries and why, one "owner: reason" each
+	// (see [Engine.PauseFor]).
+	Pauses []string
 }
 
 // Stats returns a snapshot of the books in decimals.
 func (e *Engine) Stats() Stats {
 	b, r := e.books, e.rules
-	reason := e.pauseReason
+	reason := e.pauseReasons()
 	if e.halted {
 		reason = e.haltReason
 	}
@@ -595,7 +571,7 @@ func (e *Engine) Stats() Stats {
 		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
 		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, NotSent: b.NotSent, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
 		CancelsDeferred: b.CancelsDeferred,
-		Paused:          e.paused, Halted: e.halted, Reason: reason,
+		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(),
 	}
 }
 

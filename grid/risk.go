@@ -66,10 +66,10 @@ func (e *Engine) ObserveRisk(o risk.Observation) []Intent {
 	switch {
 	case pause && e.cfg.hardStop:
 		return e.HardStop(o.Time, "risk: "+reason, e.cfg.hardStopClose)
-	case pause && !e.paused:
-		return e.Pause(o.Time, reason, e.cfg.pauseCancels)
-	case resume && e.paused:
-		return e.Resume(o.Time)
+	case pause && !e.PausedBy(PauseRisk):
+		return e.PauseFor(o.Time, PauseRisk, reason, e.cfg.pauseCancels)
+	case resume && e.PausedBy(PauseRisk):
+		return e.ResumeFor(o.Time, PauseRisk)
 	}
 	return e.out
 }

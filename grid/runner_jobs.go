@@ -83,7 +83,7 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 		a.snapshot = &snap
 		switch rules, err := r.x.Rules(ctx, r.rules.Symbol); {
 		case err == nil:
-			a.halt = rulesChange(r.rules, rules)
+			a.halt, a.trading = rulesChange(r.rules, rules), true
 		case errors.Is(err, exchange.ErrTradingRestricted):
 			a.pause = "symbol not trading: " + err.Error()
 		}

@@ -35,6 +35,7 @@ type answer struct {
 	halt       string // the symbol's rules changed
 	pause      string // the symbol is not trading
 	reconciled bool   // a reconciliation ended (done or failed)
+	trading    bool   // the venue answered the symbol's rules: it trades
 	query      bool   // a query ended
 	queried    OrderRef
 }
@@ -394,8 +395,11 @@ func (l *loop) answer(a answer) {
 	if a.halt != "" {
 		l.dispatch(r.eng.Halt(r.cfg.now(), a.halt))
 	}
-	if a.pause != "" && !r.eng.Stats().Paused {
-		l.dispatch(r.eng.Pause(r.cfg.now(), a.pause, true)) // entries stop until the host rebuilds the grid
+	switch {
+	case a.pause != "" && !r.eng.PausedBy(PauseVenue):
+		l.dispatch(r.eng.PauseFor(r.cfg.now(), PauseVenue, a.pause, true))
+	case a.trading && r.eng.PausedBy(PauseVenue):
+		l.dispatch(r.eng.ResumeFor(r.cfg.now(), PauseVenue)) // trading again
 	}
 	if a.snapshot != nil {
 		l.dispatch(r.eng.Reconcile(r.cfg.now(), *a.snapshot))

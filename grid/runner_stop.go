@@ -41,7 +41,7 @@ func (r *Runner) stop(l *loop, cause error) error {
 		l.notSent(j.intents, "the runner is stopping")
 	}
 	if r.cfg.cancelOnStop {
-		l.dispatch(r.eng.Pause(r.cfg.now(), "runner stopping", true))
+		l.dispatch(r.eng.PauseFor(r.cfg.now(), PauseStop, "runner stopping", true))
 	}
 	deadline := time.NewTimer(r.cfg.stopTimeout)
 	defer deadline.Stop()
