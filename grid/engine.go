@@ -62,6 +62,8 @@ type Engine struct {
 	paused, halted bool
 	pauseCancels   bool         // some pause cancels entries
 	pauses         []pauseEntry // who holds entries, and why (see PauseFor)
+	refusal        string       // the last escalated refusal (see refused)
+	sideRetryAt    [3]int64     // by exchange.Side: Unix ns before which the side places nothing
 	haltReason     string
 	needReconcile  bool
 
@@ -555,7 +557,8 @@ func (e *Engine) tend(now time.Time, i int64) {
 	}
 	switch s.State {
 	case slot.Free:
-		if !lv.reserved && e.entriesAllowed() && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() && now.UnixNano() >= lv.retryAt {
+		if !lv.reserved && e.entriesAllowed() && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() && now.UnixNano() >= lv.retryAt &&
+			e.sideReady(e.sideOf(s.Kind, slot.RoleEntry), now.UnixNano()) {
 			e.placeEntry(now, i, lv)
 		}
 	case slot.Holding:
@@ -566,7 +569,7 @@ func (e *Engine) tend(now time.Time, i int64) {
 			}
 			return
 		}
-		if !e.halted && e.wantExit(s.Kind, i) && now.UnixNano() >= lv.retryAt {
+		if !e.halted && e.wantExit(s.Kind, i) && now.UnixNano() >= lv.retryAt && e.sideReady(e.sideOf(s.Kind, slot.RoleExit), now.UnixNano()) {
 			e.placeExit(now, i, lv)
 		}
 	case slot.EntryOpen:

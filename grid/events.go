@@ -79,6 +79,11 @@ type OrderEvent struct {
 	Price  exchange.Ticks // price of the newly filled part
 	Fee    exchange.Money // fee of the newly filled part (signed)
 	Reason string         // the venue's reason, for logs
+	// Cause (OrderRejected) is the venue's error, for the engine to tell a
+	// refusal that proves a misconfiguration ([exchange.ErrPositionMode],
+	// [exchange.ErrAuth]: the grid halts) from an ordinary one; nil if
+	// unknown.
+	Cause error
 	// SentAt (OrderUnknown of a placement) is when the host started writing
 	// the request ([exchange.UnknownOutcomeError.SentAt]); zero if unknown.
 	SentAt time.Time
@@ -392,8 +397,12 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		// must not be asked on every price move.
 		lv.rejects = min(lv.rejects+1, 7)
 		lv.retryAt = now.UnixNano() + int64(rejectBackoff)<<(lv.rejects-1)
+		if ev.Type == OrderRejected {
+			e.refused(now, i, lv, e.sideOf(lv.s.Kind, role), ev)
+		}
 	case OrderAccepted, OrderFilled:
 		lv.rejects, lv.retryAt = 0, 0
+		e.sideRetryAt[e.sideOf(lv.s.Kind, role)] = 0
 	}
 	e.book(now, i, lv, ev.Ref, role, eff, ev.Fee)
 	if recancel && lv.s.State == slot.Canceling && !lv.s.Unknown {
@@ -556,6 +565,9 @@ type Stats struct {
 	// Pauses lists who holds entries and why, one "owner: reason" each
 	// (see [Engine.PauseFor]).
 	Pauses []string
+	// Refusal is the last refusal the venue repeated on one slot (which
+	// backed off its side), or that proved a misconfiguration; "" if none.
+	Refusal string
 }
 
 // Stats returns a snapshot of the books in decimals.
@@ -571,7 +583,7 @@ func (e *Engine) Stats() Stats {
 		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
 		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, NotSent: b.NotSent, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
 		CancelsDeferred: b.CancelsDeferred,
-		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(),
+		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(), Refusal: e.refusal,
 	}
 }
 

@@ -159,8 +159,8 @@ func (r *Runner) place(ctx context.Context, intents []Intent) []OrderEvent {
 			ctx.Err() != nil:
 			evs = append(evs, OrderEvent{Ref: ref, Type: OrderUnknown, Reason: res.Err.Error()})
 		default:
-			r.log.Info("grid: order refused", "ref", ref.String(), "err", res.Err)
-			evs = append(evs, OrderEvent{Ref: ref, Type: OrderRejected, Reason: res.Err.Error()})
+			r.log.Debug("grid: order refused", "ref", ref.String(), "err", res.Err)
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderRejected, Reason: res.Err.Error(), Cause: res.Err})
 		}
 	}
 	return evs

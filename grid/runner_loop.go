@@ -133,9 +133,8 @@ func (r *Runner) Run(ctx context.Context) error {
 				continue
 			}
 			l.prices++
-			now := r.cfg.now()
-			l.dispatch(r.eng.OnPrice(now, p.Ticks))
-			l.observe(risk.Observation{Time: now, Kind: risk.KindPrice, Symbol: r.rules.Symbol, Price: r.rules.TicksToPrice(p.Ticks)})
+			l.dispatch(r.eng.OnPrice(r.cfg.now(), p.Ticks))
+			l.observePrice(p)
 		case k, ok := <-klines:
 			if !ok {
 				klines = nil
@@ -157,7 +156,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				l.saved = now
 				r.save(runCtx)
 			}
-			l.observe(risk.Observation{Time: now, Kind: risk.KindTimer})
+			l.observe(risk.Observation{Kind: risk.KindTimer})
 		case <-recon.C:
 			l.queueReconcile()
 		}
@@ -181,6 +180,7 @@ type loop struct {
 	orderEvents uint64
 	prices      uint64
 	saved       time.Time // last save to the store
+	lastObs     time.Time // the last risk observation's time
 }
 
 // next is the job to hand to a worker, and the channel to hand it on (nil
@@ -227,6 +227,7 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 			}
 			l.prices++
 			r.eng.OnPrice(r.cfg.now(), p.Ticks) // not started: places nothing
+			l.observePrice(p)
 			priced = true
 		case ev, ok := <-user:
 			if !ok {
@@ -267,11 +268,15 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 	if err != nil {
 		return fmt.Errorf("grid: recovering from the venue: %w", err)
 	}
+	acct, err := r.x.Account(ctx)
+	if err != nil {
+		return fmt.Errorf("grid: reading the account before starting: %w", err)
+	}
+	if want := r.eng.cfg.posMode; acct.PositionMode != want {
+		return fmt.Errorf("%w: the grid is set for %s (grid.WithPositionMode) but the %s account is in %s mode: change one of them",
+			ErrPositionModeMismatch, want, r.ex.Name(), acct.PositionMode)
+	}
 	if r.eng.HasRiskChecks() {
-		acct, err := r.x.Account(ctx)
-		if err != nil {
-			return fmt.Errorf("grid: pre-start checks: %w", err)
-		}
 		pos, err := r.x.Positions(ctx, r.rules.Symbol)
 		if err != nil {
 			return fmt.Errorf("grid: pre-start checks: %w", err)
@@ -414,8 +419,24 @@ func (l *loop) answer(a answer) {
 	}
 }
 
-// observe feeds the engine's risk monitors, if it has any.
+// observePrice feeds a price to the risk monitors, stamped with its own time.
+func (l *loop) observePrice(p pricefeed.Price) {
+	l.observe(risk.Observation{Time: p.Time, Kind: risk.KindPrice, Symbol: l.r.rules.Symbol, Price: l.r.rules.TicksToPrice(p.Ticks)})
+}
+
+// observe feeds the engine's risk monitors, if it has any. Every
+// observation is stamped from one clock: the event's own time (a price's,
+// a candle's close, a fill's) where it has one, else the runner's; and
+// never earlier than the one before, since monitors take them in time
+// order (a venue's clock and ours may disagree by a little).
 func (l *loop) observe(o risk.Observation) {
+	if o.Time.IsZero() {
+		o.Time = l.r.cfg.now()
+	}
+	if o.Time.Before(l.lastObs) {
+		o.Time = l.lastObs
+	}
+	l.lastObs = o.Time
 	if l.r.eng.HasRiskMonitors() {
 		l.dispatch(l.r.eng.ObserveRisk(o))
 	}
@@ -426,7 +447,7 @@ func (l *loop) userEvent(ev exchange.UserEvent) {
 	now := r.cfg.now()
 	switch ev.Kind {
 	case exchange.EventAccount:
-		l.observe(risk.Observation{Time: now, Kind: risk.KindAccount, Account: exchange.Account{Balances: ev.Balances}, Positions: ev.Positions})
+		l.observe(risk.Observation{Time: ev.Time, Kind: risk.KindAccount, Account: exchange.Account{Balances: ev.Balances}, Positions: ev.Positions})
 	case exchange.EventReady:
 		l.dispatch(r.eng.OnStreamReady(now))
 		if ev.Reconnected {
@@ -445,7 +466,7 @@ func (l *loop) userEvent(ev exchange.UserEvent) {
 			return
 		}
 		if u.LastFillQty.IsPositive() {
-			l.observe(risk.Observation{Time: now, Kind: risk.KindFill, Symbol: r.rules.Symbol, Fill: exchange.Fill{
+			l.observe(risk.Observation{Time: u.Time, Kind: risk.KindFill, Symbol: r.rules.Symbol, Fill: exchange.Fill{
 				Symbol: u.Symbol, OrderID: u.OrderID, ClientOrderID: u.ClientOrderID, TradeID: u.TradeID, Side: u.Side,
 				PositionSide: u.PositionSide, Price: u.LastFillPrice, Quantity: u.LastFillQty, Fee: u.Fee, FeeAsset: u.FeeAsset,
 				Maker: u.Maker, Kind: u.Kind, Time: u.Time,

@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+// ErrPositionModeMismatch is matched by the error [Runner.Run] returns
+// when the grid's position mode (WithPositionMode) is not the account's:
+// every order would be refused, so the grid does not start.
+var ErrPositionModeMismatch = errors.New("grid: position mode mismatch")
+
 // ErrStopUnsettled is matched by the error [Runner.Run] returns when its
 // stop could not settle every order it had to (see [StopError]).
 var ErrStopUnsettled = errors.New("grid: orders left unsettled at stop")
