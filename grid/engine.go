@@ -87,6 +87,11 @@ type Engine struct {
 	bOffs, aOffs []int64 // window thresholds, as offsets (see edgeOffsets)
 	offLo, offHi int64
 
+	trades    map[string]struct{}         // trade IDs whose fees are booked (see fees.go)
+	tradeRing []string                    // the same, oldest first, to forget the oldest
+	feeless   map[OrderRef]exchange.Steps // quantity booked without its fee, by order
+	unbooked  map[string]decimal.Decimal  // fees in another asset than the quote
+
 	out   []Intent
 	books Books
 }

@@ -40,6 +40,12 @@ const (
 	// intent's SendBy) plus the receive window; otherwise the engine
 	// queries again then (see [request]).
 	OrderNotFound
+	// OrderFee: the fee of one trade of the order (TradeID, Fee; CumQty is
+	// the trade's quantity), which the host recovered from the venue's
+	// trades ([exchange.IExchange.Fills]) for a fill the engine booked
+	// without its fee (learned from a query or a reconciliation). Booked
+	// once per trade; see [Engine.FeesMissing].
+	OrderFee
 	// OrderNotSent: the host dropped a placement before it started writing
 	// it (its SendBy passed while it was queued, the queue was full, the
 	// runner is stopping); nothing reached the venue. The slot is free
@@ -66,6 +72,8 @@ func (t OrderEventType) String() string {
 		return "not-found"
 	case OrderNotSent:
 		return "not-sent"
+	case OrderFee:
+		return "fee"
 	}
 	return fmt.Sprintf("OrderEventType(%d)", uint8(t))
 }
@@ -78,7 +86,11 @@ type OrderEvent struct {
 	CumQty exchange.Steps // OrderFilled, OrderCanceled, OrderExpired
 	Price  exchange.Ticks // price of the newly filled part
 	Fee    exchange.Money // fee of the newly filled part (signed)
-	Reason string         // the venue's reason, for logs
+	// TradeID (OrderFilled, OrderFee) is the venue's ID of the trade the
+	// fee belongs to: with it, a fee is booked exactly once whatever the
+	// order of the updates; without it, with the newly filled quantity.
+	TradeID string
+	Reason  string // the venue's reason, for logs
 	// Cause (OrderRejected) is the venue's error, for the engine to tell a
 	// refusal that proves a misconfiguration ([exchange.ErrPositionMode],
 	// [exchange.ErrAuth]: the grid halts) from an ordinary one; nil if
@@ -234,17 +246,22 @@ func (e *Engine) applyInitial(now time.Time, ev OrderEvent) error {
 		return fmt.Errorf("grid: initial order: unknown event type %d", ev.Type)
 	}
 	delta := ev.CumQty - in.filled
+	fee := e.tradeFee(ev)
+	if delta <= 0 && ev.TradeID != "" {
+		e.books.Fees += fee // a trade's fee on an update whose quantity was known
+	}
 	if delta > 0 {
 		in.filled = ev.CumQty
 		e.books.Fills++
-		e.books.Fees += ev.Fee
-		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: e.sideOf(e.initialKind(), slot.RoleEntry), Price: ev.Price, Qty: delta, Fee: ev.Fee})
-		left, feeLeft := delta, ev.Fee
+		e.books.Fees += fee
+		e.noteFeeless(ev.Ref, ev, delta)
+		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: e.sideOf(e.initialKind(), slot.RoleEntry), Price: ev.Price, Qty: delta, Fee: fee})
+		left, feeLeft := delta, fee
 		for left > 0 && in.next < len(in.targets) {
 			i := in.targets[in.next]
 			lv := e.lv(i)
 			q := min(lv.qty-exchange.Steps(lv.s.Held), left)
-			share, _ := exchange.MulDiv(int64(ev.Fee), int64(q), int64(delta)) // exact; cannot fail: q ≤ delta
+			share, _ := exchange.MulDiv(int64(fee), int64(q), int64(delta)) // exact; cannot fail: q ≤ delta
 			fee := exchange.Money(share)
 			left -= q
 			if left == 0 {
@@ -304,6 +321,10 @@ func (e *Engine) Apply(now time.Time, ev OrderEvent) ([]Intent, error) {
 }
 
 func (e *Engine) apply(now time.Time, ev OrderEvent) error {
+	if ev.Type == OrderFee {
+		e.applyFee(now, ev)
+		return nil
+	}
 	if ev.Ref.Level == InitialLevel {
 		return e.applyInitial(now, ev)
 	}
@@ -375,7 +396,22 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 	// A query's "still live" about a cancel whose outcome was unknown:
 	// the cancel did not take effect, so it is sent again below.
 	recancel := ev.Type == OrderAccepted && lv.s.State == slot.Canceling && lv.s.Unknown && ev.Ref.Gen == lv.s.Gen
+	var fee exchange.Money
+	switch ev.Type {
+	case OrderFilled, OrderCanceled, OrderExpired:
+		fee = e.tradeFee(ev) // zero for a trade already booked
+	}
 	eff, err := e.applySlot(now, i, lv, se)
+	if fee != 0 && ev.TradeID != "" && (err != nil || eff.Entered+eff.Exited == 0) {
+		// The trade's fee was paid whatever its quantity update does
+		// here (a reordered or stale one, a contradiction the
+		// reconciliation will book without a fee): book it alone. (An
+		// update without a trade ID cannot tell a reordered fill from a
+		// duplicate: its fee goes with new quantity only.)
+		e.books.Fees += fee
+		lv.fees += fee
+		fee = 0
+	}
 	if err != nil {
 		e.books.Illegal++
 		e.needReconcile = true
@@ -404,7 +440,8 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		lv.rejects, lv.retryAt = 0, 0
 		e.sideRetryAt[e.sideOf(lv.s.Kind, role)] = 0
 	}
-	e.book(now, i, lv, ev.Ref, role, eff, ev.Fee)
+	e.book(now, i, lv, ev.Ref, role, eff, fee)
+	e.noteFeeless(ev.Ref, ev, exchange.Steps(eff.Entered+eff.Exited))
 	if recancel && lv.s.State == slot.Canceling && !lv.s.Unknown {
 		e.cancel(now, i, lv)
 	}
@@ -568,6 +605,9 @@ type Stats struct {
 	// Refusal is the last refusal the venue repeated on one slot (which
 	// backed off its side), or that proved a misconfiguration; "" if none.
 	Refusal string
+	// UnbookedFees are fees paid in another asset than the quote, by
+	// asset: not in Fees or NetRealized (see [Engine.NoteUnbookedFee]).
+	UnbookedFees map[string]decimal.Decimal
 }
 
 // Stats returns a snapshot of the books in decimals.
@@ -583,7 +623,7 @@ func (e *Engine) Stats() Stats {
 		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
 		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, NotSent: b.NotSent, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
 		CancelsDeferred: b.CancelsDeferred,
-		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(), Refusal: e.refusal,
+		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(), Refusal: e.refusal, UnbookedFees: e.unbookedFees(),
 	}
 }
 

@@ -207,11 +207,17 @@ func (e *Engine) applyClose(now time.Time, ev OrderEvent) {
 	default:
 		return
 	}
-	if delta := ev.CumQty - leg.filled; delta > 0 {
+	fee := e.tradeFee(ev)
+	if delta := ev.CumQty - leg.filled; delta <= 0 {
+		if ev.TradeID != "" {
+			e.books.Fees += fee // a trade's fee on an update whose quantity was known
+		}
+	} else {
 		leg.filled = ev.CumQty
 		e.books.Fills++
-		e.books.Fees += ev.Fee
-		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: leg.side, Price: ev.Price, Qty: delta, Fee: ev.Fee})
+		e.books.Fees += fee
+		e.noteFeeless(ev.Ref, ev, delta)
+		e.obs.Fill(FillNote{Time: now, Ref: ev.Ref, Side: leg.side, Price: ev.Price, Qty: delta, Fee: fee})
 		if leg.cross > 0 {
 			e.bookClose(now, slot.Long, leg.cross, ev.Price)
 			e.bookClose(now, slot.Short, leg.cross, ev.Price)

@@ -129,7 +129,8 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 				e.orphan(now, o, err.Error())
 				return
 			}
-			e.book(now, i, lv, o.Ref, role, eff, 0) // the fee is not known
+			e.book(now, i, lv, o.Ref, role, eff, 0) // the fee is not known: recovered from the venue's trades
+			e.noteFeeless(o.Ref, OrderEvent{}, exchange.Steps(eff.Entered+eff.Exited))
 			e.repair(now, "fill missed on the stream: booked from the venue's order", o.Ref)
 		}
 	case !s.Live() && o.Ref.Gen > s.Gen:

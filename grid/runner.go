@@ -10,6 +10,7 @@ import (
 
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/pricefeed"
+	"github.com/shopspring/decimal"
 )
 
 // PriceFeed is where a Runner takes its prices from: a [pricefeed.Monitor]
@@ -31,13 +32,14 @@ type PriceFeed interface {
 // The zero value is not usable; build one with [NewRunner]. Run may be
 // called once.
 type Runner struct {
-	eng    *Engine
-	ex     exchange.IExchange
-	x      *exchange.Executor
-	rules  exchange.Rules
-	gridID string
-	cfg    runnerConfig
-	log    *slog.Logger
+	feeCarry decimal.Decimal // fees below the money unit, carried (loop goroutine only)
+	eng      *Engine
+	ex       exchange.IExchange
+	x        *exchange.Executor
+	rules    exchange.Rules
+	gridID   string
+	cfg      runnerConfig
+	log      *slog.Logger
 }
 
 // RunnerOption configures a Runner.

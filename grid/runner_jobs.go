@@ -23,7 +23,7 @@ func (r *Runner) updateEvents(ref OrderRef, u exchange.OrderUpdate) []OrderEvent
 		if !u.LastFillQty.IsPositive() {
 			return []OrderEvent{{Ref: ref, Type: OrderAccepted}}
 		}
-		return []OrderEvent{{Ref: ref, Type: OrderFilled, CumQty: cum, Price: r.ticks(u.LastFillPrice), Fee: r.fee(u.Fee, u.FeeAsset)}}
+		return []OrderEvent{{Ref: ref, Type: OrderFilled, CumQty: cum, Price: r.ticks(u.LastFillPrice), TradeID: u.TradeID, Fee: r.fee(u.TradeID, u.Fee, u.FeeAsset)}}
 	case exchange.StatusCanceled:
 		return []OrderEvent{{Ref: ref, Type: OrderCanceled, CumQty: cum, Price: r.endPrice(u)}}
 	case exchange.StatusExpired:
@@ -88,6 +88,14 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 			a.pause = "symbol not trading: " + err.Error()
 		}
 		return a
+	}
+	if j.fees {
+		fills, err := r.x.Fills(ctx, r.rules.Symbol, j.since)
+		if err != nil {
+			r.log.Warn("grid: reading the venue's trades for missing fees failed; will retry", "err", err)
+			return answer{feesRead: true}
+		}
+		return answer{feesRead: true, fills: fills, feesOK: true, feesAt: j.at}
 	}
 	switch j.kind {
 	case IntentPlace:
@@ -334,20 +342,28 @@ func (r *Runner) steps(d decimal.Decimal) exchange.Steps {
 	return exchange.Steps(d.Div(r.rules.StepSize).Round(0).IntPart())
 }
 
-// fee converts a fee to Money when it is in the quote asset (the symbol's
-// suffix, e.g. USDT of BTCUSDT, or unnamed); a fee in another asset (BNB)
-// cannot be booked in quote money and is logged instead.
-func (r *Runner) fee(f decimal.Decimal, asset string) exchange.Money {
+// fee converts a trade's fee to Money when it is in the quote asset (the
+// symbol's suffix, e.g. USDT of BTCUSDT, or unnamed). The venue books fees
+// finer than the symbol's money unit (Binance: 8 decimals): what a fee
+// has below the unit is carried to the next, so the booked total stays
+// within one unit of the venue's. A fee in another asset (BNB) cannot be
+// booked in quote money: the engine keeps it per asset
+// (Stats.UnbookedFees). Called on the loop goroutine only.
+func (r *Runner) fee(tradeID string, f decimal.Decimal, asset string) exchange.Money {
 	if f.IsZero() {
 		return 0
 	}
 	if asset != "" && !strings.HasSuffix(r.rules.Symbol, asset) {
-		r.log.Info("grid: fee in another asset not booked", "fee", f.String(), "asset", asset)
+		r.log.Info("grid: fee in another asset kept apart", "fee", f.String(), "asset", asset, "trade", tradeID)
+		r.eng.NoteUnbookedFee(tradeID, asset, f)
 		return 0
 	}
-	m, err := r.rules.DecimalToMoney(f)
+	total := f.Add(r.feeCarry)
+	m, err := r.rules.DecimalToMoney(total)
 	if err != nil {
+		r.log.Error("grid: fee cannot be booked", "fee", f.String(), "err", err)
 		return 0
 	}
+	r.feeCarry = total.Sub(r.rules.MoneyToDecimal(m))
 	return m
 }

@@ -25,6 +25,8 @@ type job struct {
 	kind      IntentKind
 	intents   []Intent
 	reconcile bool
+	fees      bool      // read the venue's trades since since, for fees booked without them
+	since, at time.Time // fees: read from; when asked
 }
 
 // answer is what a worker learned: events for the engine, or a snapshot
@@ -38,6 +40,10 @@ type answer struct {
 	trading    bool   // the venue answered the symbol's rules: it trades
 	query      bool   // a query ended
 	queried    OrderRef
+	feesRead   bool            // a read of the venue's trades ended
+	feesOK     bool            // … and succeeded, at feesAt
+	feesAt     time.Time
+	fills      []exchange.Fill // the venue's trades, for missing fees
 }
 
 // Run runs the grid until ctx ends or the venue's order stream fails, then
@@ -175,6 +181,8 @@ type loop struct {
 	places      []job
 	queries     map[OrderRef]bool // queries waiting or running
 	reconciling bool              // a reconciliation waiting or running
+	readingFees bool              // a read of the venue's trades waiting or running
+	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
 	stopping    atomic.Bool // read by the workers
 	orderEvents uint64
@@ -238,6 +246,7 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 			}
 		}
 	}
+	l.feesSince = r.cfg.now().Add(-time.Minute)
 	if r.cfg.settle > 0 {
 		t := time.NewTimer(r.cfg.settle)
 		select {
@@ -396,6 +405,19 @@ func (l *loop) answer(a answer) {
 	}
 	if a.reconciled {
 		l.reconciling = false
+		if r.eng.FeesMissing() && !l.readingFees {
+			// Fills booked without their fees (from a query or this
+			// reconciliation): recover the fees from the venue's trades.
+			l.readingFees = true
+			l.urgent = append(l.urgent, job{fees: true, since: l.feesSince, at: r.cfg.now()})
+		}
+	}
+	if a.feesRead {
+		l.readingFees = false
+		if a.feesOK {
+			l.feesSince = a.feesAt.Add(-10 * time.Minute) // overlap: trade IDs make it idempotent
+		}
+		l.recoverFees(a.fills)
 	}
 	if a.halt != "" {
 		l.dispatch(r.eng.Halt(r.cfg.now(), a.halt))
@@ -416,6 +438,30 @@ func (l *loop) answer(a answer) {
 		if err != nil && r.eng.NeedsReconcile() {
 			l.queueReconcile()
 		}
+	}
+}
+
+// recoverFees books the fees of the grid's trades that were booked
+// without them (the engine knows which; a trade already booked is skipped).
+func (l *loop) recoverFees(fills []exchange.Fill) {
+	r := l.r
+	now := r.cfg.now()
+	for _, f := range fills {
+		g, ref, err := ParseClientOrderID(f.ClientOrderID)
+		if err != nil || g != r.gridID || f.TradeID == "" {
+			continue
+		}
+		if f.FeeAsset != "" && !strings.HasSuffix(r.rules.Symbol, f.FeeAsset) {
+			r.eng.NoteUnbookedFee(f.TradeID, f.FeeAsset, f.Fee)
+			continue
+		}
+		fee, err := r.rules.DecimalToMoney(f.Fee)
+		if err != nil {
+			r.log.Error("grid: fee cannot be booked", "trade", f.TradeID, "fee", f.Fee.String(), "err", err)
+			continue
+		}
+		in, _ := r.eng.Apply(now, OrderEvent{Ref: ref, Type: OrderFee, TradeID: f.TradeID, CumQty: r.steps(f.Quantity), Fee: fee})
+		l.dispatch(in)
 	}
 }
 
