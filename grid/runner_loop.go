@@ -40,8 +40,8 @@ type answer struct {
 	trading    bool   // the venue answered the symbol's rules: it trades
 	query      bool   // a query ended
 	queried    OrderRef
-	feesRead   bool            // a read of the venue's trades ended
-	feesOK     bool            // … and succeeded, at feesAt
+	feesRead   bool // a read of the venue's trades ended
+	feesOK     bool // … and succeeded, at feesAt
 	feesAt     time.Time
 	fills      []exchange.Fill // the venue's trades, for missing fees
 }
