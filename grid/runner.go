@@ -59,6 +59,7 @@ type runnerConfig struct {
 	claim        bool
 	stopTimeout  time.Duration
 	maxPlaces    int
+	accountPoll  time.Duration
 	logger       *slog.Logger
 	now          func() time.Time
 	idle         func(IdleState)
@@ -114,6 +115,15 @@ func WithWorkers(n int) RunnerOption {
 // place either way: they close positions the grid holds.
 func WithCancelOnStop(on bool) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.cancelOnStop = on })
+}
+
+// WithAccountPoll is how often the runner reads the account and the
+// symbol's positions for the risk monitors (default 15 s; also soon after
+// fills): the order stream's account updates carry neither the account's
+// totals nor a liquidation price, which the drawdown and
+// liquidation-distance monitors need. Only with risk monitors.
+func WithAccountPoll(d time.Duration) RunnerOption {
+	return runnerOptionFunc(func(c *runnerConfig) { c.accountPoll = d })
 }
 
 // WithStopTimeout bounds how long stopping may take (default 10 s): the
@@ -192,7 +202,7 @@ func WithIdleHook(fn func(IdleState)) RunnerOption {
 // NewRunner joins an engine and a venue. The engine must have been built
 // for the venue's symbol rules.
 func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runner, error) {
-	c := runnerConfig{timer: time.Second, reconcile: 30 * time.Second, workers: 4, cancelOnStop: true, stopTimeout: 10 * time.Second, maxPlaces: 256, now: time.Now}
+	c := runnerConfig{timer: time.Second, reconcile: 30 * time.Second, workers: 4, cancelOnStop: true, stopTimeout: 10 * time.Second, maxPlaces: 256, accountPoll: 15 * time.Second, now: time.Now}
 	for _, o := range opts {
 		if o != nil {
 			o.applyRunner(&c)
@@ -222,6 +232,9 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 	}
 	if c.stopTimeout <= 0 {
 		errs = append(errs, &OptionError{Option: "WithStopTimeout", Value: c.stopTimeout.String(), Reason: "must be positive"})
+	}
+	if c.accountPoll <= 0 {
+		errs = append(errs, &OptionError{Option: "WithAccountPoll", Value: c.accountPoll.String(), Reason: "must be positive"})
 	}
 	if c.maxPlaces < 1 {
 		errs = append(errs, &OptionError{Option: "WithMaxQueuedPlacements", Value: fmt.Sprint(c.maxPlaces), Reason: "must be at least 1"})

@@ -89,6 +89,19 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 		}
 		return a
 	}
+	if j.account {
+		acct, err := r.x.Account(ctx)
+		if err != nil {
+			r.log.Warn("grid: reading the account for the risk monitors failed; will retry", "err", err)
+			return answer{polled: true}
+		}
+		pos, err := r.x.Positions(ctx, r.rules.Symbol)
+		if err != nil {
+			r.log.Warn("grid: reading the positions for the risk monitors failed; will retry", "err", err)
+			return answer{polled: true}
+		}
+		return answer{polled: true, account: &acct, positions: pos}
+	}
 	if j.fees {
 		fills, err := r.x.Fills(ctx, r.rules.Symbol, j.since)
 		if err != nil {

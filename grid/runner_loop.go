@@ -26,6 +26,7 @@ type job struct {
 	intents   []Intent
 	reconcile bool
 	fees      bool      // read the venue's trades since since, for fees booked without them
+	account   bool      // read the account and positions for the risk monitors
 	since, at time.Time // fees: read from; when asked
 }
 
@@ -44,6 +45,9 @@ type answer struct {
 	feesOK     bool // … and succeeded, at feesAt
 	feesAt     time.Time
 	fills      []exchange.Fill // the venue's trades, for missing fees
+	polled     bool            // an account read ended
+	account    *exchange.Account
+	positions  []exchange.Position
 }
 
 // Run runs the grid until ctx ends or the venue's order stream fails, then
@@ -158,6 +162,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-timer.C:
 			now := r.cfg.now()
 			l.dispatch(r.eng.OnTimer(now))
+			l.pollAccount(now, false)
 			if r.cfg.store != nil && now.Sub(l.saved) >= r.cfg.saveEvery {
 				l.saved = now
 				r.save(runCtx)
@@ -182,6 +187,8 @@ type loop struct {
 	queries     map[OrderRef]bool // queries waiting or running
 	reconciling bool              // a reconciliation waiting or running
 	readingFees bool              // a read of the venue's trades waiting or running
+	polling     bool              // an account read waiting or running
+	pollAt      time.Time         // when the account is read next
 	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
 	stopping    atomic.Bool // read by the workers
@@ -412,6 +419,12 @@ func (l *loop) answer(a answer) {
 			l.urgent = append(l.urgent, job{fees: true, since: l.feesSince, at: r.cfg.now()})
 		}
 	}
+	if a.polled {
+		l.polling = false
+		if a.account != nil {
+			l.observe(risk.Observation{Kind: risk.KindAccount, Account: *a.account, Positions: a.positions})
+		}
+	}
 	if a.feesRead {
 		l.readingFees = false
 		if a.feesOK {
@@ -439,6 +452,27 @@ func (l *loop) answer(a answer) {
 			l.queueReconcile()
 		}
 	}
+}
+
+// pollAccount queues a read of the account and positions for the risk
+// monitors when one is due (every WithAccountPoll; soon after a fill: soon
+// is true).
+func (l *loop) pollAccount(now time.Time, soon bool) {
+	r := l.r
+	if !r.eng.HasRiskMonitors() {
+		return
+	}
+	if soon {
+		if due := now.Add(time.Second); l.pollAt.IsZero() || due.Before(l.pollAt) {
+			l.pollAt = due
+		}
+		return
+	}
+	if l.polling || now.Before(l.pollAt) {
+		return
+	}
+	l.polling, l.pollAt = true, now.Add(r.cfg.accountPoll)
+	l.urgent = append(l.urgent, job{account: true})
 }
 
 // recoverFees books the fees of the grid's trades that were booked
@@ -512,6 +546,7 @@ func (l *loop) userEvent(ev exchange.UserEvent) {
 			return
 		}
 		if u.LastFillQty.IsPositive() {
+			l.pollAccount(now, true)
 			l.observe(risk.Observation{Time: u.Time, Kind: risk.KindFill, Symbol: r.rules.Symbol, Fill: exchange.Fill{
 				Symbol: u.Symbol, OrderID: u.OrderID, ClientOrderID: u.ClientOrderID, TradeID: u.TradeID, Side: u.Side,
 				PositionSide: u.PositionSide, Price: u.LastFillPrice, Quantity: u.LastFillQty, Fee: u.Fee, FeeAsset: u.FeeAsset,

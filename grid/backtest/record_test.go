@@ -14,7 +14,9 @@ import (
 )
 
 // handRun is TestHandComputedLongGrid's run (see its comment for the
-// numbers worked out by hand).
+// numbers worked out by hand), with its configuration: no slippage, so the
+// initial position's market buy fills at the open, 102, as the hand
+// computation has it (the default 1 bp would make it 102.02).
 func handRun(t *testing.T, opts ...grid.Option) Result {
 	t.Helper()
 	sc := sim.DefaultCoreConfig(handRules)
@@ -27,7 +29,7 @@ func handRun(t *testing.T, opts ...grid.Option) Result {
 		candle(t, 2, "106", "111", "94", "96"),
 		candle(t, 3, "96", "101", "96", "101"),
 	}
-	res, err := Run(candles, Config{Rules: handRules, Sim: sc, EquityEvery: 1, Grid: append([]grid.Option{
+	res, err := Run(candles, Config{Rules: handRules, Sim: sc, EquityEvery: 1, Slippage: &Slippage{}, Grid: append([]grid.Option{
 		grid.WithBounds(dec("90"), dec("110"), 4),
 		grid.WithQuantity(dec("1")),
 	}, opts...)})
