@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -357,7 +358,7 @@ type scriptResult struct {
 	venueOrders        map[string]liveOrder
 	venuePosition      string
 	venueFills         int    // trades of the account
-	venueFees          string // their fees, each booked as the runner books it (in whole money units)
+	venueFees          string // their fees' exact total, to the money unit (the runner carries what a fee has below the unit)
 	mismatches         []string
 	err                error
 }
@@ -449,14 +450,14 @@ func script(ctx context.Context, srv *binancetest.Server, obs *observer, snaps <
 		res.err = err
 		return res
 	}
-	var fees exchange.Money
+	exact := decimal.Zero
 	for _, f := range fills {
-		m, err := btcRules.DecimalToMoney(f.Fee)
-		if err != nil {
-			res.err = err
-			return res
-		}
-		fees += m
+		exact = exact.Add(f.Fee)
+	}
+	fees, err := btcRules.DecimalToMoney(exact)
+	if err != nil {
+		res.err = err
+		return res
 	}
 	res.venueFills, res.venueFees = len(fills), btcRules.MoneyToDecimal(fees).String()
 	return res
