@@ -54,7 +54,6 @@ func checkFillSequence(t reporter, ups []exchange.OrderUpdate, req exchange.Orde
 	}
 }
 
-
 // checkFee checks the fee of one fill (what names it): nonzero with its
 // asset when the venue charges fees, zero when the harness says it does not.
 func checkFee(t reporter, what string, fee decimal.Decimal, asset string, noFees bool) {

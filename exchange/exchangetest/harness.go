@@ -209,4 +209,3 @@ func (s *suite) limit(tag string, side exchange.Side, price, qty decimal.Decimal
 	}
 	return req
 }
-

@@ -237,4 +237,3 @@ func testOffGrid(t tb, s *suite) {
 		}
 	}
 }
-
