@@ -82,6 +82,7 @@ var checks = []check{
 	{"PlaceQueryCancel", testPlaceQueryCancel},
 	{"CancelByClientOrderID", testCancelByClientID},
 	{"UnknownOrder", testUnknownOrder},
+	{"UnknownSymbol", testUnknownSymbol},
 	{"PostOnlyCross", testPostOnlyCross},
 	{"OffGrid", testOffGrid},
 	{"FillLifecycle", testFillLifecycle},

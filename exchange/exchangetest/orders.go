@@ -155,6 +155,22 @@ func testUnknownOrder(t tb, s *suite) {
 	}
 }
 
+// unlistedSymbol is a symbol no venue lists.
+const unlistedSymbol = "GMXNOSUCHSYMBOLUSDT"
+
+// testUnknownSymbol checks that an unlisted symbol is ErrInvalidOrder for
+// Rules, and is never taken for a missing order by QueryOrder (a
+// not-found answer is the engine's proof of absence).
+func testUnknownSymbol(t tb, s *suite) {
+	if _, err := s.h.Exchange.Rules(s.ctx, unlistedSymbol); !errors.Is(err, exchange.ErrInvalidOrder) {
+		t.Errorf("Rules(%q) error = %v, want ErrInvalidOrder", unlistedSymbol, err)
+	}
+	_, err := s.h.Exchange.QueryOrder(s.ctx, unlistedSymbol, s.clientID("nx"))
+	if err == nil || errors.Is(err, exchange.ErrOrderNotFound) {
+		t.Errorf("QueryOrder(%q, …) error = %v, want an error other than ErrOrderNotFound", unlistedSymbol, err)
+	}
+}
+
 // PostOnlyRejected reports whether a post-only order was refused, in either
 // of the two ways venues refuse: err matches [exchange.ErrPostOnlyRejected]
 // (nothing was created), or the order was accepted and its updates end in
