@@ -1,6 +1,7 @@
 package exchangetest
 
 import (
+	"errors"
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -60,6 +61,9 @@ func testFillLifecycle(t tb, s *suite) {
 	}
 	if !q.AvgPrice.Equal(entryPrice) {
 		t.Errorf("QueryOrder filled: AvgPrice %s, want %s (every fill at the limit)", q.AvgPrice, entryPrice)
+	}
+	if _, err := s.h.Exchange.CancelOrder(s.ctx, exchange.CancelRequest{Symbol: s.h.Symbol, OrderID: placed.OrderID}); !errors.Is(err, exchange.ErrOrderNotFound) {
+		t.Errorf("CancelOrder of the filled entry: error %v, want ErrOrderNotFound", err)
 	}
 	if got := netPosition(t, s); !got.Equal(base.Add(entry.Quantity)) {
 		t.Errorf("position after entry = %s, want %s", got, base.Add(entry.Quantity))
