@@ -2,10 +2,12 @@ package exchangetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ const (
 	tradeIDIsOrderID          // uses the order ID as the trade ID (one ID for every fill of an order)
 	oneTradeID                // uses one trade ID for every fill
 	noKlines                  // offers no candles: SubscribeKlines answers ErrUnsupported
+	throttled                 // sound, but refuses every third place for rate (as a venue's order limit would)
 )
 
 // userBuffer is the broken adapters' user-data channel capacity, far below
@@ -37,8 +40,16 @@ const userBuffer = 16
 // goroutines end when the venue's channels close; Close waits for them.
 type brokenVenue struct {
 	*sim.Venue
-	how breakage
-	wg  sync.WaitGroup
+	how    breakage
+	wg     sync.WaitGroup
+	places atomic.Int64
+}
+
+func (b *brokenVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
+	if b.how == throttled && b.places.Add(1)%3 == 0 {
+		return exchange.Order{}, &exchange.RateLimitError{RetryAfter: time.Millisecond, Err: errors.New("brokenvenue: too many orders")}
+	}
+	return b.Venue.PlaceOrder(ctx, req)
 }
 
 func (b *brokenVenue) Close() error {
@@ -157,6 +168,7 @@ func TestSuiteCatchesBrokenAdapters(t *testing.T) {
 		{name: "sound", how: sound},
 		{name: "sound, partial fills", how: sound, partial: true},
 		{name: "loss reported", how: reportWhenFull, logs: map[string]string{"FillBurst": "reported a loss"}},
+		{name: "rate limited", how: throttled},
 		{name: "klines unsupported", how: noKlines, skip: []string{"Klines"}},
 		{name: "fees dropped", how: noFees, fail: map[string]string{
 			"FillLifecycle": "Fee is zero", "FillBurst": "Fee is zero"}},

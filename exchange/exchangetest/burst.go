@@ -29,7 +29,7 @@ func testFillBurst(t tb, s *suite) {
 	for i := 0; i < n; i++ {
 		price := s.rules.RoundPrice(hi.Sub(span.Mul(decimal.NewFromInt(int64(i))).Div(decimal.NewFromInt(int64(n)))))
 		req := s.limit("b", exchange.Buy, price, qty, exchange.GTC)
-		o, err := s.h.Exchange.PlaceOrder(s.ctx, req)
+		o, err := s.placePaced(t, req)
 		if err != nil {
 			t.Fatalf("burst order %d of %d (%s at %s): %v", i+1, n, qty, price, err)
 		}

@@ -41,7 +41,9 @@
 // with -race. A venue whose market price the test cannot move (a testnet)
 // can still run the checks that need no price move: set SetPrice to nil and
 // the fill checks are skipped. A test venue that charges no fees sets
-// [Harness.NoFees]; the fee checks then require zero fees instead.
+// [Harness.NoFees]; the fee checks then require zero fees instead. A
+// placement refused for rate ([exchange.ErrRateLimited]) took no effect,
+// so the suite waits the venue's Retry-After and sends it again.
 //
 // # What it checks
 //

@@ -38,7 +38,7 @@ func testFillLifecycle(t tb, s *suite) {
 
 	entryPrice := s.level(-2)
 	entry := s.limit("in", exchange.Buy, entryPrice, s.qty(entryPrice), exchange.GTC)
-	placed, err := s.h.Exchange.PlaceOrder(s.ctx, entry)
+	placed, err := s.placePaced(t, entry)
 	if err != nil {
 		t.Fatalf("PlaceOrder entry: %v", err)
 	}
@@ -77,7 +77,7 @@ func testFillLifecycle(t tb, s *suite) {
 	} else {
 		exit.ReduceOnly = true
 	}
-	exitPlaced, err := s.h.Exchange.PlaceOrder(s.ctx, exit)
+	exitPlaced, err := s.placePaced(t, exit)
 	if err != nil {
 		t.Fatalf("PlaceOrder exit: %v", err)
 	}

@@ -2,6 +2,7 @@ package exchangetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -209,4 +210,27 @@ func (s *suite) limit(tag string, side exchange.Side, price, qty decimal.Decimal
 		}
 	}
 	return req
+}
+
+// placePaced places req, waiting out rate-limit refusals (the venue's wait,
+// or 100 ms when it gives none) within the timeout: a refused request took
+// no effect, so it is sent again as it is.
+func (s *suite) placePaced(t tb, req exchange.OrderRequest) (exchange.Order, error) {
+	t.Helper()
+	deadline := time.Now().Add(s.timeout)
+	for {
+		o, err := s.h.Exchange.PlaceOrder(s.ctx, req)
+		var rl *exchange.RateLimitError
+		if err == nil || !errors.Is(err, exchange.ErrRateLimited) {
+			return o, err
+		}
+		wait := 100 * time.Millisecond
+		if errors.As(err, &rl) && rl.RetryAfter > 0 {
+			wait = rl.RetryAfter
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return o, err
+		}
+		time.Sleep(wait)
+	}
 }

@@ -146,7 +146,7 @@ func testClose(t tb, s *suite) {
 	s.subscribeKlines(t, s.ctx)
 	s.subscribeUser(t, s.ctx) // never drained: Close must not wait on the consumer
 	price := s.level(-5)
-	if _, err := s.h.Exchange.PlaceOrder(s.ctx, s.limit("cl", exchange.Buy, price, s.qty(price), exchange.GTC)); err != nil {
+	if _, err := s.placePaced(t, s.limit("cl", exchange.Buy, price, s.qty(price), exchange.GTC)); err != nil {
 		t.Fatalf("PlaceOrder: %v", err)
 	}
 	if err := s.h.Exchange.Close(); err != nil {

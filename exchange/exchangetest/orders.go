@@ -63,7 +63,7 @@ func testPlaceQueryCancel(t tb, s *suite) {
 	us := s.subscribeUser(t, s.ctx)
 	price := s.level(-5)
 	req := s.limit("pqc", exchange.Buy, price, s.qty(price), exchange.GTC)
-	placed, err := s.h.Exchange.PlaceOrder(s.ctx, req)
+	placed, err := s.placePaced(t, req)
 	if err != nil {
 		t.Fatalf("PlaceOrder(%+v): %v", req, err)
 	}
@@ -128,7 +128,7 @@ func testPlaceQueryCancel(t tb, s *suite) {
 func testCancelByClientID(t tb, s *suite) {
 	price := s.level(5)
 	req := s.limit("cbc", exchange.Sell, price, s.qty(price), exchange.GTC)
-	placed, err := s.h.Exchange.PlaceOrder(s.ctx, req)
+	placed, err := s.placePaced(t, req)
 	if err != nil {
 		t.Fatalf("PlaceOrder: %v", err)
 	}
@@ -198,7 +198,7 @@ func testPostOnlyCross(t tb, s *suite) {
 			price = s.level(-2)
 		}
 		req := s.limit("po", side, price, s.qty(price), exchange.PostOnly)
-		_, err := s.h.Exchange.PlaceOrder(s.ctx, req)
+		_, err := s.placePaced(t, req)
 		var ups []exchange.OrderUpdate
 		switch {
 		case err == nil:
@@ -220,7 +220,7 @@ func testPostOnlyCross(t tb, s *suite) {
 	// A post-only order that does not cross rests.
 	price := s.level(-3)
 	req := s.limit("pok", exchange.Buy, price, s.qty(price), exchange.PostOnly)
-	o, err := s.h.Exchange.PlaceOrder(s.ctx, req)
+	o, err := s.placePaced(t, req)
 	if err != nil {
 		t.Fatalf("non-crossing post-only: %v", err)
 	}
@@ -244,7 +244,7 @@ func testOffGrid(t tb, s *suite) {
 	}
 	for _, c := range cases {
 		req := s.limit("bad", exchange.Buy, c.price, c.qty, exchange.GTC)
-		_, err := s.h.Exchange.PlaceOrder(s.ctx, req)
+		_, err := s.placePaced(t, req)
 		if !errors.Is(err, exchange.ErrInvalidOrder) {
 			t.Errorf("%s (price %s qty %s): error %v, want ErrInvalidOrder", c.name, c.price, c.qty, err)
 		}
