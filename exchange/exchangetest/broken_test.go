@@ -30,6 +30,7 @@ const (
 	oneTradeID                // uses one trade ID for every fill
 	noKlines                  // offers no candles: SubscribeKlines answers ErrUnsupported
 	throttled                 // sound, but refuses every third place for rate (as a venue's order limit would)
+	closeWaits                // Close waits for a consumer that stopped reading
 )
 
 // userBuffer is the broken adapters' user-data channel capacity, far below
@@ -40,9 +41,11 @@ const userBuffer = 16
 // goroutines end when the venue's channels close; Close waits for them.
 type brokenVenue struct {
 	*sim.Venue
-	how    breakage
-	wg     sync.WaitGroup
-	places atomic.Int64
+	how       breakage
+	wg        sync.WaitGroup
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	places    atomic.Int64
 }
 
 func (b *brokenVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
@@ -52,10 +55,23 @@ func (b *brokenVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest)
 	return b.Venue.PlaceOrder(ctx, req)
 }
 
+// Close closes the venue and stops the forwarders, even those blocked on a
+// consumer that stopped reading, and waits for them.
 func (b *brokenVenue) Close() error {
 	err := b.Venue.Close()
+	b.closeOnce.Do(func() { close(b.done) })
 	b.wg.Wait()
 	return err
+}
+
+// closing is what stops a forwarder blocked on its consumer: Close, except
+// for the adapter broken so that Close waits (then only the
+// subscription's context, which the suite ends after Close returned).
+func (b *brokenVenue) closing() <-chan struct{} {
+	if b.how == closeWaits {
+		return nil
+	}
+	return b.done
 }
 
 // tradeID rewrites a trade ID the broken way.
@@ -94,6 +110,7 @@ func (b *brokenVenue) SubscribeUserData(ctx context.Context) (<-chan exchange.Us
 		select {
 		case out <- ev:
 		case <-ctx.Done():
+		case <-b.closing():
 		}
 	}
 	b.wg.Add(1)
@@ -143,7 +160,7 @@ func brokenHarness(t *testing.T, how breakage, partial bool) func() Harness {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := &brokenVenue{Venue: v, how: how}
+		b := &brokenVenue{Venue: v, how: how, done: make(chan struct{})}
 		return Harness{
 			Exchange: b, Symbol: "BTCUSDT", Price: decimal.RequireFromString("60000"),
 			SetPrice: func(ctx context.Context, p decimal.Decimal) error { return v.SetPrice(ctx, p) },
@@ -169,6 +186,8 @@ func TestSuiteCatchesBrokenAdapters(t *testing.T) {
 		{name: "sound, partial fills", how: sound, partial: true},
 		{name: "loss reported", how: reportWhenFull, logs: map[string]string{"FillBurst": "reported a loss"}},
 		{name: "rate limited", how: throttled},
+		{name: "Close waits for the consumer", how: closeWaits, fail: map[string]string{
+			"CloseStopsGoroutines": "Close did not return"}},
 		{name: "klines unsupported", how: noKlines, skip: []string{"Klines"}},
 		{name: "fees dropped", how: noFees, fail: map[string]string{
 			"FillLifecycle": "Fee is zero", "FillBurst": "Fee is zero"}},

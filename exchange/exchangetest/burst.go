@@ -21,21 +21,7 @@ func testFillBurst(t tb, s *suite) {
 	us := s.subscribeUser(t, s.ctx)
 	since := s.h.Now().Truncate(time.Millisecond)
 	n := s.h.BurstOrders
-	hi, lo := s.level(-1), s.level(-3)
-	qty := s.qty(lo)
-	span := hi.Sub(lo)
-	reqs := make([]exchange.OrderRequest, 0, n)
-	orders := map[string]string{} // order ID → client order ID
-	for i := 0; i < n; i++ {
-		price := s.rules.RoundPrice(hi.Sub(span.Mul(decimal.NewFromInt(int64(i))).Div(decimal.NewFromInt(int64(n)))))
-		req := s.limit("b", exchange.Buy, price, qty, exchange.GTC)
-		o, err := s.placePaced(t, req)
-		if err != nil {
-			t.Fatalf("burst order %d of %d (%s at %s): %v", i+1, n, qty, price, err)
-		}
-		reqs = append(reqs, req)
-		orders[o.OrderID] = req.ClientOrderID
-	}
+	reqs, orders, qty := s.restingBuys(t, "b", n)
 	us.moveTo(t, s.level(-4))
 
 	// Read until every order is FILLED or the stream reports a loss.
@@ -122,4 +108,27 @@ func waitReconnected(t tb, us *userStream) {
 		}
 		us.read(t, "EventReady{Reconnected: true} after the reported loss")
 	}
+}
+
+// restingBuys places n resting buys between 1 % and 3 % below the market,
+// of one quantity, and returns the requests, the client order ID of each
+// order ID, and the quantity.
+func (s *suite) restingBuys(t tb, tag string, n int) ([]exchange.OrderRequest, map[string]string, decimal.Decimal) {
+	t.Helper()
+	hi, lo := s.level(-1), s.level(-3)
+	qty := s.qty(lo)
+	span := hi.Sub(lo)
+	reqs := make([]exchange.OrderRequest, 0, n)
+	orders := map[string]string{} // order ID → client order ID
+	for i := 0; i < n; i++ {
+		price := s.rules.RoundPrice(hi.Sub(span.Mul(decimal.NewFromInt(int64(i))).Div(decimal.NewFromInt(int64(n)))))
+		req := s.limit(tag, exchange.Buy, price, qty, exchange.GTC)
+		o, err := s.placePaced(t, req)
+		if err != nil {
+			t.Fatalf("resting order %d of %d (%s at %s): %v", i+1, n, qty, price, err)
+		}
+		reqs = append(reqs, req)
+		orders[o.OrderID] = req.ClientOrderID
+	}
+	return reqs, orders, qty
 }

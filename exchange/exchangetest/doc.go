@@ -92,15 +92,19 @@
 //     parts of the stream checks. An adapter with them streams "1m"
 //     candles that follow SetPrice and answers ErrUnsupported for an
 //     interval it does not offer.
-//   - Streams close their channel when their context ends, and Close stops
-//     every goroutine the adapter started: the goroutine count returns to
+//   - Streams close their channel when their context ends. Close returns
+//     even while the order stream's consumer has stopped reading a burst
+//     of events (it must not wait for consumers), and it stops every
+//     goroutine the adapter started: the goroutine count returns to
 //     what it was before the adapter's streams were opened (checked with
 //     the standard library, within a bounded wait; the goroutine profile is
 //     printed when it fails). Calls after Close fail with [exchange.ErrClosed].
 //
 // The suite's own tests run every check against adapters broken on
 // purpose (fees dropped, events dropped when full, one trade ID reused for
-// several fills) and require each to fail.
+// several fills, Close waiting for a consumer) and require each to fail,
+// and against sound ones (with partial fills, rate-limit refusals, an
+// honestly reported loss, no klines) and require them to pass.
 //
 // Client order IDs used by the suite match [A-Za-z0-9_-]{1,36}, the widest
 // set every venue we know accepts.

@@ -144,13 +144,26 @@ func testClose(t tb, s *suite) {
 		t.Fatalf("SubscribePrices: %v", err)
 	}
 	s.subscribeKlines(t, s.ctx)
-	s.subscribeUser(t, s.ctx) // never drained: Close must not wait on the consumer
-	price := s.level(-5)
-	if _, err := s.placePaced(t, s.limit("cl", exchange.Buy, price, s.qty(price), exchange.GTC)); err != nil {
-		t.Fatalf("PlaceOrder: %v", err)
+	// A burst of events that nobody reads: the adapter may be blocked
+	// delivering them when Close comes, and Close must not wait for the
+	// consumer.
+	s.subscribeUser(t, s.ctx)
+	s.restingBuys(t, "cl", s.h.BurstOrders)
+	if s.h.SetPrice != nil {
+		if err := s.h.SetPrice(s.ctx, s.level(-4)); err != nil {
+			t.Fatalf("SetPrice: %v", err)
+		}
 	}
-	if err := s.h.Exchange.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
+	closed := make(chan error, 1)
+	go func() { closed <- s.h.Exchange.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(s.timeout):
+		s.closeHung = true // the cleanup must not call it again
+		t.Fatalf("Close did not return within %s while the order stream's consumer had stopped reading: Close must not wait for consumers", s.timeout)
 	}
 	deadline := time.Now().Add(s.timeout)
 	n := runtime.NumGoroutine()
