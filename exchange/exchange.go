@@ -90,7 +90,8 @@ import (
 // An [Order] and an [OrderUpdate] carry the order's cumulative FilledQty
 // (everything filled so far, never decreasing from one update of the order
 // to the next) and AvgPrice, the average price of everything filled (zero
-// when nothing has). An update that reports a fill has LastFillQty > 0 and
+// when nothing has, or when the venue does not report it: consumers then
+// fall back to the limit price). An update that reports a fill has LastFillQty > 0 and
 // LastFillPrice, Fee, FeeAsset, Maker and TradeID describe that one fill;
 // the LastFillQty of an order's updates add up to its FilledQty.
 //
