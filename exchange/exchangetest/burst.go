@@ -26,18 +26,19 @@ func testFillBurst(t tb, s *suite) {
 
 	// Read until every order is FILLED or the stream reports a loss.
 	deadline := time.Now().Add(s.timeout)
-	filled := 0
-	for filled < n && !us.lossReported() {
+	done := map[string]bool{} // order IDs with a FILLED update
+	for len(done) < n && !us.lossReported() {
 		ev, ok := us.next(t, time.Until(deadline), "the burst's fills")
 		if !ok {
 			break
 		}
 		if ev.Kind == exchange.EventOrder && ev.Order.Status == exchange.StatusFilled {
 			if _, ours := orders[ev.Order.OrderID]; ours {
-				filled++
+				done[ev.Order.OrderID] = true
 			}
 		}
 	}
+	filled := len(done)
 	us.touch = decimal.Zero
 
 	ledger := newTradeLedger()
