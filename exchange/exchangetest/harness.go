@@ -47,8 +47,9 @@ type Harness struct {
 	// BurstOrders is how many resting orders the FillBurst check places
 	// (without reading the order stream) and then fills with one price
 	// move, so that an adapter that loses events when its consumer falls
-	// behind is caught. Zero means [DefaultBurstOrders]; keep it below
-	// the venue's cap on open orders.
+	// behind is caught; CloseStopsGoroutines does the same and then
+	// closes the adapter with the events unread. Zero means
+	// [DefaultBurstOrders]; keep it below the venue's cap on open orders.
 	BurstOrders int
 	// Cleanup, when not nil, is called after the suite closed Exchange
 	// (for example to stop a local server).
