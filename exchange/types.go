@@ -251,9 +251,11 @@ func (k ExecKind) String() string {
 
 // OrderUpdate is one change of one order on the order stream. When the change
 // is a fill, LastFillQty is positive and LastFillPrice, Fee, FeeAsset, Maker
-// and TradeID describe it. FilledQty is always the order's cumulative filled
-// quantity, so a consumer can discard duplicates and reorderings by keeping
-// the largest one seen.
+// and TradeID describe that one fill: Fee is its own fee (not cumulative),
+// and TradeID names it and no other fill. FilledQty is always the order's
+// cumulative filled quantity, so a consumer can discard duplicates and
+// reorderings by keeping the largest one seen. The order of updates and
+// what each field must hold are part of the [IExchange] contract.
 type OrderUpdate struct {
 	Symbol        string
 	OrderID       string
@@ -267,17 +269,18 @@ type OrderUpdate struct {
 	AvgPrice      decimal.Decimal // average price of everything filled; zero when nothing filled or not reported
 	LastFillQty   decimal.Decimal
 	LastFillPrice decimal.Decimal
-	Fee           decimal.Decimal // signed: positive paid, negative rebate
+	Fee           decimal.Decimal // this fill's fee, signed: positive paid, negative rebate
 	FeeAsset      string
 	Maker         bool
-	TradeID       string
+	TradeID       string // unique per fill; the same as the fill's in Fills
 	ReduceOnly    bool
 	Kind          ExecKind
 	Reason        string // the venue's reason for an expiry or rejection, if any
 	Time          time.Time
 }
 
-// Fill is one execution of one order.
+// Fill is one execution of one order, under a TradeID no other fill of the
+// account in the symbol shares.
 type Fill struct {
 	Symbol        string
 	OrderID       string

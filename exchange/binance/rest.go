@@ -494,7 +494,7 @@ func (c *Client) Klines(ctx context.Context, symbol, interval string, start time
 		return nil, fmt.Errorf("binance: klines limit %d must lie in [1, 1000]", limit)
 	}
 	if !validInterval(interval) {
-		return nil, fmt.Errorf("binance: kline interval %q is not one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M", interval)
+		return nil, fmt.Errorf("binance: kline interval %q is not one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M: %w", interval, exchange.ErrUnsupported)
 	}
 	var p params
 	p.add("symbol", symbol)

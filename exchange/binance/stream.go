@@ -276,7 +276,7 @@ func (c *Client) SubscribePrices(ctx context.Context, symbol string) (<-chan exc
 // buffered candles.
 func (c *Client) SubscribeKlines(ctx context.Context, symbol, interval string) (<-chan exchange.Kline, error) {
 	if !validInterval(interval) {
-		return nil, fmt.Errorf("binance: kline interval %q is not one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M", interval)
+		return nil, fmt.Errorf("binance: kline interval %q is not one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M: %w", interval, exchange.ErrUnsupported)
 	}
 	out := make(chan exchange.Kline, 64)
 	name := lowerSymbol(symbol) + "@kline_" + interval

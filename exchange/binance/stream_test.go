@@ -569,8 +569,11 @@ func TestMarketStreams(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("no price")
 	}
-	if _, err := c.SubscribeKlines(ctx, "BTCUSDT", "1s"); err == nil {
-		t.Error("1s klines accepted (Binance futures has none)")
+	if _, err := c.SubscribeKlines(ctx, "BTCUSDT", "1s"); !errors.Is(err, exchange.ErrUnsupported) {
+		t.Errorf("1s klines: error %v, want ErrUnsupported (Binance futures has none)", err)
+	}
+	if _, err := c.Klines(ctx, "BTCUSDT", "1s", time.Time{}, 10); !errors.Is(err, exchange.ErrUnsupported) {
+		t.Errorf("REST 1s klines: error %v, want ErrUnsupported", err)
 	}
 	// REST klines come from the same price path.
 	ks, err := c.Klines(ctx, "BTCUSDT", "1m", time.Time{}, 10)

@@ -3,6 +3,9 @@ package exchangetest
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -61,32 +64,78 @@ func TestCheckFillSequence(t *testing.T) {
 		{"no trade ID", []exchange.OrderUpdate{good[0], u(exchange.StatusFilled, "2", "2", "100", "")}, false},
 	}
 	for _, c := range cases {
-		ft := &fakeT{}
-		func() {
-			defer func() { _ = recover() }()
-			checkFillSequence(ft, c.ups, req)
-		}()
+		ft := runFake(func(ft *fakeT) { checkFillSequence(ft, c.ups, req) })
 		if ft.failed == c.ok {
 			t.Errorf("%s: failed = %v, want %v (%v)", c.name, ft.failed, !c.ok, ft.msgs)
 		}
 	}
 }
 
-// fakeT records failures; Fatalf stops the check by panicking, as
-// t.Fatalf stops the goroutine.
+// fakeT is a *testing.T stand-in that records what a check reports.
+// Fatalf and Skip end the check's goroutine, as testing.T's do; run
+// checks with runFake.
 type fakeT struct {
-	failed bool
-	msgs   []string
+	mu       sync.Mutex
+	failed   bool
+	skipped  bool
+	msgs     []string
+	logs     []string
+	cleanups []func()
 }
 
 func (f *fakeT) Helper() {}
 
 func (f *fakeT) Errorf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.failed = true
 	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
 }
 
 func (f *fakeT) Fatalf(format string, args ...any) {
 	f.Errorf(format, args...)
-	panic("fatal")
+	runtime.Goexit()
+}
+
+func (f *fakeT) Logf(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeT) Skip(args ...any) {
+	f.mu.Lock()
+	f.skipped = true
+	f.msgs = append(f.msgs, "skip: "+fmt.Sprint(args...))
+	f.mu.Unlock()
+	runtime.Goexit()
+}
+
+func (f *fakeT) Cleanup(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cleanups = append(f.cleanups, fn)
+}
+
+// report joins what the check reported.
+func (f *fakeT) report() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.msgs, "\n")
+}
+
+// runFake runs fn on its own goroutine with a fresh fakeT, then its
+// cleanups, last registered first, and returns the fakeT.
+func runFake(fn func(ft *fakeT)) *fakeT {
+	ft := &fakeT{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ft)
+	}()
+	<-done
+	for i := len(ft.cleanups) - 1; i >= 0; i-- {
+		ft.cleanups[i]()
+	}
+	return ft
 }

@@ -11,14 +11,24 @@ import (
 )
 
 // TestConformance runs the adapter conformance suite against the venue, in
-// one-way and in hedge mode.
+// one-way and in hedge mode, and with orders filling one step per price
+// move (so that an order fills in parts).
 func TestConformance(t *testing.T) {
-	for _, mode := range []exchange.PositionMode{exchange.OneWay, exchange.Hedge} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		mode    exchange.PositionMode
+		partial exchange.Steps
+	}{
+		{"ONE_WAY", exchange.OneWay, 0},
+		{"HEDGE", exchange.Hedge, 0},
+		{"ONE_WAY_PARTIAL_FILLS", exchange.OneWay, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			exchangetest.Run(t, func(t *testing.T) exchangetest.Harness {
 				cfg := DefaultCoreConfig(testRules())
 				cfg.InitialBalance = 1_000_000_000
-				cfg.PositionMode = mode
+				cfg.PositionMode = c.mode
+				cfg.PartialFill = c.partial
 				v, err := NewVenue(VenueConfig{Core: cfg})
 				if err != nil {
 					t.Fatal(err)

@@ -15,8 +15,10 @@ import (
 	"github.com/gridmesh/gridmesh/exchange"
 )
 
-// ErrUnknownSymbol: a request named a symbol the venue does not trade.
-var ErrUnknownSymbol = errors.New("sim: unknown symbol")
+// ErrUnknownSymbol: a request named a symbol the venue does not trade. It
+// matches [exchange.ErrInvalidOrder], as the exchange contract asks of an
+// unlisted symbol.
+var ErrUnknownSymbol = fmt.Errorf("sim: unknown symbol: %w", exchange.ErrInvalidOrder)
 
 // VenueConfig configures a [Venue]. Core.Rules are the one symbol's rules.
 // The zero value is not valid (its Core is not). It is a plain value.

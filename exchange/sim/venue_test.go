@@ -581,12 +581,14 @@ func TestVenueRulesAndName(t *testing.T) {
 	assert.Equal(t, testRules(), r)
 	_, err = v.Rules(t.Context(), "ETHUSDT")
 	require.ErrorIs(t, err, ErrUnknownSymbol)
+	require.ErrorIs(t, err, exchange.ErrInvalidOrder, "the contract: an unlisted symbol is ErrInvalidOrder")
 	_, err = v.Positions(t.Context(), "ETHUSDT")
 	require.ErrorIs(t, err, ErrUnknownSymbol)
 	_, err = v.Fills(t.Context(), "ETHUSDT", time.Time{})
 	require.ErrorIs(t, err, ErrUnknownSymbol)
 	_, err = v.QueryOrder(t.Context(), "ETHUSDT", "a")
 	require.ErrorIs(t, err, ErrUnknownSymbol)
+	require.NotErrorIs(t, err, exchange.ErrOrderNotFound, "an unknown symbol is no proof that an order is absent")
 }
 
 func TestNewVenueValidation(t *testing.T) {

@@ -29,7 +29,9 @@
 //     cancel whose answer was lost is *exchange.UnknownOutcomeError: the
 //     engine queries the order before it does anything else.
 //  5. Run the streams on goroutines the adapter owns (streams.go): the
-//     order stream opens with EventReady and never drops an update; price
+//     order stream opens with EventReady and never drops an update (an
+//     adapter that must drop one says so: EventDisconnected, then
+//     EventReady with Reconnected set, and the engine reconciles); price
 //     streams keep the newest price; every stream stops when its context
 //     ends or the adapter closes, and Close waits for them.
 //
