@@ -159,4 +159,18 @@ func TestExactFeesAndFunding(t *testing.T) {
 	assert.Equal(t, "0.030000370370", c.ExactFunding().StringFixed(12))
 	// wallet 100,000 − 0.14999895 − 0.0300003703700 (to a fine unit, 1e-12 USDT)
 	assert.Equal(t, "99999.82000067963", c.ExactWallet().String())
+
+	// The same exact figures as integers: whole Money units and 1e-8 of one.
+	unit := decimal.New(1, -4)
+	units := func(whole exchange.Money, frac int64) string {
+		return decimal.NewFromInt(int64(whole)).Add(decimal.New(frac, -8)).Mul(unit).String()
+	}
+	assert.Equal(t, c.ExactWallet().String(), units(c.ExactWalletUnits()))
+	assert.Equal(t, c.ExactFunding().String(), units(c.ExactFundingUnits()))
+	whole, frac := c.ExactWalletUnits()
+	// booked 1e9 − 1500 − 300; exact 0.0067963 of a unit more (fees 0.0105
+	// and funding −0.0037037 below what was booked)
+	assert.Equal(t, exchange.Money(999998200), whole)
+	assert.Equal(t, int64(679630), frac)
+	assert.Equal(t, c.Wallet(), whole)
 }

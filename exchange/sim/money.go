@@ -112,6 +112,22 @@ func (c *Core) ExactEquity(mark exchange.Ticks) decimal.Decimal {
 	return c.ExactWallet().Add(decimal.NewFromInt(int64(c.Equity(mark) - c.wallet)).Mul(c.unit))
 }
 
+// ExactWalletUnits returns ExactWallet in Money units, without a decimal:
+// whole + frac/exchange.RateScale units, 0 ≤ frac < RateScale. It is for
+// callers that sample the exact wallet often (a backtest, every candle)
+// and convert to decimals once, at the end; ExactEquity(mark) is this plus
+// Equity(mark) − Wallet().
+func (c *Core) ExactWalletUnits() (whole exchange.Money, frac int64) {
+	r := c.residual()
+	return c.wallet + r.m, r.f
+}
+
+// ExactFundingUnits returns ExactFunding in Money units, without a
+// decimal: whole + frac/exchange.RateScale units, 0 ≤ frac < RateScale.
+func (c *Core) ExactFundingUnits() (whole exchange.Money, frac int64) {
+	return c.funding.m, c.funding.f
+}
+
 // residual is the exact wallet minus the Money wallet: booked fees and
 // funding minus their exact totals, plus the liquidation adjustment.
 func (c *Core) residual() fine {

@@ -48,7 +48,9 @@ type Config struct {
 	// candle's open unless given.
 	Grid []grid.Option
 	// EquityEvery is the number of candles between equity samples
-	// (default 60: hourly for 1-minute candles).
+	// (default 60: hourly for 1-minute candles); the run's last candle
+	// (or the one it was liquidated in) is always sampled, so the last
+	// sample is Result.FinalEquity.
 	EquityEvery int
 	// Basket holds the candles of other symbols for risk monitors that
 	// watch a basket (the volume-spike monitor): after each candle of the
@@ -79,7 +81,8 @@ type Config struct {
 	Progress func(done, total int)
 }
 
-// EquityPoint is one sample of the account's equity.
+// EquityPoint is one sample of the account's equity, exact as
+// Result.FinalEquity is (fees and funding at full precision).
 type EquityPoint struct {
 	Time   time.Time
 	Price  decimal.Decimal
@@ -175,11 +178,11 @@ type run struct {
 	queue []grid.Intent     // intents to carry out, from head on
 	head  int
 
-	peak, maxDD        exchange.Money
-	ddPeak             exchange.Money // the peak the largest drawdown fell from
+	peak, maxDD        exact // of the exact equity (see exact)
+	ddPeak             exact // the peak the largest drawdown fell from
 	maxPos             exchange.Steps
 	maxNotional        exchange.Money
-	equity             []EquityPoint
+	equity             []equitySample // converted to Result.Equity at the end
 	liquidatedAt       time.Time
 	halted             string
 	last               exchange.Ticks
@@ -195,6 +198,12 @@ type run struct {
 	marginRefusals int
 	liquidated     []Liquidation
 	rec            *recorder // nil with Config.NoRecord
+
+	// adj is the exact wallet minus the booked one (what rounding fees and
+	// funding to the Money unit left out); adjDirty says the venue booked
+	// something since it was read.
+	adj      exact
+	adjDirty bool
 }
 
 // ErrNoCandles is returned (in a *ConfigError) by Run given no candles.
@@ -252,10 +261,10 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
-		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding}
+	r := &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: exact{m: cfg.Sim.InitialBalance},
+		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding, adjDirty: true}
 	if !cfg.NoRecord {
-		r.rec = newRecorder(cfg.Rules, len(candles))
+		r.rec = newRecorder(cfg.Rules, len(candles), cfg.Sim)
 	}
 	return r, nil
 }
@@ -300,7 +309,9 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 		}
 		r.last = path[3]
 		untilSample--
-		r.track(c, untilSample == 0 || n == len(candles)-1)
+		// A sample at the end of the run: the last candle's, or the
+		// liquidation's, where the run stops.
+		r.track(c, untilSample == 0 || n == len(candles)-1 || !r.liquidatedAt.IsZero())
 		if untilSample == 0 {
 			untilSample = every
 		}
@@ -323,21 +334,50 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 	return nil
 }
 
+// equitySample is an equity point in integers, while running.
+type equitySample struct {
+	ms    int64
+	price exchange.Ticks
+	eq    exact
+}
+
 // track updates drawdown and exposure after a candle; sample records an
-// equity point.
+// equity point. Equity is exact (see exact): the booked equity at each
+// price plus what rounding fees and funding to the Money unit left out,
+// which no price changes.
 func (r *run) track(c *pricefeed.Candle, sample bool) {
 	pos := r.eng.Position()
-	eq := r.core.Equity(c.Close)
-	worst := eq
-	if pos != 0 {
-		worst = min(worst, r.core.Equity(c.Low), r.core.Equity(c.High))
+	if r.adjDirty {
+		w, f := r.core.ExactWalletUnits()
+		r.adj, r.adjDirty = exact{w - r.core.Wallet(), f}, false
 	}
-	if worst < r.peak {
-		if dd := r.peak - worst; dd > r.maxDD {
+	eqM := r.core.Equity(c.Close)
+	worstM := eqM
+	switch {
+	case pos == 0:
+	case r.liquidatedAt.IsZero():
+		// Equity is wallet + price × net position − cost: linear in the
+		// price, so a long is worst at the low and a short at the high.
+		// The engine's position is the venue's net (DESIGN §3, invariant 3,
+		// checked at the end of the run and by verifyWorst in tests).
+		if pos > 0 {
+			worstM += exchange.Notional(c.Low-c.Close, pos)
+		} else {
+			worstM += exchange.Notional(c.High-c.Close, pos)
+		}
+	default: // the venue closed the position under the engine
+		worstM = min(worstM, r.core.Equity(c.Low), r.core.Equity(c.High))
+	}
+	if verifyWorst != nil {
+		verifyWorst(worstM, min(eqM, r.core.Equity(c.Low), r.core.Equity(c.High)))
+	}
+	eq, worst := r.adj.plus(eqM), r.adj.plus(worstM)
+	if worst.less(r.peak) {
+		if dd := r.peak.sub(worst); r.maxDD.less(dd) {
 			r.maxDD, r.ddPeak = dd, r.peak
 		}
 	}
-	if eq > r.peak {
+	if r.peak.less(eq) {
 		r.peak = eq
 	}
 	if pos < 0 {
@@ -351,12 +391,13 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 	}
 	r.rec.candle(c, r.core, eq, worst, r.eng.Position(), sample)
 	if sample {
-		rules := r.cfg.Rules
-		r.equity = append(r.equity, EquityPoint{
-			Time: time.UnixMilli(c.OpenTime).Add(time.Minute), Price: rules.TicksToPrice(c.Close), Equity: rules.MoneyToDecimal(eq),
-		})
+		r.equity = append(r.equity, equitySample{ms: c.OpenTime + 60_000, price: c.Close, eq: eq})
 	}
 }
+
+// verifyWorst, set by a test, compares the run's worst equity of a candle
+// with the venue's equity walked at the candle's low, high and close.
+var verifyWorst func(fast, walked exchange.Money)
 
 // observe feeds the risk monitors after a candle: the closed candle, the
 // basket's candles of the same minute, the close price and the equity.
@@ -469,6 +510,7 @@ func (r *run) drain(now time.Time) error {
 		if len(evs) == 0 {
 			return nil
 		}
+		r.adjDirty = true // fills, funding and liquidations book fees and funding
 		for k := range evs {
 			ev := &evs[k]
 			ref := grid.RefFromTag(ev.Tag)
@@ -538,6 +580,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 	open := rules.TicksToPrice(candles[0].Open)
 	closeP := rules.TicksToPrice(r.last)
 	fees, funding, final := r.core.ExactFees(), r.core.ExactFunding(), r.core.ExactEquity(r.last)
+	money := newConv(rules.MoneyUnit())
 	res := Result{
 		Candles: r.replayed, Start: time.UnixMilli(candles[0].OpenTime), End: r.lastTime,
 		OpenPrice: open, ClosePrice: closeP,
@@ -546,14 +589,18 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		Position:       rules.StepsToQty(b.Position),
 		InitialBalance: m(init), FinalEquity: final, PnL: final.Sub(m(init)),
 		BuyAndHold:  m(init).Mul(closeP).Div(open).Round(8),
-		MaxDrawdown: m(r.maxDD), MaxDrawdownPct: pct(r.maxDD, r.ddPeak),
+		MaxDrawdown: money.ofExact(r.maxDD), MaxDrawdownPct: pctExact(r.maxDD, r.ddPeak),
 		MaxPosition: rules.StepsToQty(r.maxPos), MaxNotional: m(r.maxNotional),
 		Fills: cs.Fills, MakerFills: cs.MakerFills, TakerFills: cs.TakerFills,
 		Orders: b.Placed, Cancels: b.Canceled, Rejections: b.Rejected,
 		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
-		Equity: r.equity, Engine: st,
+		Equity: make([]EquityPoint, len(r.equity)), Engine: st,
 		FundingPayments: r.fundingApplied, MarginRefusals: r.marginRefusals, Liquidated: r.liquidated,
 		Insurance: m(cs.Insurance), Slippage: m(cs.Slippage), Volume: m(cs.Volume), TakerVolume: m(cs.TakerVolume),
+	}
+	price := newConv(rules.TickSize)
+	for i, p := range r.equity {
+		res.Equity[i] = EquityPoint{Time: time.UnixMilli(p.ms), Price: price.of(int64(p.price)), Equity: money.ofExact(p.eq)}
 	}
 	res.Trades, res.Series = r.rec.finish(r.eng)
 	return res

@@ -29,28 +29,40 @@ const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 //	role        entry, exit or liquidation
 //	price       the fill's price
 //	quantity    the fill's quantity (base)
-//	fee         the fee (quote; positive paid, negative a rebate)
+//	fee         the fee (quote; positive paid, negative a rebate), exact:
+//	            price × quantity × the maker or taker rate, not rounded
+//	            (finer than the venue's 8 decimals); the column sums to
+//	            Result.Fees exactly
 //	realized    gross profit booked by the fill (quote)
 //	maker       true for a resting order's fill, false for a taker's
 //	round_trip  true on the exit fill that completed a round trip
-//	trip_net    that round trip's profit net of its fees (else empty)
+//	trip_net    that round trip's profit net of its fees (else empty), as
+//	            the engine booked it: with the fees the venue charged the
+//	            wallet in whole Money units (Trade.TripNet)
 var TradeColumns = []string{"time", "level", "level_price", "side", "role", "price", "quantity", "fee", "realized", "maker", "round_trip", "trip_net"}
 
 // EquityColumns are the columns of [Result.WriteEquityCSV], in order, one
 // row per equity sample (every Config.EquityEvery candles and at the end).
 // They are stable: later versions only append columns.
 //
+// Money columns are exact, as the Result's totals are, not rounded to the
+// Money unit (tick size × step size): the last row's equity is
+// Result.FinalEquity and its funding Result.Funding, digit for digit, so
+// the file reconciles with the summary and the JSON. Round for display.
+//
 //	time          the sample's time: the candle's close (TimeFormat, UTC)
 //	price         the close price
-//	equity        the account's equity (quote)
+//	equity        the account's equity (quote): the wallet, exact (fees
+//	              and funding at full precision), plus the unrealized PnL
+//	              at the close
 //	buy_and_hold  the initial balance held in the base asset since the open
 //	drawdown      the fall of equity from its peak among the samples (quote)
 //	drawdown_pct  the same as a percentage of that peak
 //	position      the grid's signed position (base; empty if not recorded)
 //	margin        initial margin in use, positions and open orders (quote;
 //	              empty if not recorded)
-//	funding       cumulative funding, positive paid (quote; empty if not
-//	              recorded)
+//	funding       cumulative funding, positive paid (quote, exact; empty if
+//	              not recorded)
 var EquityColumns = []string{"time", "price", "equity", "buy_and_hold", "drawdown", "drawdown_pct", "position", "margin", "funding"}
 
 // WriteTradesCSV writes every recorded fill (Result.Trades) as CSV with a

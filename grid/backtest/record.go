@@ -80,7 +80,11 @@ type Trade struct {
 	Role       Role
 	Price      decimal.Decimal // the fill's price
 	Qty        decimal.Decimal // the fill's quantity (base)
-	Fee        decimal.Decimal // signed: positive paid, negative a rebate
+	// Fee is the fill's fee, exact: price × quantity × the maker or taker
+	// rate, as the venue charges it (Binance books commission to 8
+	// decimals; this is finer). Signed: positive paid, negative a rebate.
+	// The fees of every trade sum to Result.Fees exactly.
+	Fee decimal.Decimal
 	// Realized is the gross profit this fill booked: the engine's, per
 	// slot against the slot's own entry (it sums to Result.Realized); for a
 	// liquidation the venue's average-entry PnL.
@@ -90,7 +94,9 @@ type Trade struct {
 	// TripNet is then that trip's realized profit net of its fees: the
 	// slot's entry and exit fills since its previous round trip, or its
 	// share of the initial position's fee — the engine's own round trip
-	// (grid.RoundTrip.Net).
+	// (grid.RoundTrip.Net), whose fees are those the venue booked to the
+	// wallet in whole Money units (Rules.MoneyUnit; see sim.Event.Fee), so
+	// it may differ from Realized − Σ Fee of its fills by less than a unit.
 	RoundTrip bool
 	TripNet   decimal.Decimal
 }
@@ -98,7 +104,9 @@ type Trade struct {
 // Bucket summarises consecutive candles of a run for charts. Prices are
 // the candles'; the other series are sampled at each candle's close, except
 // Drawdown, which counts the candle's worst price while a position is open
-// (as Result.MaxDrawdown does). It is a plain value.
+// (as Result.MaxDrawdown does). Equity, drawdown and funding are exact, as
+// Result.FinalEquity and Result.Funding are: the last bucket's Equity is
+// FinalEquity and its Funding is Result.Funding. It is a plain value.
 type Bucket struct {
 	Start   time.Time // the first candle's open time
 	End     time.Time // the last candle's close time
@@ -120,7 +128,7 @@ type Bucket struct {
 	// percentage of equity at that moment.
 	Margin, MarginPct decimal.Decimal
 	// Funding is the cumulative funding at the bucket's end (signed,
-	// positive paid); zero unless the venue models it.
+	// positive paid; exact), zero unless the run charges funding.
 	Funding decimal.Decimal
 	// InMarket counts the candles that closed with a position open (on
 	// either side of a hedged account).
@@ -133,7 +141,7 @@ type Sample struct {
 	Time     time.Time
 	Position decimal.Decimal // signed base quantity
 	Margin   decimal.Decimal // initial margin in use (positions and open orders)
-	Funding  decimal.Decimal // cumulative funding (signed, positive paid)
+	Funding  decimal.Decimal // cumulative funding (signed, positive paid; exact, as Result.Funding)
 }
 
 // Series is a run's recorded course over time, for charts and exports. Its
@@ -164,13 +172,35 @@ type bucket struct {
 	start, end             int64 // ms
 	candles                int
 	open, high, low, close exchange.Ticks
-	eqMin, eqMax, eq       exchange.Money
+	eqMin, eqMax, eq       exact
 	minAt, maxAt           int
-	dd, ddPeak             exchange.Money
+	dd, ddPeak             exact
 	posMin, posMax, pos    exchange.Steps
-	margin, marginEq       exchange.Money
-	funding                exchange.Money
+	margin                 exchange.Money
+	marginEq               exact
+	funding                exact
 	inMarket               int
+}
+
+// sampleRec is a Sample in integers, while recording.
+type sampleRec struct {
+	ms      int64
+	pos     exchange.Steps
+	margin  exchange.Money
+	funding exact
+}
+
+// fillRec is a Trade in integers, while recording: a run books thousands
+// of fills, and decimals are made for them once, when the Result is built.
+type fillRec struct {
+	ms                int64
+	level             int64
+	price             exchange.Ticks
+	qty               exchange.Steps
+	realized, tripNet exchange.Money
+	side              exchange.Side
+	role              Role
+	maker, trip       bool
 }
 
 // levelAcc is a level's booking since its last round trip.
@@ -205,22 +235,25 @@ func (c conv) of(v int64) decimal.Decimal {
 	return decimal.NewFromInt(v).Mul(c.unit)
 }
 
-// recorder records a run's fills and course; its methods are the hooks the
-// run calls. A nil *recorder records nothing.
+// recorder records a run's fills and course in integers; its methods are
+// the hooks the run calls, and finish makes the decimals. A nil *recorder
+// records nothing.
 type recorder struct {
 	rules   exchange.Rules
 	price   conv // ticks
 	qty     conv // steps
 	money   conv // money units
-	total   int  // candles of the run
-	nb      int  // buckets
-	n       int  // candles seen
+	maker   exchange.Rate
+	taker   exchange.Rate
+	total   int // candles of the run
+	nb      int // buckets
+	n       int // candles seen
+	nextB   int // the candle that opens the next bucket
 	buckets []bucket
-	samples []Sample
-
-	roles  map[uint64]slot.Role // order tag → role, while the order lives
-	acc    map[int64]levelAcc
-	trades []Trade
+	samples []sampleRec
+	roles   map[uint64]slot.Role // order tag → role, while the order lives
+	acc     map[int64]levelAcc
+	trades  []fillRec
 
 	// orderMargin and held cache the open orders' initial margin and the
 	// positions' Σ |quantity|, which only change when an order is placed,
@@ -230,16 +263,19 @@ type recorder struct {
 	dirty       bool
 	leverage    int64
 
-	peak, maxDD            exchange.Money
+	peak, maxDD            exact
 	peakAt, ddPeakAt, ddAt int64
 	inMarket, filled       int
 }
 
-func newRecorder(rules exchange.Rules, candles int) *recorder {
+// newRecorder records a run of candles on a venue configured by sc.
+func newRecorder(rules exchange.Rules, candles int, sc sim.CoreConfig) *recorder {
 	nb := min(candles, MaxBuckets)
 	return &recorder{
-		rules: rules, price: newConv(rules.TickSize), qty: newConv(rules.StepSize), money: newConv(rules.MoneyUnit()), total: candles, nb: nb, buckets: make([]bucket, 0, nb),
+		rules: rules, price: newConv(rules.TickSize), qty: newConv(rules.StepSize), money: newConv(rules.MoneyUnit()),
+		maker: sc.MakerFee, taker: sc.TakerFee, total: candles, nb: nb, buckets: make([]bucket, 0, nb),
 		roles: make(map[uint64]slot.Role, 64), acc: make(map[int64]levelAcc, 64), dirty: true,
+		peak: exact{m: sc.InitialBalance}, leverage: max(sc.Leverage, 1),
 	}
 }
 
@@ -305,10 +341,9 @@ func (rec *recorder) fill(now time.Time, ev *sim.Event, snap fillSnap, eng *grid
 		delete(rec.roles, ev.Tag)
 	}
 	realized := after.Realized - before.Realized
-	t := Trade{
-		Time: now, Level: ref.Level, Side: ev.Side, Role: role,
-		Price: rec.price.of(int64(ev.Price)), Qty: rec.qty.of(int64(ev.Qty)),
-		Fee: rec.money.of(int64(ev.Fee)), Realized: rec.money.of(int64(realized)), Maker: ev.Maker,
+	t := fillRec{
+		ms: now.UnixMilli(), level: ref.Level, side: ev.Side, role: role,
+		price: ev.Price, qty: ev.Qty, realized: realized, maker: ev.Maker,
 	}
 	if ref.Level == grid.InitialLevel {
 		rec.shareInitialFee(ev, snap.held, eng)
@@ -318,7 +353,7 @@ func (rec *recorder) fill(now time.Time, ev *sim.Event, snap fillSnap, eng *grid
 		a.realized += realized
 		a.fees += ev.Fee
 		if after.RoundTrips > before.RoundTrips {
-			t.RoundTrip, t.TripNet = true, rec.money.of(int64(a.realized-a.fees))
+			t.trip, t.tripNet = true, a.realized-a.fees
 			a = levelAcc{}
 		}
 		rec.acc[ref.Level] = a
@@ -364,23 +399,20 @@ func (rec *recorder) liquidation(now time.Time, ev *sim.Event) {
 		return
 	}
 	rec.dirty = true
-	rec.trades = append(rec.trades, Trade{
-		Time: now, Side: ev.Side, Role: RoleLiquidation,
-		Price: rec.rules.TicksToPrice(ev.Price), Qty: rec.rules.StepsToQty(ev.Qty),
-		Fee: rec.rules.MoneyToDecimal(ev.Fee), Realized: rec.rules.MoneyToDecimal(ev.RealizedPnL),
+	rec.trades = append(rec.trades, fillRec{
+		ms: now.UnixMilli(), side: ev.Side, role: RoleLiquidation,
+		price: ev.Price, qty: ev.Qty, realized: ev.RealizedPnL,
 	})
 }
 
-// candle records a replayed candle: eq is the equity at its close, worst
-// at its worst price (as the run's drawdown counts it), pos the grid's
-// position, and sample whether the run took an equity sample.
-func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst exchange.Money, pos exchange.Steps, sample bool) {
+// candle records a replayed candle: eq is the exact equity at its close,
+// worst at its worst price (as the run's drawdown counts it), pos the
+// grid's position, and sample whether the run took an equity sample.
+func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst exact, pos exchange.Steps, sample bool) {
 	if rec == nil {
 		return
 	}
 	if rec.n == 0 {
-		cc := core.Config()
-		rec.peak, rec.leverage = cc.InitialBalance, max(cc.Leverage, 1)
 		rec.peakAt = c.OpenTime
 	}
 	end := c.OpenTime + 60_000
@@ -393,47 +425,54 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 	// The positions' part of the venue's initial margin, by its formula
 	// ⌈Σ |notional at the current price| / Leverage⌉: with one price,
 	// Σ |q × p| = p × Σ |q|.
-	margin := exchange.Money((int64(exchange.Notional(core.Price(), rec.held))+rec.leverage-1)/rec.leverage) + rec.orderMargin
+	margin := rec.orderMargin
+	if open {
+		margin += exchange.Money((int64(exchange.Notional(core.Price(), rec.held)) + rec.leverage - 1) / rec.leverage)
+	}
 	if verifyMargin != nil {
 		pim, oim := core.InitialMargin()
 		verifyMargin(margin, pim+oim)
 	}
-	funding := core.Stats().Funding
+	fm, ff := core.ExactFundingUnits()
+	funding := exact{fm, ff}
 
-	dd := exchange.Money(0)
-	if worst < rec.peak {
-		dd = rec.peak - worst
-		if dd > rec.maxDD {
+	var dd exact
+	if worst.less(rec.peak) {
+		dd = rec.peak.sub(worst)
+		if rec.maxDD.less(dd) {
 			rec.maxDD, rec.ddPeakAt, rec.ddAt = dd, rec.peakAt, end
 		}
 	}
 	ddPeak := rec.peak
-	if eq > rec.peak {
+	if rec.peak.less(eq) {
 		rec.peak, rec.peakAt = eq, end
 	}
 	if open {
 		rec.inMarket++
 	}
 
-	i := int(int64(rec.n) * int64(rec.nb) / int64(rec.total))
-	rec.n++
-	if i >= len(rec.buckets) {
+	// Candle n goes to bucket ⌊n × nb / total⌋: the next bucket opens at
+	// the first n where that grows, ⌈(i+1) × total / nb⌉ for bucket i.
+	if rec.n == rec.nextB {
+		i := int64(len(rec.buckets)) + 1
+		rec.nextB = int((i*int64(rec.total) + int64(rec.nb) - 1) / int64(rec.nb))
 		rec.buckets = append(rec.buckets, bucket{
 			start: c.OpenTime, open: c.Open, high: c.High, low: c.Low,
 			eqMin: eq, eqMax: eq, posMin: pos, posMax: pos, margin: -1,
 		})
 	}
+	rec.n++
 	b := &rec.buckets[len(rec.buckets)-1]
 	b.end, b.close, b.eq, b.pos, b.funding = end, c.Close, eq, pos, funding
 	b.high, b.low = max(b.high, c.High), min(b.low, c.Low)
-	if eq < b.eqMin {
+	if eq.less(b.eqMin) {
 		b.eqMin, b.minAt = eq, b.candles
 	}
-	if eq > b.eqMax {
+	if b.eqMax.less(eq) {
 		b.eqMax, b.maxAt = eq, b.candles
 	}
 	b.posMin, b.posMax = min(b.posMin, pos), max(b.posMax, pos)
-	if dd > b.dd {
+	if b.dd.less(dd) {
 		b.dd, b.ddPeak = dd, ddPeak
 	}
 	if margin > b.margin {
@@ -444,9 +483,7 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst excha
 	}
 	b.candles++
 	if sample {
-		rec.samples = append(rec.samples, Sample{
-			Time: time.UnixMilli(end), Position: rec.qty.of(int64(pos)), Margin: rec.money.of(int64(margin)), Funding: rec.money.of(int64(funding)),
-		})
+		rec.samples = append(rec.samples, sampleRec{ms: end, pos: pos, margin: margin, funding: funding})
 	}
 }
 
@@ -458,23 +495,31 @@ func (rec *recorder) finish(eng *grid.Engine) ([]Trade, Series) {
 	}
 	r := rec.rules
 	m := func(v exchange.Money) decimal.Decimal { return rec.money.of(int64(v)) }
-	tp := func(v exchange.Ticks) decimal.Decimal { return rec.price.of(int64(v)) }
-	q := func(v exchange.Steps) decimal.Decimal { return rec.qty.of(int64(v)) }
-	s := Series{Symbol: r.Symbol, Buckets: make([]Bucket, len(rec.buckets)), Samples: rec.samples, InMarket: rec.inMarket, FilledOrders: rec.filled}
-	if rec.maxDD > 0 {
+	x := rec.money.ofExact
+	// Prices, quantities and realized profits repeat (a grid fills the
+	// same levels with the same sizes): each value is made once.
+	tp := memo(rec.price)
+	q := memo(rec.qty)
+	mm := memo(rec.money)
+	s := Series{Symbol: r.Symbol, Buckets: make([]Bucket, len(rec.buckets)), Samples: make([]Sample, len(rec.samples)), InMarket: rec.inMarket, FilledOrders: rec.filled}
+	if (exact{}).less(rec.maxDD) {
 		s.DrawdownPeak, s.DrawdownTrough = time.UnixMilli(rec.ddPeakAt), time.UnixMilli(rec.ddAt)
 	}
 	for k := range rec.buckets {
 		b := &rec.buckets[k]
+		marginEq := b.marginEq
 		s.Buckets[k] = Bucket{
 			Start: time.UnixMilli(b.start), End: time.UnixMilli(b.end), Candles: b.candles,
-			Open: tp(b.open), High: tp(b.high), Low: tp(b.low), Close: tp(b.close),
-			EquityMin: m(b.eqMin), EquityMax: m(b.eqMax), Equity: m(b.eq), EquityMinFirst: b.minAt <= b.maxAt,
-			Drawdown: m(b.dd), DrawdownPct: pct(b.dd, b.ddPeak),
-			PositionMin: q(b.posMin), PositionMax: q(b.posMax), Position: q(b.pos),
-			Margin: m(max(b.margin, 0)), MarginPct: pct(max(b.margin, 0), b.marginEq),
-			Funding: m(b.funding), InMarket: b.inMarket,
+			Open: tp(int64(b.open)), High: tp(int64(b.high)), Low: tp(int64(b.low)), Close: tp(int64(b.close)),
+			EquityMin: x(b.eqMin), EquityMax: x(b.eqMax), Equity: x(b.eq), EquityMinFirst: b.minAt <= b.maxAt,
+			Drawdown: x(b.dd), DrawdownPct: pctExact(b.dd, b.ddPeak),
+			PositionMin: q(int64(b.posMin)), PositionMax: q(int64(b.posMax)), Position: q(int64(b.pos)),
+			Margin: m(max(b.margin, 0)), MarginPct: pctExact(exact{m: max(b.margin, 0)}, marginEq),
+			Funding: x(b.funding), InMarket: b.inMarket,
 		}
+	}
+	for k, v := range rec.samples {
+		s.Samples[k] = Sample{Time: time.UnixMilli(v.ms), Position: q(int64(v.pos)), Margin: m(v.margin), Funding: x(v.funding)}
 	}
 	prices := map[int64]exchange.Ticks{}
 	var levels []exchange.Ticks
@@ -486,16 +531,44 @@ func (rec *recorder) finish(eng *grid.Engine) ([]Trade, Series) {
 	levels = slices.Compact(levels)
 	for _, p := range levels {
 		if p > 0 {
-			s.Levels = append(s.Levels, tp(p))
+			s.Levels = append(s.Levels, tp(int64(p)))
 		}
 	}
+	trades := make([]Trade, len(rec.trades))
 	for k := range rec.trades {
-		t := &rec.trades[k]
-		if p, ok := prices[t.Level]; ok && t.Role != RoleLiquidation {
-			t.LevelPrice = tp(p)
+		f := &rec.trades[k]
+		rate := rec.taker
+		if f.maker {
+			rate = rec.maker
 		}
+		t := Trade{
+			Time: time.UnixMilli(f.ms), Level: f.level, Side: f.side, Role: f.role,
+			Price: tp(int64(f.price)), Qty: q(int64(f.qty)),
+			Fee:      x(exactRate(exchange.Notional(f.price, f.qty), rate)),
+			Realized: mm(int64(f.realized)), Maker: f.maker, RoundTrip: f.trip,
+		}
+		if f.trip {
+			t.TripNet = m(f.tripNet)
+		}
+		if p, ok := prices[f.level]; ok && f.role != RoleLiquidation {
+			t.LevelPrice = tp(int64(p))
+		}
+		trades[k] = t
 	}
-	return rec.trades, s
+	return trades, s
+}
+
+// memo returns c.of, remembering the decimals it made.
+func memo(c conv) func(int64) decimal.Decimal {
+	seen := make(map[int64]decimal.Decimal, 64)
+	return func(v int64) decimal.Decimal {
+		if d, ok := seen[v]; ok {
+			return d
+		}
+		d := c.of(v)
+		seen[v] = d
+		return d
+	}
 }
 
 // verifyMargin, set by a test, compares the recorder's margin with the

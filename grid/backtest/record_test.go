@@ -227,6 +227,51 @@ func TestRecordedMarginIsTheVenues(t *testing.T) {
 	assert.Equal(t, 30_000, n)
 }
 
+// TestWorstEquityIsTheVenuesWalk checks the run's worst equity of each
+// candle (from the net position's sign, for the drawdown) against the
+// venue's equity at the candle's low, high and close, on long, short,
+// hedged neutral and partially filled runs and on a liquidated one.
+func TestWorstEquityIsTheVenuesWalk(t *testing.T) {
+	n := 0
+	verifyWorst = func(fast, walked exchange.Money) {
+		n++
+		if fast != walked {
+			t.Fatalf("candle %d: worst equity %d, the venue's walk %d", n, fast, walked)
+		}
+	}
+	defer func() { verifyWorst = nil }()
+	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
+	require.NoError(t, err)
+	candles = candles[:10_000]
+	for _, tc := range []struct {
+		sim  func(*sim.CoreConfig)
+		grid []grid.Option
+	}{
+		{func(*sim.CoreConfig) {}, []grid.Option{grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{func(c *sim.CoreConfig) { c.PartialFill = 1 }, []grid.Option{grid.WithMode(grid.Short), grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+		{func(c *sim.CoreConfig) { c.PositionMode = exchange.Hedge }, []grid.Option{grid.WithMode(grid.Neutral),
+			grid.WithPositionMode(exchange.Hedge), grid.WithBounds(dec("92000"), dec("100000"), 40), grid.WithAmount(dec("400"))}},
+	} {
+		sc := sim.DefaultCoreConfig(btcRules)
+		sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("100000"))
+		sc.Leverage = 3
+		tc.sim(&sc)
+		_, err := Run(candles, Config{Rules: btcRules, Sim: sc, Grid: tc.grid})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 30_000, n)
+	near, err := pricefeed.ReadCandlesFile("../../risk/testdata/NEARUSDT-1m-2025-02-02_03.csv.gz", nearRules)
+	require.NoError(t, err)
+	sc := sim.DefaultCoreConfig(nearRules)
+	sc.InitialBalance, _ = nearRules.DecimalToMoney(dec("1000"))
+	sc.Leverage = 10
+	res, err := Run(near, Config{Rules: nearRules, Sim: sc, Grid: []grid.Option{grid.WithMode(grid.Long),
+		grid.WithTrailing(dec("0.01"), 30), grid.WithGeometric(), grid.WithAmount(dec("150")), grid.WithWindows(10, 10, 2)}})
+	require.NoError(t, err)
+	require.Len(t, res.Liquidated, 1)
+	assert.Equal(t, 30_000+res.Candles, n)
+}
+
 // tripObserver collects the engine's round trips.
 type tripObserver struct {
 	grid.NopObserver

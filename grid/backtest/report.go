@@ -117,7 +117,9 @@ type SummaryRow struct{ Key, Label, Value string }
 
 // SummaryRows are the summary table of the HTML report, in order: the cell
 // of each row has the row's Key as its id, and its text is Value (a plain
-// number in the unit the Label names, a date, or "n/a").
+// number in the unit the Label names, a date, "n/a", or for "liquidated"
+// each liquidation as "2006-01-02 15:04 at price" joined by "; ", or
+// "none").
 func (r Result) SummaryRows() []SummaryRow {
 	m := r.Metrics()
 	money := func(d decimal.Decimal) string { return d.StringFixed(2) }
@@ -142,7 +144,9 @@ func (r Result) SummaryRows() []SummaryRow {
 		{"avg_trip_net", "Average profit per round trip", money(m.AvgTripNet)},
 		{"realized", "Realized (gross)", money(r.Realized)},
 		{"fees", "Fees", money(m.Fees)},
-		{"funding", "Funding", money(m.Funding)},
+		{"funding", "Funding (paid positive)", money(m.Funding)},
+		{"funding_payments", "Funding settlements charged", strconv.Itoa(r.FundingPayments)},
+		{"slippage", "Slippage of taker fills", money(r.Slippage)},
 		{"net_realized", "Realized net", money(r.NetRealized)},
 		{"unrealized", "Unrealized at close", money(r.Unrealized)},
 		{"position", "Position at close", r.Position.String()},
@@ -152,12 +156,28 @@ func (r Result) SummaryRows() []SummaryRow {
 		{"orders", "Orders placed", strconv.Itoa(r.Orders)},
 		{"max_position", "Max position", r.MaxPosition.String()},
 		{"max_notional", "Max notional", money(r.MaxNotional)},
+		{"margin_refusals", "Orders refused for margin", strconv.Itoa(r.MarginRefusals)},
 		{"liquidations", "Liquidations", strconv.FormatInt(m.Liquidations, 10)},
+		{"liquidated", "Liquidated (UTC at price)", liquidatedText(r.Liquidated)},
+		{"insurance", "Left to the insurance fund", money(r.Insurance)},
 	}
 }
 
+// liquidatedText lists liquidations as "2006-01-02 15:04 at price", or
+// "none".
+func liquidatedText(ls []Liquidation) string {
+	if len(ls) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmtTime(l.Time) + " at " + l.Price.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
 // separated are the rows that open a group in the table.
-var separated = map[string]bool{"initial_balance": true, "max_drawdown": true, "round_trips": true, "time_in_market": true}
+var separated = map[string]bool{"initial_balance": true, "max_drawdown": true, "round_trips": true, "time_in_market": true, "margin_refusals": true}
 
 func (r Result) writeTable(w *bufio.Writer) {
 	w.WriteString(`<table class="summary" id="summary">` + "\n")

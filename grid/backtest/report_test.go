@@ -122,7 +122,9 @@ func TestReportIsXMLWithChartsAndTheResultsNumbers(t *testing.T) {
 		return d
 	}
 	assert.Equal(t, res.FinalEquity.StringFixed(2), c["final_equity"])
-	assert.Equal(t, "10452.51", c["final_equity"])
+	// 10452.51 without slippage: the initial position's market buy of
+	// 4488.75 slips by the default 1 bp, 0.4512, and pays 0.0002 more fee.
+	assert.Equal(t, "10452.06", c["final_equity"])
 	assert.True(t, num("pnl").Equal(res.PnL.Round(2)))
 	assert.True(t, num("total_return").Equal(res.PnL.Mul(dec("100")).Div(res.InitialBalance).Round(2)))
 	assert.True(t, num("buy_and_hold_return").Equal(res.BuyAndHold.Sub(res.InitialBalance).Mul(dec("100")).Div(res.InitialBalance).Round(2)))
@@ -309,8 +311,18 @@ func TestReportOfALiquidatedRun(t *testing.T) {
 	require.NoError(t, res.WriteHTML(&buf))
 	p := parseReport(t, buf.Bytes())
 	assert.Equal(t, "1", p.cells["liquidations"])
+	require.Len(t, res.Liquidated, 1)
+	liq := res.Liquidated[0]
+	assert.Equal(t, fmtTime(liq.Time)+" at "+liq.Price.String(), p.cells["liquidated"])
+	assert.Equal(t, res.Insurance.StringFixed(2), p.cells["insurance"])
+	assert.Equal(t, strconv.Itoa(res.MarginRefusals), p.cells["margin_refusals"])
 	assert.Equal(t, 1, strings.Count(p.classes["liq"][0], "M"), "one liquidation marker")
 	assert.Contains(t, buf.String(), "halted: liquidated at ")
+	// The run stops at the liquidation, and its last equity sample is there.
+	lastEq := res.Equity[len(res.Equity)-1]
+	assert.Equal(t, res.FinalEquity.String(), lastEq.Equity.String())
+	require.Len(t, res.Equity, 1, "EquityEvery 60, but the liquidation's candle is sampled")
+	assert.Equal(t, res.Start.Add(time.Duration(res.Candles)*time.Minute), lastEq.Time)
 	var csvBuf bytes.Buffer
 	require.NoError(t, res.WriteTradesCSV(&csvBuf))
 	assert.Contains(t, csvBuf.String(), ",,SELL,liquidation,")
@@ -323,8 +335,9 @@ func TestNiceTicks(t *testing.T) {
 	assert.Equal(t, []float64{3}, niceTicks(3, 3, 5))
 }
 
-// TestReportDrawsFunding checks that a run with funding (as the venue
-// books it once modelled) gets a funding line instead of the note.
+// TestReportDrawsFunding checks, on buckets made up by hand, that a run
+// with funding gets a funding line instead of the note (a real run's:
+// TestReportShowsTheVenuesBooking).
 func TestReportDrawsFunding(t *testing.T) {
 	res := handRun(t)
 	for i := range res.Series.Buckets {
@@ -338,4 +351,74 @@ func TestReportDrawsFunding(t *testing.T) {
 	assert.Len(t, strings.Fields(p.classes["fund"][0]), 4, "one point per candle")
 	assert.NotContains(t, p.notes, "no funding paid or received in this run")
 	assert.Equal(t, "0.75", p.cells["funding"])
+}
+
+// TestReportShowsTheVenuesBooking runs the shipped month with its real
+// funding settlements and the default venue (margin checked, 1 bp
+// slippage) and checks that the report, the exports and the recorded
+// series carry the Result's booking: funding (its total, its settlements,
+// its chart), slippage, margin refusals, no liquidation; and that the
+// exact figures agree to the last digit — the last equity sample and
+// bucket are FinalEquity, their funding is Result.Funding, and the
+// trades' fees sum to Result.Fees.
+func TestReportShowsTheVenuesBooking(t *testing.T) {
+	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
+	require.NoError(t, err)
+	ss, err := ReadFundingFile(shippedFunding)
+	require.NoError(t, err)
+	sc := sim.DefaultCoreConfig(btcRules)
+	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
+	sc.Leverage = 5
+	res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Funding: Funding{Settlements: ss}, Grid: []grid.Option{
+		grid.WithBounds(dec("90000"), dec("115000"), 50), grid.WithAmount(dec("200")),
+	}})
+	require.NoError(t, err)
+	require.Equal(t, 90, res.FundingPayments)
+	require.True(t, res.Funding.IsPositive())
+	require.True(t, res.Slippage.IsPositive(), "the initial position's market buy slipped")
+
+	var buf bytes.Buffer
+	require.NoError(t, res.WriteHTML(&buf))
+	p := parseReport(t, buf.Bytes())
+	c := p.cells
+	assert.Equal(t, res.Funding.StringFixed(2), c["funding"])
+	assert.Equal(t, "90", c["funding_payments"])
+	assert.Equal(t, res.Slippage.StringFixed(2), c["slippage"])
+	assert.Equal(t, "0.45", c["slippage"], "1 bp of the initial buy's 4488.75")
+	assert.Equal(t, "0", c["margin_refusals"])
+	assert.Equal(t, "0", c["liquidations"])
+	assert.Equal(t, "none", c["liquidated"])
+	assert.Equal(t, "0.00", c["insurance"])
+	require.Len(t, p.classes["fund"], 1)
+	assert.NotEmpty(t, p.classes["fund"][0])
+	assert.NotContains(t, p.notes, "no funding paid or received in this run")
+
+	// The recorded series end on the Result's exact figures.
+	bs := res.Series.Buckets
+	last := bs[len(bs)-1]
+	assert.Equal(t, res.FinalEquity.String(), last.Equity.String())
+	assert.Equal(t, res.Funding.String(), last.Funding.String())
+	require.NotEmpty(t, res.Equity)
+	assert.Equal(t, res.FinalEquity.String(), res.Equity[len(res.Equity)-1].Equity.String())
+	assert.Equal(t, res.Funding.String(), res.Series.Samples[len(res.Series.Samples)-1].Funding.String())
+	assert.False(t, res.FinalEquity.Equal(res.FinalEquity.Round(4)), "the final equity has digits below the Money unit: %s", res.FinalEquity)
+	fees := decimal.Zero
+	for _, tr := range res.Trades {
+		fees = fees.Add(tr.Fee)
+		rate := dec("0.0002")
+		if !tr.Maker {
+			rate = dec("0.0005")
+		}
+		require.Equal(t, tr.Price.Mul(tr.Qty).Mul(rate).String(), tr.Fee.String(), "a trade's fee is its notional × rate, exactly")
+	}
+	assert.Equal(t, res.Fees.String(), fees.String(), "the trades' fees sum to Result.Fees exactly")
+
+	// The equity export's last row is the final equity and funding.
+	var eb bytes.Buffer
+	require.NoError(t, res.WriteEquityCSV(&eb))
+	rows := readCSV(t, eb.Bytes(), EquityColumns)
+	lastRow := rows[len(rows)-1]
+	assert.Equal(t, res.FinalEquity.String(), lastRow[2])
+	assert.Equal(t, res.Funding.String(), lastRow[8])
+	assert.Equal(t, res.Position.String(), lastRow[6])
 }
