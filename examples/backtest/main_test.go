@@ -136,11 +136,24 @@ func TestDocCommandsRun(t *testing.T) {
 			continue
 		}
 		n++
+		fields := strings.Fields(args)
+		// Output files go to a temporary folder, not the package's.
+		dir := t.TempDir()
+		for i := 1; i < len(fields); i++ {
+			switch fields[i-1] {
+			case "-report", "-trades", "-equity", "-json":
+				fields[i] = filepath.Join(dir, fields[i])
+			}
+		}
 		var out, errOut bytes.Buffer
-		require.NoError(t, run(strings.Fields(args), &out, &errOut), "%s", line)
+		require.NoError(t, run(fields, &out, &errOut), "%s", line)
 		assert.Empty(t, errOut.String(), "%s: warning-free", line)
 	}
-	assert.Equal(t, 3, n)
+	assert.Equal(t, 4, n)
+	for _, name := range []string{"out.html", "t.csv", "e.csv", "r.json"} {
+		_, err := os.Stat(name)
+		assert.True(t, os.IsNotExist(err), "%s: written to a temporary folder, not the package's", name)
+	}
 }
 
 // TestExitCodeTwo runs the command itself: a bad flag exits with status 2,

@@ -21,7 +21,10 @@ import (
 
 // TestWritesReportAndExports runs the default backtest with every output
 // flag and reads each file back: the report as XML with the summary's
-// final equity, the two CSVs by their headers, the JSON as a Result.
+// final equity and funding, the two CSVs by their headers, the JSON as a
+// Result; each holds the printed summary's numbers (the default run's, see
+// TestDefaultRunPrintsSummary: real funding, 1 bp slippage, margin
+// checked).
 func TestWritesReportAndExports(t *testing.T) {
 	dir := t.TempDir()
 	path := func(n string) string { return filepath.Join(dir, n) }
@@ -36,13 +39,16 @@ func TestWritesReportAndExports(t *testing.T) {
 	require.NoError(t, err)
 	var res backtest.Result
 	require.NoError(t, json.Unmarshal(b, &res))
-	assert.Equal(t, "10452.51", res.FinalEquity.StringFixed(2), "the summary's final equity")
-	assert.Equal(t, 250, res.RoundTrips)
+	assert.Equal(t, "12183.37", res.FinalEquity.StringFixed(2), "the summary's final equity")
+	assert.Contains(t, out.String(), "final equity                      "+res.FinalEquity.StringFixed(2))
+	assert.Equal(t, 60, res.RoundTrips)
+	assert.Contains(t, out.String(), "funding                           "+res.Funding.StringFixed(2)+" (90 settlements")
+	assert.Equal(t, 90, res.FundingPayments)
 
 	html, err := os.ReadFile(path("out.html"))
 	require.NoError(t, err)
 	d := xml.NewDecoder(bytes.NewReader(html))
-	inFinal, final, svgs := false, "", 0
+	cell, cells, svgs := "", map[string]string{}, 0
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -55,17 +61,23 @@ func TestWritesReportAndExports(t *testing.T) {
 				svgs++
 			}
 			for _, a := range e.Attr {
-				inFinal = inFinal || (e.Name.Local == "td" && a.Name.Local == "id" && a.Value == "final_equity")
+				if e.Name.Local == "td" && a.Name.Local == "id" {
+					cell = a.Value
+				}
 			}
 		case xml.CharData:
-			if inFinal {
-				final += string(e)
+			if cell != "" {
+				cells[cell] += string(e)
 			}
 		case xml.EndElement:
-			inFinal = false
+			cell = ""
 		}
 	}
-	assert.Equal(t, "10452.51", final)
+	assert.Equal(t, "12183.37", cells["final_equity"])
+	assert.Equal(t, res.Funding.StringFixed(2), cells["funding"])
+	assert.Equal(t, "90", cells["funding_payments"])
+	assert.Equal(t, res.Slippage.StringFixed(2), cells["slippage"])
+	assert.Equal(t, "none", cells["liquidated"])
 	assert.Equal(t, 6, svgs)
 
 	for name, header := range map[string][]string{"t.csv": backtest.TradeColumns, "e.csv": backtest.EquityColumns} {
@@ -80,8 +92,11 @@ func TestWritesReportAndExports(t *testing.T) {
 			assert.Len(t, rows, len(res.Trades)+1)
 			assert.Len(t, rows, int(res.Fills)+1, "every fill")
 		case "e.csv":
+			// Exact, as the Result's: the last row is the final equity and
+			// the funding total, digit for digit.
 			assert.Len(t, rows, len(res.Equity)+1)
 			assert.Equal(t, res.FinalEquity.String(), rows[len(rows)-1][2])
+			assert.Equal(t, res.Funding.String(), rows[len(rows)-1][8])
 		}
 	}
 }
