@@ -264,7 +264,7 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	r := &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: exact{m: cfg.Sim.InitialBalance},
 		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding, adjDirty: true}
 	if !cfg.NoRecord {
-		r.rec = newRecorder(cfg.Rules, len(candles), cfg.Sim)
+		r.rec = newRecorder(cfg.Rules, len(candles), candles[0].OpenTime, cfg.Sim)
 	}
 	return r, nil
 }
@@ -289,8 +289,9 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 				return err
 			}
 		}
-		path := c.Path()
-		for j, p := range path {
+		path := pathOf(c)
+		for j := range len(path) {
+			p := path[j]
 			now := time.UnixMilli(c.OpenTime + tickOffsets[j])
 			r.core.Tick(now, p)
 			if r.core.Pending() > 0 {
@@ -341,6 +342,18 @@ type equitySample struct {
 	eq    exact
 }
 
+// pathOf is c.Path() (open, low, high, close for a green candle, open,
+// high, low, close for a red one) read field by field: copying the
+// candle and the array whole costs the replay loop more than the rest of
+// its own work (stalled store forwarding).
+func pathOf(c *pricefeed.Candle) [4]exchange.Ticks {
+	o, l, h, cl := c.Open, c.Low, c.High, c.Close
+	if cl < o {
+		l, h = h, l
+	}
+	return [4]exchange.Ticks{o, l, h, cl}
+}
+
 // track updates drawdown and exposure after a candle; sample records an
 // equity point. Equity is exact (see exact): the booked equity at each
 // price plus what rounding fees and funding to the Money unit left out,
@@ -372,14 +385,17 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 		verifyWorst(worstM, min(eqM, r.core.Equity(c.Low), r.core.Equity(c.High)))
 	}
 	eq, worst := r.adj.plus(eqM), r.adj.plus(worstM)
+	d := drawdown{peak: r.peak}
 	if worst.less(r.peak) {
-		if dd := r.peak.sub(worst); r.maxDD.less(dd) {
-			r.maxDD, r.ddPeak = dd, r.peak
+		d.dd = r.peak.sub(worst)
+		if r.maxDD.less(d.dd) {
+			r.maxDD, r.ddPeak, d.newMax = d.dd, r.peak, true
 		}
 	}
 	if r.peak.less(eq) {
-		r.peak = eq
+		r.peak, d.newPeak = eq, true
 	}
+	signed := pos
 	if pos < 0 {
 		pos = -pos
 	}
@@ -389,10 +405,18 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 	if n := exchange.Notional(max(c.High, c.Close), pos); n > r.maxNotional {
 		r.maxNotional = n
 	}
-	r.rec.candle(c, r.core, eq, worst, r.eng.Position(), sample)
+	r.rec.candle(c, r.core, eq, &d, signed, sample)
 	if sample {
 		r.equity = append(r.equity, equitySample{ms: c.OpenTime + 60_000, price: c.Close, eq: eq})
 	}
+}
+
+// drawdown is a candle's fall below the equity's running peak (zero when
+// none), the peak it fell from, and whether it set the run's largest
+// drawdown or a new peak.
+type drawdown struct {
+	dd, peak        exact
+	newMax, newPeak bool
 }
 
 // verifyWorst, set by a test, compares the run's worst equity of a candle
@@ -474,7 +498,7 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderRejected, Reason: err.Error()})
 		}
 		r.ids[tag] = id
-		r.rec.placed(it)
+		r.rec.placed()
 		if err := r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderAccepted}); err != nil {
 			return err
 		}
@@ -526,7 +550,7 @@ func (r *run) drain(now time.Time) error {
 				r.rec.fill(now, ev, before, r.eng)
 			case sim.EventCanceled, sim.EventExpired:
 				delete(r.ids, ev.Tag)
-				r.rec.ended(ev.Tag)
+				r.rec.ended()
 				if ev.Tag == 0 {
 					continue
 				}

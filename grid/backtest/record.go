@@ -11,7 +11,6 @@ import (
 	"github.com/gridmesh/gridmesh/exchange/sim"
 	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/pricefeed"
-	"github.com/gridmesh/gridmesh/slot"
 )
 
 // MaxBuckets is the most buckets a run's [Series] holds: a run of more
@@ -177,6 +176,7 @@ type bucket struct {
 	dd, ddPeak             exact
 	posMin, posMax, pos    exchange.Steps
 	margin                 exchange.Money
+	marginK                int64 // margin × Leverage, before rounding up (see candle)
 	marginEq               exact
 	funding                exact
 	inMarket               int
@@ -206,35 +206,6 @@ type fillRec struct {
 // levelAcc is a level's booking since its last round trip.
 type levelAcc struct{ realized, fees exchange.Money }
 
-// conv converts integer units to decimals: with one allocation when the
-// unit is a small integer times a power of ten (every real tick and step
-// size), else by multiplication.
-type conv struct {
-	mant int64
-	exp  int32
-	unit decimal.Decimal
-	zero decimal.Decimal // shared: decimals are immutable
-}
-
-func newConv(unit decimal.Decimal) conv {
-	zero := decimal.NewFromInt(0).Mul(unit)
-	if c := unit.Coefficient(); c.IsInt64() && c.Int64() > 0 && c.Int64() <= 1<<20 {
-		return conv{mant: c.Int64(), exp: unit.Exponent(), unit: unit, zero: zero}
-	}
-	return conv{unit: unit, zero: zero}
-}
-
-// of is v units as a decimal, equal to decimal.NewFromInt(v).Mul(unit).
-func (c conv) of(v int64) decimal.Decimal {
-	if v == 0 {
-		return c.zero
-	}
-	if c.mant != 0 && v < 1<<40 && v > -1<<40 {
-		return decimal.New(v*c.mant, c.exp)
-	}
-	return decimal.NewFromInt(v).Mul(c.unit)
-}
-
 // recorder records a run's fills and course in integers; its methods are
 // the hooks the run calls, and finish makes the decimals. A nil *recorder
 // records nothing.
@@ -251,9 +222,9 @@ type recorder struct {
 	nextB   int // the candle that opens the next bucket
 	buckets []bucket
 	samples []sampleRec
-	roles   map[uint64]slot.Role // order tag → role, while the order lives
 	acc     map[int64]levelAcc
-	trades  []fillRec
+	trades  [][]fillRec // in chunks, so that growing never copies them
+	ntrades int
 
 	// orderMargin and held cache the open orders' initial margin and the
 	// positions' Σ |quantity|, which only change when an order is placed,
@@ -263,37 +234,38 @@ type recorder struct {
 	dirty       bool
 	leverage    int64
 
-	peak, maxDD            exact
+	// peakAt is when the equity's running peak was set (the run tracks the
+	// peak itself); ddPeakAt and ddAt date the largest drawdown, if hasDD.
 	peakAt, ddPeakAt, ddAt int64
+	hasDD                  bool
 	inMarket, filled       int
 }
 
-// newRecorder records a run of candles on a venue configured by sc.
-func newRecorder(rules exchange.Rules, candles int, sc sim.CoreConfig) *recorder {
+// newRecorder records candles, the first opening at t0 (ms), on a venue
+// configured by sc.
+func newRecorder(rules exchange.Rules, candles int, t0 int64, sc sim.CoreConfig) *recorder {
 	nb := min(candles, MaxBuckets)
 	return &recorder{
 		rules: rules, price: newConv(rules.TickSize), qty: newConv(rules.StepSize), money: newConv(rules.MoneyUnit()),
 		maker: sc.MakerFee, taker: sc.TakerFee, total: candles, nb: nb, buckets: make([]bucket, 0, nb),
-		roles: make(map[uint64]slot.Role, 64), acc: make(map[int64]levelAcc, 64), dirty: true,
-		peak: exact{m: sc.InitialBalance}, leverage: max(sc.Leverage, 1),
+		acc: make(map[int64]levelAcc, 64), dirty: true,
+		peakAt: t0, leverage: max(sc.Leverage, 1),
 	}
 }
 
-// placed notes the role of an order the venue accepted.
-func (rec *recorder) placed(it grid.Intent) {
+// placed notes an order the venue accepted (the margin it reserves).
+func (rec *recorder) placed() {
 	if rec == nil {
 		return
 	}
-	rec.roles[it.Ref.Tag()] = it.Role
 	rec.dirty = true
 }
 
-// ended forgets an order that left the book.
-func (rec *recorder) ended(tag uint64) {
+// ended notes an order that left the book.
+func (rec *recorder) ended() {
 	if rec == nil {
 		return
 	}
-	delete(rec.roles, tag)
 	rec.dirty = true
 }
 
@@ -326,19 +298,18 @@ func (rec *recorder) fill(now time.Time, ev *sim.Event, snap fillSnap, eng *grid
 	before, after := snap.books, eng.Books()
 	rec.dirty = true
 	ref := grid.RefFromTag(ev.Tag)
+	// An entry adds to its slot's held quantity, an exit takes from it
+	// (the books hold Σ long and Σ short held, each ≥ 0).
 	role := RoleEntry
 	switch {
 	case ref.Level == grid.CloseLevel:
 		role = RoleExit
 	case ref.Level == grid.InitialLevel:
-	case rec.roles[ev.Tag] == slot.RoleExit:
+	case after.LongHeld+after.ShortHeld < before.LongHeld+before.ShortHeld:
 		role = RoleExit
 	}
 	if ev.CumQty == ev.Qty {
 		rec.filled++
-	}
-	if ev.CumQty == ev.OrderQty {
-		delete(rec.roles, ev.Tag)
 	}
 	realized := after.Realized - before.Realized
 	t := fillRec{
@@ -358,7 +329,22 @@ func (rec *recorder) fill(now time.Time, ev *sim.Event, snap fillSnap, eng *grid
 		}
 		rec.acc[ref.Level] = a
 	}
-	rec.trades = append(rec.trades, t)
+	rec.add(t)
+}
+
+// add appends a recorded fill.
+func (rec *recorder) add(t fillRec) {
+	n := len(rec.trades)
+	if n == 0 || len(rec.trades[n-1]) == cap(rec.trades[n-1]) {
+		size := 256
+		if n > 0 {
+			size = min(2*cap(rec.trades[n-1]), 8192)
+		}
+		rec.trades = append(rec.trades, make([]fillRec, 0, size))
+		n++
+	}
+	rec.trades[n-1] = append(rec.trades[n-1], t)
+	rec.ntrades++
 }
 
 // shareInitialFee books a fill of the initial order's fee to the slots
@@ -399,7 +385,7 @@ func (rec *recorder) liquidation(now time.Time, ev *sim.Event) {
 		return
 	}
 	rec.dirty = true
-	rec.trades = append(rec.trades, fillRec{
+	rec.add(fillRec{
 		ms: now.UnixMilli(), side: ev.Side, role: RoleLiquidation,
 		price: ev.Price, qty: ev.Qty, realized: ev.RealizedPnL,
 	})
@@ -408,12 +394,9 @@ func (rec *recorder) liquidation(now time.Time, ev *sim.Event) {
 // candle records a replayed candle: eq is the exact equity at its close,
 // worst at its worst price (as the run's drawdown counts it), pos the
 // grid's position, and sample whether the run took an equity sample.
-func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst exact, pos exchange.Steps, sample bool) {
+func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq exact, d *drawdown, pos exchange.Steps, sample bool) {
 	if rec == nil {
 		return
-	}
-	if rec.n == 0 {
-		rec.peakAt = c.OpenTime
 	}
 	end := c.OpenTime + 60_000
 	if rec.dirty {
@@ -422,30 +405,28 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst exact
 		rec.dirty = false
 	}
 	open := rec.held != 0
-	// The positions' part of the venue's initial margin, by its formula
-	// ⌈Σ |notional at the current price| / Leverage⌉: with one price,
-	// Σ |q × p| = p × Σ |q|.
-	margin := rec.orderMargin
+	// The venue's initial margin is the orders' part (whole Money) plus
+	// the positions', by its formula ⌈Σ |notional at the current price| /
+	// Leverage⌉: with one price, Σ |q × p| = p × Σ |q|. So margin =
+	// ⌈k / Leverage⌉ with k below, and a larger margin has a larger k: the
+	// division is made only when k is a bucket's largest yet.
+	k := int64(rec.orderMargin) * rec.leverage
 	if open {
-		margin += exchange.Money((int64(exchange.Notional(core.Price(), rec.held)) + rec.leverage - 1) / rec.leverage)
+		k += int64(exchange.Notional(core.Price(), rec.held))
 	}
 	if verifyMargin != nil {
 		pim, oim := core.InitialMargin()
-		verifyMargin(margin, pim+oim)
+		verifyMargin(rec.margin(k), pim+oim)
 	}
 	fm, ff := core.ExactFundingUnits()
 	funding := exact{fm, ff}
 
-	var dd exact
-	if worst.less(rec.peak) {
-		dd = rec.peak.sub(worst)
-		if rec.maxDD.less(dd) {
-			rec.maxDD, rec.ddPeakAt, rec.ddAt = dd, rec.peakAt, end
-		}
+	dd := d.dd
+	if d.newMax {
+		rec.hasDD, rec.ddPeakAt, rec.ddAt = true, rec.peakAt, end
 	}
-	ddPeak := rec.peak
-	if rec.peak.less(eq) {
-		rec.peak, rec.peakAt = eq, end
+	if d.newPeak {
+		rec.peakAt = end
 	}
 	if open {
 		rec.inMarket++
@@ -458,7 +439,7 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst exact
 		rec.nextB = int((i*int64(rec.total) + int64(rec.nb) - 1) / int64(rec.nb))
 		rec.buckets = append(rec.buckets, bucket{
 			start: c.OpenTime, open: c.Open, high: c.High, low: c.Low,
-			eqMin: eq, eqMax: eq, posMin: pos, posMax: pos, margin: -1,
+			eqMin: eq, eqMax: eq, posMin: pos, posMax: pos, margin: -1, marginK: -1,
 		})
 	}
 	rec.n++
@@ -473,102 +454,26 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq, worst exact
 	}
 	b.posMin, b.posMax = min(b.posMin, pos), max(b.posMax, pos)
 	if b.dd.less(dd) {
-		b.dd, b.ddPeak = dd, ddPeak
+		b.dd, b.ddPeak = dd, d.peak
 	}
-	if margin > b.margin {
-		b.margin, b.marginEq = margin, eq
+	if k > b.marginK {
+		b.marginK = k
+		if m := rec.margin(k); m > b.margin {
+			b.margin, b.marginEq = m, eq
+		}
 	}
 	if open {
 		b.inMarket++
 	}
 	b.candles++
 	if sample {
-		rec.samples = append(rec.samples, sampleRec{ms: end, pos: pos, margin: margin, funding: funding})
+		rec.samples = append(rec.samples, sampleRec{ms: end, pos: pos, margin: rec.margin(k), funding: funding})
 	}
 }
 
-// finish turns the recording into the Result's Trades and Series; eng
-// gives the grid's levels.
-func (rec *recorder) finish(eng *grid.Engine) ([]Trade, Series) {
-	if rec == nil {
-		return nil, Series{}
-	}
-	r := rec.rules
-	m := func(v exchange.Money) decimal.Decimal { return rec.money.of(int64(v)) }
-	x := rec.money.ofExact
-	// Prices, quantities and realized profits repeat (a grid fills the
-	// same levels with the same sizes): each value is made once.
-	tp := memo(rec.price)
-	q := memo(rec.qty)
-	mm := memo(rec.money)
-	s := Series{Symbol: r.Symbol, Buckets: make([]Bucket, len(rec.buckets)), Samples: make([]Sample, len(rec.samples)), InMarket: rec.inMarket, FilledOrders: rec.filled}
-	if (exact{}).less(rec.maxDD) {
-		s.DrawdownPeak, s.DrawdownTrough = time.UnixMilli(rec.ddPeakAt), time.UnixMilli(rec.ddAt)
-	}
-	for k := range rec.buckets {
-		b := &rec.buckets[k]
-		marginEq := b.marginEq
-		s.Buckets[k] = Bucket{
-			Start: time.UnixMilli(b.start), End: time.UnixMilli(b.end), Candles: b.candles,
-			Open: tp(int64(b.open)), High: tp(int64(b.high)), Low: tp(int64(b.low)), Close: tp(int64(b.close)),
-			EquityMin: x(b.eqMin), EquityMax: x(b.eqMax), Equity: x(b.eq), EquityMinFirst: b.minAt <= b.maxAt,
-			Drawdown: x(b.dd), DrawdownPct: pctExact(b.dd, b.ddPeak),
-			PositionMin: q(int64(b.posMin)), PositionMax: q(int64(b.posMax)), Position: q(int64(b.pos)),
-			Margin: m(max(b.margin, 0)), MarginPct: pctExact(exact{m: max(b.margin, 0)}, marginEq),
-			Funding: x(b.funding), InMarket: b.inMarket,
-		}
-	}
-	for k, v := range rec.samples {
-		s.Samples[k] = Sample{Time: time.UnixMilli(v.ms), Position: q(int64(v.pos)), Margin: m(v.margin), Funding: x(v.funding)}
-	}
-	prices := map[int64]exchange.Ticks{}
-	var levels []exchange.Ticks
-	eng.Slots(func(v grid.SlotView) {
-		prices[v.Level] = v.Price
-		levels = append(levels, v.Price, v.Exit)
-	})
-	slices.Sort(levels)
-	levels = slices.Compact(levels)
-	for _, p := range levels {
-		if p > 0 {
-			s.Levels = append(s.Levels, tp(int64(p)))
-		}
-	}
-	trades := make([]Trade, len(rec.trades))
-	for k := range rec.trades {
-		f := &rec.trades[k]
-		rate := rec.taker
-		if f.maker {
-			rate = rec.maker
-		}
-		t := Trade{
-			Time: time.UnixMilli(f.ms), Level: f.level, Side: f.side, Role: f.role,
-			Price: tp(int64(f.price)), Qty: q(int64(f.qty)),
-			Fee:      x(exactRate(exchange.Notional(f.price, f.qty), rate)),
-			Realized: mm(int64(f.realized)), Maker: f.maker, RoundTrip: f.trip,
-		}
-		if f.trip {
-			t.TripNet = m(f.tripNet)
-		}
-		if p, ok := prices[f.level]; ok && f.role != RoleLiquidation {
-			t.LevelPrice = tp(int64(p))
-		}
-		trades[k] = t
-	}
-	return trades, s
-}
-
-// memo returns c.of, remembering the decimals it made.
-func memo(c conv) func(int64) decimal.Decimal {
-	seen := make(map[int64]decimal.Decimal, 64)
-	return func(v int64) decimal.Decimal {
-		if d, ok := seen[v]; ok {
-			return d
-		}
-		d := c.of(v)
-		seen[v] = d
-		return d
-	}
+// margin is ⌈k / Leverage⌉ for k ≥ 0.
+func (rec *recorder) margin(k int64) exchange.Money {
+	return exchange.Money((k + rec.leverage - 1) / rec.leverage)
 }
 
 // verifyMargin, set by a test, compares the recorder's margin with the

@@ -329,3 +329,15 @@ func TestTripNetIsTheEnginesRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestPathOfIsCandlePath checks the replay loop's path against
+// pricefeed's definition on every candle of the shipped month.
+func TestPathOfIsCandlePath(t *testing.T) {
+	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
+	require.NoError(t, err)
+	for i := range candles {
+		require.Equal(t, candles[i].Path(), pathOf(&candles[i]), "candle %d", i)
+	}
+	flat := pricefeed.Candle{Open: 5, High: 7, Low: 3, Close: 5}
+	assert.Equal(t, flat.Path(), pathOf(&flat))
+}
