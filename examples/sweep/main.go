@@ -2,7 +2,9 @@
 // recorded 1-minute candles, on every core, and ranks them. By default it
 // ranks on the first 70 % of the month of real BTCUSDT perpetual data this
 // repository ships and runs the ten best again on the last 30 %, starting
-// flat there, so a setting that only fitted the past shows it:
+// flat there, so a setting that only fitted the past shows it. Every run
+// is booked as examples/backtest books it: the month's real funding
+// settlements (-funding), margin checked, taker orders slipping 1 bp:
 //
 //	go run ./examples/sweep
 //	go run ./examples/sweep -metric sharpe -top 20 -csv sweep.csv
@@ -24,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/grid/backtest"
@@ -39,13 +42,14 @@ func main() {
 
 // flags are the command line as given; config turns them into a sweep.
 type flags struct {
-	data, symbol, tick, step, minQty, minNotional string
-	balance, maker, taker                         string
-	modes, bounds, levels, trailing, layers       string
-	amounts, windows, leverages, geometric        string
-	metric, split, csv, md                        string
-	top, workers                                  int
-	quiet                                         bool
+	data, funding, symbol, tick, step, minQty string
+	minNotional                               string
+	balance, maker, taker                     string
+	modes, bounds, levels, trailing, layers   string
+	amounts, windows, leverages, geometric    string
+	metric, split, csv, md                    string
+	top, workers                              int
+	quiet                                     bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -53,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.data, "data", cli.DefaultData, "kline CSV (OHLCV with header, or Binance's 12-column dump), gzip or plain")
+	fs.StringVar(&f.funding, "funding", "", "funding settlements charged in every run: Binance's public-data CSV or GET /fapi/v1/fundingRate JSON, gzip or plain; \"none\" for none (default: the shipped month's settlements with the shipped data)")
 	fs.StringVar(&f.symbol, "symbol", "BTCUSDT", "symbol name")
 	fs.StringVar(&f.tick, "tick", "0.1", "tick size")
 	fs.StringVar(&f.step, "step", "0.001", "step size")
@@ -100,6 +105,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	funding, err := f.loadFunding(&cfg)
+	if err != nil {
+		return err
+	}
 	if cfg.Split, err = f.splitAt(candles); err != nil {
 		return err
 	}
@@ -118,7 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "gridmesh sweep — %s, %d combinations, workers %d, data %s\n\n", cfg.Base.Rules.Symbol, len(combos), workers, filepath.Base(path))
+	fmt.Fprintf(stdout, "gridmesh sweep — %s, %d combinations, workers %d, data %s\n", cfg.Base.Rules.Symbol, len(combos), workers, filepath.Base(path))
+	fmt.Fprintf(stdout, "funding: %s; taker orders slip %s\n\n", funding, backtest.DefaultSlippage())
 	if err := res.WriteMarkdown(stdout, f.top); err != nil {
 		return err
 	}
@@ -135,6 +145,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s (-md)\n", f.md)
 	}
 	return nil
+}
+
+// loadFunding sets every run's funding from -funding: the file given, none,
+// or by default the shipped month's real settlements when the data is the
+// shipped month (as examples/backtest charges them). It says what it set.
+func (f flags) loadFunding(cfg *backtest.SweepConfig) (string, error) {
+	path := f.funding
+	switch {
+	case path == "none":
+		return "none", nil
+	case path == "" && f.data != cli.DefaultData:
+		return "none (give -funding for this data's settlements)", nil
+	case path == "":
+		path = cli.DefaultFunding
+	}
+	found, err := cli.FindFile("funding", path)
+	if err != nil {
+		return "", err
+	}
+	ss, err := backtest.ReadFundingFile(found)
+	if err != nil {
+		return "", cli.Usage("-funding: " + strings.ReplaceAll(err.Error(), "backtest: ", ""))
+	}
+	cfg.Base.Funding = backtest.Funding{Settlements: ss}
+	return "real settlements of " + filepath.Base(found), nil
 }
 
 // writeFile creates path and writes it; a failed write leaves no file.

@@ -100,6 +100,34 @@ func TestNoSplitRanksEverything(t *testing.T) {
 	assert.NotContains(t, out.String(), "OOS")
 }
 
+// TestSweepChargesTheShippedFunding: on the shipped month every run is
+// charged the month's real funding settlements by default, as
+// examples/backtest charges them; long grids pay the month's positive
+// rates, so each ranks lower than with -funding none.
+func TestSweepChargesTheShippedFunding(t *testing.T) {
+	returns := func(args ...string) (string, []string) {
+		var out, errOut bytes.Buffer
+		require.NoError(t, run(context.Background(), append(args, small...), &out, &errOut))
+		var rs []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if cells := strings.Split(l, " | "); strings.HasPrefix(l, "| ") && len(cells) > 7 && cells[0] != "| #" && !strings.HasPrefix(l, "|--") {
+				rs = append(rs, cells[2]+" "+cells[6])
+			}
+		}
+		return out.String(), rs
+	}
+	funded, withFunding := returns()
+	assert.Contains(t, funded, "\nfunding: real settlements of "+cli.FundingFile+"; taker orders slip 1 bp\n")
+	free, without := returns("-funding", "none")
+	assert.Contains(t, free, "\nfunding: none; taker orders slip 1 bp\n")
+	require.Len(t, withFunding, 3)
+	require.Len(t, without, 3)
+	// Without funding the table is ExampleSweep's (grid/backtest), which
+	// charges none.
+	assert.Equal(t, []string{"95000-110000/40 7.56", "90000-115000/40 6.60", "95000-110000/20 3.93"}, without)
+	assert.Equal(t, []string{"95000-110000/40 7.46", "90000-115000/40 6.48", "95000-110000/20 3.88"}, withFunding)
+}
+
 func TestBadFlagsAreUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -119,6 +147,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{[]string{"-split", "2024-01-01"}, "-split 2024-01-01 is outside the data (2025-05-04 15:33 to 2025-06-03 15:31 UTC)"},
 		{[]string{"-split", "soon"}, `-split "soon": want a fraction such as 0.7`},
 		{[]string{"-data", "/no/such.csv"}, `-data "/no/such.csv": no such file`},
+		{[]string{"-funding", "/no/such.csv"}, `-funding "/no/such.csv": no such file`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		var out, errOut bytes.Buffer
