@@ -312,7 +312,8 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 		untilSample--
 		// A sample at the end of the run: the last candle's, or the
 		// liquidation's, where the run stops.
-		r.track(c, untilSample == 0 || n == len(candles)-1 || !r.liquidatedAt.IsZero())
+		final := n == len(candles)-1 || !r.liquidatedAt.IsZero()
+		r.track(c, untilSample == 0 || final, final)
 		if untilSample == 0 {
 			untilSample = every
 		}
@@ -355,10 +356,10 @@ func pathOf(c *pricefeed.Candle) [4]exchange.Ticks {
 }
 
 // track updates drawdown and exposure after a candle; sample records an
-// equity point. Equity is exact (see exact): the booked equity at each
+// equity point; final says the run ends with the candle. Equity is exact (see exact): the booked equity at each
 // price plus what rounding fees and funding to the Money unit left out,
 // which no price changes.
-func (r *run) track(c *pricefeed.Candle, sample bool) {
+func (r *run) track(c *pricefeed.Candle, sample, final bool) {
 	pos := r.eng.Position()
 	if r.adjDirty {
 		w, f := r.core.ExactWalletUnits()
@@ -405,7 +406,7 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 	if n := exchange.Notional(max(c.High, c.Close), pos); n > r.maxNotional {
 		r.maxNotional = n
 	}
-	r.rec.candle(c, r.core, eq, &d, signed, sample)
+	r.rec.candle(c, r.core, eq, &d, signed, sample, final)
 	if sample {
 		r.equity = append(r.equity, equitySample{ms: c.OpenTime + 60_000, price: c.Close, eq: eq})
 	}

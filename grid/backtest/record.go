@@ -392,14 +392,15 @@ func (rec *recorder) liquidation(now time.Time, ev *sim.Event) {
 }
 
 // candle records a replayed candle: eq is the exact equity at its close,
-// worst at its worst price (as the run's drawdown counts it), pos the
-// grid's position, and sample whether the run took an equity sample.
-func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq exact, d *drawdown, pos exchange.Steps, sample bool) {
+// d its drawdown (the run's), pos the grid's position, sample whether the
+// run took an equity sample, and final whether the run ends with it.
+func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq exact, d *drawdown, pos exchange.Steps, sample, final bool) {
 	if rec == nil {
 		return
 	}
 	end := c.OpenTime + 60_000
-	if rec.dirty {
+	changed := rec.dirty // the position and the orders changed since the last candle
+	if changed {
 		_, rec.orderMargin = core.InitialMargin()
 		rec.held = heldQty(core)
 		rec.dirty = false
@@ -413,23 +414,17 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq exact, d *dr
 	k := int64(rec.orderMargin) * rec.leverage
 	if open {
 		k += int64(exchange.Notional(core.Price(), rec.held))
+		rec.inMarket++
 	}
 	if verifyMargin != nil {
 		pim, oim := core.InitialMargin()
 		verifyMargin(rec.margin(k), pim+oim)
 	}
-	fm, ff := core.ExactFundingUnits()
-	funding := exact{fm, ff}
-
-	dd := d.dd
 	if d.newMax {
 		rec.hasDD, rec.ddPeakAt, rec.ddAt = true, rec.peakAt, end
 	}
 	if d.newPeak {
 		rec.peakAt = end
-	}
-	if open {
-		rec.inMarket++
 	}
 
 	// Candle n goes to bucket ⌊n × nb / total⌋: the next bucket opens at
@@ -444,7 +439,6 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq exact, d *dr
 	}
 	rec.n++
 	b := &rec.buckets[len(rec.buckets)-1]
-	b.end, b.close, b.eq, b.pos, b.funding = end, c.Close, eq, pos, funding
 	b.high, b.low = max(b.high, c.High), min(b.low, c.Low)
 	if eq.less(b.eqMin) {
 		b.eqMin, b.minAt = eq, b.candles
@@ -452,9 +446,11 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq exact, d *dr
 	if b.eqMax.less(eq) {
 		b.eqMax, b.maxAt = eq, b.candles
 	}
-	b.posMin, b.posMax = min(b.posMin, pos), max(b.posMax, pos)
-	if b.dd.less(dd) {
-		b.dd, b.ddPeak = dd, d.peak
+	if changed { // the position moves only with fills
+		b.posMin, b.posMax = min(b.posMin, pos), max(b.posMax, pos)
+	}
+	if b.dd.less(d.dd) {
+		b.dd, b.ddPeak = d.dd, d.peak
 	}
 	if k > b.marginK {
 		b.marginK = k
@@ -466,8 +462,15 @@ func (rec *recorder) candle(c *pricefeed.Candle, core *sim.Core, eq exact, d *dr
 		b.inMarket++
 	}
 	b.candles++
-	if sample {
-		rec.samples = append(rec.samples, sampleRec{ms: end, pos: pos, margin: rec.margin(k), funding: funding})
+	if rec.n == rec.nextB || final || sample {
+		fm, ff := core.ExactFundingUnits()
+		funding := exact{fm, ff}
+		if rec.n == rec.nextB || final { // the bucket's last candle
+			b.end, b.close, b.eq, b.pos, b.funding = end, c.Close, eq, pos, funding
+		}
+		if sample {
+			rec.samples = append(rec.samples, sampleRec{ms: end, pos: pos, margin: rec.margin(k), funding: funding})
+		}
 	}
 }
 
