@@ -631,14 +631,6 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 	return res
 }
 
-// pct is part / whole in percent, rounded to two decimals.
-func pct(part, whole exchange.Money) decimal.Decimal {
-	if whole <= 0 {
-		return decimal.Zero
-	}
-	return decimal.NewFromInt(int64(part)).Mul(decimal.NewFromInt(100)).Div(decimal.NewFromInt(int64(whole))).Round(2)
-}
-
 // ErrDisagree is matched by the error of a run whose engine and venue books
 // disagree at the end: a bug, never a market condition.
 var ErrDisagree = errors.New("backtest: engine and venue disagree")
