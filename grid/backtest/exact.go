@@ -1,6 +1,7 @@
 package backtest
 
 import (
+	"math"
 	"math/bits"
 
 	"github.com/shopspring/decimal"
@@ -55,10 +56,13 @@ func (a exact) fine() (int64, bool) {
 func exactRate(n exchange.Money, r exchange.Rate) exact {
 	hi, lo := bits.Mul64(uabs(int64(n)), uabs(int64(r)))
 	if hi >= exchange.RateScale { // beyond any real notional: saturate as the simulator does
-		return exact{m: exchange.Money(1 << 62)}
+		if (n < 0) != (r < 0) {
+			return exact{m: math.MinInt64 / 2}
+		}
+		return exact{m: math.MaxInt64 / 2}
 	}
 	q, rem := bits.Div64(hi, lo, exchange.RateScale)
-	v := exact{exchange.Money(q), int64(rem)}
+	v := exact{exchange.Money(min(q, math.MaxInt64/2)), int64(rem)}
 	if (n < 0) != (r < 0) {
 		return exact{}.sub(v)
 	}
