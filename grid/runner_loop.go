@@ -180,6 +180,10 @@ type loop struct {
 	orderEvents uint64
 	prices      uint64
 	saved       time.Time // last save to the store
+	// started: the engine holds the stored state and the venue's (start
+	// ended); before, it holds neither, and saving it would overwrite the
+	// stored state with an empty one.
+	started bool
 }
 
 // next is the job to hand to a worker, and the channel to hand it on (nil
@@ -297,6 +301,7 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 		}
 		r.eng.Reserved(r.cfg.now(), res.Ref.Gen) // not started: places nothing
 	}
+	l.started = true
 	l.dispatch(in)
 	l.dispatch(r.eng.OnStreamReady(r.cfg.now()))
 	r.log.Info("grid: started", "grid", r.gridID, "symbol", r.rules.Symbol, "adopted", len(snap.Orders), "baseline", r.eng.Baseline())

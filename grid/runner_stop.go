@@ -31,7 +31,8 @@ func (e *StopError) Is(target error) bool { return target == ErrStopUnsettled }
 // requests in flight finish and are applied, and with WithCancelOnStop
 // every entry that may exist is canceled by its client order ID and
 // settled (its cancel, fill or absence confirmed) — within the stop
-// timeout. The state is saved last. cause is why the run ended (nil: its
+// timeout. The state is saved last, if the run had started (a run stopped
+// while starting leaves the store as it found it). cause is why the run ended (nil: its
 // context).
 func (r *Runner) stop(l *loop, cause error) error {
 	l.stopping.Store(true)
@@ -69,7 +70,7 @@ wait:
 			break wait
 		}
 	}
-	if r.cfg.store != nil {
+	if r.cfg.store != nil && l.started { // a run stopped while starting keeps the stored state as it was
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
 		r.save(ctx)
 		cancel()

@@ -1,0 +1,89 @@
+package backtest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/exchange/sim"
+	"github.com/gridmesh/gridmesh/grid"
+	"github.com/gridmesh/gridmesh/pricefeed"
+)
+
+// Regression tests of the bugs the live soak found (livesoak_test.go).
+
+// snapshotRefused is a venue whose open orders cannot be read (a long 429):
+// a runner on it never gets past its start.
+type snapshotRefused struct{ *sim.Venue }
+
+func (v snapshotRefused) OpenOrders(context.Context, string) ([]exchange.Order, error) {
+	return nil, &exchange.RateLimitError{RetryAfter: time.Hour, Err: errors.New("429")}
+}
+
+// Found by the live soak (seed 115 with restarts from a fresh store): a
+// runner stopped while still starting — here stuck reading the venue
+// behind a 429 — saved its engine, which had not restored the store yet,
+// over the stored state. The next start took that empty state for the
+// truth: it restarted the generations at 1 and sent client order IDs the
+// venue had already seen, and took the grid's position for a baseline.
+// A run stopped before its start ends must leave the store as it was.
+func TestStopWhileStartingKeepsTheStoredState(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	store, err := grid.NewJSONFileStore(t.TempDir() + "/grid.json")
+	require.NoError(t, err)
+	sc := sim.DefaultCoreConfig(btcRules)
+	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
+	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc})
+	require.NoError(t, err)
+	defer venue.Close()
+	require.NoError(t, venue.SetPrice(context.Background(), dec("100000")))
+
+	run := func(ex exchange.IExchange, untilIdle bool) {
+		feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+		require.NoError(t, err)
+		defer feed.Close()
+		eng, err := grid.New(btcRules, grid.WithGridID("keep"), grid.WithStartPrice(dec("100000")),
+			grid.WithBounds(dec("90000"), dec("110000"), 20), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1))
+		require.NoError(t, err)
+		idle := make(chan struct{}, 1)
+		runner, err := grid.NewRunner(eng, ex, grid.WithPriceFeed(feed), grid.WithStore(store, time.Hour),
+			grid.WithCancelOnStop(false), grid.WithIdleHook(func(grid.IdleState) {
+				select {
+				case idle <- struct{}{}:
+				default:
+				}
+			}))
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- runner.Run(ctx) }()
+		feed.Publish(1_000_000, time.Now())
+		if untilIdle {
+			select {
+			case <-idle:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the runner did not start")
+			}
+		} else {
+			time.Sleep(100 * time.Millisecond) // waiting for the venue's open orders
+		}
+		cancel()
+		require.NoError(t, <-done)
+	}
+	run(venue, true)
+	before, err := store.Load(context.Background())
+	require.NoError(t, err)
+	require.Positive(t, before.GenReserved)
+	require.NotEmpty(t, before.Slots, "the initial position is held by slots")
+
+	run(snapshotRefused{venue}, false)
+	after, err := store.Load(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the stored state is as the first run left it")
+}
