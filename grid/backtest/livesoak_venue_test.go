@@ -207,6 +207,9 @@ func (v *soakVenue) takeViolations() []string {
 	return out
 }
 
+// errDiskGone is the error of a frozen soakStore's saves.
+var errDiskGone = errors.New("soak: the disk is gone")
+
 // soakStore is a grid's store whose saves start failing at a moment the
 // soak picks, as if the process had died just after its last good save;
 // the state it keeps is that save's.
@@ -217,7 +220,7 @@ type soakStore struct {
 
 func (s *soakStore) Save(ctx context.Context, st grid.StoredState) error {
 	if s.frozen.Load() {
-		return errors.New("soak: the disk is gone")
+		return errDiskGone
 	}
 	return s.Store.Save(ctx, st)
 }
