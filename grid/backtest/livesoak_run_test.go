@@ -107,10 +107,11 @@ func (s *liveSoak) stopGrid(g *soakGrid, background bool) {
 	}
 }
 
-// reap takes the result of the stops that have ended.
+// reap takes the result of the runs that have ended (stopped, or failed
+// to start).
 func (s *liveSoak) reap() {
 	for _, g := range s.grids {
-		if g.stopping {
+		if g.running {
 			select {
 			case err := <-g.done:
 				s.stopped(g, err)
@@ -146,6 +147,9 @@ func (s *liveSoak) stopped(g *soakGrid, err error) {
 	case errors.As(err, &se):
 		unsettled = se.ClientOrderIDs
 		s.fail("%s: stop left entries unsettled after 30 s: %v", g.id, err)
+	case errors.Is(err, exchange.ErrRateLimited), errors.Is(err, exchange.ErrUnavailable):
+		// It could not read the venue to start (a 429 or a 503 that
+		// outlasted the retries): it placed nothing; the host starts it again.
 	case errors.Is(err, errDiskGone):
 		// The crash came while it started: it could not store its first
 		// reservation of generations, so it placed nothing.
@@ -194,6 +198,7 @@ func (s *liveSoak) quiet(where string) {
 			s.fail("faults: %v", err)
 		}
 	}()
+	s.reap()
 	for _, g := range s.grids {
 		if g.stopping {
 			s.awaitStop(g)
@@ -208,7 +213,18 @@ func (s *liveSoak) quiet(where string) {
 		time.Sleep(settle)
 		synctest.Wait()
 		s.collect()
+		s.reap()
+		restarted := false
+		for _, g := range s.grids {
+			if !g.running {
+				s.startGrid(g)
+				restarted = true
+			}
+		}
 		busy := s.busy()
+		if restarted {
+			busy = "a grid started again"
+		}
 		if busy == "" {
 			break
 		}
