@@ -91,12 +91,13 @@ type liveSoakPlan struct {
 	tradeThrough bool
 	steps        int
 	wireP, busyP float64
+	lostMarket   float64 // chance that a market order is lost on its way (unknown outcome)
 	workers      int
 }
 
 func (p liveSoakPlan) String() string {
-	return fmt.Sprintf("grids %d %s, recv %s, ack %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, faults %+v",
-		p.grids, p.mode, p.recv, p.ack, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.faults)
+	return fmt.Sprintf("grids %d %s, recv %s, ack %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, faults %+v",
+		p.grids, p.mode, p.recv, p.ack, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.faults)
 }
 
 // lossy reports whether the stream may lose a fill's update for good (its
@@ -124,6 +125,9 @@ func drawLiveSoakPlan(seed uint64) liveSoakPlan {
 		p.faults.DropUpdate, p.faults.DelayUpdate, p.faults.ReorderUpdate, p.faults.Disconnect = u(0.03), u(0.05), u(0.05), u(0.03)
 	}
 	p.wireP, p.busyP = u(0.1), u(0.03)
+	if r.IntN(3) == 0 {
+		p.lostMarket = 0.3
+	}
 	return p
 }
 
@@ -180,7 +184,7 @@ func newLiveSoak(t *testing.T, seed uint64, trace bool) *liveSoak {
 	t.Cleanup(func() { venue.Close() })
 	require.NoError(t, venue.SetPriceTicks(context.Background(), s.price))
 	s.v = &soakVenue{Venue: venue, recv: p.recv, rng: rand.New(rand.NewPCG(seed, 0x3e7)), wireP: p.wireP,
-		wireMax: p.recv / 2, busyP: p.busyP, used: map[string]int{}}
+		wireMax: p.recv / 2, busyP: p.busyP, lostMarket: p.lostMarket, used: map[string]int{}}
 	s.x, err = exchange.NewExecutor(s.v, exchange.WithRequestTimeout(p.recv),
 		exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7))))
 	require.NoError(t, err)

@@ -34,6 +34,7 @@ type soakVenue struct {
 	wireP      float64       // chance that a placement or cancel stays on the wire
 	wireMax    time.Duration // for up to this long (under the receive window)
 	busyP      float64       // chance of a 503 before the request takes effect
+	lostMarket float64       // chance that a market order (a hard stop's close, an initial position) is lost on its way
 	used       map[string]int
 	violations []string
 	wire       atomic.Int64 // requests on the wire now
@@ -84,6 +85,13 @@ func (v *soakVenue) gate(mutating bool) (error, time.Duration) {
 	return nil, 0
 }
 
+// lose draws a fault of probability p (never while calm).
+func (v *soakVenue) lose(p float64) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !v.calm && p > 0 && v.rng.Float64() < p
+}
+
 // onWire keeps a request on the wire for d: it lands whatever its sender
 // does meanwhile (a context that ends only ends the wait for the answer).
 func (v *soakVenue) onWire(ctx context.Context, d time.Duration) context.Context {
@@ -102,6 +110,13 @@ func (v *soakVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (
 		return exchange.Order{}, refuse
 	}
 	ctx = v.onWire(ctx, wire)
+	if req.Type == exchange.Market && v.lose(v.lostMarket) {
+		// Lost on its way: never executed, its outcome unknown to the sender.
+		v.mu.Lock()
+		v.used[req.ClientOrderID]++
+		v.mu.Unlock()
+		return exchange.Order{}, &exchange.UnknownOutcomeError{Op: "place", SentAt: time.Now(), Err: errors.New("soak: request lost")}
+	}
 	o, err := v.Venue.PlaceOrder(ctx, req)
 	var rl *exchange.RateLimitError
 	switch {
