@@ -157,8 +157,8 @@ func (s *liveSoak) stopped(g *soakGrid, err error) {
 		s.fail("%s: run ended with %v", g.id, err)
 	}
 	s.logf("%s: stopped: %v", g.id, err)
-	if !g.cancelOnStop {
-		return
+	if !g.cancelOnStop || !g.began.Load() {
+		return // a run stopped while starting placed nothing and took over nothing
 	}
 	exits := map[grid.OrderRef]bool{}
 	g.eng.Slots(func(v grid.SlotView) {
@@ -207,7 +207,7 @@ func (s *liveSoak) quiet(where string) {
 			s.startGrid(g)
 		}
 	}
-	settle := s.p.ack + 2*s.p.recv + 10*time.Second // past the 429s, ack timeouts, queries and a reconciliation
+	settle := s.p.ack + 2*s.p.recv + s.p.reconcile + 10*time.Second // past the 429s, ack timeouts, queries and a reconciliation
 	for round := 0; ; round++ {
 		s.tick(s.price) // reconnects the stream and releases held updates
 		time.Sleep(settle)

@@ -86,6 +86,7 @@ type liveSoakPlan struct {
 	grids        int
 	mode         grid.Mode
 	recv, ack    time.Duration
+	reconcile    time.Duration
 	faults       sim.Faults
 	partial      exchange.Steps
 	tradeThrough bool
@@ -96,8 +97,8 @@ type liveSoakPlan struct {
 }
 
 func (p liveSoakPlan) String() string {
-	return fmt.Sprintf("grids %d %s, recv %s, ack %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, faults %+v",
-		p.grids, p.mode, p.recv, p.ack, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.faults)
+	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, faults %+v",
+		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.faults)
 }
 
 // lossy reports whether the stream may lose a fill's update for good (its
@@ -113,7 +114,13 @@ func drawLiveSoakPlan(seed uint64) liveSoakPlan {
 	p := liveSoakPlan{seed: seed, grids: 1 + r.IntN(3), steps: 120 + r.IntN(120), workers: 1 + r.IntN(4)}
 	p.mode = []grid.Mode{grid.Long, grid.Short, grid.Neutral}[r.IntN(3)]
 	p.recv = time.Duration(200+r.IntN(1800)) * time.Millisecond
-	p.ack = time.Duration(500+r.IntN(2500)) * time.Millisecond
+	// An ack timeout and a reconciliation interval such that three grids'
+	// queries and reconciliations stay within the executor's default
+	// request weight (1,200 a minute): far shorter ones keep every
+	// placement waiting in the limiter past its ack timeout, and the grids
+	// query more than they trade.
+	p.ack = time.Duration(1000+r.IntN(3000)) * time.Millisecond
+	p.reconcile = time.Duration(5+r.IntN(6)) * time.Second
 	if r.IntN(3) == 0 {
 		p.partial = exchange.Steps(1 + r.IntN(3))
 	}
@@ -161,6 +168,7 @@ type soakGrid struct {
 	closePos     bool
 	pauseCancels bool
 	trigger      atomic.Bool
+	began        atomic.Bool // the run got past its start (its idle hook ran)
 
 	eng      *grid.Engine
 	cancel   context.CancelFunc
@@ -228,17 +236,19 @@ func (s *liveSoak) startGrid(g *soakGrid) {
 		opts = append(opts, grid.WithPauseCancelsEntries(g.pauseCancels))
 	}
 	if s.logTrace {
-		opts = append(opts, grid.WithLogger(slog.New(slog.NewTextHandler(s.t.Output(), nil))))
+		opts = append(opts, grid.WithLogger(slog.New(slog.NewTextHandler(s.t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})).With("g", g.id)))
 	}
 	eng, err := grid.New(btcRules, opts...)
 	require.NoError(s.t, err)
 	ropts := []grid.RunnerOption{grid.WithExecutor(s.x), grid.WithPriceFeed(s.feed), grid.WithStore(g.store, g.saveEvery),
-		grid.WithTimerInterval(100 * time.Millisecond), grid.WithReconcileInterval(3 * time.Second),
+		grid.WithTimerInterval(100 * time.Millisecond), grid.WithReconcileInterval(s.p.reconcile),
 		grid.WithWorkers(s.p.workers), grid.WithCancelOnStop(g.cancelOnStop), grid.WithStopTimeout(30 * time.Second),
 		grid.WithRestartSettle(s.p.recv)}
 	if s.logTrace {
-		ropts = append(ropts, grid.WithRunnerLogger(slog.New(slog.NewTextHandler(s.t.Output(), nil))))
+		ropts = append(ropts, grid.WithRunnerLogger(slog.New(slog.NewTextHandler(s.t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})).With("g", g.id)))
 	}
+	g.began.Store(false)
+	ropts = append(ropts, grid.WithIdleHook(func(grid.IdleState) { g.began.Store(true) }))
 	runner, err := grid.NewRunner(eng, s.v, ropts...)
 	require.NoError(s.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
