@@ -180,6 +180,7 @@ type loop struct {
 	orderEvents uint64
 	prices      uint64
 	saved       time.Time // last save to the store
+	down        bool      // the order stream is down (disconnected, not ready again)
 	// started: the engine holds the stored state and the venue's (start
 	// ended); before, it holds neither, and saving it would overwrite the
 	// stored state with an empty one.
@@ -429,12 +430,16 @@ func (l *loop) userEvent(ev exchange.UserEvent) {
 	case exchange.EventAccount:
 		l.observe(risk.Observation{Time: now, Kind: risk.KindAccount, Account: exchange.Account{Balances: ev.Balances}, Positions: ev.Positions})
 	case exchange.EventReady:
+		l.down = false
 		l.dispatch(r.eng.OnStreamReady(now))
 		if ev.Reconnected {
 			l.queueReconcile()
 		}
 	case exchange.EventDisconnected:
-		r.eng.OnStreamDown(now)
+		l.down = true
+		if !l.stopping.Load() || !r.cfg.cancelOnStop {
+			r.eng.OnStreamDown(now) // a stop that cancels needs no stream (see stop)
+		}
 	case exchange.EventMarginCall:
 		l.dispatch(r.eng.Halt(now, "margin call on the order stream"))
 	case exchange.EventConfig:

@@ -42,6 +42,13 @@ func (r *Runner) stop(l *loop, cause error) error {
 		l.notSent(j.intents, "the runner is stopping")
 	}
 	if r.cfg.cancelOnStop {
+		if l.down {
+			// The engine cancels and queries nothing while the order
+			// stream is down; a stop settles every order by its cancel's
+			// or query's answer (by client order ID) and needs no stream.
+			// New placements are dropped unsent while stopping.
+			l.dispatch(r.eng.OnStreamReady(r.cfg.now()))
+		}
 		l.dispatch(r.eng.Pause(r.cfg.now(), "runner stopping", true))
 	}
 	deadline := time.NewTimer(r.cfg.stopTimeout)

@@ -87,3 +87,68 @@ func TestStopWhileStartingKeepsTheStoredState(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "the stored state is as the first run left it")
 }
+
+// Found by the live soak (seeds 224 and 237: a stop while the order stream
+// was down): the engine places and cancels nothing while the stream is
+// down, so a stop that came then canceled no entry and waited its whole
+// timeout for a reconnection, leaving the entries live (returned in a
+// StopError). A stop settles every order by its cancel's or query's
+// answer, by client order ID, and needs no stream: it cancels the entries
+// all the same.
+func TestStopWithTheOrderStreamDownCancelsTheEntries(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	sc := sim.DefaultCoreConfig(btcRules)
+	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
+	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc})
+	require.NoError(t, err)
+	defer venue.Close()
+	require.NoError(t, venue.SetPrice(context.Background(), dec("100000")))
+	feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+	require.NoError(t, err)
+	defer feed.Close()
+	eng, err := grid.New(btcRules, grid.WithGridID("down"), grid.WithStartPrice(dec("100000")),
+		grid.WithBounds(dec("90000"), dec("110000"), 20), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1),
+		grid.WithInitialPosition(false))
+	require.NoError(t, err)
+	idle := make(chan grid.IdleState, 1)
+	runner, err := grid.NewRunner(eng, venue, grid.WithPriceFeed(feed), grid.WithStopTimeout(2*time.Second),
+		grid.WithIdleHook(func(s grid.IdleState) {
+			select {
+			case idle <- s:
+			default:
+			}
+		}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(ctx) }()
+	feed.Publish(1_000_000, time.Now())
+	waitFor := func(what string, ok func(grid.IdleState) bool) {
+		t.Helper()
+		for deadline := time.After(10 * time.Second); ; {
+			select {
+			case s := <-idle:
+				if ok(s) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("the runner never %s", what)
+			}
+		}
+	}
+	waitFor("placed its entries", func(grid.IdleState) bool { return len(livePerLevel(t, venue, "down")) == 3 })
+
+	// The stream drops at the next order update (a manual order's).
+	require.NoError(t, venue.SetFaults(sim.Faults{Disconnect: 1}))
+	_, err = venue.PlaceOrder(context.Background(), exchange.OrderRequest{Symbol: btcRules.Symbol, ClientOrderID: "manual",
+		Side: exchange.Buy, Type: exchange.Limit, Price: dec("80000"), Quantity: dec("0.01")})
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // the runner takes the disconnection in
+	require.NoError(t, venue.SetFaults(sim.Faults{}))
+
+	cancel()
+	require.NoError(t, <-done, "every entry settled")
+	assert.Empty(t, livePerLevel(t, venue, "down"), "no entry left live")
+	_, err = venue.QueryOrder(context.Background(), btcRules.Symbol, "manual")
+	require.NoError(t, err, "the manual order is not the grid's: untouched")
+}
