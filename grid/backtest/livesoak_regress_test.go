@@ -152,3 +152,51 @@ func TestStopWithTheOrderStreamDownCancelsTheEntries(t *testing.T) {
 	_, err = venue.QueryOrder(context.Background(), btcRules.Symbol, "manual")
 	require.NoError(t, err, "the manual order is not the grid's: untouched")
 }
+
+// Found by the live soak (seeds 211 and 324: restarts while the initial
+// position's market order was of unknown outcome): a restart restored the
+// initial order as live, with the levels it was to fill still reserved,
+// and then adopted a live venue order at one of those levels. The state it
+// saved listed that level both as waiting for the initial order and as
+// holding an order, and every later start refused it ("stored state does
+// not fit the engine"): the grid could not be restarted at all. The
+// venue's order wins: the level is no longer the initial order's.
+func TestAdoptedOrderAtALevelWaitingForTheInitialOrder(t *testing.T) {
+	newEngine := func() *grid.Engine {
+		eng, err := grid.New(btcRules, grid.WithGridID("init"), grid.WithStartPrice(dec("100000")),
+			grid.WithBounds(dec("90000"), dec("110000"), 20), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1))
+		require.NoError(t, err)
+		return eng
+	}
+	now := time.Unix(1_700_000_000, 0)
+	first := newEngine()
+	_, err := first.Recover(now, grid.Snapshot{HavePosition: true}, false)
+	require.NoError(t, err)
+	first.OnPrice(now, 1_000_000)
+	in := first.OnStreamReady(now)
+	require.NotEmpty(t, in)
+	require.Equal(t, grid.InitialLevel, in[0].Ref.Level, "the initial position's order, left unanswered")
+	st := first.State()
+	require.True(t, st.Initial.Live)
+	require.NotEmpty(t, st.Initial.Waiting)
+	lvl := st.Initial.Waiting[0]
+
+	// The restart finds a live order of the grid at a waiting level (the
+	// last run placed it after its state was saved).
+	second := newEngine()
+	require.NoError(t, second.RestoreState(st))
+	var exit grid.SlotView
+	second.Slots(func(v grid.SlotView) {
+		if v.Level == lvl {
+			exit = v
+		}
+	})
+	_, err = second.Recover(now.Add(time.Minute), grid.Snapshot{HavePosition: true, Position: exit.Qty, Orders: []grid.VenueOrder{{
+		Ref: grid.OrderRef{Level: lvl, Gen: exit.Slot.Gen + 1}, Side: exchange.Sell, Price: exit.Exit, Qty: exit.Qty,
+	}}}, false)
+	require.NoError(t, err)
+	require.NoError(t, second.CheckInvariants())
+
+	third := newEngine()
+	require.NoError(t, third.RestoreState(second.State()), "the state a restart saves can be restored")
+}
