@@ -38,7 +38,7 @@ import (
 // GRIDMESH_LIVESOAK_SEED=s runs one seed; GRIDMESH_LIVESOAK_TRACE=1 logs
 // the engines' and runners' logs too.
 
-const liveSoakCISeeds = 8
+const liveSoakCISeeds = 24
 
 // liveSoakStaleBooks compares the books with the venue's after a restart
 // from a stale store too (a known gap: see the note in agree).
