@@ -200,3 +200,48 @@ func TestAdoptedOrderAtALevelWaitingForTheInitialOrder(t *testing.T) {
 	third := newEngine()
 	require.NoError(t, third.RestoreState(second.State()), "the state a restart saves can be restored")
 }
+
+// Found by the live soak (seed 245: an entry live at a quiet point while a
+// risk pause that cancels entries held): a pause cancels the live entries
+// at once, but none while the order stream is down (nor one whose outcome
+// is unknown), and afterwards only the entries near the price were
+// looked at again. An entry the price had left behind stayed live for the
+// whole pause, and a stop left it live too. The timer cancels it.
+func TestPauseCancelsEntriesTheStreamHidAtThePause(t *testing.T) {
+	eng, err := grid.New(btcRules, grid.WithGridID("pause"), grid.WithStartPrice(dec("100000")),
+		grid.WithBounds(dec("90000"), dec("110000"), 40), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1),
+		grid.WithInitialPosition(false))
+	require.NoError(t, err)
+	now := time.Unix(1_700_000_000, 0)
+	_, err = eng.Recover(now, grid.Snapshot{HavePosition: true}, false)
+	require.NoError(t, err)
+	eng.OnPrice(now, 1_000_000)
+	var entries []grid.OrderRef
+	for _, it := range eng.OnStreamReady(now) {
+		if it.Kind == grid.IntentPlace {
+			entries = append(entries, it.Ref)
+		}
+	}
+	require.Len(t, entries, 3)
+	for _, ref := range entries {
+		_, err := eng.Apply(now, grid.OrderEvent{Ref: ref, Type: grid.OrderAccepted})
+		require.NoError(t, err)
+	}
+
+	eng.OnStreamDown(now)
+	assert.Empty(t, eng.Pause(now, "risk", true), "nothing is canceled while the stream is down")
+	now = now.Add(time.Second)
+	eng.OnPrice(now, 1_030_000) // the price leaves the entries far behind
+	now = now.Add(time.Second)
+	in := append([]grid.Intent(nil), eng.OnStreamReady(now)...) // the engine reuses its intent slice
+	in = append(in, eng.OnTimer(now.Add(time.Second))...)
+	canceled := map[grid.OrderRef]bool{}
+	for _, it := range in {
+		if it.Kind == grid.IntentCancel {
+			canceled[it.Ref] = true
+		}
+	}
+	for _, ref := range entries {
+		assert.True(t, canceled[ref], "entry %s canceled once the stream is back", ref)
+	}
+}

@@ -63,6 +63,11 @@ func (s *liveSoak) tick(p exchange.Ticks) {
 // act draws the soak's actions for one step.
 func (s *liveSoak) act() {
 	r := s.r
+	if s.p.profile == "hardstops" && r.Float64() < 0.05 {
+		g := s.grids[r.IntN(len(s.grids))]
+		g.trigger.Store(!g.trigger.Load())
+		s.logf("%s: risk trigger %v (hard stop, close)", g.id, g.trigger.Load())
+	}
 	switch x := r.Float64(); {
 	case x < 0.02: // rate-limit back-pressure longer than the ack timeout
 		d := s.p.ack + time.Duration(r.Int64N(int64(s.p.ack+s.p.recv+3*time.Second)))
@@ -254,8 +259,12 @@ func (s *liveSoak) busy() string {
 		if why != "" {
 			return why
 		}
-		if b := g.eng.Books(); b.OpenOrders != live {
-			return fmt.Sprintf("%s: %d open orders, %d live slots", g.id, b.OpenOrders, live)
+		b := g.eng.Books()
+		if b.OpenOrders != live {
+			return fmt.Sprintf("%s: %d open orders, %d live slots (a hard stop's close or the initial order)", g.id, b.OpenOrders, live)
+		}
+		if g.eng.Stats().Halted && g.closePos && !s.closeDust(b) && (!s.stale || liveSoakStaleBooks) {
+			return fmt.Sprintf("%s: hard-stopped, still closing long %d short %d", g.id, b.LongHeld, b.ShortHeld)
 		}
 	}
 	return ""
@@ -296,7 +305,7 @@ func (s *liveSoak) agree(where string) {
 			s.fail("%s: %s: venue order %s (%s) belongs to no live slot", where, g.id, ref, o.ClientOrderID)
 		}
 		b := g.eng.Books()
-		if st.Halted && g.closePos && (b.LongHeld != 0 || b.ShortHeld != 0) && (!s.stale || liveSoakStaleBooks) {
+		if st.Halted && g.closePos && !s.closeDust(b) && (!s.stale || liveSoakStaleBooks) {
 			s.fail("%s: %s: hard-stopped with close, still holds long %d short %d", where, g.id, b.LongHeld, b.ShortHeld)
 		}
 		pos += b.Position
@@ -344,6 +353,23 @@ func (s *liveSoak) agree(where string) {
 		s.fail("%s: fees: grids %d exceed the venue's %d", where, fees, venueFees)
 	}
 	s.logf("%s: agreed: position %d, gross %d, fees %d of %d", where, pos, gross, fees, venueFees)
+}
+
+// closeDust reports whether what a hard-stopped grid still holds is
+// nothing, or a remainder no market order may trade (below the minimum
+// quantity or notional: the close is refused, and retried, for ever; a
+// one-way neutral grid closes the net of its sides).
+func (s *liveSoak) closeDust(b grid.Books) bool {
+	if b.LongHeld == 0 && b.ShortHeld == 0 {
+		return true
+	}
+	net := b.LongHeld - b.ShortHeld
+	if s.p.mode != grid.Neutral {
+		net = b.LongHeld + b.ShortHeld
+	}
+	net = max(net, -net)
+	qty := btcRules.StepsToQty(net)
+	return qty.LessThan(btcRules.MinQty) || btcRules.TicksToPrice(s.price).Mul(qty).LessThan(btcRules.MinNotional)
 }
 
 func (s *liveSoak) steps(q decimal.Decimal) int64 {

@@ -34,11 +34,17 @@ import (
 // venue's at quiet points, that a stop leaves no entry live it should have
 // canceled, and (synctest and goleak) that no goroutine is left.
 //
-// GRIDMESH_LIVESOAK_SEEDS=n runs seeds 1..n (default: a few, for CI);
-// GRIDMESH_LIVESOAK_SEED=s runs one seed; GRIDMESH_LIVESOAK_TRACE=1 logs
-// the engines' and runners' logs too.
+// GRIDMESH_LIVESOAK_SEEDS=n runs seeds 1..n of each profile (default: a
+// few, for CI); GRIDMESH_LIVESOAK_SEED=s runs one seed, of the profile
+// GRIDMESH_LIVESOAK_PROFILE names (default "mixed"); GRIDMESH_LIVESOAK_TRACE=1
+// logs the engines' and runners' logs too. The profiles: "mixed" draws
+// everything from the seed; "hardstops" makes every grid's risk trigger a
+// hard stop that closes the position, toggled often, with market orders
+// lost on their way half the time (a hard stop's close of unknown outcome
+// is rare in "mixed").
 
-const liveSoakCISeeds = 24
+// liveSoakCISeeds is how many seeds of each profile CI runs.
+var liveSoakCISeeds = map[string]uint64{"mixed": 24, "hardstops": 12}
 
 // liveSoakStaleBooks compares the books with the venue's after a restart
 // from a stale store too (a known gap: see the note in agree).
@@ -46,43 +52,49 @@ var liveSoakStaleBooks = os.Getenv("GRIDMESH_LIVESOAK_STALE_BOOKS") != ""
 
 func TestLiveSoak(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	first, n := uint64(1), uint64(liveSoakCISeeds)
-	if s := os.Getenv("GRIDMESH_LIVESOAK_SEEDS"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "GRIDMESH_LIVESOAK_SEEDS")
-		n = v
-	}
-	if s := os.Getenv("GRIDMESH_LIVESOAK_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		require.NoError(t, err, "GRIDMESH_LIVESOAK_SEED")
-		first, n = v, 1
-	}
 	trace := os.Getenv("GRIDMESH_LIVESOAK_TRACE") != ""
-	var failed atomic.Int64
-	t.Run("seeds", func(t *testing.T) {
-		for seed := first; seed < first+n; seed++ {
-			t.Run(fmt.Sprint(seed), func(t *testing.T) {
-				t.Parallel()
-				synctest.Test(t, func(t *testing.T) {
-					s := newLiveSoak(t, seed, trace)
-					s.run()
-					if len(s.violations) > 0 {
-						failed.Add(1)
-						t.Errorf("seed %d: %d violations:\n  %s\nplan: %s\ntrace:\n  %s\nrerun: GRIDMESH_LIVESOAK_SEED=%d GRIDMESH_LIVESOAK_TRACE=1 go test ./grid/backtest -run 'TestLiveSoak$' -count=1 -v",
-							seed, len(s.violations), strings.Join(s.violations, "\n  "), s.p, strings.Join(s.trace, "\n  "), seed)
-					}
-				})
-			})
+	for _, profile := range []string{"mixed", "hardstops"} {
+		first, n := uint64(1), liveSoakCISeeds[profile]
+		if s := os.Getenv("GRIDMESH_LIVESOAK_SEEDS"); s != "" {
+			v, err := strconv.ParseUint(s, 10, 64)
+			require.NoError(t, err, "GRIDMESH_LIVESOAK_SEEDS")
+			n = v
 		}
-	})
-	if f := failed.Load(); f > 0 {
-		t.Errorf("%d of %d seeds failed", f, n)
+		if s := os.Getenv("GRIDMESH_LIVESOAK_SEED"); s != "" {
+			if p := os.Getenv("GRIDMESH_LIVESOAK_PROFILE"); profile != p && (p != "" || profile != "mixed") {
+				continue
+			}
+			v, err := strconv.ParseUint(s, 10, 64)
+			require.NoError(t, err, "GRIDMESH_LIVESOAK_SEED")
+			first, n = v, 1
+		}
+		var failed atomic.Int64
+		t.Run(profile, func(t *testing.T) {
+			for seed := first; seed < first+n; seed++ {
+				t.Run(fmt.Sprint(seed), func(t *testing.T) {
+					t.Parallel()
+					synctest.Test(t, func(t *testing.T) {
+						s := newLiveSoak(t, seed, profile, trace)
+						s.run()
+						if len(s.violations) > 0 {
+							failed.Add(1)
+							t.Errorf("seed %d (%s): %d violations:\n  %s\nplan: %s\ntrace:\n  %s\nrerun: GRIDMESH_LIVESOAK_PROFILE=%s GRIDMESH_LIVESOAK_SEED=%d GRIDMESH_LIVESOAK_TRACE=1 go test ./grid/backtest -run 'TestLiveSoak$' -count=1 -v",
+								seed, profile, len(s.violations), strings.Join(s.violations, "\n  "), s.p, strings.Join(s.trace, "\n  "), profile, seed)
+						}
+					})
+				})
+			}
+		})
+		if f := failed.Load(); f > 0 {
+			t.Errorf("%s: %d of %d seeds failed", profile, f, n)
+		}
 	}
 }
 
 // liveSoakPlan is what a seed draws before the run.
 type liveSoakPlan struct {
 	seed         uint64
+	profile      string
 	grids        int
 	mode         grid.Mode
 	recv, ack    time.Duration
@@ -109,9 +121,9 @@ func (p liveSoakPlan) lossy() bool {
 	return f.DropUpdate > 0 || f.DelayUpdate > 0 || f.ReorderUpdate > 0 || f.Disconnect > 0
 }
 
-func drawLiveSoakPlan(seed uint64) liveSoakPlan {
+func drawLiveSoakPlan(seed uint64, profile string) liveSoakPlan {
 	r := rand.New(rand.NewPCG(seed, 0x11fe_50a4))
-	p := liveSoakPlan{seed: seed, grids: 1 + r.IntN(3), steps: 120 + r.IntN(120), workers: 1 + r.IntN(4)}
+	p := liveSoakPlan{seed: seed, profile: profile, grids: 1 + r.IntN(3), steps: 120 + r.IntN(120), workers: 1 + r.IntN(4)}
 	p.mode = []grid.Mode{grid.Long, grid.Short, grid.Neutral}[r.IntN(3)]
 	p.recv = time.Duration(200+r.IntN(1800)) * time.Millisecond
 	// An ack timeout and a reconciliation interval such that three grids'
@@ -134,6 +146,9 @@ func drawLiveSoakPlan(seed uint64) liveSoakPlan {
 	p.wireP, p.busyP = u(0.1), u(0.03)
 	if r.IntN(3) == 0 {
 		p.lostMarket = 0.3
+	}
+	if profile == "hardstops" {
+		p.lostMarket = 0.5
 	}
 	return p
 }
@@ -180,8 +195,8 @@ type soakGrid struct {
 
 const soakLevel = 1000 // ticks (100 USDT) between levels
 
-func newLiveSoak(t *testing.T, seed uint64, trace bool) *liveSoak {
-	p := drawLiveSoakPlan(seed)
+func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoak {
+	p := drawLiveSoakPlan(seed, profile)
 	s := &liveSoak{t: t, p: p, r: rand.New(rand.NewPCG(seed, 0xa11ce)), price: 1_000_000, logTrace: trace}
 	sc := sim.DefaultCoreConfig(btcRules)
 	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("1000000"))
@@ -206,6 +221,9 @@ func newLiveSoak(t *testing.T, seed uint64, trace bool) *liveSoak {
 		g := &soakGrid{id: fmt.Sprintf("g%d", i), store: &soakStore{Store: fs}, start: s.price,
 			saveEvery: time.Duration(1+s.r.IntN(5)) * time.Second, cancelOnStop: s.r.IntN(4) > 0,
 			hardStop: s.r.IntN(3) == 0, closePos: s.r.IntN(2) == 0, pauseCancels: s.r.IntN(2) == 0}
+		if profile == "hardstops" {
+			g.hardStop, g.closePos = true, true
+		}
 		s.grids = append(s.grids, g)
 	}
 	return s
