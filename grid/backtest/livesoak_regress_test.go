@@ -3,9 +3,11 @@ package backtest
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -14,6 +16,7 @@ import (
 	"github.com/gridmesh/gridmesh/exchange/sim"
 	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/pricefeed"
+	"github.com/gridmesh/gridmesh/risk"
 )
 
 // Regression tests of the bugs the live soak found (livesoak_test.go).
@@ -243,5 +246,87 @@ func TestPauseCancelsEntriesTheStreamHidAtThePause(t *testing.T) {
 	}
 	for _, ref := range entries {
 		assert.True(t, canceled[ref], "entry %s canceled once the stream is back", ref)
+	}
+}
+
+// closeUpdatesLost is a venue whose order stream never delivers the
+// updates of a hard stop's closing orders.
+type closeUpdatesLost struct{ *sim.Venue }
+
+func (v closeUpdatesLost) SubscribeUserData(ctx context.Context) (<-chan exchange.UserEvent, error) {
+	in, err := v.Venue.SubscribeUserData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan exchange.UserEvent)
+	go func() {
+		defer close(out)
+		for ev := range in {
+			if _, ref, err := grid.ParseClientOrderID(ev.Order.ClientOrderID); err == nil && ref.Level == grid.CloseLevel {
+				continue
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Found by the live soak (profile hardstops, seed 4: a neutral grid's
+// position closed twice): a stop that came while a hard stop's closing
+// order was live (placed, its fill not yet on the order stream) ended at
+// once and saved the grid as still holding its position; the restart
+// restored that, could not learn of the closing order's fill, and closed
+// the position a second time — opening one the other way. A stop settles
+// the closing orders as it does the entries.
+func TestStopWaitsForAHardStopsCloseInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	store, err := grid.NewJSONFileStore(t.TempDir() + "/grid.json")
+	require.NoError(t, err)
+	sc := sim.DefaultCoreConfig(btcRules)
+	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
+	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc})
+	require.NoError(t, err)
+	defer venue.Close()
+	require.NoError(t, venue.SetPrice(context.Background(), dec("100000")))
+	feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+	require.NoError(t, err)
+	defer feed.Close()
+	var trigger atomic.Bool
+	mon := risk.MonitorFunc{Label: "test", Fn: func(risk.Observation) risk.Status { return risk.Status{Triggered: trigger.Load()} }}
+	eng, err := grid.New(btcRules, grid.WithGridID("close"), grid.WithStartPrice(dec("100000")),
+		grid.WithBounds(dec("90000"), dec("110000"), 20), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1),
+		grid.WithAckTimeout(2*time.Second), grid.WithRiskMonitors(0, mon), grid.WithRiskHardStop(true))
+	require.NoError(t, err)
+	runner, err := grid.NewRunner(eng, closeUpdatesLost{venue}, grid.WithPriceFeed(feed), grid.WithStore(store, time.Hour),
+		grid.WithTimerInterval(20*time.Millisecond), grid.WithCancelOnStop(false))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(ctx) }()
+	feed.Publish(1_000_000, time.Now())
+	position := func() decimal.Decimal {
+		ps, err := venue.Positions(context.Background(), btcRules.Symbol)
+		require.NoError(t, err)
+		return ps[0].Quantity
+	}
+	for deadline := time.Now().Add(10 * time.Second); position().IsZero() || len(livePerLevel(t, venue, "close")) < 6; {
+		require.True(t, time.Now().Before(deadline), "the grid did not start")
+		time.Sleep(5 * time.Millisecond)
+	}
+	trigger.Store(true)
+	for deadline := time.Now().Add(10 * time.Second); !position().IsZero(); {
+		require.True(t, time.Now().Before(deadline), "the hard stop did not close the position")
+		time.Sleep(time.Millisecond)
+	}
+	cancel() // the closing order has filled; the grid has not heard of it yet (its query is due in 2 s)
+	require.NoError(t, <-done)
+	st, err := store.Load(context.Background())
+	require.NoError(t, err)
+	for _, s := range st.Slots {
+		assert.Zero(t, s.Held, "level %d saved as holding after the close filled", s.Level)
 	}
 }
