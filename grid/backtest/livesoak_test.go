@@ -44,7 +44,7 @@ import (
 // is rare in "mixed").
 
 // liveSoakCISeeds is how many seeds of each profile CI runs.
-var liveSoakCISeeds = map[string]uint64{"mixed": 24, "hardstops": 12}
+var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24}
 
 // liveSoakStaleBooks compares the books with the venue's after a restart
 // from a stale store too (a known gap: see the note in agree).
