@@ -31,8 +31,14 @@ import (
 // goroutines' interleaving is the scheduler's. Whatever it is, the soak
 // checks that no slot ever has two live orders on the venue, that no client
 // order ID reaches the venue twice, that the engines' books equal the
-// venue's at quiet points, that a stop leaves no entry live it should have
-// canceled, and (synctest and goleak) that no goroutine is left.
+// venue's at quiet points (every slot's order and fills, the position, the
+// gross equity change exactly; the fees at most the venue's: a fill first
+// learned from a query or a reconciliation carries no fee), that a hard
+// stop closes the position and a pause that cancels entries leaves none,
+// that a stop leaves no entry live it should have canceled and settles
+// within its timeout, and (synctest and goleak) that no goroutine is left.
+// After a restart from a stale store only the books are not compared
+// (see agree; GRIDMESH_LIVESOAK_STALE_BOOKS=1 compares them).
 //
 // GRIDMESH_LIVESOAK_SEEDS=n runs seeds 1..n of each profile (default: a
 // few, for CI); GRIDMESH_LIVESOAK_SEED=s runs one seed, of the profile
