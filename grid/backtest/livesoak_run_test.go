@@ -144,7 +144,6 @@ func (s *liveSoak) stopped(g *soakGrid, err error) {
 	if g.store.frozen.Load() {
 		s.stale = true
 	}
-	s.restarted = true
 	var unsettled []string
 	var se *grid.StopError
 	switch {

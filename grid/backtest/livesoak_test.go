@@ -119,14 +119,6 @@ func (p liveSoakPlan) String() string {
 		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.faults)
 }
 
-// lossy reports whether the stream may lose a fill's update for good (its
-// fee then never reaches the engine: the venue's order or fill history
-// tells the quantity and price, not the fee).
-func (p liveSoakPlan) lossy() bool {
-	f := p.faults
-	return f.DropUpdate > 0 || f.DelayUpdate > 0 || f.ReorderUpdate > 0 || f.Disconnect > 0
-}
-
 func drawLiveSoakPlan(seed uint64, profile string) liveSoakPlan {
 	r := rand.New(rand.NewPCG(seed, 0x11fe_50a4))
 	p := liveSoakPlan{seed: seed, profile: profile, grids: 1 + r.IntN(3), steps: 120 + r.IntN(120), workers: 1 + r.IntN(4)}
@@ -170,7 +162,6 @@ type liveSoak struct {
 	grids      []*soakGrid
 	price      exchange.Ticks
 	initial    exchange.Money
-	restarted  bool // a grid was stopped and started again: updates were missed
 	stale      bool // a grid stopped with a stale store (saves failing since a moment before)
 	trace      []string
 	violations []string
