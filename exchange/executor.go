@@ -265,9 +265,26 @@ func WithSendWithin(ctx context.Context, d time.Duration) context.Context {
 	return context.WithValue(ctx, sendWithinKey{}, d)
 }
 
+// sendByKey carries a call's send deadline once fixed (see anchorSendBy).
+type sendByKey struct{}
+
+// anchorSendBy fixes a call's send budget to a deadline, so that every
+// request the call makes (each chunk of a batch, a lone order left over)
+// counts it from the moment the call entered the executor, not from its
+// own turn.
+func (e *Executor) anchorSendBy(ctx context.Context) context.Context {
+	if by := e.sendBy(ctx); !by.IsZero() {
+		return context.WithValue(ctx, sendByKey{}, by)
+	}
+	return ctx
+}
+
 // sendBy is the latest time, on the executor's clock, at which a call that
 // starts now may still be sent; zero without a send budget.
 func (e *Executor) sendBy(ctx context.Context) time.Time {
+	if by, ok := ctx.Value(sendByKey{}).(time.Time); ok {
+		return by
+	}
 	d, ok := ctx.Value(sendWithinKey{}).(time.Duration)
 	if !ok {
 		return time.Time{}

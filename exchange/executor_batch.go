@@ -18,6 +18,7 @@ import (
 // an [*UnknownOutcomeError] and never resent. Safe for concurrent use.
 func (e *Executor) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResult {
 	out := make([]BatchResult, len(reqs))
+	ctx = e.anchorSendBy(ctx) // one budget for the whole call
 	if e.batchPlacer == nil || e.placeChunk < 2 {
 		for i, r := range reqs {
 			out[i].Order, out[i].Err = e.Place(ctx, r)
@@ -40,6 +41,7 @@ func (e *Executor) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchR
 // concurrent use.
 func (e *Executor) CancelBatch(ctx context.Context, reqs []CancelRequest) []BatchResult {
 	out := make([]BatchResult, len(reqs))
+	ctx = e.anchorSendBy(ctx) // one budget for the whole call
 	if e.batchCanceler == nil || e.cancelChunk < 2 {
 		for i, r := range reqs {
 			out[i].Order, out[i].Err = e.Cancel(ctx, r)

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,4 +62,33 @@ func TestExecutorCanceledBeforeSendIsNotSent(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotSent)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, f.Calls())
+}
+
+// A batch call's send budget counts from the moment the call entered the
+// executor, for every chunk and for a lone order left over: each used to
+// start its own budget when its turn came, so the later chunks of a batch
+// held by the limiter went out long after the engine's send deadline, and
+// the engine, which had proven them absent, had already placed their
+// slots' next generations (found by the live soak, grid/backtest seed 211:
+// two live orders for one slot).
+func TestExecutorSendBudgetCountsFromTheBatchCall(t *testing.T) {
+	clk := newBarrierClock(1)
+	f, ex := newBatching(clk, 5)
+	e := mustExecutor(t, ex, WithExecutorClock(clk),
+		WithRateLimits(RateLimit{Scope: ScopeOrder, Interval: time.Second, Limit: 1000}, RateLimit{Scope: ScopeOrder, Interval: time.Minute, Limit: 4}))
+	var reqs []OrderRequest
+	for i := range 7 {
+		reqs = append(reqs, execOrder(fmt.Sprint("c", i)))
+	}
+	res := e.PlaceBatch(WithSendWithin(context.Background(), time.Minute), reqs)
+	// Pairs every 40 s (see TestPlaceBatchChunks): the third pair and the
+	// leftover would leave at 1m20s and 1m40s, past the minute.
+	assert.Equal(t, []string{"batchPlace[c0,c1]@0s", "batchPlace[c2,c3]@40.01333778s"}, batchShape(f))
+	for i, r := range res {
+		if i < 4 {
+			assert.NoError(t, r.Err, "c%d", i)
+			continue
+		}
+		assert.ErrorIs(t, r.Err, ErrNotSent, "c%d", i)
+	}
 }

@@ -519,6 +519,15 @@ func (e *Engine) OnTimer(now time.Time) []Intent {
 	e.closeTimer(now)
 	e.reserveTimer()
 	e.tendAll(now)
+	// Orders a halt or a pause must cancel that could not be canceled when
+	// it came (the stream was down, the outcome unknown, the order not yet
+	// acknowledged) and that the price has left out of tendAll's range.
+	switch {
+	case e.halted:
+		e.cancelWhere(now, slot.RoleNone)
+	case e.paused && e.pauseCancels:
+		e.cancelWhere(now, slot.RoleEntry)
+	}
 	return e.out
 }
 

@@ -163,9 +163,28 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 			return
 		}
 		lv.req = request{askedAt: now.UnixNano(), sendBy: now.UnixNano(), seenAt: now.UnixNano()}
+		e.releaseInitialTarget(i)
 		e.repair(now, "adopted a live order the engine did not know", o.Ref)
 	default:
 		e.orphan(now, o, "its slot has moved on")
+	}
+}
+
+// releaseInitialTarget takes level i out of the levels waiting for the
+// initial position's order: the live order adopted there (the venue's
+// truth) wins, and the level must not be both.
+func (e *Engine) releaseInitialTarget(i int64) {
+	lv := e.lv(i)
+	if !lv.reserved {
+		return
+	}
+	lv.reserved = false
+	in := &e.initial
+	for k := in.next; k < len(in.targets); k++ {
+		if in.targets[k] == i {
+			in.targets = append(in.targets[:k], in.targets[k+1:]...)
+			return
+		}
 	}
 }
 

@@ -196,6 +196,11 @@ type loop struct {
 	prices      uint64
 	saved       time.Time // last save to the store
 	lastObs     time.Time // the last risk observation's time
+	down        bool      // the order stream is down (disconnected, not ready again)
+	// started: the engine holds the stored state and the venue's (start
+	// ended); before, it holds neither, and saving it would overwrite the
+	// stored state with an empty one.
+	started bool
 }
 
 // next is the job to hand to a worker, and the channel to hand it on (nil
@@ -319,6 +324,7 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 		}
 		r.eng.Reserved(r.cfg.now(), res.Ref.Gen) // not started: places nothing
 	}
+	l.started = true
 	l.dispatch(in)
 	l.dispatch(r.eng.OnStreamReady(r.cfg.now()))
 	r.log.Info("grid: started", "grid", r.gridID, "symbol", r.rules.Symbol, "adopted", len(snap.Orders), "baseline", r.eng.Baseline())
@@ -529,12 +535,16 @@ func (l *loop) userEvent(ev exchange.UserEvent) {
 	case exchange.EventAccount:
 		l.observe(risk.Observation{Time: ev.Time, Kind: risk.KindAccount, Account: exchange.Account{Balances: ev.Balances}, Positions: ev.Positions})
 	case exchange.EventReady:
+		l.down = false
 		l.dispatch(r.eng.OnStreamReady(now))
 		if ev.Reconnected {
 			l.queueReconcile()
 		}
 	case exchange.EventDisconnected:
-		r.eng.OnStreamDown(now)
+		l.down = true
+		if !l.stopping.Load() || !r.cfg.cancelOnStop {
+			r.eng.OnStreamDown(now) // a stop that cancels needs no stream (see stop)
+		}
 	case exchange.EventMarginCall:
 		l.dispatch(r.eng.Halt(now, "margin call on the order stream"))
 	case exchange.EventConfig:

@@ -19,14 +19,15 @@ var ErrStopUnsettled = errors.New("grid: orders left unsettled at stop")
 
 // StopError lists the orders a stop could not settle within its timeout:
 // entries that may still be live on the venue although [WithCancelOnStop]
-// asked for them to be canceled. Check them by client order ID.
+// asked for them to be canceled, and a hard stop's closing orders whose
+// outcome is not known yet. Check them by client order ID.
 type StopError struct {
 	ClientOrderIDs []string
 }
 
 // Error names every unsettled order.
 func (e *StopError) Error() string {
-	return fmt.Sprintf("grid: stop timed out with %d entries that may be live: %s", len(e.ClientOrderIDs), strings.Join(e.ClientOrderIDs, ", "))
+	return fmt.Sprintf("grid: stop timed out with %d orders that may be live: %s", len(e.ClientOrderIDs), strings.Join(e.ClientOrderIDs, ", "))
 }
 
 // Is matches ErrStopUnsettled.
@@ -36,7 +37,8 @@ func (e *StopError) Is(target error) bool { return target == ErrStopUnsettled }
 // requests in flight finish and are applied, and with WithCancelOnStop
 // every entry that may exist is canceled by its client order ID and
 // settled (its cancel, fill or absence confirmed) — within the stop
-// timeout. The state is saved last. cause is why the run ended (nil: its
+// timeout. The state is saved last, if the run had started (a run stopped
+// while starting leaves the store as it found it). cause is why the run ended (nil: its
 // context).
 func (r *Runner) stop(l *loop, cause error) error {
 	l.stopping.Store(true)
@@ -46,6 +48,13 @@ func (r *Runner) stop(l *loop, cause error) error {
 		l.notSent(j.intents, "the runner is stopping")
 	}
 	if r.cfg.cancelOnStop {
+		if l.down {
+			// The engine cancels and queries nothing while the order
+			// stream is down; a stop settles every order by its cancel's
+			// or query's answer (by client order ID) and needs no stream.
+			// New placements are dropped unsent while stopping.
+			l.dispatch(r.eng.OnStreamReady(r.cfg.now()))
+		}
 		l.dispatch(r.eng.PauseFor(r.cfg.now(), PauseStop, "runner stopping", true))
 	}
 	deadline := time.NewTimer(r.cfg.stopTimeout)
@@ -74,7 +83,7 @@ wait:
 			break wait
 		}
 	}
-	if r.cfg.store != nil {
+	if r.cfg.store != nil && l.started { // a run stopped while starting keeps the stored state as it was
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
 		r.save(ctx)
 		cancel()
@@ -91,24 +100,32 @@ wait:
 }
 
 // settled reports whether the stop has nothing left to wait for: no
-// request queued or in flight and, with WithCancelOnStop, no entry that
-// may be live.
+// request queued or in flight, no hard stop's closing order live and, with
+// WithCancelOnStop, no entry that may be live.
 func (l *loop) settled() bool {
-	if l.inflight > 0 || len(l.urgent) > 0 {
+	// A hard stop's closing order still live (its fill not yet heard of)
+	// must be settled too: saved as unsettled, a restart would close the
+	// position again.
+	if l.inflight > 0 || len(l.urgent) > 0 || l.r.eng.closing.liveOrders() > 0 {
 		return false
 	}
 	return !l.r.cfg.cancelOnStop || len(l.r.eng.liveEntries()) == 0
 }
 
 // unsettled lists the client order IDs of the entries that may still be
-// live (WithCancelOnStop only).
+// live (WithCancelOnStop only), and of a hard stop's closing orders not
+// settled.
 func (l *loop) unsettled() []string {
-	if !l.r.cfg.cancelOnStop {
-		return nil
-	}
 	var ids []string
-	for _, ref := range l.r.eng.liveEntries() {
-		ids = append(ids, ClientOrderID(l.r.gridID, ref))
+	if l.r.cfg.cancelOnStop {
+		for _, ref := range l.r.eng.liveEntries() {
+			ids = append(ids, ClientOrderID(l.r.gridID, ref))
+		}
+	}
+	for _, leg := range l.r.eng.closing.legs {
+		if leg.live {
+			ids = append(ids, ClientOrderID(l.r.gridID, OrderRef{Level: CloseLevel, Gen: leg.gen}))
+		}
 	}
 	return ids
 }

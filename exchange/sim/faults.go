@@ -224,3 +224,26 @@ func (f *faultState) beforeTick(v *Venue, now time.Time) {
 	}
 	v.drain(now)
 }
+
+// SetFaults replaces the venue's fault configuration from now on. On a
+// venue built with faults, Seed is ignored: the generator carries on where
+// it was, so the same calls in the same order still meet the same faults. Events the faults
+// already hold back are released at the next price tick, and a dropped
+// stream reconnects there, whatever the new configuration; the zero value
+// injects no new fault. A soak uses it to calm the venue before comparing
+// books at a quiet point. It fails, changing nothing, when a probability is
+// out of [0, 1].
+func (v *Venue) SetFaults(f Faults) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.faults == nil {
+		v.faults = newFaultState(f)
+		return nil
+	}
+	f.Seed = v.faults.cfg.Seed
+	v.faults.cfg = f
+	return nil
+}

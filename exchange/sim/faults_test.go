@@ -225,3 +225,38 @@ func TestFaultsEndToEndReconnect(t *testing.T) {
 	assert.Equal(t, exchange.EventReady, e.Kind)
 	assert.True(t, e.Reconnected)
 }
+
+// SetFaults calms a faulty venue and turns faults on in a calm one; a held
+// event and a dropped stream are released at the next tick either way.
+func TestSetFaults(t *testing.T) {
+	v := faultVenue(t, Faults{Seed: 1, LostResponse: 1, Disconnect: 1})
+	read := tap(v)
+	req := exchange.OrderRequest{Symbol: v.rules.Symbol, ClientOrderID: "a1", Side: exchange.Buy, Type: exchange.Limit,
+		Price: d("9000"), Quantity: d("0.01"), TimeInForce: exchange.GTC}
+	_, err := v.PlaceOrder(t.Context(), req)
+	require.ErrorIs(t, err, exchange.ErrUnknownOutcome, "the response is lost")
+	assert.Equal(t, []string{"DISCONNECTED"}, read(), "the stream drops at the order's update")
+
+	require.NoError(t, v.SetFaults(Faults{}))
+	req.ClientOrderID = "a2"
+	_, err = v.PlaceOrder(t.Context(), req)
+	require.NoError(t, err, "calm: answered")
+	require.NoError(t, v.SetPrice(t.Context(), d("10000")))
+	assert.Equal(t, []string{"READY reconnected=true"}, read(), "reconnected at the tick; a2's update was lost while down")
+	_, err = v.PlaceOrder(t.Context(), exchange.OrderRequest{Symbol: v.rules.Symbol, ClientOrderID: "a3", Side: exchange.Buy,
+		Type: exchange.Limit, Price: d("9000"), Quantity: d("0.01"), TimeInForce: exchange.GTC})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a3 NEW"}, read())
+
+	err = v.SetFaults(Faults{DropUpdate: 2})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.Contains(t, err.Error(), "VenueConfig.Faults.DropUpdate = 2")
+
+	calm := faultVenue(t, Faults{})
+	require.NoError(t, calm.SetFaults(Faults{Seed: 3, FailedUnknown: 1}))
+	_, err = calm.PlaceOrder(t.Context(), req)
+	require.ErrorIs(t, err, exchange.ErrUnknownOutcome)
+	open, err := calm.OpenOrders(t.Context(), calm.rules.Symbol)
+	require.NoError(t, err)
+	assert.Empty(t, open, "the request was lost")
+}

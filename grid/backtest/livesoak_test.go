@@ -1,0 +1,273 @@
+package backtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/exchange/sim"
+	"github.com/gridmesh/gridmesh/grid"
+	"github.com/gridmesh/gridmesh/pricefeed"
+	"github.com/gridmesh/gridmesh/risk"
+)
+
+// The live-path chaos soak (issue 12, item 4): the real grid.Runner and
+// exchange.Executor — several grids on one shared executor — against a
+// sim.Venue with its fault injection, inside testing/synctest so that the
+// runners' timers, the executor's back-offs and the venue's delays run on a
+// virtual clock. A seed draws the faults and the soak's actions; the
+// goroutines' interleaving is the scheduler's. Whatever it is, the soak
+// checks that no slot ever has two live orders on the venue, that no client
+// order ID reaches the venue twice, that the engines' books equal the
+// venue's at quiet points (every slot's order and fills, the position, the
+// gross equity change exactly; the fees at most the venue's: a fill first
+// learned from a query or a reconciliation carries no fee), that a hard
+// stop closes the position and a pause that cancels entries leaves none,
+// that a stop leaves no entry live it should have canceled and settles
+// within its timeout, and (synctest and goleak) that no goroutine is left.
+// After a restart from a stale store only the books are not compared
+// (see agree; GRIDMESH_LIVESOAK_STALE_BOOKS=1 compares them).
+//
+// GRIDMESH_LIVESOAK_SEEDS=n runs seeds 1..n of each profile (default: a
+// few, for CI); GRIDMESH_LIVESOAK_SEED=s runs one seed, of the profile
+// GRIDMESH_LIVESOAK_PROFILE names (default "mixed"); GRIDMESH_LIVESOAK_TRACE=1
+// logs the engines' and runners' logs too. The profiles: "mixed" draws
+// everything from the seed; "hardstops" makes every grid's risk trigger a
+// hard stop that closes the position, toggled often, with market orders
+// lost on their way half the time (a hard stop's close of unknown outcome
+// is rare in "mixed").
+
+// liveSoakCISeeds is how many seeds of each profile CI runs.
+var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24}
+
+// liveSoakStaleBooks compares the books with the venue's after a restart
+// from a stale store too (a known gap: see the note in agree).
+var liveSoakStaleBooks = os.Getenv("GRIDMESH_LIVESOAK_STALE_BOOKS") != ""
+
+func TestLiveSoak(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	trace := os.Getenv("GRIDMESH_LIVESOAK_TRACE") != ""
+	for _, profile := range []string{"mixed", "hardstops"} {
+		first, n := uint64(1), liveSoakCISeeds[profile]
+		if s := os.Getenv("GRIDMESH_LIVESOAK_SEEDS"); s != "" {
+			v, err := strconv.ParseUint(s, 10, 64)
+			require.NoError(t, err, "GRIDMESH_LIVESOAK_SEEDS")
+			n = v
+		}
+		if s := os.Getenv("GRIDMESH_LIVESOAK_SEED"); s != "" {
+			if p := os.Getenv("GRIDMESH_LIVESOAK_PROFILE"); profile != p && (p != "" || profile != "mixed") {
+				continue
+			}
+			v, err := strconv.ParseUint(s, 10, 64)
+			require.NoError(t, err, "GRIDMESH_LIVESOAK_SEED")
+			first, n = v, 1
+		}
+		var failed atomic.Int64
+		t.Run(profile, func(t *testing.T) {
+			for seed := first; seed < first+n; seed++ {
+				t.Run(fmt.Sprint(seed), func(t *testing.T) {
+					t.Parallel()
+					synctest.Test(t, func(t *testing.T) {
+						s := newLiveSoak(t, seed, profile, trace)
+						s.run()
+						if len(s.violations) > 0 {
+							failed.Add(1)
+							t.Errorf("seed %d (%s): %d violations:\n  %s\nplan: %s\ntrace:\n  %s\nrerun: GRIDMESH_LIVESOAK_PROFILE=%s GRIDMESH_LIVESOAK_SEED=%d GRIDMESH_LIVESOAK_TRACE=1 go test ./grid/backtest -run 'TestLiveSoak$' -count=1 -v",
+								seed, profile, len(s.violations), strings.Join(s.violations, "\n  "), s.p, strings.Join(s.trace, "\n  "), profile, seed)
+						}
+					})
+				})
+			}
+		})
+		if f := failed.Load(); f > 0 {
+			t.Errorf("%s: %d of %d seeds failed", profile, f, n)
+		}
+	}
+}
+
+// liveSoakPlan is what a seed draws before the run.
+type liveSoakPlan struct {
+	seed         uint64
+	profile      string
+	grids        int
+	mode         grid.Mode
+	recv, ack    time.Duration
+	reconcile    time.Duration
+	faults       sim.Faults
+	partial      exchange.Steps
+	tradeThrough bool
+	steps        int
+	wireP, busyP float64
+	lostMarket   float64 // chance that a market order is lost on its way (unknown outcome)
+	workers      int
+}
+
+func (p liveSoakPlan) String() string {
+	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, faults %+v",
+		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.faults)
+}
+
+func drawLiveSoakPlan(seed uint64, profile string) liveSoakPlan {
+	r := rand.New(rand.NewPCG(seed, 0x11fe_50a4))
+	p := liveSoakPlan{seed: seed, profile: profile, grids: 1 + r.IntN(3), steps: 120 + r.IntN(120), workers: 1 + r.IntN(4)}
+	p.mode = []grid.Mode{grid.Long, grid.Short, grid.Neutral}[r.IntN(3)]
+	p.recv = time.Duration(200+r.IntN(1800)) * time.Millisecond
+	// An ack timeout and a reconciliation interval such that three grids'
+	// queries and reconciliations stay within the executor's default
+	// request weight (1,200 a minute): far shorter ones keep every
+	// placement waiting in the limiter past its ack timeout, and the grids
+	// query more than they trade.
+	p.ack = time.Duration(1000+r.IntN(3000)) * time.Millisecond
+	p.reconcile = time.Duration(5+r.IntN(6)) * time.Second
+	if r.IntN(3) == 0 {
+		p.partial = exchange.Steps(1 + r.IntN(3))
+	}
+	p.tradeThrough = r.IntN(2) == 0
+	u := func(max float64) float64 { return r.Float64() * max }
+	p.faults = sim.Faults{Seed: seed, LostResponse: u(0.08), FailedUnknown: u(0.05), InsufficientMargin: u(0.02),
+		DuplicateUpdate: u(0.05), ExchangeCancel: u(0.03)}
+	if r.IntN(3) > 0 { // a third of the seeds keep every update (the fees must then match exactly)
+		p.faults.DropUpdate, p.faults.DelayUpdate, p.faults.ReorderUpdate, p.faults.Disconnect = u(0.03), u(0.05), u(0.05), u(0.03)
+	}
+	p.wireP, p.busyP = u(0.1), u(0.03)
+	if r.IntN(3) == 0 {
+		p.lostMarket = 0.3
+	}
+	if profile == "hardstops" {
+		p.lostMarket = 0.5
+	}
+	return p
+}
+
+// liveSoak is one seed's run.
+type liveSoak struct {
+	t          *testing.T
+	p          liveSoakPlan
+	r          *rand.Rand
+	v          *soakVenue
+	x          *exchange.Executor
+	feed       *pricefeed.Monitor
+	grids      []*soakGrid
+	price      exchange.Ticks
+	initial    exchange.Money
+	stale      bool // a grid stopped with a stale store (saves failing since a moment before)
+	trace      []string
+	violations []string
+	logTrace   bool
+}
+
+// soakGrid is one grid: its options stay, its engine and runner change at
+// every restart.
+type soakGrid struct {
+	id           string
+	store        *soakStore
+	start        exchange.Ticks
+	saveEvery    time.Duration
+	cancelOnStop bool
+	hardStop     bool // the monitor stops the grid for good (else it pauses entries)
+	closePos     bool
+	pauseCancels bool
+	trigger      atomic.Bool
+	began        atomic.Bool // the run got past its start (its idle hook ran)
+
+	eng      *grid.Engine
+	cancel   context.CancelFunc
+	done     chan error
+	stopping bool
+	running  bool
+	restarts int
+}
+
+const soakLevel = 1000 // ticks (100 USDT) between levels
+
+func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoak {
+	p := drawLiveSoakPlan(seed, profile)
+	s := &liveSoak{t: t, p: p, r: rand.New(rand.NewPCG(seed, 0xa11ce)), price: 1_000_000, logTrace: trace}
+	sc := sim.DefaultCoreConfig(btcRules)
+	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("1000000"))
+	sc.PartialFill, sc.TradeThrough = p.partial, p.tradeThrough
+	s.initial = sc.InitialBalance
+	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc, Faults: p.faults})
+	require.NoError(t, err)
+	t.Cleanup(func() { venue.Close() })
+	require.NoError(t, venue.SetPriceTicks(context.Background(), s.price))
+	s.v = &soakVenue{Venue: venue, recv: p.recv, rng: rand.New(rand.NewPCG(seed, 0x3e7)), wireP: p.wireP,
+		wireMax: p.recv / 2, busyP: p.busyP, lostMarket: p.lostMarket, used: map[string]int{}}
+	s.x, err = exchange.NewExecutor(s.v, exchange.WithRequestTimeout(p.recv),
+		exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7))))
+	require.NoError(t, err)
+	s.feed, err = pricefeed.NewMonitor(btcRules.Symbol)
+	require.NoError(t, err)
+	t.Cleanup(s.feed.Close)
+	dir := t.TempDir()
+	for i := range p.grids {
+		fs, err := grid.NewJSONFileStore(fmt.Sprintf("%s/g%d.json", dir, i))
+		require.NoError(t, err)
+		g := &soakGrid{id: fmt.Sprintf("g%d", i), store: &soakStore{Store: fs}, start: s.price,
+			saveEvery: time.Duration(1+s.r.IntN(5)) * time.Second, cancelOnStop: s.r.IntN(4) > 0,
+			hardStop: s.r.IntN(3) == 0, closePos: s.r.IntN(2) == 0, pauseCancels: s.r.IntN(2) == 0}
+		if profile == "hardstops" {
+			g.hardStop, g.closePos = true, true
+		}
+		s.grids = append(s.grids, g)
+	}
+	return s
+}
+
+func (s *liveSoak) logf(format string, a ...any) {
+	s.trace = append(s.trace, time.Now().UTC().Format("15:04:05.000 ")+fmt.Sprintf(format, a...))
+}
+
+func (s *liveSoak) fail(format string, a ...any) {
+	s.violations = append(s.violations, time.Now().UTC().Format("15:04:05.000 ")+fmt.Sprintf(format, a...))
+}
+
+// startGrid builds a new engine and runner for g (a first start or a
+// restart: the same options, store and venue) and runs it.
+func (s *liveSoak) startGrid(g *soakGrid) {
+	g.store.frozen.Store(false)
+	mon := risk.MonitorFunc{Label: "soak", Fn: func(risk.Observation) risk.Status {
+		return risk.Status{Triggered: g.trigger.Load(), Reason: "the soak's trigger"}
+	}}
+	lo, hi := btcRules.TicksToPrice(g.start-20*soakLevel), btcRules.TicksToPrice(g.start+20*soakLevel)
+	opts := []grid.Option{grid.WithGridID(g.id), grid.WithMode(s.p.mode), grid.WithStartPrice(btcRules.TicksToPrice(g.start)),
+		grid.WithBounds(lo, hi, 40), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1),
+		grid.WithAckTimeout(s.p.ack), grid.WithRiskMonitors(0, mon)}
+	if g.hardStop {
+		opts = append(opts, grid.WithRiskHardStop(g.closePos))
+	} else {
+		opts = append(opts, grid.WithPauseCancelsEntries(g.pauseCancels))
+	}
+	if s.logTrace {
+		opts = append(opts, grid.WithLogger(slog.New(slog.NewTextHandler(s.t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})).With("g", g.id)))
+	}
+	eng, err := grid.New(btcRules, opts...)
+	require.NoError(s.t, err)
+	ropts := []grid.RunnerOption{grid.WithExecutor(s.x), grid.WithPriceFeed(s.feed), grid.WithStore(g.store, g.saveEvery),
+		grid.WithTimerInterval(100 * time.Millisecond), grid.WithReconcileInterval(s.p.reconcile),
+		grid.WithWorkers(s.p.workers), grid.WithCancelOnStop(g.cancelOnStop), grid.WithStopTimeout(30 * time.Second),
+		grid.WithRestartSettle(s.p.recv)}
+	if s.logTrace {
+		ropts = append(ropts, grid.WithRunnerLogger(slog.New(slog.NewTextHandler(s.t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})).With("g", g.id)))
+	}
+	g.began.Store(false)
+	ropts = append(ropts, grid.WithIdleHook(func(grid.IdleState) { g.began.Store(true) }))
+	runner, err := grid.NewRunner(eng, s.v, ropts...)
+	require.NoError(s.t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	g.eng, g.cancel, g.done, g.running, g.stopping = eng, cancel, make(chan error, 1), true, false
+	go func() { g.done <- runner.Run(ctx) }()
+	s.logf("%s: started (restart %d)", g.id, g.restarts)
+}
