@@ -30,10 +30,18 @@ const (
 	// one periodically so that monitors of silence (a stale feed) and the
 	// guard's cool-down advance without market data.
 	KindTimer
+	// KindAlive: the symbol's price source was heard from. Heard is the
+	// time of the newest message the source sent — a price that changed or
+	// one that repeated the last (pricefeed.Monitor.Liveness), and Price the
+	// latest price. A runner sends one per symbol with its timer, stamped
+	// with its clock, so that a quiet but live feed is told apart from a
+	// dead one without waking the engine on every unchanged tick. Only the
+	// stale-feed monitor reads it; it is not a price observation.
+	KindAlive
 )
 
 // String returns the kind's name: "price", "kline", "fill", "account",
-// "mark" or "timer".
+// "mark", "timer" or "alive".
 func (k ObservationKind) String() string {
 	switch k {
 	case KindPrice:
@@ -48,6 +56,8 @@ func (k ObservationKind) String() string {
 		return "mark"
 	case KindTimer:
 		return "timer"
+	case KindAlive:
+		return "alive"
 	}
 	return fmt.Sprintf("ObservationKind(%d)", uint8(k))
 }
@@ -55,8 +65,8 @@ func (k ObservationKind) String() string {
 // Observation is one input to the runtime monitors: what happened and when.
 // Time is the event's time (the venue's, or the backtest's virtual clock);
 // observations are fed in time order. Kind says which of the other fields
-// are set; Symbol is set for every kind but Account and Timer. It is a
-// plain value.
+// are set; Symbol is set for every kind but Account and Timer. Heard is
+// set only for [KindAlive]. It is a plain value.
 type Observation struct {
 	Time      time.Time
 	Kind      ObservationKind
@@ -67,6 +77,7 @@ type Observation struct {
 	Account   exchange.Account
 	Positions []exchange.Position
 	Mark      exchange.MarkPriceUpdate
+	Heard     time.Time // KindAlive: when the source's newest message came
 }
 
 // Status is a monitor's state after an observation: Triggered while the

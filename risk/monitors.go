@@ -533,13 +533,22 @@ func (c StaleFeedConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// StaleFeed triggers when the symbol's price feed ([KindPrice] and
-// [KindKline] observations) has been silent for more than MaxAge — counted
-// from the first observation of any kind when no price has come yet — and
-// clears once ClearPrices prices have come in a row after the silence,
-// each within MaxAge of the one before (the price that ends a silence does
-// not count: it came late). Silence is noticed on any observation, so the host's
-// runner sends [KindTimer] observations to detect a feed that stopped.
+// StaleFeed triggers when the symbol's price feed has been silent for more
+// than MaxAge — counted from the first observation of any kind when nothing
+// has come yet — and clears once ClearPrices messages have come in a row
+// after the silence, each within MaxAge of the one before (the message that
+// ends a silence does not count: it came late). Silence is noticed on any
+// observation, so the host's runner sends [KindTimer] observations to
+// detect a feed that stopped.
+//
+// The feed speaks through [KindPrice] and [KindKline] observations (a
+// price, at the observation's time) and through [KindAlive] ones: the
+// source's newest message at Heard, whether or not it changed the price
+// (see pricefeed.Monitor.Liveness). A live feed on a flat market repeats
+// its price; the price monitor does not re-deliver it, but its liveness
+// reaches this monitor, so a quiet market does not pause entries. An alive
+// observation whose Heard has not moved since the last message proves
+// nothing new and is only a clock reading.
 //
 // The zero value is inert; build one with [NewStaleFeed]. Not safe for
 // concurrent use.
@@ -548,8 +557,8 @@ type StaleFeed struct {
 	ok      bool
 	started bool
 	start   time.Time
-	last    time.Time // last price, zero before the first
-	fresh   int       // prices in a row while triggered
+	last    time.Time // last message, zero before the first
+	fresh   int       // messages in a row while triggered
 	status  Status
 }
 
@@ -564,6 +573,37 @@ func NewStaleFeed(cfg StaleFeedConfig) (*StaleFeed, error) {
 // Name returns the configured name.
 func (m *StaleFeed) Name() string { return m.cfg.Name }
 
+// message returns the time of a feed message o newly proves: a price's or
+// candle's time, or an alive observation's Heard when it is newer than the
+// last message.
+func (m *StaleFeed) message(o Observation) (time.Time, bool) {
+	if _, ok := priceOf(o, m.cfg.Symbol); ok {
+		return o.Time, true
+	}
+	if o.Kind == KindAlive && o.Symbol == m.cfg.Symbol && !o.Heard.IsZero() && o.Heard.After(m.last) {
+		return o.Heard, true
+	}
+	return time.Time{}, false
+}
+
+// silence returns the gap from the last message (or the first observation)
+// to t, and what it is counted from.
+func (m *StaleFeed) silence(t time.Time) (time.Duration, string) {
+	if m.last.IsZero() {
+		return t.Sub(m.start), "the first observation at " + fmtTime(m.start)
+	}
+	return t.Sub(m.last), "the last price at " + fmtTime(m.last)
+}
+
+// stale triggers (if not yet) for a silence of gap since since.
+func (m *StaleFeed) stale(gap time.Duration, since string) {
+	m.fresh = 0
+	if !m.status.Triggered {
+		m.status = Status{Triggered: true, Reason: fmt.Sprintf("no %s price for %s since %s (limit %s)",
+			m.cfg.Symbol, gap, since, m.cfg.MaxAge)}
+	}
+}
+
 // Observe implements [Monitor].
 func (m *StaleFeed) Observe(o Observation) Status {
 	if !m.ok {
@@ -572,40 +612,26 @@ func (m *StaleFeed) Observe(o Observation) Status {
 	if !m.started {
 		m.started, m.start = true, o.Time
 	}
-	ref, since := m.last, "the last price at "+fmtTime(m.last)
-	if ref.IsZero() {
-		ref, since = m.start, "the first observation at "+fmtTime(m.start)
-	}
-	gap := o.Time.Sub(ref)
-	_, isPrice := priceOf(o, m.cfg.Symbol)
-	if !isPrice {
-		if gap > m.cfg.MaxAge {
-			m.fresh = 0
-			if !m.status.Triggered {
-				m.status = Status{Triggered: true, Reason: fmt.Sprintf("no %s price for %s since %s (limit %s)",
-					m.cfg.Symbol, gap, since, m.cfg.MaxAge)}
+	if at, ok := m.message(o); ok {
+		gap, since := m.silence(at)
+		m.last = at
+		switch {
+		case gap > m.cfg.MaxAge:
+			// A late message ends a silence: the feed was stale until
+			// then, and the run of fresh messages starts after it.
+			m.stale(gap, since)
+		case m.status.Triggered:
+			m.fresh++
+			if m.fresh >= m.cfg.ClearPrices {
+				m.status = Status{Reason: fmt.Sprintf("%s prices flowing again at %s: %d in a row, each within %s",
+					m.cfg.Symbol, fmtTime(at), m.fresh, m.cfg.MaxAge)}
+				m.fresh = 0
 			}
 		}
-		return m.status
 	}
-	m.last = o.Time
-	if gap > m.cfg.MaxAge {
-		// A late price ends a silence: the feed was stale until now, and
-		// the run of fresh prices starts after it.
-		if !m.status.Triggered {
-			m.status = Status{Triggered: true, Reason: fmt.Sprintf("no %s price for %s since %s (limit %s)",
-				m.cfg.Symbol, gap, since, m.cfg.MaxAge)}
-		}
-		m.fresh = 0
-		return m.status
-	}
-	if m.status.Triggered {
-		m.fresh++
-	}
-	if m.status.Triggered && m.fresh >= m.cfg.ClearPrices {
-		m.status = Status{Reason: fmt.Sprintf("%s prices flowing again at %s: %d in a row, each within %s",
-			m.cfg.Symbol, fmtTime(o.Time), m.fresh, m.cfg.MaxAge)}
-		m.fresh = 0
+	// Silence up to now: nothing came since the last message.
+	if gap, since := m.silence(o.Time); gap > m.cfg.MaxAge {
+		m.stale(gap, since)
 	}
 	return m.status
 }

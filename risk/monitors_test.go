@@ -265,6 +265,51 @@ func TestStaleFeed(t *testing.T) {
 	})
 }
 
+func aliveObs(offset time.Duration, symbol string, heard time.Duration) Observation {
+	return Observation{Time: at(offset), Kind: KindAlive, Symbol: symbol, Price: d("1"), Heard: at(heard)}
+}
+
+// TestStaleFeedQuietButLiveFeed is the regression test of issue 10, bug 2:
+// on a flat market the price monitor does not re-deliver an unchanged
+// price, so only the first price reaches the stale-feed monitor. The
+// source's liveness (KindAlive, from pricefeed.Monitor.Liveness on the
+// runner's timer) keeps it cleared while messages come, and it still
+// triggers when they stop, and clears when they come again.
+func TestStaleFeedQuietButLiveFeed(t *testing.T) {
+	m, err := NewStaleFeed(DefaultStaleFeedConfig("TESTUSDT"))
+	require.NoError(t, err)
+	s := time.Second
+	steps := []step{{o: priceObs(0, "TESTUSDT", "1")}}
+	// Ten minutes of a flat market: the source repeats the price every
+	// second; the runner's timer reads the liveness every 10 s.
+	for k := time.Duration(1); k <= 60; k++ {
+		steps = append(steps, step{o: aliveObs(10*k*s, "TESTUSDT", 10*k*s-300*time.Millisecond)})
+	}
+	// The source goes quiet after 600 s: the timer keeps reading the same
+	// Heard; past 30 s of it the feed is stale.
+	steps = append(steps,
+		step{o: aliveObs(610*s, "TESTUSDT", 599700*time.Millisecond)},
+		step{o: aliveObs(620*s, "TESTUSDT", 599700*time.Millisecond)},
+		step{o: aliveObs(629*s, "TESTUSDT", 599700*time.Millisecond)}, // 29.3 s
+		step{o: aliveObs(630*s, "TESTUSDT", 599700*time.Millisecond), triggered: true,
+			reason: "no TESTUSDT price for 30.3s since the last price at 2025-01-01T00:09:59Z (limit 30s)"},
+		step{o: aliveObs(640*s, "TESTUSDT", 599700*time.Millisecond), triggered: true},
+		// Another symbol's liveness is not ours.
+		step{o: aliveObs(645*s, "OTHERUSDT", 645*s), triggered: true},
+		// Messages again: the first came late and does not count; three more clear.
+		step{o: aliveObs(650*s, "TESTUSDT", 649*s), triggered: true},
+		step{o: aliveObs(660*s, "TESTUSDT", 659*s), triggered: true},
+		step{o: aliveObs(670*s, "TESTUSDT", 669*s), triggered: true},
+		step{o: aliveObs(680*s, "TESTUSDT", 679*s), triggered: false,
+			reason: "TESTUSDT prices flowing again at 2025-01-01T00:11:19Z: 3 in a row, each within 30s"},
+		// A liveness reading older than a price already seen proves nothing new.
+		step{o: priceObs(690*s, "TESTUSDT", "1")},
+		step{o: aliveObs(725*s, "TESTUSDT", 685*s), triggered: true,
+			reason: "no TESTUSDT price for 35s since the last price at 2025-01-01T00:11:30Z (limit 30s)"},
+	)
+	run(t, m, steps)
+}
+
 func TestLiquidationDistance(t *testing.T) {
 	m, err := NewLiquidationDistance(DefaultLiquidationDistanceConfig("TESTUSDT"))
 	require.NoError(t, err)
@@ -295,7 +340,7 @@ func TestLiquidationDistance(t *testing.T) {
 }
 
 func TestObservationKindString(t *testing.T) {
-	names := map[ObservationKind]string{KindPrice: "price", KindKline: "kline", KindFill: "fill", KindAccount: "account", KindMark: "mark", KindTimer: "timer", 0: "ObservationKind(0)"}
+	names := map[ObservationKind]string{KindPrice: "price", KindKline: "kline", KindFill: "fill", KindAccount: "account", KindMark: "mark", KindTimer: "timer", KindAlive: "alive", 0: "ObservationKind(0)"}
 	for k, want := range names {
 		assert.Equal(t, want, k.String())
 	}
