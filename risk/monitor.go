@@ -38,10 +38,14 @@ const (
 	// dead one without waking the engine on every unchanged tick. Only the
 	// stale-feed monitor reads it; it is not a price observation.
 	KindAlive
+	// KindBooks: Books holds the grid's own books at the last price
+	// (realized round trips, unrealized PnL, fees and funding), as the
+	// engine keeps them; the drawdown monitor with [DrawdownGrid] reads it.
+	KindBooks
 )
 
 // String returns the kind's name: "price", "kline", "fill", "account",
-// "mark", "timer" or "alive".
+// "mark", "timer", "alive" or "books".
 func (k ObservationKind) String() string {
 	switch k {
 	case KindPrice:
@@ -58,6 +62,8 @@ func (k ObservationKind) String() string {
 		return "timer"
 	case KindAlive:
 		return "alive"
+	case KindBooks:
+		return "books"
 	}
 	return fmt.Sprintf("ObservationKind(%d)", uint8(k))
 }
@@ -66,7 +72,7 @@ func (k ObservationKind) String() string {
 // Time is the event's time (the venue's, or the backtest's virtual clock);
 // observations are fed in time order. Kind says which of the other fields
 // are set; Symbol is set for every kind but Account and Timer. Heard is
-// set only for [KindAlive]. It is a plain value.
+// set only for [KindAlive], Books only for [KindBooks]. It is a plain value.
 type Observation struct {
 	Time      time.Time
 	Kind      ObservationKind
@@ -78,6 +84,27 @@ type Observation struct {
 	Positions []exchange.Position
 	Mark      exchange.MarkPriceUpdate
 	Heard     time.Time // KindAlive: when the source's newest message came
+	Books     Books     // KindBooks: the grid's own books
+}
+
+// Books are a grid's own books at the last price, in the quote currency,
+// for the monitors that judge the grid rather than the account: Realized
+// is the gross profit of its round trips (and partial exits), Unrealized
+// its open position at the last price, Fees every fee its orders paid
+// (signed: a rebate is negative) and Funding the funding its position paid
+// (signed: negative when received). The zero value is a grid that has
+// done nothing. It is a plain value.
+type Books struct {
+	Realized   decimal.Decimal
+	Unrealized decimal.Decimal
+	Fees       decimal.Decimal
+	Funding    decimal.Decimal
+}
+
+// Net is the grid's PnL since it started: Realized + Unrealized − Fees −
+// Funding.
+func (b Books) Net() decimal.Decimal {
+	return b.Realized.Add(b.Unrealized).Sub(b.Fees).Sub(b.Funding)
 }
 
 // Status is a monitor's state after an observation: Triggered while the

@@ -340,10 +340,53 @@ func TestLiquidationDistance(t *testing.T) {
 }
 
 func TestObservationKindString(t *testing.T) {
-	names := map[ObservationKind]string{KindPrice: "price", KindKline: "kline", KindFill: "fill", KindAccount: "account", KindMark: "mark", KindTimer: "timer", KindAlive: "alive", 0: "ObservationKind(0)"}
+	names := map[ObservationKind]string{KindPrice: "price", KindKline: "kline", KindFill: "fill", KindAccount: "account", KindMark: "mark", KindTimer: "timer", KindAlive: "alive", KindBooks: "books", 0: "ObservationKind(0)"}
 	for k, want := range names {
 		assert.Equal(t, want, k.String())
 	}
 }
 
 var _ = decimal.Zero
+
+func booksObs(offset time.Duration, realized, unrealized, fees, funding string) Observation {
+	return Observation{Time: at(offset), Kind: KindBooks, Books: Books{Realized: d(realized), Unrealized: d(unrealized), Fees: d(fees), Funding: d(funding)}}
+}
+
+// TestGridDrawdown: the grid's drawdown is measured on Capital plus its own
+// books' net PnL (realized + unrealized − fees − funding); the account's
+// equity does not move it, and the account drawdown ignores the books.
+func TestGridDrawdown(t *testing.T) {
+	m, err := NewDrawdown(DefaultGridDrawdownConfig(d("1000")))
+	require.NoError(t, err)
+	s := time.Second
+	run(t, m, []step{
+		{o: equityObs(0, "1")},                 // the account's equity is not the grid's
+		{o: booksObs(s, "0", "-99", "1", "0")}, // 900: 10.00 %, not more
+		{o: booksObs(2*s, "0", "-99", "1", "1"), triggered: true, // 899
+			reason: "grid equity 899 is 10.10% below its peak 1000 at 2025-01-01T00:00:02Z (limit 10.00%)"},
+		{o: booksObs(3*s, "20", "-75", "2", "3"), triggered: true}, // 940: 6 %, above the 5 % clear level
+		{o: booksObs(4*s, "20", "-40", "2", "3"), triggered: false, // 975
+			reason: "grid equity 975 is back within 2.50% of its peak 1000 at 2025-01-01T00:00:04Z (clear level 5.00%)"},
+		{o: booksObs(5*s, "300", "0", "0", "0")},                     // a new peak: 1300
+		{o: booksObs(6*s, "300", "-200", "0", "0"), triggered: true}, // 1100: 15.38 %
+	})
+	acct, err := NewDrawdown(DefaultDrawdownConfig())
+	require.NoError(t, err)
+	run(t, acct, []step{
+		{o: equityObs(0, "1000")},
+		{o: booksObs(s, "0", "-500", "0", "0")},
+		{o: equityObs(2*s, "850"), triggered: true},
+	})
+	for _, tc := range []struct {
+		cfg  DrawdownConfig
+		want string
+	}{
+		{DefaultGridDrawdownConfig(d("0")), "risk: DrawdownConfig.Capital = 0: must be positive with Source grid"},
+		{func() DrawdownConfig { c := DefaultDrawdownConfig(); c.Capital = d("5"); return c }(), "risk: DrawdownConfig.Capital = 5: is only read with Source grid"},
+		{func() DrawdownConfig { c := DefaultDrawdownConfig(); c.Source = 7; return c }(), "risk: DrawdownConfig.Source = DrawdownSource(7): must be account or grid"},
+	} {
+		_, err := NewDrawdown(tc.cfg)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}
