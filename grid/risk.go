@@ -149,3 +149,23 @@ func (e *Engine) HasRiskChecks() bool { return len(e.cfg.checks) > 0 }
 
 // HasRiskMonitors reports whether runtime monitors are registered.
 func (e *Engine) HasRiskMonitors() bool { return e.guard != nil }
+
+// PositionMode returns the position mode the grid was built for
+// ([WithPositionMode]); a host refuses to start it on a venue in the other.
+func (e *Engine) PositionMode() exchange.PositionMode { return e.cfg.posMode }
+
+// RiskBooks returns the grid's own books at mark for the risk monitors (a
+// [risk.KindBooks] observation; [risk.DrawdownGrid] reads it): the gross
+// realized PnL of its round trips, the unrealized PnL of what it holds at
+// mark, the fees its orders paid, and funding — which the venue charges to
+// the account, not to an order, so the host counts it (the backtest from
+// the simulator, a runner from its funding account updates) and passes it
+// here, signed as paid. Net() is then the grid's equity change, the figure
+// DESIGN §3 invariant 5 compares with the venue's.
+func (e *Engine) RiskBooks(mark exchange.Ticks, funding exchange.Money) risk.Books {
+	r, b := e.rules, e.books
+	return risk.Books{
+		Realized: r.MoneyToDecimal(b.Realized), Unrealized: r.MoneyToDecimal(b.Unrealized(mark)),
+		Fees: r.MoneyToDecimal(b.Fees), Funding: r.MoneyToDecimal(funding),
+	}
+}

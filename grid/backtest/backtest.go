@@ -240,6 +240,12 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if gm, sm := eng.PositionMode(), cfg.Sim.PositionMode; gm != sm {
+		// Every order would be refused, forever: a configuration error,
+		// not a market condition.
+		return nil, fmt.Errorf("backtest: the grid's position mode (grid.WithPositionMode) is %s but the simulator's (Config.Sim.PositionMode) is %s: they must match: %w",
+			gm, sm, exchange.ErrPositionMode)
+	}
 	return &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: cfg.Sim.InitialBalance,
 		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding}, nil
 }
@@ -341,7 +347,12 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 }
 
 // observe feeds the risk monitors after a candle: the closed candle, the
-// basket's candles of the same minute, the close price and the equity.
+// basket's candles of the same minute, the close price, the account (the
+// venue's equity, wallet and positions with their mark and liquidation
+// prices, at the close) and the grid's own books at the close. Every one is
+// stamped with the replay's clock, the candle's end, so a monitor's window
+// is market time; fills are observed as they happen, at their tick's time
+// (see drain).
 func (r *run) observe(c *pricefeed.Candle) error {
 	end := time.UnixMilli(c.OpenTime).Add(time.Minute)
 	rules := r.cfg.Rules
@@ -359,7 +370,10 @@ func (r *run) observe(c *pricefeed.Candle) error {
 	eq := rules.MoneyToDecimal(r.core.Equity(c.Close))
 	obs = append(obs,
 		risk.Observation{Time: end, Kind: risk.KindPrice, Symbol: rules.Symbol, Price: rules.TicksToPrice(c.Close)},
-		risk.Observation{Time: end, Kind: risk.KindAccount, Account: exchange.Account{TotalMargin: eq, TotalWallet: rules.MoneyToDecimal(r.core.Wallet())}},
+		risk.Observation{Time: end, Kind: risk.KindAccount,
+			Account:   exchange.Account{TotalMargin: eq, TotalWallet: rules.MoneyToDecimal(r.core.Wallet()), PositionMode: r.cfg.Sim.PositionMode},
+			Positions: r.core.ExchangePositions(c.Close)},
+		risk.Observation{Time: end, Kind: risk.KindBooks, Symbol: rules.Symbol, Books: r.eng.RiskBooks(c.Close, r.core.Stats().Funding)},
 	)
 	for _, o := range obs {
 		if err := r.exec(end, r.eng.ObserveRisk(o)); err != nil {
@@ -461,6 +475,7 @@ func (r *run) drain(now time.Time) error {
 				if err := r.apply(now, grid.OrderEvent{Ref: ref, Type: grid.OrderFilled, CumQty: ev.CumQty, Price: ev.Price, Fee: ev.Fee}); err != nil {
 					return err
 				}
+				r.observeFill(ev, exchange.ExecNormal)
 			case sim.EventCanceled, sim.EventExpired:
 				delete(r.ids, ev.Tag)
 				if ev.Tag == 0 {
@@ -474,6 +489,7 @@ func (r *run) drain(now time.Time) error {
 					return err
 				}
 			case sim.EventLiquidation:
+				r.observeFill(ev, exchange.ExecLiquidation)
 				q := ev.Qty
 				if ev.Side == exchange.Sell {
 					q = -q
@@ -489,6 +505,19 @@ func (r *run) drain(now time.Time) error {
 			}
 		}
 	}
+}
+
+// observeFill feeds a fill to the risk monitors, if the grid has any, at
+// the fill's own time; what they answer joins the queue.
+func (r *run) observeFill(ev *sim.Event, kind exchange.ExecKind) {
+	if !r.eng.HasRiskMonitors() {
+		return
+	}
+	rules := r.cfg.Rules
+	r.queue = append(r.queue, r.eng.ObserveRisk(risk.Observation{Time: ev.Time, Kind: risk.KindFill, Symbol: rules.Symbol, Fill: exchange.Fill{
+		Symbol: rules.Symbol, Side: ev.Side, PositionSide: ev.PositionSide, Price: rules.TicksToPrice(ev.Price), Quantity: rules.StepsToQty(ev.Qty),
+		Fee: rules.MoneyToDecimal(ev.Fee), Maker: ev.Maker, RealizedPnL: rules.MoneyToDecimal(ev.RealizedPnL), Kind: kind, Time: ev.Time,
+	}})...)
 }
 
 func (r *run) apply(now time.Time, ev grid.OrderEvent) error {
