@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/pricefeed"
 	"github.com/gridmesh/gridmesh/risk"
 	"github.com/gridmesh/gridmesh/slot"
 )
@@ -168,4 +169,18 @@ func (e *Engine) RiskBooks(mark exchange.Ticks, funding exchange.Money) risk.Boo
 		Realized: r.MoneyToDecimal(b.Realized), Unrealized: r.MoneyToDecimal(b.Unrealized(mark)),
 		Fees: r.MoneyToDecimal(b.Fees), Funding: r.MoneyToDecimal(funding),
 	}
+}
+
+// TimerObservation is what a host sends the risk monitors on its timer, at
+// now (its clock): the price source's liveness l (from
+// [pricefeed.Monitor.Liveness]) as a [risk.KindAlive] observation of
+// rules' symbol, so that the stale-feed monitor tells a quiet but live
+// feed from a dead one; or, while nothing has been heard yet (l.Messages
+// is 0), a plain [risk.KindTimer] observation. Either one also advances
+// every monitor's clock and the guard's cool-down.
+func TimerObservation(now time.Time, rules exchange.Rules, l pricefeed.Liveness) risk.Observation {
+	if l.Messages == 0 {
+		return risk.Observation{Time: now, Kind: risk.KindTimer}
+	}
+	return risk.Observation{Time: now, Kind: risk.KindAlive, Symbol: rules.Symbol, Price: rules.TicksToPrice(l.Price.Ticks), Heard: l.Price.Time}
 }
