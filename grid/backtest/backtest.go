@@ -20,6 +20,14 @@
 // Result.Liquidated. Taker orders slip by [DefaultSlippage] unless
 // Config.Slippage says otherwise. Fees and funding are exact: Result.Fees
 // is Σ notional × rate over every fill, not a sum of rounded fees.
+//
+// Risk monitors (grid.WithRiskMonitors) run on the replay's clock: after
+// each candle, at its end, they see the candle (and the basket's), its
+// close price, the account (the venue's equity, wallet and positions with
+// mark and liquidation prices) and the grid's own books ([risk.KindBooks]);
+// each fill as it happens, at its tick's time. So every built-in monitor
+// sees its data, and "5 % in 15 minutes" means 15 minutes of market time.
+// A grid whose position mode differs from Config.Sim's is refused at start.
 package backtest
 
 import (
@@ -98,7 +106,7 @@ type Result struct {
 	FinalEquity    decimal.Decimal // the venue's wallet plus unrealized PnL at the end
 	PnL            decimal.Decimal // FinalEquity − InitialBalance
 	BuyAndHold     decimal.Decimal // the initial balance held in the base asset from open to close, for comparison
-	MaxDrawdown    decimal.Decimal // largest fall of equity from a previous peak (quote)
+	MaxDrawdown    decimal.Decimal // largest fall of the account's equity (wallet + unrealized; a held position's worst of the candle) from a previous peak (quote)
 	MaxDrawdownPct decimal.Decimal // the same as a percentage of that peak
 	MaxPosition    decimal.Decimal // largest absolute position (base)
 	MaxNotional    decimal.Decimal // largest absolute position × price (quote)
