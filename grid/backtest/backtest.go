@@ -25,7 +25,8 @@
 // each candle, at its end, they see the candle (and the basket's), its
 // close price, the account (the venue's equity, wallet and positions with
 // mark and liquidation prices) and the grid's own books ([risk.KindBooks]);
-// each fill as it happens, at its tick's time. So every built-in monitor
+// each fill, and the account and books after it, as it happens, at its
+// tick's time. So every built-in monitor
 // sees its data, and "5 % in 15 minutes" means 15 minutes of market time.
 // A grid whose position mode differs from Config.Sim's is refused at start.
 package backtest
@@ -359,8 +360,8 @@ func (r *run) track(c *pricefeed.Candle, sample bool) {
 // venue's equity, wallet and positions with their mark and liquidation
 // prices, at the close) and the grid's own books at the close. Every one is
 // stamped with the replay's clock, the candle's end, so a monitor's window
-// is market time; fills are observed as they happen, at their tick's time
-// (see drain).
+// is market time; fills, and the account and books after them, are
+// observed as they happen, at their tick's time (see drain).
 func (r *run) observe(c *pricefeed.Candle) error {
 	end := time.UnixMilli(c.OpenTime).Add(time.Minute)
 	rules := r.cfg.Rules
@@ -375,13 +376,10 @@ func (r *run) observe(c *pricefeed.Candle) error {
 			obs = append(obs, risk.Observation{Time: end, Kind: risk.KindKline, Symbol: sym, Kline: r.kline(r.cfg.BasketRules[sym], &cs[i])})
 		}
 	}
-	eq := rules.MoneyToDecimal(r.core.Equity(c.Close))
 	obs = append(obs,
 		risk.Observation{Time: end, Kind: risk.KindPrice, Symbol: rules.Symbol, Price: rules.TicksToPrice(c.Close)},
-		risk.Observation{Time: end, Kind: risk.KindAccount,
-			Account:   exchange.Account{TotalMargin: eq, TotalWallet: rules.MoneyToDecimal(r.core.Wallet()), PositionMode: r.cfg.Sim.PositionMode},
-			Positions: r.core.ExchangePositions(c.Close)},
-		risk.Observation{Time: end, Kind: risk.KindBooks, Symbol: rules.Symbol, Books: r.eng.RiskBooks(c.Close, r.core.Stats().Funding)},
+		r.account(end, c.Close),
+		r.books(end, c.Close),
 	)
 	for _, o := range obs {
 		if err := r.exec(end, r.eng.ObserveRisk(o)); err != nil {
@@ -392,6 +390,21 @@ func (r *run) observe(c *pricefeed.Candle) error {
 		r.pausedCandles++
 	}
 	return nil
+}
+
+// account is the venue's account at mark as an observation at t: equity,
+// wallet and the positions with their mark and liquidation prices.
+func (r *run) account(t time.Time, mark exchange.Ticks) risk.Observation {
+	m := r.cfg.Rules.MoneyToDecimal
+	return risk.Observation{Time: t, Kind: risk.KindAccount,
+		Account:   exchange.Account{TotalMargin: m(r.core.Equity(mark)), TotalWallet: m(r.core.Wallet()), PositionMode: r.cfg.Sim.PositionMode},
+		Positions: r.core.ExchangePositions(mark)}
+}
+
+// books is the grid's own books at mark as an observation at t, with the
+// funding the venue charged.
+func (r *run) books(t time.Time, mark exchange.Ticks) risk.Observation {
+	return risk.Observation{Time: t, Kind: risk.KindBooks, Symbol: r.cfg.Rules.Symbol, Books: r.eng.RiskBooks(mark, r.core.Stats().Funding)}
 }
 
 func (r *run) kline(rules exchange.Rules, c *pricefeed.Candle) exchange.Kline {
@@ -472,9 +485,11 @@ func (r *run) drain(now time.Time) error {
 		if len(evs) == 0 {
 			return nil
 		}
+		filled := false
 		for k := range evs {
 			ev := &evs[k]
 			ref := grid.RefFromTag(ev.Tag)
+			filled = filled || ev.Kind == sim.EventFill || ev.Kind == sim.EventLiquidation
 			switch ev.Kind {
 			case sim.EventFill:
 				if ev.CumQty == ev.OrderQty {
@@ -511,6 +526,14 @@ func (r *run) drain(now time.Time) error {
 				}
 			case sim.EventFunding:
 			}
+		}
+		if filled && r.eng.HasRiskMonitors() {
+			// As the venue's account update after fills: the position and
+			// drawdown monitors see what the fills did at once, not at the
+			// candle's end.
+			now, mark := r.core.Now(), r.core.Price()
+			r.queue = append(r.queue, r.eng.ObserveRisk(r.account(now, mark))...)
+			r.queue = append(r.queue, r.eng.ObserveRisk(r.books(now, mark))...)
 		}
 	}
 }

@@ -75,21 +75,34 @@ func TestObservationsCarryTheReplayClockAndTheirData(t *testing.T) {
 	start := time.UnixMilli(candles[0].OpenTime)
 	end := time.UnixMilli(candles[len(candles)-1].OpenTime).Add(time.Minute)
 	kinds := map[risk.ObservationKind]int{}
+	fillAt := map[time.Time]bool{}
+	accountsAfterFills, booksAfterFills := 0, 0
 	var last time.Time
 	for i, o := range rec.obs {
 		kinds[o.Kind]++
 		require.False(t, o.Time.Before(last), "observation %d (%s) at %s is before the one before it at %s", i, o.Kind, o.Time, last)
 		require.False(t, o.Time.Before(start) || o.Time.After(end), "observation %d (%s) at %s is outside the replay", i, o.Kind, o.Time)
 		last = o.Time
-		if o.Kind != risk.KindFill {
+		switch {
+		case o.Kind == risk.KindFill:
+			assert.Equal(t, o.Time, o.Fill.Time)
+			assert.Zero(t, o.Time.Sub(start)%(15*time.Second), "fill %d at %s is not at a tick", i, o.Time)
+			fillAt[o.Time] = true
+		case o.Kind == risk.KindAccount && fillAt[o.Time] && o.Time.Sub(start)%time.Minute != 0:
+			accountsAfterFills++ // the account after a fill, at the fill's time
+		case o.Kind == risk.KindBooks && fillAt[o.Time] && o.Time.Sub(start)%time.Minute != 0:
+			booksAfterFills++
+		default:
 			assert.Zero(t, o.Time.Sub(start)%time.Minute, "observation %d (%s) at %s is not at a candle's end", i, o.Kind, o.Time)
 		}
 	}
 	assert.Equal(t, 4, kinds[risk.KindKline])
 	assert.Equal(t, 4, kinds[risk.KindPrice])
-	assert.Equal(t, 4, kinds[risk.KindAccount])
-	assert.Equal(t, 4, kinds[risk.KindBooks])
 	assert.Equal(t, 8, kinds[risk.KindFill], "one per fill, at its tick's time")
+	assert.Positive(t, accountsAfterFills)
+	assert.Equal(t, accountsAfterFills, booksAfterFills)
+	assert.GreaterOrEqual(t, kinds[risk.KindAccount], 4+accountsAfterFills, "one per candle, and one after each batch of fills")
+	assert.Equal(t, kinds[risk.KindAccount], kinds[risk.KindBooks], "the grid's books beside each account observation")
 
 	// After the last candle: 2 held at 101, in one-way mode. The venue
 	// books average entry (buys 102, 100; sells 105, 110; buys 105, 100,
@@ -100,7 +113,7 @@ func TestObservationsCarryTheReplayClockAndTheirData(t *testing.T) {
 	for _, o := range rec.obs {
 		switch o.Kind {
 		case risk.KindAccount:
-			acct = o
+			acct = o // the last is the candle's end
 		case risk.KindBooks:
 			books = o
 		}
@@ -208,10 +221,11 @@ func TestExposurePausesAndResumesInABacktest(t *testing.T) {
 	require.NoError(t, err)
 	res, notes := runWithMonitor(t, loadBTCMonth(t), btcRules, "10000", "0.005", "1000", m, nil)
 	c := firstCycle(t, notes, "exposure")
-	assert.Equal(t, "BTCUSDT position 0.054 exceeds the maximum 0.05 at 2025-05-12T14:30:00Z", c.trigger.Reason)
-	assert.Equal(t, "2025-05-12T14:30:00Z", utc(c.pause.Time))
-	assert.Equal(t, "BTCUSDT position 0.045 (notional 4653.801) back within 90.00% of the maximum at 2025-05-12T14:41:00Z", c.clear.Reason)
-	assert.Equal(t, "2025-05-12T14:51:00Z", utc(c.resume.Time), "after the 10-minute cool-down")
+	// The account after the fill that passed the cap: paused at the fill's tick.
+	assert.Equal(t, "BTCUSDT position 0.054 exceeds the maximum 0.05 at 2025-05-12T14:29:30Z", c.trigger.Reason)
+	assert.Equal(t, "2025-05-12T14:29:30Z", utc(c.pause.Time))
+	assert.Equal(t, "BTCUSDT position 0.045 (notional 4652.883) back within 90.00% of the maximum at 2025-05-12T14:40:30Z", c.clear.Reason)
+	assert.Equal(t, "2025-05-12T14:51:00Z", utc(c.resume.Time), "at the first observation after the 10-minute cool-down")
 	assert.Positive(t, res.PausedCandles)
 	// Paused, the grid places no entry: the position overshoots the cap by
 	// what one candle's fills add, never by layers more.
@@ -229,8 +243,8 @@ func TestLiquidationDistancePausesAndResumesInABacktest(t *testing.T) {
 	require.NoError(t, err)
 	res, notes := runWithMonitor(t, near, nearRules, "1000", "0.01", "150", m, nil)
 	c := firstCycle(t, notes, "liquidation-distance")
-	assert.Equal(t, "NEARUSDT price 3.57 is 28.66% from the long position's liquidation price 2.547 at 2025-02-02T22:42:00Z (limit 30.00%)", c.trigger.Reason)
-	assert.Equal(t, "NEARUSDT price 3.669 is 36.41% from the nearest liquidation price 2.333 at 2025-02-02T22:47:00Z (clear level 35.00%)", c.clear.Reason)
+	assert.Equal(t, "NEARUSDT price 3.575 is 27.24% from the long position's liquidation price 2.601 at 2025-02-02T22:41:30Z (limit 30.00%)", c.trigger.Reason)
+	assert.Equal(t, "NEARUSDT price 3.661 is 36.27% from the nearest liquidation price 2.333 at 2025-02-02T22:46:30Z (clear level 35.00%)", c.clear.Reason)
 	assert.Equal(t, "2025-02-02T22:57:00Z", utc(c.resume.Time))
 	assert.Zero(t, res.Liquidations, "paused in time, the grid is not liquidated")
 }
@@ -253,7 +267,7 @@ func TestDrawdownPausesAndResumesInABacktest(t *testing.T) {
 			require.NoError(t, err)
 			res, notes := runWithMonitor(t, btc, btcRules, "10000", "0.005", "1000", m, nil)
 			c := firstCycle(t, notes, "drawdown")
-			assert.Equal(t, tc.what+" 10176.1483 is 1.03% below its peak 10281.7312 at 2025-05-12T18:06:00Z (limit 1.00%)", c.trigger.Reason)
+			assert.Equal(t, tc.what+" 10176.1483 is 1.03% below its peak 10281.7312 at 2025-05-12T18:05:30Z (limit 1.00%)", c.trigger.Reason)
 			assert.Equal(t, tc.what+" 10237.01 is back within 0.43% of its peak 10281.7312 at 2025-05-12T20:54:00Z (clear level 0.50%)", c.clear.Reason)
 			assert.Equal(t, "2025-05-12T21:04:00Z", utc(c.resume.Time))
 			assert.Positive(t, res.PausedCandles)
