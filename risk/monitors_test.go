@@ -169,6 +169,7 @@ func TestZeroMonitorsAreInert(t *testing.T) {
 		accountObs(3*time.Hour, exchange.Position{Quantity: d("1000"), LiquidationPrice: d("1")}),
 		equityObs(4*time.Hour, "1"), equityObs(5*time.Hour, "1000"), equityObs(6*time.Hour, "1"),
 		{Time: at(7 * time.Hour), Kind: KindKline, Kline: exchange.Kline{Volume: d("1e9"), Close: d("1"), Closed: true}},
+		aliveObs(8*time.Hour, "", 0), booksObs(9*time.Hour, "-1000", "-1000", "1", "1"),
 	}
 	for _, m := range []Monitor{&PriceBand{}, &Exposure{}, &Drawdown{}, &StaleFeed{}, &LiquidationDistance{}, &VolumeSpike{}, MonitorFunc{}} {
 		for _, o := range obs {
