@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -43,8 +44,54 @@ type ladder struct {
 	// down[k] = anchor / factor^k, each from its neighbour by one product
 	// rounded to powDigits decimals. Levels are made outward from the
 	// anchor, so every level's value comes from the same operations
-	// whatever path the price took.
-	up, down []decimal.Decimal
+	// whatever path the price took. upT and downT are the same levels
+	// rounded to the tick (0 where the level has no valid price).
+	up, down    []decimal.Decimal
+	upT, downT  []exchange.Ticks
+	low         int64           // trailing geometric: the lowest level (≤ −1)
+	interval    decimal.Decimal // trailing geometric: factor − 1
+	lowestPrice decimal.Decimal // trailing geometric: tick / interval
+}
+
+// ErrLadderEnd is matched by every [*LadderEndError].
+var ErrLadderEnd = errors.New("grid: the ladder makes no level beyond this end")
+
+// LadderEndError says where a trailing geometric grid stops making levels
+// and why. Below a price of TickSize / Interval one interval is less than
+// one tick, so neighbouring levels would round to the same price and an
+// exit would rest at its own entry's price (no gross profit, fees paid);
+// the grid makes no level there. Level is the lowest level it makes: the
+// last one whose unrounded price is at least Limit. Every level it makes is
+// above its lower neighbour by at least one tick.
+type LadderEndError struct {
+	Level    int64           // the lowest level index the grid makes (negative: below the start)
+	Limit    decimal.Decimal // TickSize / Interval, the lowest unrounded level price
+	Interval decimal.Decimal // the geometric interval (0.01 = 1 %)
+	TickSize decimal.Decimal // the symbol's tick size
+}
+
+// Error names the end and the numbers behind it, in the user's units.
+func (e *LadderEndError) Error() string {
+	return fmt.Sprintf("grid: trailing geometric levels end at level %d: below %s one interval (%s) is less than one tick (%s), "+
+		"so neighbouring levels would round to the same price; the grid makes no level there (a wider interval or a finer tick reaches lower)",
+		e.Level, e.Limit.Round(max(0, -e.TickSize.Exponent())+1), e.Interval, e.TickSize)
+}
+
+// Is makes every LadderEndError match [ErrLadderEnd].
+func (e *LadderEndError) Is(target error) bool { return target == ErrLadderEnd }
+
+// LadderEnd reports where the grid's ladder stops making levels before the
+// price reaches the symbol's smallest tick, as a [*LadderEndError]; nil for
+// bounded and arithmetic grids (their ends are the bounds, or one tick).
+// A host or runner reports it when the price falls below the lowest level:
+// no entry is placed there. Not safe for concurrent use with the engine's
+// other methods.
+func (e *Engine) LadderEnd() error {
+	l := e.lad
+	if l == nil || l.bounded || !l.geometric {
+		return nil
+	}
+	return &LadderEndError{Level: l.low, Limit: l.lowestPrice, Interval: l.interval, TickSize: l.rules.TickSize}
 }
 
 // span bounds the level indices of a ladder.
@@ -56,7 +103,7 @@ func (l *ladder) span() (lo, hi int64) {
 		// lowest level with a price of at least one tick
 		return -((int64(l.anchor) - 1) / l.step), math.MaxInt32 / 2
 	}
-	return math.MinInt32 / 2, math.MaxInt32 / 2
+	return l.low, math.MaxInt32 / 2
 }
 
 // price returns level i's price in ticks; ok is false when the level has
@@ -79,11 +126,62 @@ func (l *ladder) price(i int64) (exchange.Ticks, bool) {
 		}
 		return exchange.Ticks(p), true
 	}
-	t := l.geometricAt(i).Div(l.rules.TickSize).Round(0)
-	if !t.IsPositive() || t.GreaterThan(decimal.NewFromInt(math.MaxInt64/4)) {
+	if i < l.low {
 		return 0, false
 	}
-	return exchange.Ticks(t.IntPart()), true
+	l.geometricAt(i)
+	var t, inner exchange.Ticks
+	if i >= 0 {
+		t = l.upT[i]
+		if i > 0 {
+			inner = l.upT[i-1]
+		}
+	} else {
+		t, inner = l.downT[-i], l.downT[-i-1]
+	}
+	// A level is valid when it is a tick or more beyond its neighbour
+	// toward the anchor. Above l.low the unrounded neighbours are at least
+	// a tick apart, so this holds but for the last digits of powDigits.
+	if t <= 0 || (i > 0 && t <= inner) || (i < 0 && (t >= inner || inner <= 0)) {
+		return 0, false
+	}
+	return t, true
+}
+
+// geometricTicks is a geometric level's value rounded to the tick, or 0
+// when it has no representable price.
+func (l *ladder) geometricTicks(v decimal.Decimal) exchange.Ticks {
+	t := v.Div(l.rules.TickSize).Round(0)
+	if !t.IsPositive() || t.GreaterThan(decimal.NewFromInt(math.MaxInt64/4)) {
+		return 0
+	}
+	return exchange.Ticks(t.IntPart())
+}
+
+// geometricLow is the lowest level of a trailing geometric ladder: −K for
+// the largest K with anchor / factor^K ≥ tick / interval, so that every
+// neighbouring pair down to it is at least one tick apart before rounding
+// (and so after rounding to the tick). K is found from a float estimate,
+// then settled in decimals; it is 0 when one interval below the anchor is
+// already less than a tick.
+func (l *ladder) geometricLow() int64 {
+	r := l.anchorDec.Mul(l.interval).DivRound(l.rules.TickSize, powDigits) // factor^K ≤ r
+	if r.LessThan(l.factor) {
+		return 0
+	}
+	rf, _ := r.Float64()
+	ff, _ := l.factor.Float64()
+	k := int64(math.MaxInt32 / 2)
+	if est := math.Log(rf) / math.Log(ff); est < float64(k) && ff > 1 {
+		k = max(int64(est), 1)
+	}
+	for k > 1 && powInt(l.factor, k).GreaterThan(r) {
+		k--
+	}
+	for k < math.MaxInt32/2 && powInt(l.factor, k+1).LessThanOrEqual(r) {
+		k++
+	}
+	return -k
 }
 
 // newLadder builds the level prices of a validated config.
@@ -93,10 +191,12 @@ func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, 
 		l.anchor = start
 		if c.geometric {
 			l.anchorDec = rules.TicksToPrice(start)
+			l.interval = c.interval
 			l.factor = decimal.NewFromInt(1).Add(c.interval)
-			p1, _ := l.price(1)
-			if p1 <= start {
-				return nil, &OptionError{Option: "WithTrailing", Value: c.interval.String(), Reason: fmt.Sprintf("interval is below one tick (%s) at the start price", rules.TickSize)}
+			l.lowestPrice = rules.TickSize.DivRound(c.interval, powDigits)
+			if l.low = l.geometricLow(); l.low > -1 {
+				return nil, &OptionError{Option: "WithTrailing", Value: c.interval.String(),
+					Reason: fmt.Sprintf("interval is below one tick (%s) at the start price %s: one level below it would be less than a tick away", rules.TickSize, l.anchorDec)}
 			}
 			return l, nil
 		}
@@ -154,16 +254,20 @@ func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, 
 // geometricAt is anchor × factor^i, unrounded (see ladder.up).
 func (l *ladder) geometricAt(i int64) decimal.Decimal {
 	if len(l.up) == 0 {
+		t := l.geometricTicks(l.anchorDec)
 		l.up, l.down = []decimal.Decimal{l.anchorDec}, []decimal.Decimal{l.anchorDec}
+		l.upT, l.downT = []exchange.Ticks{t}, []exchange.Ticks{t}
 	}
 	if i >= 0 {
 		for int64(len(l.up)) <= i {
-			l.up = append(l.up, l.up[len(l.up)-1].Mul(l.factor).Round(powDigits))
+			v := l.up[len(l.up)-1].Mul(l.factor).Round(powDigits)
+			l.up, l.upT = append(l.up, v), append(l.upT, l.geometricTicks(v))
 		}
 		return l.up[i]
 	}
 	for int64(len(l.down)) <= -i {
-		l.down = append(l.down, l.down[len(l.down)-1].DivRound(l.factor, powDigits))
+		v := l.down[len(l.down)-1].DivRound(l.factor, powDigits)
+		l.down, l.downT = append(l.down, v), append(l.downT, l.geometricTicks(v))
 	}
 	return l.down[-i]
 }

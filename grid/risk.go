@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/pricefeed"
 	"github.com/gridmesh/gridmesh/risk"
 	"github.com/gridmesh/gridmesh/slot"
 )
@@ -149,3 +150,37 @@ func (e *Engine) HasRiskChecks() bool { return len(e.cfg.checks) > 0 }
 
 // HasRiskMonitors reports whether runtime monitors are registered.
 func (e *Engine) HasRiskMonitors() bool { return e.guard != nil }
+
+// PositionMode returns the position mode the grid was built for
+// ([WithPositionMode]); a host refuses to start it on a venue in the other.
+func (e *Engine) PositionMode() exchange.PositionMode { return e.cfg.posMode }
+
+// RiskBooks returns the grid's own books at mark for the risk monitors (a
+// [risk.KindBooks] observation; [risk.DrawdownGrid] reads it): the gross
+// realized PnL of its round trips, the unrealized PnL of what it holds at
+// mark, the fees its orders paid, and funding — which the venue charges to
+// the account, not to an order, so the host counts it (the backtest from
+// the simulator, a runner from its funding account updates) and passes it
+// here, signed as paid. Net() is then the grid's equity change, the figure
+// DESIGN §3 invariant 5 compares with the venue's.
+func (e *Engine) RiskBooks(mark exchange.Ticks, funding exchange.Money) risk.Books {
+	r, b := e.rules, e.books
+	return risk.Books{
+		Realized: r.MoneyToDecimal(b.Realized), Unrealized: r.MoneyToDecimal(b.Unrealized(mark)),
+		Fees: r.MoneyToDecimal(b.Fees), Funding: r.MoneyToDecimal(funding),
+	}
+}
+
+// TimerObservation is what a host sends the risk monitors on its timer, at
+// now (its clock): the price source's liveness l (from
+// [pricefeed.Monitor.Liveness]) as a [risk.KindAlive] observation of
+// rules' symbol, so that the stale-feed monitor tells a quiet but live
+// feed from a dead one; or, while nothing has been heard yet (l.Messages
+// is 0), a plain [risk.KindTimer] observation. Either one also advances
+// every monitor's clock and the guard's cool-down.
+func TimerObservation(now time.Time, rules exchange.Rules, l pricefeed.Liveness) risk.Observation {
+	if l.Messages == 0 {
+		return risk.Observation{Time: now, Kind: risk.KindTimer}
+	}
+	return risk.Observation{Time: now, Kind: risk.KindAlive, Symbol: rules.Symbol, Price: rules.TicksToPrice(l.Price.Ticks), Heard: l.Price.Time}
+}

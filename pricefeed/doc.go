@@ -15,6 +15,14 @@
 //		engine.OnPrice(p.Ticks, p.Time) // coalesced; the newest price always wins
 //	}
 //
+// A subscription carries price changes only. The source's liveness — a
+// message arrived, an unchanged price included — is read apart, lock-free,
+// on the host's own timer, so a flat market does not look like a dead feed:
+//
+//	l := mon.Liveness() // newest message's price and time, message count
+//	guard.Observe(risk.Observation{Time: now, Kind: risk.KindAlive, Symbol: "BTCUSDT",
+//		Price: rules.TicksToPrice(l.Price.Ticks), Heard: l.Price.Time})
+//
 // A backtest does not go through the Monitor: it decodes a recorded file
 // once and calls the engine and the simulator tick by tick:
 //

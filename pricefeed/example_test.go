@@ -89,3 +89,22 @@ func ExampleMonitor_Run() {
 	// Output:
 	// <nil> 618004 2024-08-08T23:54:16.344Z
 }
+
+// A flat market repeats its price: the subscription stays quiet, the
+// liveness moves on.
+func ExampleMonitor_Liveness() {
+	mon, err := pricefeed.NewMonitor("BTCUSDT")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mon.Close()
+	t0 := time.Date(2025, 5, 4, 15, 33, 0, 0, time.UTC)
+	for s := range 5 {
+		mon.Publish(955027, t0.Add(time.Duration(s)*time.Second)) // the same price every second
+	}
+	l := mon.Liveness()
+	fmt.Println(l.Price.Ticks, l.Price.Time.Format(time.TimeOnly), l.Messages)
+	// Output:
+	// 955027 15:33:04 5
+}

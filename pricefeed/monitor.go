@@ -44,6 +44,14 @@ type Price struct {
 // A Price whose time is before the latest price's is stale and dropped, so
 // "latest" means newest by observation time even with several writers.
 //
+// Liveness is not a price change. Every message the source sends — an
+// unchanged price included — advances the time [Monitor.Latest] returns and
+// the count [Monitor.Messages] returns, both lock-free, and wakes no
+// subscriber. A host that watches the feed's health (risk's stale-feed
+// monitor) reads them on its own timer (see [Monitor.Liveness]), so a quiet
+// but live market on a coarse tick is never mistaken for a dead feed, and
+// the engine is not woken on every unchanged tick.
+//
 // Build one with [NewMonitor]; the zero value is not usable. Close stops
 // every goroutine the monitor started. A Monitor is safe for concurrent use.
 type Monitor struct {
@@ -52,8 +60,9 @@ type Monitor struct {
 	clock    Clock
 	log      *slog.Logger
 
-	latest atomic.Pointer[Price]
-	subs   atomic.Pointer[[]*subscriber] // copy on write, under mu
+	latest   atomic.Pointer[Price]
+	messages atomic.Uint64                 // accepted Publish calls
+	subs     atomic.Pointer[[]*subscriber] // copy on write, under mu
 
 	mu     sync.Mutex // guards subs writes and closed
 	closed bool
@@ -137,10 +146,11 @@ func (m *Monitor) Symbol() string { return m.symbol }
 func (m *Monitor) Interval() time.Duration { return m.interval }
 
 // Publish records a new price observed at t. It never blocks: it stores the
-// price, and when the price differs from the previous one, wakes each
-// subscriber without waiting for it. A price observed before the latest one
-// (t earlier than its time) is dropped. Publish after Close still updates
-// Latest.
+// price and its time (an unchanged price too: that is the source's
+// liveness, see [Monitor.Liveness]), and when the price differs from the
+// previous one, wakes each subscriber without waiting for it. A price
+// observed before the latest one (t earlier than its time) is dropped.
+// Publish after Close still updates Latest.
 func (m *Monitor) Publish(price exchange.Ticks, t time.Time) {
 	p := &Price{Ticks: price, Time: t}
 	for {
@@ -149,6 +159,7 @@ func (m *Monitor) Publish(price exchange.Ticks, t time.Time) {
 			return
 		}
 		if m.latest.CompareAndSwap(old, p) {
+			m.messages.Add(1)
 			if old != nil && old.Ticks == price {
 				return
 			}
@@ -165,8 +176,9 @@ func (m *Monitor) Publish(price exchange.Ticks, t time.Time) {
 	}
 }
 
-// Latest returns the newest price and its time; ok is false until the
-// first Publish. It takes no lock.
+// Latest returns the newest price and the time of the newest message —
+// the message that set the price or a later one that repeated it; ok is
+// false until the first Publish. It takes no lock.
 func (m *Monitor) Latest() (price exchange.Ticks, t time.Time, ok bool) {
 	p := m.latest.Load()
 	if p == nil {
@@ -174,6 +186,36 @@ func (m *Monitor) Latest() (price exchange.Ticks, t time.Time, ok bool) {
 	}
 	return p.Ticks, p.Time, true
 }
+
+// Liveness is what a [Monitor] knows of its source's life: the newest
+// message's price and time, and how many messages it has accepted. A
+// message that repeats the price counts: a quiet market on a coarse tick
+// is alive. The zero value (Messages 0) means nothing was heard yet. It is
+// a plain value.
+type Liveness struct {
+	Price    Price  // the latest price; Price.Time is the newest message's time
+	Messages uint64 // messages accepted so far (stale ones dropped are not counted)
+}
+
+// Liveness returns the source's liveness, lock-free, without waking
+// anyone. A runner reads it on its timer and hands it to its risk
+// monitors (risk.KindAlive observations: Heard = Price.Time); a message
+// count that has not moved since the last read means the source said
+// nothing in between.
+func (m *Monitor) Liveness() Liveness {
+	// Messages first: a Publish between the two loads can only make the
+	// price newer than the count says, never older.
+	n := m.messages.Load()
+	p := m.latest.Load()
+	if p == nil {
+		return Liveness{}
+	}
+	return Liveness{Price: *p, Messages: max(n, 1)}
+}
+
+// Messages returns how many messages (prices, changed or not) Publish has
+// accepted. It takes no lock.
+func (m *Monitor) Messages() uint64 { return m.messages.Load() }
 
 // Subscribe returns a channel of coalesced price changes for one consumer
 // (see [Monitor] for the rules). If a price is already known it is

@@ -47,8 +47,10 @@
 // [VolumeSpike] (a basket's collective volume spike against the grid's
 // side), [PriceBand] (a circuit breaker on moves over X % in Y minutes),
 // [Exposure] (position or notional cap), [Drawdown] (equity below its
-// peak), [StaleFeed] (no price for N seconds) and [LiquidationDistance]
-// (price near a position's liquidation price). Each triggers and clears at
+// peak: the account's, or the grid's own books, see [DrawdownSource]),
+// [StaleFeed] (no price, nor [KindAlive] sign of life from the price
+// source, for N seconds) and [LiquidationDistance] (price near a
+// position's liquidation price). Each triggers and clears at
 // different levels, so a value hovering at the limit cannot make it flap.
 //
 // A [Guard] aggregates monitors for the engine: paused while any is

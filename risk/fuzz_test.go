@@ -90,12 +90,13 @@ func guardFuzzBody(t *testing.T, data []byte) {
 		band, _ := NewPriceBand(PriceBandConfig{Name: "band", Symbol: "X", Interval: "1m", Window: time.Minute, MaxMove: decimal.New(5, -2), ClearMove: decimal.New(2, -2)})
 		exposure, _ := NewExposure(ExposureConfig{Name: "exposure", Symbol: "X", MaxQty: decimal.NewFromInt(10), MaxNotional: decimal.NewFromInt(1000), ClearRatio: decimal.New(9, -1)})
 		dd, _ := NewDrawdown(DefaultDrawdownConfig())
+		gdd, _ := NewDrawdown(DefaultGridDrawdownConfig(decimal.NewFromInt(1000)))
 		stale, _ := NewStaleFeed(StaleFeedConfig{Name: "stale", Symbol: "X", MaxAge: 10 * time.Second, ClearPrices: 2})
 		liq, _ := NewLiquidationDistance(DefaultLiquidationDistanceConfig("X"))
 		vcfg := DefaultVolumeSpikeConfig(Direction(1+b.u8()%3), "X", "Y")
 		vcfg.Window, vcfg.ClearQuorum = 2, 1
 		spike, _ := NewVolumeSpike(vcfg)
-		monitors := []Monitor{band, exposure, dd, stale, liq, spike}
+		monitors := []Monitor{band, exposure, dd, gdd, stale, liq, spike}
 		g := NewGuard(time.Duration(b.u8())*time.Second, monitors...)
 		now := time.Unix(0, 0)
 		for len(b) > 0 {
@@ -104,7 +105,7 @@ func guardFuzzBody(t *testing.T, data []byte) {
 			if b.u8()%4 == 0 {
 				sym = "Y"
 			}
-			o := Observation{Time: now, Kind: ObservationKind(b.u8() % 8), Symbol: sym}
+			o := Observation{Time: now, Kind: ObservationKind(b.u8() % 10), Symbol: sym}
 			switch o.Kind {
 			case KindPrice:
 				o.Price = b.dec()
@@ -117,6 +118,10 @@ func guardFuzzBody(t *testing.T, data []byte) {
 				o.Positions = []exchange.Position{{Symbol: sym, PositionSide: exchange.PositionSide(b.u8() % 4), Quantity: b.dec(), LiquidationPrice: b.dec()}}
 			case KindMark:
 				o.Mark = exchange.MarkPriceUpdate{Symbol: sym, MarkPrice: b.dec()}
+			case KindAlive:
+				o.Price, o.Heard = b.dec(), now.Add(-time.Duration(b.u8())*time.Second)
+			case KindBooks:
+				o.Books = Books{Realized: b.dec(), Unrealized: b.dec(), Fees: b.dec(), Funding: b.dec()}
 			}
 			g.Observe(o)
 			if len(g.Reasons()) > 0 && !g.Paused() {

@@ -30,10 +30,22 @@ const (
 	// one periodically so that monitors of silence (a stale feed) and the
 	// guard's cool-down advance without market data.
 	KindTimer
+	// KindAlive: the symbol's price source was heard from. Heard is the
+	// time of the newest message the source sent — a price that changed or
+	// one that repeated the last (pricefeed.Monitor.Liveness), and Price the
+	// latest price. A runner sends one per symbol with its timer, stamped
+	// with its clock, so that a quiet but live feed is told apart from a
+	// dead one without waking the engine on every unchanged tick. Only the
+	// stale-feed monitor reads it; it is not a price observation.
+	KindAlive
+	// KindBooks: Books holds the grid's own books at the last price
+	// (realized round trips, unrealized PnL, fees and funding), as the
+	// engine keeps them; the drawdown monitor with [DrawdownGrid] reads it.
+	KindBooks
 )
 
 // String returns the kind's name: "price", "kline", "fill", "account",
-// "mark" or "timer".
+// "mark", "timer", "alive" or "books".
 func (k ObservationKind) String() string {
 	switch k {
 	case KindPrice:
@@ -48,6 +60,10 @@ func (k ObservationKind) String() string {
 		return "mark"
 	case KindTimer:
 		return "timer"
+	case KindAlive:
+		return "alive"
+	case KindBooks:
+		return "books"
 	}
 	return fmt.Sprintf("ObservationKind(%d)", uint8(k))
 }
@@ -55,8 +71,8 @@ func (k ObservationKind) String() string {
 // Observation is one input to the runtime monitors: what happened and when.
 // Time is the event's time (the venue's, or the backtest's virtual clock);
 // observations are fed in time order. Kind says which of the other fields
-// are set; Symbol is set for every kind but Account and Timer. It is a
-// plain value.
+// are set; Symbol is set for every kind but Account and Timer. Heard is
+// set only for [KindAlive], Books only for [KindBooks]. It is a plain value.
 type Observation struct {
 	Time      time.Time
 	Kind      ObservationKind
@@ -67,6 +83,28 @@ type Observation struct {
 	Account   exchange.Account
 	Positions []exchange.Position
 	Mark      exchange.MarkPriceUpdate
+	Heard     time.Time // KindAlive: when the source's newest message came
+	Books     Books     // KindBooks: the grid's own books
+}
+
+// Books are a grid's own books at the last price, in the quote currency,
+// for the monitors that judge the grid rather than the account: Realized
+// is the gross profit of its round trips (and partial exits), Unrealized
+// its open position at the last price, Fees every fee its orders paid
+// (signed: a rebate is negative) and Funding the funding its position paid
+// (signed: negative when received). The zero value is a grid that has
+// done nothing. It is a plain value.
+type Books struct {
+	Realized   decimal.Decimal
+	Unrealized decimal.Decimal
+	Fees       decimal.Decimal
+	Funding    decimal.Decimal
+}
+
+// Net is the grid's PnL since it started: Realized + Unrealized − Fees −
+// Funding.
+func (b Books) Net() decimal.Decimal {
+	return b.Realized.Add(b.Unrealized).Sub(b.Fees).Sub(b.Funding)
 }
 
 // Status is a monitor's state after an observation: Triggered while the

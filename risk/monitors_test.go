@@ -169,6 +169,7 @@ func TestZeroMonitorsAreInert(t *testing.T) {
 		accountObs(3*time.Hour, exchange.Position{Quantity: d("1000"), LiquidationPrice: d("1")}),
 		equityObs(4*time.Hour, "1"), equityObs(5*time.Hour, "1000"), equityObs(6*time.Hour, "1"),
 		{Time: at(7 * time.Hour), Kind: KindKline, Kline: exchange.Kline{Volume: d("1e9"), Close: d("1"), Closed: true}},
+		aliveObs(8*time.Hour, "", 0), booksObs(9*time.Hour, "-1000", "-1000", "1", "1"),
 	}
 	for _, m := range []Monitor{&PriceBand{}, &Exposure{}, &Drawdown{}, &StaleFeed{}, &LiquidationDistance{}, &VolumeSpike{}, MonitorFunc{}} {
 		for _, o := range obs {
@@ -265,6 +266,51 @@ func TestStaleFeed(t *testing.T) {
 	})
 }
 
+func aliveObs(offset time.Duration, symbol string, heard time.Duration) Observation {
+	return Observation{Time: at(offset), Kind: KindAlive, Symbol: symbol, Price: d("1"), Heard: at(heard)}
+}
+
+// TestStaleFeedQuietButLiveFeed is the regression test of issue 10, bug 2:
+// on a flat market the price monitor does not re-deliver an unchanged
+// price, so only the first price reaches the stale-feed monitor. The
+// source's liveness (KindAlive, from pricefeed.Monitor.Liveness on the
+// runner's timer) keeps it cleared while messages come, and it still
+// triggers when they stop, and clears when they come again.
+func TestStaleFeedQuietButLiveFeed(t *testing.T) {
+	m, err := NewStaleFeed(DefaultStaleFeedConfig("TESTUSDT"))
+	require.NoError(t, err)
+	s := time.Second
+	steps := []step{{o: priceObs(0, "TESTUSDT", "1")}}
+	// Ten minutes of a flat market: the source repeats the price every
+	// second; the runner's timer reads the liveness every 10 s.
+	for k := time.Duration(1); k <= 60; k++ {
+		steps = append(steps, step{o: aliveObs(10*k*s, "TESTUSDT", 10*k*s-300*time.Millisecond)})
+	}
+	// The source goes quiet after 600 s: the timer keeps reading the same
+	// Heard; past 30 s of it the feed is stale.
+	steps = append(steps,
+		step{o: aliveObs(610*s, "TESTUSDT", 599700*time.Millisecond)},
+		step{o: aliveObs(620*s, "TESTUSDT", 599700*time.Millisecond)},
+		step{o: aliveObs(629*s, "TESTUSDT", 599700*time.Millisecond)}, // 29.3 s
+		step{o: aliveObs(630*s, "TESTUSDT", 599700*time.Millisecond), triggered: true,
+			reason: "no TESTUSDT price for 30.3s since the last price at 2025-01-01T00:09:59Z (limit 30s)"},
+		step{o: aliveObs(640*s, "TESTUSDT", 599700*time.Millisecond), triggered: true},
+		// Another symbol's liveness is not ours.
+		step{o: aliveObs(645*s, "OTHERUSDT", 645*s), triggered: true},
+		// Messages again: the first came late and does not count; three more clear.
+		step{o: aliveObs(650*s, "TESTUSDT", 649*s), triggered: true},
+		step{o: aliveObs(660*s, "TESTUSDT", 659*s), triggered: true},
+		step{o: aliveObs(670*s, "TESTUSDT", 669*s), triggered: true},
+		step{o: aliveObs(680*s, "TESTUSDT", 679*s), triggered: false,
+			reason: "TESTUSDT prices flowing again at 2025-01-01T00:11:19Z: 3 in a row, each within 30s"},
+		// A liveness reading older than a price already seen proves nothing new.
+		step{o: priceObs(690*s, "TESTUSDT", "1")},
+		step{o: aliveObs(725*s, "TESTUSDT", 685*s), triggered: true,
+			reason: "no TESTUSDT price for 35s since the last price at 2025-01-01T00:11:30Z (limit 30s)"},
+	)
+	run(t, m, steps)
+}
+
 func TestLiquidationDistance(t *testing.T) {
 	m, err := NewLiquidationDistance(DefaultLiquidationDistanceConfig("TESTUSDT"))
 	require.NoError(t, err)
@@ -295,10 +341,53 @@ func TestLiquidationDistance(t *testing.T) {
 }
 
 func TestObservationKindString(t *testing.T) {
-	names := map[ObservationKind]string{KindPrice: "price", KindKline: "kline", KindFill: "fill", KindAccount: "account", KindMark: "mark", KindTimer: "timer", 0: "ObservationKind(0)"}
+	names := map[ObservationKind]string{KindPrice: "price", KindKline: "kline", KindFill: "fill", KindAccount: "account", KindMark: "mark", KindTimer: "timer", KindAlive: "alive", KindBooks: "books", 0: "ObservationKind(0)"}
 	for k, want := range names {
 		assert.Equal(t, want, k.String())
 	}
 }
 
 var _ = decimal.Zero
+
+func booksObs(offset time.Duration, realized, unrealized, fees, funding string) Observation {
+	return Observation{Time: at(offset), Kind: KindBooks, Books: Books{Realized: d(realized), Unrealized: d(unrealized), Fees: d(fees), Funding: d(funding)}}
+}
+
+// TestGridDrawdown: the grid's drawdown is measured on Capital plus its own
+// books' net PnL (realized + unrealized − fees − funding); the account's
+// equity does not move it, and the account drawdown ignores the books.
+func TestGridDrawdown(t *testing.T) {
+	m, err := NewDrawdown(DefaultGridDrawdownConfig(d("1000")))
+	require.NoError(t, err)
+	s := time.Second
+	run(t, m, []step{
+		{o: equityObs(0, "1")},                 // the account's equity is not the grid's
+		{o: booksObs(s, "0", "-99", "1", "0")}, // 900: 10.00 %, not more
+		{o: booksObs(2*s, "0", "-99", "1", "1"), triggered: true, // 899
+			reason: "grid equity 899 is 10.10% below its peak 1000 at 2025-01-01T00:00:02Z (limit 10.00%)"},
+		{o: booksObs(3*s, "20", "-75", "2", "3"), triggered: true}, // 940: 6 %, above the 5 % clear level
+		{o: booksObs(4*s, "20", "-40", "2", "3"), triggered: false, // 975
+			reason: "grid equity 975 is back within 2.50% of its peak 1000 at 2025-01-01T00:00:04Z (clear level 5.00%)"},
+		{o: booksObs(5*s, "300", "0", "0", "0")},                     // a new peak: 1300
+		{o: booksObs(6*s, "300", "-200", "0", "0"), triggered: true}, // 1100: 15.38 %
+	})
+	acct, err := NewDrawdown(DefaultDrawdownConfig())
+	require.NoError(t, err)
+	run(t, acct, []step{
+		{o: equityObs(0, "1000")},
+		{o: booksObs(s, "0", "-500", "0", "0")},
+		{o: equityObs(2*s, "850"), triggered: true},
+	})
+	for _, tc := range []struct {
+		cfg  DrawdownConfig
+		want string
+	}{
+		{DefaultGridDrawdownConfig(d("0")), "risk: DrawdownConfig.Capital = 0: must be positive with Source grid"},
+		{func() DrawdownConfig { c := DefaultDrawdownConfig(); c.Capital = d("5"); return c }(), "risk: DrawdownConfig.Capital = 5: is only read with Source grid"},
+		{func() DrawdownConfig { c := DefaultDrawdownConfig(); c.Source = 7; return c }(), "risk: DrawdownConfig.Source = DrawdownSource(7): must be account or grid"},
+	} {
+		_, err := NewDrawdown(tc.cfg)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/shopspring/decimal"
+
 	"github.com/gridmesh/gridmesh/exchange"
 )
 
@@ -189,4 +191,49 @@ func (c *Core) InitialMargin() (positions, orders exchange.Money) {
 func (c *Core) Available() exchange.Money {
 	pim, oim := c.InitialMargin()
 	return c.Equity(c.price) - pim - oim
+}
+
+// ExchangePositions returns the symbol's positions as the venue reports
+// them, marked at mark: one PositionBoth entry in one-way mode, a
+// PositionLong and a PositionShort entry in hedge mode, flat ones included.
+// EntryPrice is the average entry price; LiquidationPrice is the price at
+// which the account is liquidated ([Core.LiquidationPrices]: the one on the
+// side the position loses on), zero for a flat position or when no
+// positive price liquidates it. A backtest feeds these to risk monitors;
+// [Venue] reports the same from Positions and its account updates.
+func (c *Core) ExchangePositions(mark exchange.Ticks) []exchange.Position {
+	r := c.cfg.Rules
+	sides := []exchange.PositionSide{exchange.PositionBoth}
+	if c.cfg.PositionMode == exchange.Hedge {
+		sides = []exchange.PositionSide{exchange.PositionLong, exchange.PositionShort}
+	}
+	lo, hi, ok := c.LiquidationPrices()
+	out := make([]exchange.Position, 0, len(sides))
+	for _, ps := range sides {
+		q, cost := c.Position(ps)
+		pos := exchange.Position{
+			Symbol: r.Symbol, PositionSide: ps, Quantity: r.StepsToQty(q), EntryPrice: decimal.Zero,
+			MarkPrice: r.TicksToPrice(mark), UnrealizedPnL: r.MoneyToDecimal(c.UnrealizedPnL(ps, mark)),
+			LiquidationPrice: decimal.Zero, Leverage: int(c.cfg.Leverage), MarginMode: c.cfg.MarginMode,
+		}
+		if q != 0 {
+			pos.EntryPrice = r.MoneyToDecimal(cost).Div(r.StepsToQty(q))
+			// A long loses on a fall, a short on a rise; in cross margin
+			// the account's band is shared, so a hedge's legs may both
+			// name the same side's price.
+			switch {
+			case !ok:
+			case q > 0 && lo > 0:
+				pos.LiquidationPrice = r.TicksToPrice(lo)
+			case q < 0 && hi > 0:
+				pos.LiquidationPrice = r.TicksToPrice(hi)
+			case lo > 0:
+				pos.LiquidationPrice = r.TicksToPrice(lo)
+			case hi > 0:
+				pos.LiquidationPrice = r.TicksToPrice(hi)
+			}
+		}
+		out = append(out, pos)
+	}
+	return out
 }

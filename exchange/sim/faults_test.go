@@ -136,9 +136,9 @@ func TestFaultsStream(t *testing.T) {
 	}{
 		{"drop", Faults{DropUpdate: 1}, []step{placeA, price("9800")}, [][]string{nil, nil}},
 		{"duplicate", Faults{DuplicateUpdate: 1}, []step{placeA, price("9800")},
-			[][]string{{"a NEW", "a NEW"}, {"a FILLED", "a FILLED"}}},
+			[][]string{{"a NEW", "a NEW"}, {"a FILLED", "a FILLED", "ACCOUNT", "ACCOUNT"}}},
 		{"delay until the next tick", Faults{DelayUpdate: 1}, []step{placeA, price("9950"), price("9800"), price("9700")},
-			[][]string{nil, {"a NEW"}, nil, {"a FILLED"}}},
+			[][]string{nil, {"a NEW"}, nil, {"a FILLED", "ACCOUNT"}}},
 		{"reorder", Faults{ReorderUpdate: 1}, []step{placeA, cancelA, price("9990")},
 			[][]string{nil, {"a CANCELED", "a NEW"}, nil}},
 		{"reordered update released by a tick", Faults{ReorderUpdate: 1}, []step{placeA, price("9990")},

@@ -601,35 +601,7 @@ func (v *Venue) Positions(ctx context.Context, symbol string) ([]exchange.Positi
 }
 
 func (v *Venue) positionsLocked() []exchange.Position {
-	c, r := v.core, v.rules
-	sides := []exchange.PositionSide{exchange.PositionBoth}
-	if c.cfg.PositionMode == exchange.Hedge {
-		sides = []exchange.PositionSide{exchange.PositionLong, exchange.PositionShort}
-	}
-	p := c.Price()
-	liq := decimal.Zero
-	if lo, hi, ok := c.LiquidationPrices(); ok {
-		if lo > 0 {
-			liq = r.TicksToPrice(lo)
-		} else if hi > 0 {
-			liq = r.TicksToPrice(hi)
-		}
-	}
-	out := make([]exchange.Position, 0, len(sides))
-	for _, ps := range sides {
-		q, cost := c.Position(ps)
-		pos := exchange.Position{
-			Symbol: r.Symbol, PositionSide: ps, Quantity: r.StepsToQty(q), EntryPrice: decimal.Zero,
-			MarkPrice: r.TicksToPrice(p), UnrealizedPnL: r.MoneyToDecimal(c.UnrealizedPnL(ps, p)),
-			LiquidationPrice: decimal.Zero, Leverage: int(c.cfg.Leverage), MarginMode: c.cfg.MarginMode,
-		}
-		if q != 0 {
-			pos.EntryPrice = r.MoneyToDecimal(cost).Div(r.StepsToQty(q))
-			pos.LiquidationPrice = liq
-		}
-		out = append(out, pos)
-	}
-	return out
+	return v.core.ExchangePositions(v.core.Price())
 }
 
 // Stats returns the core's running totals.
@@ -711,6 +683,9 @@ func (v *Venue) drain(now time.Time) {
 				vo = v.liquidationOrder(e)
 			}
 			v.applyFill(vo, e)
+			if account == "" {
+				account = "ORDER"
+			}
 			if e.Kind == EventLiquidation {
 				account = "LIQUIDATION"
 				v.log.Warn("sim: liquidation", "side", e.Side, "positionSide", e.PositionSide, "price", v.rules.TicksToPrice(e.Price), "qty", v.rules.StepsToQty(e.Qty))

@@ -130,7 +130,11 @@ func (v *Venue) SubscribePrices(ctx context.Context, symbol string) (<-chan exch
 // EventReady; then every order change as EventOrder (NEW on acceptance,
 // PARTIALLY_FILLED and FILLED with the cumulative FilledQty and the fill's
 // signed fee in the quote asset, CANCELED, EXPIRED; liquidation fills with
-// Kind ExecLiquidation), and EventAccount after funding and liquidations.
+// Kind ExecLiquidation), and EventAccount after every batch of fills
+// (Reason "ORDER", as Binance's ACCOUNT_UPDATE), funding ("FUNDING_FEE")
+// and liquidations ("LIQUIDATION"), carrying the balance and the
+// symbol's positions with their mark and liquidation prices, so position
+// and liquidation monitors see their data in paper trading.
 // Events are never dropped (unless fault injection says so): each
 // subscriber has an unbounded queue. The channel closes when ctx ends or
 // the venue closes.

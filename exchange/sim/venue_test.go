@@ -428,10 +428,18 @@ func TestVenueLiquidationAndFunding(t *testing.T) {
 			kinds = append(kinds, strings.TrimSpace(e.Order.ClientOrderID+" "+e.Order.Status.String()+" "+e.Order.Kind.String()+" "+e.Order.Reason))
 		case exchange.EventAccount:
 			kinds = append(kinds, "ACCOUNT "+e.Reason)
+			if e.Reason == "ORDER" {
+				require.Len(t, e.Positions, 1)
+				assert.Equal(t, "0.1", e.Positions[0].Quantity.String())
+				assert.Equal(t, "10000", e.Positions[0].MarkPrice.String())
+				assert.Equal(t, "9041.1", e.Positions[0].LiquidationPrice.String(), "the fill's update carries the liquidation price")
+				require.Len(t, e.Balances, 1)
+			}
 		}
 	}
 	assert.Equal(t, []string{
 		"L NEW NORMAL", "L FILLED NORMAL",
+		"ACCOUNT ORDER", // after every batch of fills (issue 10): positions for the risk monitors
 		"ACCOUNT FUNDING_FEE",
 		"rest NEW NORMAL",
 		"rest CANCELED NORMAL LIQUIDATION",

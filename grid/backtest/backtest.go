@@ -20,6 +20,15 @@
 // Result.Liquidated. Taker orders slip by [DefaultSlippage] unless
 // Config.Slippage says otherwise. Fees and funding are exact: Result.Fees
 // is Σ notional × rate over every fill, not a sum of rounded fees.
+//
+// Risk monitors (grid.WithRiskMonitors) run on the replay's clock: after
+// each candle, at its end, they see the candle (and the basket's), its
+// close price, the account (the venue's equity, wallet and positions with
+// mark and liquidation prices) and the grid's own books ([risk.KindBooks]);
+// each fill, and the account and books after it, as it happens, at its
+// tick's time. So every built-in monitor
+// sees its data, and "5 % in 15 minutes" means 15 minutes of market time.
+// A grid whose position mode differs from Config.Sim's is refused at start.
 package backtest
 
 import (
@@ -108,7 +117,7 @@ type Result struct {
 	FinalEquity    decimal.Decimal // the venue's wallet plus unrealized PnL at the end
 	PnL            decimal.Decimal // FinalEquity − InitialBalance
 	BuyAndHold     decimal.Decimal // the initial balance held in the base asset from open to close, for comparison
-	MaxDrawdown    decimal.Decimal // largest fall of equity from a previous peak (quote)
+	MaxDrawdown    decimal.Decimal // largest fall of the account's equity (wallet + unrealized; a held position's worst of the candle) from a previous peak (quote)
 	MaxDrawdownPct decimal.Decimal // the same as a percentage of that peak
 	MaxPosition    decimal.Decimal // largest absolute position (base)
 	MaxNotional    decimal.Decimal // largest absolute position × price (quote)
@@ -260,6 +269,12 @@ func newRun(candles []pricefeed.Candle, cfg Config) (*run, error) {
 	eng, err := grid.New(cfg.Rules, opts...)
 	if err != nil {
 		return nil, err
+	}
+	if gm, sm := eng.PositionMode(), cfg.Sim.PositionMode; gm != sm {
+		// Every order would be refused, forever: a configuration error,
+		// not a market condition.
+		return nil, fmt.Errorf("backtest: the grid's position mode (grid.WithPositionMode) is %s but the simulator's (Config.Sim.PositionMode) is %s: they must match: %w",
+			gm, sm, exchange.ErrPositionMode)
 	}
 	r := &run{cfg: cfg, eng: eng, core: core, ids: make(map[uint64]uint64, 256), peak: exact{m: cfg.Sim.InitialBalance},
 		initialBalanceMony: cfg.Sim.InitialBalance, basketAt: map[string]int{}, funding: funding, adjDirty: true}
@@ -425,7 +440,12 @@ type drawdown struct {
 var verifyWorst func(fast, walked exchange.Money)
 
 // observe feeds the risk monitors after a candle: the closed candle, the
-// basket's candles of the same minute, the close price and the equity.
+// basket's candles of the same minute, the close price, the account (the
+// venue's equity, wallet and positions with their mark and liquidation
+// prices, at the close) and the grid's own books at the close. Every one is
+// stamped with the replay's clock, the candle's end, so a monitor's window
+// is market time; fills, and the account and books after them, are
+// observed as they happen, at their tick's time (see drain).
 func (r *run) observe(c *pricefeed.Candle) error {
 	end := time.UnixMilli(c.OpenTime).Add(time.Minute)
 	rules := r.cfg.Rules
@@ -440,10 +460,10 @@ func (r *run) observe(c *pricefeed.Candle) error {
 			obs = append(obs, risk.Observation{Time: end, Kind: risk.KindKline, Symbol: sym, Kline: r.kline(r.cfg.BasketRules[sym], &cs[i])})
 		}
 	}
-	eq := rules.MoneyToDecimal(r.core.Equity(c.Close))
 	obs = append(obs,
 		risk.Observation{Time: end, Kind: risk.KindPrice, Symbol: rules.Symbol, Price: rules.TicksToPrice(c.Close)},
-		risk.Observation{Time: end, Kind: risk.KindAccount, Account: exchange.Account{TotalMargin: eq, TotalWallet: rules.MoneyToDecimal(r.core.Wallet())}},
+		r.account(end, c.Close),
+		r.books(end, c.Close),
 	)
 	for _, o := range obs {
 		if err := r.exec(end, r.eng.ObserveRisk(o)); err != nil {
@@ -454,6 +474,21 @@ func (r *run) observe(c *pricefeed.Candle) error {
 		r.pausedCandles++
 	}
 	return nil
+}
+
+// account is the venue's account at mark as an observation at t: equity,
+// wallet and the positions with their mark and liquidation prices.
+func (r *run) account(t time.Time, mark exchange.Ticks) risk.Observation {
+	m := r.cfg.Rules.MoneyToDecimal
+	return risk.Observation{Time: t, Kind: risk.KindAccount,
+		Account:   exchange.Account{TotalMargin: m(r.core.Equity(mark)), TotalWallet: m(r.core.Wallet()), PositionMode: r.cfg.Sim.PositionMode},
+		Positions: r.core.ExchangePositions(mark)}
+}
+
+// books is the grid's own books at mark as an observation at t, with the
+// funding the venue charged.
+func (r *run) books(t time.Time, mark exchange.Ticks) risk.Observation {
+	return risk.Observation{Time: t, Kind: risk.KindBooks, Symbol: r.cfg.Rules.Symbol, Books: r.eng.RiskBooks(mark, r.core.Stats().Funding)}
 }
 
 func (r *run) kline(rules exchange.Rules, c *pricefeed.Candle) exchange.Kline {
@@ -536,9 +571,11 @@ func (r *run) drain(now time.Time) error {
 			return nil
 		}
 		r.adjDirty = true // fills, funding and liquidations book fees and funding
+		filled := false
 		for k := range evs {
 			ev := &evs[k]
 			ref := grid.RefFromTag(ev.Tag)
+			filled = filled || ev.Kind == sim.EventFill || ev.Kind == sim.EventLiquidation
 			switch ev.Kind {
 			case sim.EventFill:
 				if ev.CumQty == ev.OrderQty {
@@ -549,6 +586,7 @@ func (r *run) drain(now time.Time) error {
 					return err
 				}
 				r.rec.fill(now, ev, before, r.eng)
+				r.observeFill(ev, exchange.ExecNormal)
 			case sim.EventCanceled, sim.EventExpired:
 				delete(r.ids, ev.Tag)
 				r.rec.ended()
@@ -563,6 +601,7 @@ func (r *run) drain(now time.Time) error {
 					return err
 				}
 			case sim.EventLiquidation:
+				r.observeFill(ev, exchange.ExecLiquidation)
 				q := ev.Qty
 				if ev.Side == exchange.Sell {
 					q = -q
@@ -578,7 +617,28 @@ func (r *run) drain(now time.Time) error {
 			case sim.EventFunding:
 			}
 		}
+		if filled && r.eng.HasRiskMonitors() {
+			// As the venue's account update after fills: the position and
+			// drawdown monitors see what the fills did at once, not at the
+			// candle's end.
+			now, mark := r.core.Now(), r.core.Price()
+			r.queue = append(r.queue, r.eng.ObserveRisk(r.account(now, mark))...)
+			r.queue = append(r.queue, r.eng.ObserveRisk(r.books(now, mark))...)
+		}
 	}
+}
+
+// observeFill feeds a fill to the risk monitors, if the grid has any, at
+// the fill's own time; what they answer joins the queue.
+func (r *run) observeFill(ev *sim.Event, kind exchange.ExecKind) {
+	if !r.eng.HasRiskMonitors() {
+		return
+	}
+	rules := r.cfg.Rules
+	r.queue = append(r.queue, r.eng.ObserveRisk(risk.Observation{Time: ev.Time, Kind: risk.KindFill, Symbol: rules.Symbol, Fill: exchange.Fill{
+		Symbol: rules.Symbol, Side: ev.Side, PositionSide: ev.PositionSide, Price: rules.TicksToPrice(ev.Price), Quantity: rules.StepsToQty(ev.Qty),
+		Fee: rules.MoneyToDecimal(ev.Fee), Maker: ev.Maker, RealizedPnL: rules.MoneyToDecimal(ev.RealizedPnL), Kind: kind, Time: ev.Time,
+	}})...)
 }
 
 func (r *run) apply(now time.Time, ev grid.OrderEvent) error {
