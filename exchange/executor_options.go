@@ -24,6 +24,8 @@ func (f executorOptionFunc) apply(c *executorConfig) { f(c) }
 type executorConfig struct {
 	limits     []RateLimit // nil: the adapter's, or the default
 	limitsSet  bool
+	windows    []LimitWindow
+	windowsSet bool
 	timeout    time.Duration
 	retry      RetryPolicy
 	queryShare int
@@ -131,6 +133,14 @@ func WithRateLimits(limits ...RateLimit) ExecutorOption {
 	return executorOptionFunc(func(c *executorConfig) { c.limits, c.limitsSet = cp, true })
 }
 
+// WithLimits replaces the windows the executor enforces (the adapter's
+// declaration, [WithRateLimits], or [DefaultRateLimits]) with windows, in
+// the full form of [LimitWindow]. At least one window is required.
+func WithLimits(windows ...LimitWindow) ExecutorOption {
+	cp := cloneWindows(windows)
+	return executorOptionFunc(func(c *executorConfig) { c.windows, c.windowsSet = cp, true })
+}
+
 // WithRequestTimeout sets the deadline of each request sent to the venue
 // (default [DefaultRequestTimeout]). A place or cancel that runs out of it
 // has an unknown outcome. It must be positive.
@@ -144,10 +154,11 @@ func WithRetryPolicy(p RetryPolicy) ExecutorOption {
 	return executorOptionFunc(func(c *executorConfig) { c.retry = p })
 }
 
-// WithQueryShare sets the percentage, 1 to 100, of each request-weight
-// window that queries (everything but place and cancel) may use (default
-// [DefaultQueryShare]); the rest is kept for orders, so that
-// reconciliation never starves order placement. 100 lets queries use it all.
+// WithQueryShare sets the percentage, 1 to 100, of each window that both
+// orders and reads count in (a request-weight window) that reads —
+// everything but place and cancel — may use (default [DefaultQueryShare]);
+// the rest is kept for orders, so that reconciliation never starves order
+// placement. 100 lets reads use it all.
 func WithQueryShare(percent int) ExecutorOption {
 	return executorOptionFunc(func(c *executorConfig) { c.queryShare = percent })
 }
@@ -184,6 +195,14 @@ func (c *executorConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("WithRateLimits: no window given"))
 		}
 		if err := validateRateLimits("WithRateLimits: limits", c.limits); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.windowsSet {
+		if len(c.windows) == 0 {
+			errs = append(errs, fmt.Errorf("WithLimits: no window given"))
+		}
+		if err := validateLimitWindows("WithLimits: windows", c.windows); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,0 +1,267 @@
+package exchange
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// limWindow is one compiled window: its token bucket, the bucket of its
+// read share (for a window orders and reads both count in), the cost of
+// each operation, and the venue's last reported usage.
+type limWindow struct {
+	def   LimitWindow
+	cost  [numOps]OpCost
+	named map[string]OpCost // costs of named operations (Do)
+	other func(string) int  // legacy request windows: the weight of an unlisted named op
+	// bucket enforces the window; read, when not nil, the share of it that
+	// reads (every request but place and cancel) may use.
+	bucket *rate.Limiter
+	read   *rate.Limiter
+	// The venue's own count ([Usage]): until resetAt, the window holds
+	// used units — the venue's figure raised by every request admitted
+	// since — and admits no more than Max in all.
+	used    int
+	resetAt time.Time
+}
+
+// demand is what one request takes: units[i] from window i; read requests
+// also take them from the windows' read shares.
+type demand struct {
+	units []int
+	read  bool
+}
+
+// limiterSet is every window of one executor: a request is admitted when all
+// the windows it counts in admit it at the same instant, and it takes its
+// units from all of them at that instant, so each bucket sees the request
+// when the venue does. Time is always an argument; the set reads no clock.
+// Safe for concurrent use.
+type limiterSet struct {
+	mu          sync.Mutex
+	wins        []*limWindow
+	byName      map[string]*limWindow
+	pausedUntil time.Time // no request is admitted before this (venue rate-limit refusal)
+	last        time.Time // latest time seen: buckets are only ever advanced
+	unknown     uint64    // usage reports naming no window
+}
+
+// limiterParams are what the buckets need beyond the windows.
+type limiterParams struct {
+	maxOrders  [numOps]int // orders one request of op carries at most
+	queryShare int         // percent of each shared window that reads may use
+}
+
+// unitsOf returns what one request of op (or the named op) carrying orders
+// takes from w.
+func (w *limWindow) unitsOf(op execOp, named string, orders int) int {
+	if op == opNamed {
+		if c, ok := w.named[named]; ok {
+			return c.Units + c.PerOrder*orders
+		}
+		if w.other != nil {
+			return w.other(named)
+		}
+		return 0
+	}
+	c := w.cost[op]
+	return c.Units + c.PerOrder*orders
+}
+
+// newLimiterSet builds the buckets of windows, which must be valid.
+func newLimiterSet(windows []LimitWindow, other []func(string) int, p limiterParams) *limiterSet {
+	s := &limiterSet{byName: make(map[string]*limWindow, len(windows))}
+	for i, def := range windows {
+		w := &limWindow{def: def, named: map[string]OpCost{}}
+		if other != nil {
+			w.other = other[i]
+		}
+		for _, c := range def.Costs {
+			if op, ok := opByName(c.Op); ok {
+				w.cost[op] = c
+			} else {
+				w.named[c.Op] = c
+			}
+		}
+		maxUnit, maxRead, orders, reads := 1, 0, false, false
+		for op := range numOps {
+			u := w.unitsOf(op, "", p.maxOrders[op])
+			maxUnit = max(maxUnit, u)
+			if u > 0 && op.mutating() {
+				orders = true
+			}
+			if u > 0 && !op.mutating() {
+				reads = true
+				maxRead = max(maxRead, u)
+			}
+		}
+		for _, c := range w.named {
+			u := c.Units + c.PerOrder
+			maxUnit = max(maxUnit, u)
+			if u > 0 {
+				reads = true
+				maxRead = max(maxRead, u)
+			}
+		}
+		if w.other != nil {
+			reads = true
+		}
+		r, b := bucketFor(def.Max, def.Interval, maxUnit)
+		w.bucket = rate.NewLimiter(r, b)
+		if orders && reads && p.queryShare < 100 {
+			share := max(def.Max*p.queryShare/100, maxRead, 1)
+			r, b := bucketFor(share, def.Interval, max(maxRead, 1))
+			w.read = rate.NewLimiter(r, b)
+		}
+		s.wins = append(s.wins, w)
+		s.byName[def.Name] = w
+	}
+	return s
+}
+
+// demandFor returns what a request of op carrying orders takes.
+func (s *limiterSet) demandFor(op execOp, named string, orders int) demand {
+	d := demand{units: make([]int, len(s.wins)), read: !op.mutating()}
+	for i, w := range s.wins {
+		d.units[i] = w.unitsOf(op, named, orders)
+	}
+	return d
+}
+
+// earliestAdmit returns the first time at or after t at which l holds n units.
+func earliestAdmit(l *rate.Limiter, t time.Time, n int) time.Time {
+	need := float64(n) - l.TokensAt(t)
+	if need <= 0 {
+		return t
+	}
+	ns := math.Ceil(need / float64(l.Limit()) * float64(time.Second))
+	if ns >= math.MaxInt64/2 {
+		return t.Add(math.MaxInt64 / 2)
+	}
+	return t.Add(time.Duration(ns))
+}
+
+// take admits a request at now if every window it counts in allows it, and
+// then takes its units. Otherwise it takes nothing and returns the earliest
+// time worth trying again. at is the time of admission: now, or the latest
+// time the set has seen if the clock stepped back.
+func (s *limiterSet) take(now time.Time, d demand) (at time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := now
+	if t.Before(s.last) {
+		t = s.last
+	}
+	s.last = t
+	wake := s.earliestLocked(t, d)
+	if wake.After(t) {
+		return wake, false
+	}
+	for i, w := range s.wins {
+		n := d.units[i]
+		if n <= 0 {
+			continue
+		}
+		w.bucket.AllowN(t, n)
+		if d.read && w.read != nil {
+			w.read.AllowN(t, n)
+		}
+		if t.Before(w.resetAt) {
+			w.used += n
+		}
+	}
+	return t, true
+}
+
+// earliest returns the earliest time at or after now at which d could be
+// admitted, taking nothing.
+func (s *limiterSet) earliest(now time.Time, d demand) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := now
+	if t.Before(s.last) {
+		t = s.last
+	}
+	return s.earliestLocked(t, d)
+}
+
+func (s *limiterSet) earliestLocked(t time.Time, d demand) time.Time {
+	wake := t
+	if s.pausedUntil.After(wake) {
+		wake = s.pausedUntil
+	}
+	for i, w := range s.wins {
+		n := d.units[i]
+		if n <= 0 {
+			continue
+		}
+		if e := earliestAdmit(w.bucket, t, n); e.After(wake) {
+			wake = e
+		}
+		if d.read && w.read != nil {
+			if e := earliestAdmit(w.read, t, n); e.After(wake) {
+				wake = e
+			}
+		}
+		if t.Before(w.resetAt) && w.used+n > w.def.Max && w.resetAt.After(wake) {
+			wake = w.resetAt
+		}
+	}
+	return wake
+}
+
+// pause holds every request back until until (a venue's rate-limit refusal:
+// limits are per account and IP, so every caller must wait).
+func (s *limiterSet) pause(until time.Time) {
+	s.mu.Lock()
+	if until.After(s.pausedUntil) {
+		s.pausedUntil = until
+	}
+	s.mu.Unlock()
+}
+
+// report applies a venue's usage report received at now; it returns false
+// when the report names no window.
+func (s *limiterSet) report(now time.Time, u Usage) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.byName[u.Window]
+	if !ok {
+		s.unknown++
+		return false
+	}
+	at := u.At
+	if at.IsZero() {
+		at = now
+	}
+	reset := u.Reset
+	if reset.IsZero() {
+		// The venue's window may have started just before it counted: it
+		// lasts at most one Interval from then.
+		reset = at.Add(w.def.Interval)
+	}
+	if !reset.After(at) || !reset.After(now) {
+		return true // the window it describes is over
+	}
+	if !at.Before(w.resetAt) {
+		w.used, w.resetAt = u.Used, reset
+		return true
+	}
+	w.used = max(w.used, u.Used)
+	if reset.After(w.resetAt) {
+		w.resetAt = reset
+	}
+	return true
+}
+
+// readRate returns the sustained rate, in units per second, at which reads
+// may use window i.
+func (s *limiterSet) readRate(i int) float64 {
+	w := s.wins[i]
+	if w.read != nil {
+		return float64(w.read.Limit())
+	}
+	return float64(w.bucket.Limit())
+}
