@@ -18,26 +18,35 @@ import (
 // may exist. Resolving it is the engine's job (a query by client order ID,
 // then [Executor.ResendSafe]).
 //
-// Limits come from the adapter's [RateLimitDeclarer], else
-// [DefaultRateLimits]; [WithRateLimits] overrides both. A request passes
-// when every window of its budget admits it: places and cancels count one
-// unit per order against "order" windows, and every request counts its
-// weight against "request" windows, of which queries may use only their
-// share ([WithQueryShare]), so that reconciliation never starves orders.
-// A venue's rate-limit refusal pauses every request of the executor until
-// its RetryAfter.
+// Limits come from [WithLimits] or [WithRateLimits], else the adapter's
+// [LimitDeclarer] or [RateLimitDeclarer], else [DefaultRateLimits]. A
+// request is sent when every window it counts in admits it (see
+// [LimitWindow]); in a window that orders and reads both count in, reads may
+// use only their share ([WithQueryShare]), so that reconciliation never
+// starves orders. The venue's own counts, reported by the adapter
+// ([ReportUsage]), hold requests back before the venue would refuse them,
+// and a venue's rate-limit refusal pauses every request until its
+// RetryAfter.
 //
 // Several engines (one per symbol) on one account share one Executor,
-// because the venue's limits are per account and IP. The zero value is not
-// usable: build one with [NewExecutor]. An Executor is safe for concurrent
-// use and starts no goroutine; it holds no resource and needs no closing.
+// because the venue's limits are per account and IP; each takes a [Lane]
+// ([Executor.Lane]), and when the limits are the bottleneck the lanes are
+// served in turn. A request that cannot be sent (its lane full or closed,
+// its send deadline or validity condition passed, its context ended) fails
+// with an error matching [ErrNotSent]. The executor's own methods use a
+// lane of its own, without bound.
+//
+// The zero value is not usable: build one with [NewExecutor]. An Executor
+// is safe for concurrent use and starts no goroutine: a queued request
+// waits on its caller's goroutine. It holds no resource and needs no
+// closing; lanes are closed one by one.
 type Executor struct {
 	ex            IExchange
 	batchPlacer   BatchPlacer   // nil: orders are placed one by one
 	batchCanceler BatchCanceler // nil: orders are canceled one by one
 	placeChunk    int           // orders per batch place
 	cancelChunk   int           // orders per batch cancel
-	legacy        []RateLimit // the windows as declared in the legacy form; nil when declared as LimitWindows
+	legacy        []RateLimit   // the windows as declared in the legacy form; nil when declared as LimitWindows
 	limits        *limiterSet
 	sched         *scheduler
 	def           *Lane // the lane of the executor's own methods

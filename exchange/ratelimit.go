@@ -110,4 +110,3 @@ func bucketFor(limit int, interval time.Duration, maxUnit int) (rate.Limit, int)
 // refillSlack is the part of a token per window that a bucket gives up so
 // that rounding can never admit a unit early.
 const refillSlack = 1e-3
-
