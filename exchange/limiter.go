@@ -223,7 +223,7 @@ func (s *limiterSet) pause(until time.Time) {
 }
 
 // report applies a venue's usage report received at now; it returns false
-// when the report names no window.
+// when the report names no window or one that has ended.
 func (s *limiterSet) report(now time.Time, u Usage) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,7 +243,7 @@ func (s *limiterSet) report(now time.Time, u Usage) bool {
 		reset = at.Add(w.def.Interval)
 	}
 	if !reset.After(at) || !reset.After(now) {
-		return true // the window it describes is over
+		return false // the window it describes is over
 	}
 	if !at.Before(w.resetAt) {
 		w.used, w.resetAt = u.Used, reset

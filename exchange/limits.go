@@ -179,23 +179,18 @@ func windowsFromRateLimits(limits []RateLimit, weight func(string) int) []LimitW
 }
 
 // rateLimitsFromWindows describes windows in the legacy form, for
-// [Executor.RateLimits]: a window that only orders count, one unit each, is
+// [Executor.RateLimits]: a window none of the executor's reads count in is
 // an "order" window; every other is a "request" window.
 func rateLimitsFromWindows(ws []LimitWindow) []RateLimit {
 	out := make([]RateLimit, 0, len(ws))
 	for _, w := range ws {
 		scope := ScopeOrder
 		for _, c := range w.Costs {
-			if (c.Units > 0 || c.PerOrder > 0) && !isMutatingName(c.Op) {
+			if op, known := opByName(c.Op); known && !op.mutating() && (c.Units > 0 || c.PerOrder > 0) {
 				scope = ScopeRequest
 			}
 		}
 		out = append(out, RateLimit{Scope: scope, Interval: w.Interval, Limit: w.Max})
 	}
 	return out
-}
-
-// isMutatingName reports whether an operation name changes orders.
-func isMutatingName(op string) bool {
-	return op == OpPlace || op == OpCancel || op == OpBatchPlace || op == OpBatchCancel
 }
