@@ -22,7 +22,9 @@ func (e *Executor) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchR
 
 // PlaceBatch places orders through the lane as [Executor.PlaceBatch] does;
 // a batch counts its orders against the lane's bound, and a full lane
-// refuses it at once with [ErrLaneFull].
+// refuses it at once with [ErrLaneFull]. The lane's very first placement
+// is sent alone, ahead of the batch, so that a new grid's first order is
+// not held until the limits have room for a whole batch.
 func (l *Lane) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResult {
 	e := l.x
 	out := make([]BatchResult, len(reqs))
@@ -39,6 +41,16 @@ func (l *Lane) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResul
 		return out
 	}
 	defer l.leave()
+	if l.firstPlacement() && len(reqs) > 1 {
+		// A lane's first placement goes alone: a batch may need room for
+		// all its orders (Binance counts 5 on its 10-second window for any
+		// batch), and a new grid's first order should not wait for it
+		// behind the other grids' batches.
+		out[0].Order, out[0].Err = l.Place(ctx, reqs[0])
+		rest := l.PlaceBatch(ctx, reqs[1:])
+		copy(out[1:], rest)
+		return out
+	}
 	b := batcher[OrderRequest]{
 		e: e, l: l, op: opBatchPlace, itemOp: opPlace,
 		send:   e.batchPlacer.PlaceOrders,

@@ -155,6 +155,13 @@ func (c *barrierClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Join adds a participant: call it before starting the goroutine.
+func (c *barrierClock) Join() {
+	c.mu.Lock()
+	c.active++
+	c.mu.Unlock()
+}
+
 // Leave removes a participant that has finished.
 func (c *barrierClock) Leave() {
 	c.mu.Lock()

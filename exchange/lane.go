@@ -38,7 +38,8 @@ type laneConfig struct {
 
 // WithLaneQueue bounds the placement orders (a batch of n counts n) that may
 // wait in the lane at once (default [DefaultLaneQueue]); a placement that
-// would pass it is refused at once with [ErrLaneFull]. Cancels and queries
+// would pass it is refused at once with [ErrLaneFull] (a batch larger than
+// n is accepted when the lane holds no other placement). Cancels and queries
 // are never refused for room: the lane's open orders bound them. n must be
 // at least 1.
 func WithLaneQueue(n int) LaneOption {
@@ -77,6 +78,7 @@ type laneCounters struct {
 	highWater      int
 	highWaterPlace int
 	admitted       uint64
+	placed         uint64 // placement requests admitted
 	waits          uint64
 	waitTime       time.Duration
 	maxWait        time.Duration
@@ -146,7 +148,7 @@ func (l *Lane) refuseLocked(j *job, retry bool) error {
 	case l.closed, l.noPlace && j.class == classPlace:
 		l.st.dropped[dropClosed]++
 		return ErrLaneClosed
-	case j.class == classPlace && !retry && l.bound > 0 && l.placeQ+j.orders > l.bound:
+	case j.class == classPlace && !retry && l.bound > 0 && l.placeQ > 0 && l.placeQ+j.orders > l.bound:
 		l.st.full++
 		return fmt.Errorf("%w: %d placement orders waiting, bound %d", ErrLaneFull, l.placeQ, l.bound)
 	}
@@ -177,6 +179,14 @@ func (l *Lane) removeLocked(j *job) {
 			return
 		}
 	}
+}
+
+// firstPlacement reports whether no placement of the lane has been admitted.
+func (l *Lane) firstPlacement() bool {
+	s := l.x.sched
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return l.st.placed == 0
 }
 
 // enter counts a call entering the lane; it fails on a closed lane.

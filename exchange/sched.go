@@ -195,6 +195,9 @@ func (s *scheduler) admitLocked(j *job, at time.Time) {
 	l.removeLocked(j)
 	j.state, j.at = jobAdmitted, at
 	l.st.admitted++
+	if j.class == classPlace {
+		l.st.placed++
+	}
 	if wait := at.Sub(j.enq); wait > 0 {
 		l.st.waits++
 		l.st.waitTime += wait

@@ -80,7 +80,7 @@ func TestUsageReportRules(t *testing.T) {
 	f := newScripted(clk)
 	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(weightWindow(100)))
 	e.ReportUsage(
-		Usage{Window: "nope", Used: 100},                                                // unknown window: ignored
+		Usage{Window: "nope", Used: 100}, // unknown window: ignored
 		Usage{Window: "REQUEST_WEIGHT_1M", Used: 100, Reset: execEpoch.Add(-time.Second)}, // over: ignored
 	)
 	assert.Equal(t, uint64(0), e.Stats().UsageReports)
