@@ -1,6 +1,8 @@
 package binance
 
 import (
+	"fmt"
+	"sort"
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -72,6 +74,71 @@ func (c *Client) OrderCost(op string) (per10s, per1m int) {
 		return 5, 1
 	}
 	return 0, 0
+}
+
+// Names of Binance's windows in [Client.LimitWindows]: the rateLimitType
+// and the interval as its usage headers spell it (X-MBX-USED-WEIGHT-1M,
+// X-MBX-ORDER-COUNT-10S, X-MBX-ORDER-COUNT-1M). The adapter reports the
+// headers' counts under these names with [exchange.ReportUsage].
+const (
+	WindowOrders10s     = "ORDERS_10S"
+	WindowOrders1m      = "ORDERS_1M"
+	WindowRequestWeight = "REQUEST_WEIGHT_1M"
+)
+
+var _ exchange.LimitDeclarer = (*Client)(nil)
+
+// LimitWindows returns the venue's windows in the executor's full form:
+// each ORDERS window per account, counting one per order placed or amended
+// and, for a batch, 5 on the 10-second window and 1 on the others (sheet
+// §3.4: per request); the REQUEST_WEIGHT window per IP, counting each
+// operation's weight ([Client.Weight]; "place" 0). Cancels count on no
+// ORDERS window. The limits are the sheet's defaults until exchangeInfo
+// has been loaded, then the ones it reported, as [Client.RateLimits].
+// Windows are named "<rateLimitType>_<interval>" (ORDERS_10S, ORDERS_1M,
+// REQUEST_WEIGHT_1M).
+func (c *Client) LimitWindows() []exchange.LimitWindow {
+	ops := make([]string, 0, len(weights))
+	for op := range weights {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	var out []exchange.LimitWindow
+	for _, l := range c.RateLimits() {
+		switch l.Scope {
+		case "order":
+			batch := 1
+			if l.Interval <= 10*time.Second {
+				batch, _ = c.OrderCost("batchPlace")
+			}
+			out = append(out, exchange.LimitWindow{
+				Name: "ORDERS_" + intervalSuffix(l.Interval), Per: exchange.PerAccount, Interval: l.Interval, Max: l.Limit,
+				Costs: []exchange.OpCost{
+					{Op: exchange.OpPlace, PerOrder: 1}, {Op: exchange.OpBatchPlace, Units: batch}, {Op: "amend", PerOrder: 1},
+				},
+			})
+		case "request":
+			w := exchange.LimitWindow{Name: "REQUEST_WEIGHT_" + intervalSuffix(l.Interval), Per: exchange.PerIP, Interval: l.Interval, Max: l.Limit}
+			for _, op := range ops {
+				w.Costs = append(w.Costs, exchange.OpCost{Op: op, Units: weights[op]})
+			}
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// intervalSuffix spells an interval as Binance's headers do: 10S, 1M, 1H, 1D.
+func intervalSuffix(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dD", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dH", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dM", d/time.Minute)
+	}
+	return fmt.Sprintf("%dS", d/time.Second)
 }
 
 // klineWeight is the weight of GET /fapi/v1/klines for a limit.
