@@ -77,9 +77,18 @@ func (c *Client) OrderCost(op string) (per10s, per1m int) {
 }
 
 // Names of Binance's windows in [Client.LimitWindows]: the rateLimitType
-// and the interval as its usage headers spell it (X-MBX-USED-WEIGHT-1M,
-// X-MBX-ORDER-COUNT-10S, X-MBX-ORDER-COUNT-1M). The adapter reports the
-// headers' counts under these names with [exchange.ReportUsage].
+// and the interval as its usage headers spell it. After every response
+// (errors and 429s included) the adapter reports the headers' counts under
+// these names, with the context the executor passed to the call:
+//
+//	exchange.ReportUsage(ctx, exchange.Usage{Window: WindowRequestWeight, Used: <X-MBX-USED-WEIGHT-1M>, Reset: <end of the minute>})
+//	exchange.ReportUsage(ctx, exchange.Usage{Window: WindowOrders10s, Used: <X-MBX-ORDER-COUNT-10S>, Reset: <end of the 10 s>})
+//	exchange.ReportUsage(ctx, exchange.Usage{Window: WindowOrders1m, Used: <X-MBX-ORDER-COUNT-1M>, Reset: <end of the minute>})
+//
+// each only when its header is present (order counts come on order
+// responses only). Binance's windows are aligned to its clock: the end of
+// the current window is the server time truncated to the interval plus the
+// interval, moved back to local time by the clock offset.
 const (
 	WindowOrders10s     = "ORDERS_10S"
 	WindowOrders1m      = "ORDERS_1M"

@@ -1,0 +1,135 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// checkWindowsProperty runs one seeded random schedule of mixed operations
+// against random windows in the general form, with random usage reports,
+// and fails on any window holding more than its Max over any span of its
+// Interval.
+func checkWindowsProperty(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	ops := []execOp{opPlace, opBatchPlace, opCancel, opQuery, opOpenOrders}
+	var windows []LimitWindow
+	for i := range 1 + rng.IntN(4) {
+		w := LimitWindow{Name: fmt.Sprintf("w%d", i), Per: PerAccount,
+			Interval: time.Duration(1+rng.IntN(60)) * 100 * time.Millisecond, Max: 10 + rng.IntN(60)}
+		for _, op := range ops {
+			if rng.IntN(2) == 0 {
+				w.Costs = append(w.Costs, OpCost{Op: op.name(), Units: rng.IntN(4), PerOrder: rng.IntN(3)})
+			}
+		}
+		windows = append(windows, w)
+	}
+	var p limiterParams
+	p.queryShare = 1 + rng.IntN(100)
+	p.maxOrders[opPlace], p.maxOrders[opCancel], p.maxOrders[opBatchPlace] = 1, 1, 3
+	s := newLimiterSet(windows, nil, p)
+	clock := execEpoch
+	var calls []fakeCall
+	for range 300 {
+		if rng.IntN(3) > 0 {
+			clock = clock.Add(time.Duration(rng.Int64N(int64(300 * time.Millisecond))))
+		}
+		if rng.IntN(10) == 0 {
+			w := windows[rng.IntN(len(windows))]
+			s.report(clock, Usage{Window: w.Name, Used: rng.IntN(w.Max + 5), Reset: clock.Add(time.Duration(rng.Int64N(int64(w.Interval))))})
+		}
+		op := ops[rng.IntN(len(ops))]
+		orders := 0
+		switch op {
+		case opPlace, opCancel:
+			orders = 1
+		case opBatchPlace:
+			orders = 2 + rng.IntN(2)
+		}
+		d := s.demandFor(op, "", orders)
+		now := clock
+		for {
+			at, ok := s.take(now, d)
+			if ok {
+				calls = append(calls, fakeCall{op: op.name(), at: at, cids: make([]string, orders)})
+				clock = at
+				break
+			}
+			require.True(t, at.After(now), "seed %d: no progress", seed)
+			now = at
+		}
+	}
+	for _, w := range windows {
+		lw := []RateLimit{{Scope: w.Name, Interval: w.Interval, Limit: w.Max}}
+		bad := windowViolations(calls, lw, func(c fakeCall, _ string) int {
+			cost, _ := w.cost(c.op)
+			return cost.Units + cost.PerOrder*len(c.cids)
+		})
+		require.Empty(t, bad, "seed %d: %+v", seed, w)
+	}
+}
+
+// TestLimitWindowsNeverExceededProperty: whatever the windows, their costs
+// and the venue's reports, every request is admitted in the end and no
+// window ever holds more than its Max.
+func TestLimitWindowsNeverExceededProperty(t *testing.T) {
+	for seed := range uint64(200) {
+		checkWindowsProperty(t, seed)
+	}
+}
+
+// On the wall clock (waits built on Sleep, ended by canceling it), lanes
+// share a tight window, every request gets through, a canceled one leaves
+// the queue, and nothing is left running.
+func TestLanesOnTheWallClock(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	f := newScripted(executorWallClock{})
+	e := mustExecutor(t, f, WithLimits(LimitWindow{Name: "orders", Per: PerAccount, Interval: 100 * time.Millisecond, Max: 4,
+		Costs: []OpCost{{Op: OpPlace, PerOrder: 1}, {Op: OpQuery, Units: 1}}}))
+	var wg sync.WaitGroup
+	for i := range 4 {
+		l, err := e.Lane(fmt.Sprintf("L%d", i))
+		require.NoError(t, err)
+		for g := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range 2 {
+					_, err := l.Place(context.Background(), execOrder(fmt.Sprintf("%d-%d-%d", i, g, k)))
+					assert.NoError(t, err)
+				}
+				_, err := l.Query(context.Background(), "BTCUSDT", "q")
+				assert.NoError(t, err)
+			}()
+		}
+	}
+	wg.Wait()
+	assert.Len(t, f.Calls(), 36)
+
+	// A request queued for an hour leaves the queue when its context ends.
+	e2 := mustExecutor(t, f, WithRateLimits(RateLimit{Scope: ScopeOrder, Interval: time.Hour, Limit: 1}))
+	_, err := e2.Place(context.Background(), execOrder("first"))
+	require.NoError(t, err)
+	l, err := e2.Lane("gone")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Place(ctx, execOrder("late"))
+		done <- err
+	}()
+	waitQueued(t, l, 1)
+	cancel()
+	err = <-done
+	assert.ErrorIs(t, err, ErrNotSent)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 0, l.Stats().Queued)
+	assert.Len(t, f.Calls(), 37)
+}
