@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -76,7 +77,10 @@ func (l *Lane) Rules(ctx context.Context, symbol string) (Rules, error) {
 // not place or cancel orders: their outcome is never treated as unknown.
 func (l *Lane) Do(ctx context.Context, op string, fn func(context.Context) error) error {
 	cs := l.spec(callSpec{op: opNamed, named: op})
-	if o, ok := opByName(op); ok && !o.mutating() {
+	if o, ok := opByName(op); ok {
+		if o.mutating() {
+			return l.x.fail(fmt.Errorf("exchange: Do(%q): orders are placed and canceled with Place, Cancel, PlaceBatch and CancelBatch: %w", op, ErrUnsupported))
+		}
 		cs.op, cs.named = o, ""
 	}
 	_, err := runCall(ctx, l, cs, func(c context.Context) (struct{}, error) { return struct{}{}, fn(c) })

@@ -82,10 +82,11 @@ func TestLanesTakeTurns(t *testing.T) {
 	}
 }
 
-// Within a lane, a cancel queued after a placement goes first.
+// Within a lane, a cancel and a query (resolving an unknown outcome) queued
+// after placements go first.
 func TestLaneCancelsBeforePlacements(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(3)
+	clk := newBarrierClock(4)
 	f := newScripted(clk)
 	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()))
 	_, err := e.Place(context.Background(), execOrder("warm"))
@@ -115,12 +116,20 @@ func TestLaneCancelsBeforePlacements(t *testing.T) {
 		_, err := l.Cancel(context.Background(), CancelRequest{Symbol: "BTCUSDT", ClientOrderID: "c1"})
 		assert.NoError(t, err)
 	}()
+	waitQueued(t, l, 3)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer clk.Leave()
+		_, err := l.Query(context.Background(), "BTCUSDT", "u1")
+		assert.NoError(t, err)
+	}()
 	wg.Wait()
 	var got []string
 	for _, c := range f.Calls()[1:] {
 		got = append(got, c.op+" "+c.cids[0])
 	}
-	assert.Equal(t, []string{"cancel c1", "place p1", "place p2"}, got)
+	assert.Equal(t, []string{"cancel c1", "query u1", "place p1", "place p2"}, got)
 }
 
 // A full lane refuses a placement at once; closing it fails its queued
@@ -328,4 +337,35 @@ func TestLaneAbandonedRequestLeavesTheQueue(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, []string{"place@0s", "place@500.250126ms"}, f.opsAndTimes())
 	assert.Equal(t, uint64(1), l.Stats().Abandoned)
+}
+
+// Reads wait in a round of their own: a lane whose reads are held back by
+// their window still places orders, and the other way round.
+func TestLaneReadsDoNotBlockPlacements(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clk := newBarrierClock(2) // the test goroutine holds the clock
+	f := newScripted(clk)
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(
+		LimitWindow{Name: "orders", Per: PerAccount, Interval: time.Second, Max: 10, Costs: []OpCost{{Op: OpPlace, PerOrder: 1}}},
+		LimitWindow{Name: "reads", Per: PerAccount, Interval: time.Hour, Max: 1, Costs: []OpCost{{Op: OpOpenOrders, Units: 1}}},
+	))
+	l, err := e.Lane("grid")
+	require.NoError(t, err)
+	_, err = l.OpenOrders(context.Background(), "BTCUSDT")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer clk.Leave()
+		_, err := l.OpenOrders(context.Background(), "BTCUSDT") // an hour away
+		assert.ErrorIs(t, err, ErrLaneClosed)
+	}()
+	waitQueued(t, l, 1)
+	_, err = l.Place(context.Background(), execOrder("p1"))
+	require.NoError(t, err, "the placement does not wait behind the read")
+	require.NoError(t, l.Close())
+	clk.Leave()
+	wg.Wait()
+	assert.Equal(t, []string{"openOrders@0s", "place@0s"}, f.opsAndTimes())
 }

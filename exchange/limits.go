@@ -18,6 +18,10 @@ const (
 	// REQUEST_WEIGHT, public endpoints): other programs on the same IP use
 	// the same budget, which the venue's usage reports reveal
 	// ([ReportUsage]).
+	//
+	// An executor enforces every window for its own requests alone, per
+	// account or per IP alike: what other executors or programs take from
+	// a shared budget reaches it through the venue's usage reports.
 	PerIP
 )
 

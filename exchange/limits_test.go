@@ -99,6 +99,9 @@ func TestDoChargesANamedOperation(t *testing.T) {
 	assert.Equal(t, time.Duration(0), at[0])
 	assert.InDelta(t, float64(time.Minute*10/11), float64(at[1]), float64(time.Second))
 	assert.Equal(t, uint64(3), e.Stats().Requests["listenKey"])
+	// Orders do not go through Do.
+	err := e.Do(context.Background(), OpPlace, func(context.Context) error { return nil })
+	assert.ErrorIs(t, err, ErrUnsupported)
 	// An unlisted name costs nothing.
 	require.NoError(t, e.Do(context.Background(), "time", func(context.Context) error { return nil }))
 	assert.Equal(t, at[2], clk.Now().Sub(execEpoch))
