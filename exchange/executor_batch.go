@@ -24,7 +24,8 @@ func (e *Executor) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchR
 // a batch counts its orders against the lane's bound, and a full lane
 // refuses it at once with [ErrLaneFull]. The lane's very first placement
 // is sent alone, ahead of the batch, so that a new grid's first order is
-// not held until the limits have room for a whole batch.
+// not held until the limits have room for a whole batch (the executor's
+// own methods batch from the start).
 func (l *Lane) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResult {
 	e := l.x
 	out := make([]BatchResult, len(reqs))
@@ -41,11 +42,12 @@ func (l *Lane) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResul
 		return out
 	}
 	defer l.leave()
-	if l.firstPlacement() && len(reqs) > 1 {
+	if l != e.def && len(reqs) > 1 && l.firstPlacement() {
 		// A lane's first placement goes alone: a batch may need room for
 		// all its orders (Binance counts 5 on its 10-second window for any
 		// batch), and a new grid's first order should not wait for it
-		// behind the other grids' batches.
+		// behind the other grids' batches. The executor's own lane, with
+		// no other lane to share with, batches from the start.
 		out[0].Order, out[0].Err = l.Place(ctx, reqs[0])
 		rest := l.PlaceBatch(ctx, reqs[1:])
 		copy(out[1:], rest)

@@ -70,6 +70,8 @@ type Lane struct {
 	closed  bool
 	noPlace bool // drained: placements refused
 	idle    []ExecutorWaiter
+	served  [2]uint64 // orders and requests admitted, per round (orders, reads), for the fair order
+	seen    [2]bool   // served at least once, per round
 	st      laneCounters
 }
 
@@ -156,6 +158,13 @@ func (l *Lane) refuseLocked(j *job, retry bool) error {
 }
 
 func (l *Lane) pushLocked(j *job) {
+	f := 0
+	if j.class == classRead {
+		f = 1
+	}
+	if l.head(f) == nil {
+		l.x.sched.levelLocked(l, f)
+	}
 	l.q[j.class] = append(l.q[j.class], j)
 	l.queued++
 	if j.class == classPlace {

@@ -14,7 +14,8 @@ import (
 )
 
 // tightOrders is one order window of 2 per second: a burst of 1, then one
-// order every ~500 ms.
+// order every ~500 ms. Queries count in it too; with WithQueryShare(100)
+// they share it with orders.
 func tightOrders() LimitWindow {
 	return LimitWindow{Name: "orders", Per: PerAccount, Interval: time.Second, Max: 2, Costs: []OpCost{
 		{Op: OpPlace, PerOrder: 1}, {Op: OpBatchPlace, PerOrder: 1}, {Op: OpCancel, PerOrder: 1}, {Op: OpQuery, Units: 1},
@@ -41,7 +42,7 @@ func TestLanesTakeTurns(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clk := newBarrierClock(8)
 	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()))
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
 	_, err := e.Place(context.Background(), execOrder("warm")) // spends the burst
 	require.NoError(t, err)
 	a, err := e.Lane("A")
@@ -88,7 +89,7 @@ func TestLaneCancelsBeforePlacements(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clk := newBarrierClock(4)
 	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()))
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
 	_, err := e.Place(context.Background(), execOrder("warm"))
 	require.NoError(t, err)
 	l, err := e.Lane("grid")
@@ -138,7 +139,7 @@ func TestLaneFullAndClose(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clk := newBarrierClock(3)
 	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()))
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
 	_, err := e.Place(context.Background(), execOrder("warm"))
 	require.NoError(t, err)
 	full, err := e.Lane("full", WithLaneQueue(2))
@@ -183,13 +184,13 @@ func TestLaneFullAndClose(t *testing.T) {
 	assert.Equal(t, uint64(2+1), full.Stats().Closed)
 
 	// The other lane still runs (and waits for the limiter as before).
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer clk.Leave()
 		_, err := other.Place(context.Background(), execOrder("o1"))
 		assert.NoError(t, err)
 	}()
-	wg.Add(1)
 	wg.Wait()
 	assert.Equal(t, []string{"place@0s", "place@500.250126ms"}, f.opsAndTimes())
 	for _, ls := range e.LaneStats() {
@@ -204,7 +205,7 @@ func TestLaneDrain(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clk := newBarrierClock(2)
 	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()))
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
 	_, err := e.Place(context.Background(), execOrder("warm"))
 	require.NoError(t, err)
 	l, err := e.Lane("grid")
@@ -244,7 +245,7 @@ func TestWithValidUntil(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clk := newBarrierClock(2) // the test goroutine holds the clock until the price moved
 	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()))
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
 	l, err := e.Lane("grid")
 	require.NoError(t, err)
 
@@ -276,7 +277,7 @@ func TestWithValidUntil(t *testing.T) {
 	// Its units were not spent: the next order goes at the first token.
 	clk2 := newBarrierClock(1)
 	f2 := newScripted(clk2)
-	e2 := mustExecutor(t, f2, WithExecutorClock(clk2), WithLimits(tightOrders()))
+	e2 := mustExecutor(t, f2, WithExecutorClock(clk2), WithLimits(tightOrders()), WithQueryShare(100))
 	_, err = e2.Place(context.Background(), execOrder("a"))
 	require.NoError(t, err)
 	_, err = e2.Place(WithValidUntil(context.Background(), func() bool { return clk2.Now().Equal(execEpoch) }), execOrder("b"))
@@ -308,7 +309,7 @@ func TestLaneAbandonedRequestLeavesTheQueue(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clk := newBarrierClock(3) // the test goroutine holds the clock until it has canceled
 	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()))
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
 	_, err := e.Place(context.Background(), execOrder("warm"))
 	require.NoError(t, err)
 	l, err := e.Lane("grid")
@@ -368,4 +369,57 @@ func TestLaneReadsDoNotBlockPlacements(t *testing.T) {
 	clk.Leave()
 	wg.Wait()
 	assert.Equal(t, []string{"openOrders@0s", "place@0s"}, f.opsAndTimes())
+}
+
+// A batch that needs more room than single orders may be passed over by
+// them, but only for one round: then it holds the window until it fits,
+// instead of starving behind a stream of singles.
+func TestLaneBatchIsNotStarvedBySingles(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clk := newBarrierClock(4)
+	f := newScripted(clk)
+	ex := batchingExchange{f, &fakeBatch{f: f, max: 5}}
+	e := mustExecutor(t, ex, WithExecutorClock(clk), WithLimits(LimitWindow{Name: "orders", Per: PerAccount, Interval: time.Second, Max: 10,
+		Costs: []OpCost{{Op: OpPlace, PerOrder: 1}, {Op: OpBatchPlace, PerOrder: 1}}}))
+	b, err := e.Lane("B")
+	require.NoError(t, err)
+	_, err = b.Place(context.Background(), execOrder("b-first"))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		l, err := e.Lane(fmt.Sprintf("S%d", i))
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer clk.Leave()
+			for k := range 10 {
+				_, err := l.Place(context.Background(), execOrder(fmt.Sprintf("s%d-%d", i, k)))
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer clk.Leave()
+		reqs := make([]OrderRequest, 5)
+		for i := range reqs {
+			reqs[i] = execOrder(fmt.Sprintf("b%d", i))
+		}
+		for _, r := range b.PlaceBatch(context.Background(), reqs) {
+			assert.NoError(t, r.Err)
+		}
+	}()
+	wg.Wait()
+	calls := f.Calls()
+	require.Len(t, calls, 32)
+	at := -1
+	for i, c := range calls {
+		if c.op == OpBatchPlace {
+			at = i
+		}
+	}
+	assert.Less(t, at, 12, "the batch went out after %d of 31 singles", at)
+	assert.Empty(t, windowViolations(calls, []RateLimit{{Interval: time.Second, Limit: 10}}, func(c fakeCall, _ string) int { return len(c.cids) }))
 }

@@ -411,6 +411,9 @@ func runLaneSim(t testing.TB, cfg simConfig) simResult {
 			continue
 		}
 		res.maxFirstOrder = max(res.maxFirstOrder, at.Sub(execEpoch))
+		if debugSim && at.Sub(execEpoch) > 10*time.Second {
+			t.Logf("lane %s first at %s", g.sym, at.Sub(execEpoch))
+		}
 		st := g.lane.Stats()
 		res.highWater = max(res.highWater, st.HighWater)
 		res.highWaterOrders = max(res.highWaterOrders, st.HighWaterOrders)
@@ -433,6 +436,8 @@ func runLaneSim(t testing.TB, cfg simConfig) simResult {
 	}
 	return res
 }
+
+var debugSim = false
 
 // simSeq is the sequence number of a sim client order ID.
 func simSeq(cid string) int {

@@ -16,10 +16,13 @@ type limWindow struct {
 	cost  [numOps]OpCost
 	named map[string]OpCost // costs of named operations (Do)
 	other func(string) int  // legacy request windows: the weight of an unlisted named op
-	// bucket enforces the window; read, when not nil, the share of it that
-	// reads (every request but place and cancel) may use.
+	// bucket enforces the window. In a window that orders and reads both
+	// count in, read and write (when not nil) split it: reads (every
+	// request but place and cancel) may use their share and orders the
+	// rest, so that neither can starve the other.
 	bucket *rate.Limiter
 	read   *rate.Limiter
+	write  *rate.Limiter
 	// The venue's own count ([Usage]): until resetAt, the window holds
 	// used units — the venue's figure raised by every request admitted
 	// since — and admits no more than Max in all.
@@ -97,16 +100,13 @@ func newLimiterSet(windows []LimitWindow, other []func(string) int, p limiterPar
 				maxRead = max(maxRead, u)
 			}
 		}
+		// Named operations (Do) are reads, but do not make a window one
+		// that reads share: a venue may list order operations the executor
+		// does not send itself (Binance's and Gate's "amend").
 		for _, c := range w.named {
 			u := c.Units + c.PerOrder
 			maxUnit = max(maxUnit, u)
-			if u > 0 {
-				reads = true
-				maxRead = max(maxRead, u)
-			}
-		}
-		if w.other != nil {
-			reads = true
+			maxRead = max(maxRead, u)
 		}
 		r, b := bucketFor(def.Max, def.Interval, maxUnit)
 		w.bucket = rate.NewLimiter(r, b)
@@ -114,11 +114,28 @@ func newLimiterSet(windows []LimitWindow, other []func(string) int, p limiterPar
 			share := max(def.Max*p.queryShare/100, maxRead, 1)
 			r, b := bucketFor(share, def.Interval, max(maxRead, 1))
 			w.read = rate.NewLimiter(r, b)
+			maxWrite := 1
+			for op := range numOps {
+				if op.mutating() {
+					maxWrite = max(maxWrite, w.unitsOf(op, "", p.maxOrders[op]))
+				}
+			}
+			rest := max(def.Max-def.Max*p.queryShare/100, maxWrite)
+			r, b = bucketFor(rest, def.Interval, maxWrite)
+			w.write = rate.NewLimiter(r, b)
 		}
 		s.wins = append(s.wins, w)
 		s.byName[def.Name] = w
 	}
 	return s
+}
+
+// share returns the part of w that d's kind of request uses, or nil.
+func (w *limWindow) share(d demand) *rate.Limiter {
+	if d.read {
+		return w.read
+	}
+	return w.write
 }
 
 // demandFor returns what a request of op carrying orders takes.
@@ -165,8 +182,8 @@ func (s *limiterSet) take(now time.Time, d demand) (at time.Time, ok bool) {
 			continue
 		}
 		w.bucket.AllowN(t, n)
-		if d.read && w.read != nil {
-			w.read.AllowN(t, n)
+		if share := w.share(d); share != nil {
+			share.AllowN(t, n)
 		}
 		if t.Before(w.resetAt) {
 			w.used += n
@@ -200,8 +217,8 @@ func (s *limiterSet) earliestLocked(t time.Time, d demand) time.Time {
 		if e := earliestAdmit(w.bucket, t, n); e.After(wake) {
 			wake = e
 		}
-		if d.read && w.read != nil {
-			if e := earliestAdmit(w.read, t, n); e.After(wake) {
+		if share := w.share(d); share != nil {
+			if e := earliestAdmit(share, t, n); e.After(wake) {
 				wake = e
 			}
 		}
@@ -264,4 +281,26 @@ func (s *limiterSet) readRate(i int) float64 {
 		return float64(w.read.Limit())
 	}
 	return float64(w.bucket.Limit())
+}
+
+// short marks in out (one entry per window) the windows that cannot admit d
+// at now: those a request waiting for room holds.
+func (s *limiterSet) short(now time.Time, d demand, out []bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := now
+	if t.Before(s.last) {
+		t = s.last
+	}
+	for i, w := range s.wins {
+		n := d.units[i]
+		if n <= 0 {
+			continue
+		}
+		if earliestAdmit(w.bucket, t, n).After(t) ||
+			(w.share(d) != nil && earliestAdmit(w.share(d), t, n).After(t)) ||
+			(t.Before(w.resetAt) && w.used+n > w.def.Max) {
+			out[i] = true
+		}
+	}
 }

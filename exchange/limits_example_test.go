@@ -2,6 +2,7 @@ package exchange_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -148,4 +149,40 @@ func ExampleLimitWindow_gate() {
 
 func (paperVenue) CancelOrder(_ context.Context, req exchange.CancelRequest) (exchange.Order, error) {
 	return exchange.Order{Symbol: req.Symbol, ClientOrderID: req.ClientOrderID, Status: exchange.StatusCanceled}, nil
+}
+
+// Two grids share one executor, each through its lane; a stopping grid
+// drains its lane (no more placements), cancels what it has live, and
+// closes the lane, while the other keeps trading.
+func ExampleExecutor_Lane() {
+	x, err := exchange.NewExecutor(paperVenue{})
+	if err != nil {
+		panic(err)
+	}
+	btc, _ := x.Lane("BTCUSDT", exchange.WithLaneQueue(16))
+	eth, _ := x.Lane("ETHUSDT", exchange.WithLaneQueue(16))
+	ctx := context.Background()
+	inWindow := func() bool { return true } // the engine: the price is still in the slot's window
+	_, err = btc.Place(exchange.WithValidUntil(ctx, inWindow), exchange.OrderRequest{Symbol: "BTCUSDT", ClientOrderID: "g1-1-0"})
+	fmt.Println("btc:", err)
+
+	_ = eth.Drain(ctx)
+	_, err = eth.Place(ctx, exchange.OrderRequest{Symbol: "ETHUSDT", ClientOrderID: "g2-1-0"})
+	fmt.Println("eth after drain:", err, errors.Is(err, exchange.ErrNotSent))
+	_, err = eth.Cancel(ctx, exchange.CancelRequest{Symbol: "ETHUSDT", ClientOrderID: "g2-0-0"})
+	fmt.Println("eth cancel:", err)
+	_ = eth.Close()
+
+	_, err = btc.Place(ctx, exchange.OrderRequest{Symbol: "BTCUSDT", ClientOrderID: "g1-2-0"})
+	fmt.Println("btc still:", err)
+	for _, s := range x.LaneStats() {
+		fmt.Printf("%q admitted %d\n", s.Name, s.Admitted)
+	}
+	// Output:
+	// btc: <nil>
+	// eth after drain: exchange: place g2-1-0: lane closed: request not sent true
+	// eth cancel: <nil>
+	// btc still: <nil>
+	// "" admitted 0
+	// "BTCUSDT" admitted 2
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 )
@@ -60,20 +61,24 @@ type job struct {
 	keeperAt time.Time // not zero: this job keeps time for the queue and wakes then
 }
 
-// scheduler admits the requests of every lane through the limiter, fairly:
-// lanes take turns (round robin), one request each, among those whose next
-// request the limiter admits now — one round for orders (a lane's cancels
-// and queries before its placements) and one for reads. It starts no
-// goroutine: queued requests wait on their callers' goroutines, and one of
-// them (the keeper) sleeps until the limiter can admit the next, then
-// admits every request it can in turn and wakes them. Safe for concurrent use.
+// scheduler admits the requests of every lane through the limiter, fairly
+// (see pumpLocked) — one round for orders (a lane's cancels and queries
+// before its placements) and one for reads. It starts no goroutine: queued
+// requests wait on their callers' goroutines, and one of them (the keeper)
+// sleeps until the limiter can admit the next, then admits every request it
+// can in fair order and wakes them. Safe for concurrent use.
 type scheduler struct {
 	mu     sync.Mutex
 	lim    *limiterSet
 	clk    ExecutorClock
 	lanes  []*Lane
-	cursor [2]int // round-robin position: orders, reads
+	cursor [2]*Lane  // the lane served last, per round: orders, reads
+	level  [2]uint64 // how much the lane served last had been served before, per round
 	keeper *job
+	// Scratch of pumpLocked: the lanes in fair order, and the windows held
+	// for the first lane's request.
+	cands    []*Lane
+	reserved []bool
 }
 
 // errors of a request that was dropped before it was sent.
@@ -211,32 +216,49 @@ func (s *scheduler) admitLocked(j *job, at time.Time) {
 	}
 }
 
-// pumpLocked admits, in turn, every queued request the limiter admits at
-// now, drops those that can no longer be sent in time, and makes sure one
-// queued request keeps time for the rest.
+// pumpLocked admits every queued request the limiter admits at now, lane
+// by lane in fair order, drops those that can no longer be sent in time,
+// and makes sure one queued request keeps time for the rest.
+//
+// Fair order, in each of the two rounds (orders, reads): the lane served
+// least so far goes first — counting the orders it placed and the other
+// requests it sent — and lanes served alike take turns from the one after
+// the last served. A lane that falls idle and comes back starts level with
+// the last lane served, with no credit for its idle time; a new lane's
+// first request goes first. When
+// the first lane's next request does not fit yet (a batch waiting for room
+// on a window), it holds the windows it is short of: a smaller request of
+// another lane may go only through windows it does not need, so no request
+// waits behind a stream of smaller ones.
 func (s *scheduler) pumpLocked(now time.Time) {
 	var next *job
 	var nextAt time.Time
+	if len(s.reserved) != len(s.lim.wins) {
+		s.reserved = make([]bool, len(s.lim.wins))
+	}
 	for {
 		progressed := false
 		next, nextAt = nil, time.Time{}
 		for f := range 2 {
-			n := len(s.lanes)
-			for i := range n {
-				idx := (s.cursor[f] + i) % n
-				j := s.lanes[idx].head(f)
-				if j == nil {
-					continue
-				}
+			s.order(f)
+			clear(s.reserved)
+			for k, l := range s.cands {
+				j := l.head(f)
 				if j.valid != nil && !j.valid() {
 					s.dropLocked(j, errInvalidated, dropInvalid)
 					progressed = true
 					break
 				}
+				if s.usesReserved(j) {
+					continue // it waits for the lane that holds its windows
+				}
 				at, ok := s.lim.take(now, j.d)
 				if ok {
 					s.admitLocked(j, at)
-					s.cursor[f] = (idx + 1) % n
+					s.level[f] = l.served[f]
+					l.served[f] += uint64(max(j.orders, 1))
+					l.seen[f] = true
+					s.cursor[f] = l
 					progressed = true
 					break
 				}
@@ -250,6 +272,9 @@ func (s *scheduler) pumpLocked(now time.Time) {
 					progressed = true
 					break
 				}
+				if k == 0 {
+					s.lim.short(now, j.d, s.reserved)
+				}
 				if next == nil || at.Before(nextAt) {
 					next, nextAt = j, at
 				}
@@ -259,6 +284,8 @@ func (s *scheduler) pumpLocked(now time.Time) {
 			break
 		}
 	}
+	clear(s.cands)
+	s.cands = s.cands[:0]
 	if next == nil {
 		s.keeper = nil
 		return
@@ -266,27 +293,62 @@ func (s *scheduler) pumpLocked(now time.Time) {
 	if s.keeper != nil && s.keeper.state == jobQueued {
 		if !s.keeper.keeperAt.Equal(nextAt) {
 			s.keeper.keeperAt = nextAt
-			s.keeper.w.Wake()
+			if s.keeper.w != nil {
+				s.keeper.w.Wake()
+			}
 		}
-		return
-	}
-	if next.w == nil {
-		// next is the caller's own job, not yet waiting: it keeps time
-		// once it waits.
-		next.keeperAt = nextAt
-		s.keeper = next
 		return
 	}
 	next.keeperAt = nextAt
 	s.keeper = next
-	next.w.Wake()
+	if next.w != nil {
+		next.w.Wake()
+	}
+	// Otherwise next is the caller's own job, not yet waiting: it keeps
+	// time once it waits.
 }
 
-// addLane adds l to the rounds.
-func (s *scheduler) addLane(l *Lane) {
-	s.mu.Lock()
-	s.lanes = append(s.lanes, l)
-	s.mu.Unlock()
+// order fills s.cands with the lanes that have a request waiting in round
+// f, in fair order: least served first, then from the lane after the last
+// one served.
+func (s *scheduler) order(f int) {
+	s.cands = s.cands[:0]
+	n := len(s.lanes)
+	start := 0
+	for i, l := range s.lanes {
+		if l == s.cursor[f] {
+			start = i + 1
+		}
+	}
+	for i := range n {
+		if l := s.lanes[(start+i)%n]; l.head(f) != nil {
+			s.cands = append(s.cands, l)
+		}
+	}
+	sort.SliceStable(s.cands, func(a, b int) bool { return s.cands[a].served[f] < s.cands[b].served[f] })
+}
+
+// usesReserved reports whether j counts in a window that the first lane's
+// waiting request holds.
+func (s *scheduler) usesReserved(j *job) bool {
+	for w, u := range j.d.units {
+		if u > 0 && s.reserved[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// levelLocked brings a lane whose round f was idle up to the level of the
+// last lane served in it, so that it gets no credit for its idle time; a
+// lane never served in f goes one below it, so its first request goes
+// first.
+func (s *scheduler) levelLocked(l *Lane, f int) {
+	lv := s.level[f]
+	if !l.seen[f] && lv > 0 {
+		lv--
+	}
+	l.served[f] = max(l.served[f], lv)
 }
 
 // removeLaneLocked takes l out of the rounds.
@@ -294,17 +356,12 @@ func (s *scheduler) removeLaneLocked(l *Lane) {
 	for i, x := range s.lanes {
 		if x == l {
 			s.lanes = append(s.lanes[:i], s.lanes[i+1:]...)
-			for f := range s.cursor {
-				if s.cursor[f] > i {
-					s.cursor[f]--
-				}
-				if len(s.lanes) > 0 {
-					s.cursor[f] %= len(s.lanes)
-				} else {
-					s.cursor[f] = 0
-				}
-			}
-			return
+			break
+		}
+	}
+	for f := range s.cursor {
+		if s.cursor[f] == l {
+			s.cursor[f] = nil
 		}
 	}
 }
