@@ -21,9 +21,8 @@ import (
 // Limits come from [WithLimits] or [WithRateLimits], else the adapter's
 // [LimitDeclarer] or [RateLimitDeclarer], else [DefaultRateLimits]. A
 // request is sent when every window it counts in admits it (see
-// [LimitWindow]); in a window that orders and reads both count in, reads may
-// use only their share ([WithQueryShare]), so that reconciliation never
-// starves orders. The venue's own counts, reported by the adapter
+// [LimitWindow]); a window that orders and reads both count in is split
+// between them ([WithQueryShare]), so that neither starves the other. The venue's own counts, reported by the adapter
 // ([ReportUsage]), hold requests back before the venue would refuse them,
 // and a venue's rate-limit refusal pauses every request until its
 // RetryAfter.

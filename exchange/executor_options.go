@@ -45,8 +45,8 @@ const (
 	// too-short window would let a query's "not found" free a slot while
 	// its order is still on its way.
 	DefaultReceiveWindow = 60 * time.Second
-	// DefaultQueryShare is the percentage of each request-weight window that
-	// queries may use; the rest is kept for orders.
+	// DefaultQueryShare is the percentage of each request-weight window
+	// that reads get; orders get the rest (see [WithQueryShare]).
 	DefaultQueryShare = 50
 )
 
@@ -156,9 +156,12 @@ func WithRetryPolicy(p RetryPolicy) ExecutorOption {
 
 // WithQueryShare sets the percentage, 1 to 100, of each window that both
 // orders and reads count in (a request-weight window) that reads —
-// everything but place and cancel — may use (default [DefaultQueryShare]);
-// the rest is kept for orders, so that reconciliation never starves order
-// placement. 100 lets reads use it all.
+// everything but place, cancel and their batches — get (default
+// [DefaultQueryShare]); orders get the rest. Each side may use only its
+// part, so reconciliation never starves order placement and orders never
+// starve reconciliation ([Executor.MinReconcileInterval] budgets the
+// reads' part). 100 lets both use the whole window, first come first
+// served.
 func WithQueryShare(percent int) ExecutorOption {
 	return executorOptionFunc(func(c *executorConfig) { c.queryShare = percent })
 }
