@@ -384,16 +384,19 @@ func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.C
 	sendBy := e.sendBy(ctx)
 	valid := validFrom(ctx)
 	for attempt := 1; ; attempt++ {
-		if err := e.admit(ctx, l, cs, attempt, sendBy, valid); err != nil {
+		d, err := e.admit(ctx, l, cs, attempt, sendBy, valid)
+		if err != nil {
 			return zero, e.fail(notSent(cs, err))
 		}
 		if err := e.sendable(l, cs, sendBy, valid); err != nil {
+			e.limits.release(d)
 			return zero, e.fail(err)
 		}
 		sentAt := e.clock.Now()
-		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, e), e.timeout)
+		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, callReporter{e, d}), e.timeout)
 		v, err := fn(cctx)
 		cancel()
+		e.limits.release(d)
 		e.stats.countRequest(cs)
 		if err == nil {
 			return v, nil
@@ -414,7 +417,10 @@ func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.C
 // admit waits for the rate limiter and reports the wait. A request with a
 // send deadline (sendBy, zero for none) is refused at once when the limiter
 // would admit it only after that.
-func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int, sendBy time.Time, valid func() bool) error {
+//
+// An admitted request counts as on its way until the caller releases its
+// demand ([limiterSet.release]) once it is answered or given up.
+func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int, sendBy time.Time, valid func() bool) (demand, error) {
 	j := &job{lane: l, class: classOf(cs.op), d: e.limits.demandFor(cs.op, cs.named, cs.orders), sendBy: sendBy, valid: valid}
 	if j.class == classPlace {
 		j.orders = max(cs.orders, 1)
@@ -426,9 +432,9 @@ func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int,
 		e.observe(ExecutorEventRateLimitWait, cs, attempt, waited, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.symbol, err)
+		return demand{}, fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.symbol, err)
 	}
-	return nil
+	return j.d, nil
 }
 
 // outcomeUnknown reports whether a place or cancel that failed with err may

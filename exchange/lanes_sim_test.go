@@ -386,6 +386,11 @@ func runLaneSim(t testing.TB, cfg simConfig) simResult {
 	for _, err := range errs {
 		t.Errorf("unexpected error: %v", err)
 	}
+	for _, w := range x.limits.wins {
+		if w.inflight != 0 {
+			t.Errorf("window %s: %d units still counted on their way", w.def.Name, w.inflight)
+		}
+	}
 
 	res := simResult{reconcileInterval: interval, liveAfterStop: v.liveOrders(), minRounds: -1}
 	calls := v.Calls()

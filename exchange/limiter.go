@@ -28,6 +28,9 @@ type limWindow struct {
 	// since — and admits no more than Max in all.
 	used    int
 	resetAt time.Time
+	// inflight is the units of requests admitted and not yet answered: the
+	// venue may not have counted them in a report.
+	inflight int
 }
 
 // demand is what one request takes: units[i] from window i; read requests
@@ -188,8 +191,18 @@ func (s *limiterSet) take(now time.Time, d demand) (at time.Time, ok bool) {
 		if t.Before(w.resetAt) {
 			w.used += n
 		}
+		w.inflight += n
 	}
 	return t, true
+}
+
+// release marks a request admitted with d as answered (or never sent).
+func (s *limiterSet) release(d demand) {
+	s.mu.Lock()
+	for i, w := range s.wins {
+		w.inflight -= d.units[i]
+	}
+	s.mu.Unlock()
 }
 
 // earliest returns the earliest time at or after now at which d could be
@@ -241,13 +254,23 @@ func (s *limiterSet) pause(until time.Time) {
 
 // report applies a venue's usage report received at now; it returns false
 // when the report names no window or one that has ended.
-func (s *limiterSet) report(now time.Time, u Usage) bool {
+//
+// The venue's figure may miss requests still on their way: the units of
+// every request admitted and not yet answered, but the one reporting
+// (self, whose answer carries the report; zero for none), are added to it.
+func (s *limiterSet) report(now time.Time, u Usage, self demand) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.byName[u.Window]
 	if !ok {
 		s.unknown++
 		return false
+	}
+	used := u.Used + w.inflight
+	for i, x := range s.wins {
+		if x == w && i < len(self.units) {
+			used -= self.units[i]
+		}
 	}
 	at := u.At
 	if at.IsZero() {
@@ -263,10 +286,10 @@ func (s *limiterSet) report(now time.Time, u Usage) bool {
 		return false // the window it describes is over
 	}
 	if !at.Before(w.resetAt) {
-		w.used, w.resetAt = u.Used, reset
+		w.used, w.resetAt = used, reset
 		return true
 	}
-	w.used = max(w.used, u.Used)
+	w.used = max(w.used, used)
 	if reset.After(w.resetAt) {
 		w.resetAt = reset
 	}

@@ -43,7 +43,7 @@ func checkWindowsProperty(t *testing.T, seed uint64) {
 		}
 		if rng.IntN(10) == 0 {
 			w := windows[rng.IntN(len(windows))]
-			s.report(clock, Usage{Window: w.Name, Used: rng.IntN(w.Max + 5), Reset: clock.Add(time.Duration(rng.Int64N(int64(w.Interval))))})
+			s.report(clock, Usage{Window: w.Name, Used: rng.IntN(w.Max + 5), Reset: clock.Add(time.Duration(rng.Int64N(int64(w.Interval))))}, demand{})
 		}
 		op := ops[rng.IntN(len(ops))]
 		orders := 0
@@ -60,6 +60,7 @@ func checkWindowsProperty(t *testing.T, seed uint64) {
 			if ok {
 				calls = append(calls, fakeCall{op: op.name(), at: at, cids: make([]string, orders)})
 				clock = at
+				s.release(d)
 				break
 			}
 			require.True(t, at.After(now), "seed %d: no progress", seed)
@@ -132,4 +133,28 @@ func TestLanesOnTheWallClock(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 0, l.Stats().Queued)
 	assert.Len(t, f.Calls(), 37)
+}
+
+// A report counts the requests still on their way, which the venue's figure
+// may miss, but not the one whose answer carries it.
+func TestUsageReportCountsRequestsInFlight(t *testing.T) {
+	var p limiterParams
+	p.queryShare = 100
+	s := newLimiterSet([]LimitWindow{weightWindow(100)}, nil, p)
+	d := s.demandFor(opQuery, "", 0)
+	for range 5 {
+		_, ok := s.take(execEpoch, d)
+		require.True(t, ok)
+	}
+	reset := execEpoch.Add(time.Minute)
+	// The first answer says 96 used: the four others on their way make 100.
+	require.True(t, s.report(execEpoch, Usage{Window: "REQUEST_WEIGHT_1M", Used: 96, Reset: reset}, d))
+	s.release(d)
+	at, ok := s.take(execEpoch, d)
+	assert.False(t, ok)
+	assert.Equal(t, reset, at)
+	for range 4 {
+		s.release(d)
+	}
+	assert.Equal(t, 0, s.wins[0].inflight)
 }

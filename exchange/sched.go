@@ -153,6 +153,7 @@ func (s *scheduler) await(ctx context.Context, j *job) (time.Duration, error) {
 			s.mu.Unlock()
 			if j.state == jobAdmitted {
 				// Admitted as the context ended: it is not sent either.
+				s.lim.release(j.d)
 				return max(j.at.Sub(j.enq), 0), err
 			}
 			return s.result(j)

@@ -74,12 +74,26 @@ func WithUsageReporter(ctx context.Context, r UsageReporter) context.Context {
 // venue's figure. A later report for the same venue window raises the
 // count and never lowers it; one for a window that has ended is ignored.
 func (e *Executor) ReportUsage(us ...Usage) {
+	e.reportUsage(demand{}, us)
+}
+
+// reportUsage applies reports carried by the answer to a request of demand
+// self (zero: none).
+func (e *Executor) reportUsage(self demand, us []Usage) {
 	now := e.clock.Now()
 	for _, u := range us {
-		if e.limits.report(now, u) {
+		if e.limits.report(now, u, self) {
 			e.stats.usageReports.Add(1)
 		}
 	}
 	// A report only ever delays admissions: the queue's keeper finds out
 	// when it wakes.
 }
+
+// callReporter passes the reports of one call's answer to its executor.
+type callReporter struct {
+	e *Executor
+	d demand
+}
+
+func (r callReporter) ReportUsage(us ...Usage) { r.e.reportUsage(r.d, us) }
