@@ -384,19 +384,19 @@ func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.C
 	sendBy := e.sendBy(ctx)
 	valid := validFrom(ctx)
 	for attempt := 1; ; attempt++ {
-		d, err := e.admit(ctx, l, cs, attempt, sendBy, valid)
+		j, err := e.admit(ctx, l, cs, attempt, sendBy, valid)
 		if err != nil {
 			return zero, e.fail(notSent(cs, err))
 		}
 		if err := e.sendable(l, cs, sendBy, valid); err != nil {
-			e.limits.release(d)
+			e.limits.release(j.d)
 			return zero, e.fail(err)
 		}
 		sentAt := e.clock.Now()
-		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, callReporter{e, d}), e.timeout)
+		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, j), e.timeout)
 		v, err := fn(cctx)
 		cancel()
-		e.limits.release(d)
+		e.limits.release(j.d)
 		e.stats.countRequest(cs)
 		if err == nil {
 			return v, nil
@@ -419,9 +419,10 @@ func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.C
 // would admit it only after that.
 //
 // An admitted request counts as on its way until the caller releases its
-// demand ([limiterSet.release]) once it is answered or given up.
-func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int, sendBy time.Time, valid func() bool) (demand, error) {
-	j := &job{lane: l, class: classOf(cs.op), d: e.limits.demandFor(cs.op, cs.named, cs.orders), sendBy: sendBy, valid: valid}
+// job's demand ([limiterSet.release]) once it is answered or given up.
+func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int, sendBy time.Time, valid func() bool) (*job, error) {
+	j := &job{x: e, lane: l, class: classOf(cs.op), sendBy: sendBy, valid: valid}
+	j.d = e.limits.demandInto(j.buf[:], cs.op, cs.named, cs.orders)
 	if j.class == classPlace {
 		j.orders = max(cs.orders, 1)
 	}
@@ -432,9 +433,9 @@ func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int,
 		e.observe(ExecutorEventRateLimitWait, cs, attempt, waited, nil)
 	}
 	if err != nil {
-		return demand{}, fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.symbol, err)
+		return nil, fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.symbol, err)
 	}
-	return j.d, nil
+	return j, nil
 }
 
 // outcomeUnknown reports whether a place or cancel that failed with err may

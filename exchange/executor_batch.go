@@ -142,11 +142,11 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 	for attempt := 1; ; attempt++ {
 		sym, cid := b.ids(items[pending[0]])
 		cs := callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(pending), lane: b.l.name}
-		d, err := e.admit(ctx, b.l, cs, attempt, sendBy, valid)
+		j, err := e.admit(ctx, b.l, cs, attempt, sendBy, valid)
 		if err != nil {
 			err = notSent(cs, err)
 		} else if err = e.sendable(b.l, cs, sendBy, valid); err != nil {
-			e.limits.release(d)
+			e.limits.release(j.d)
 		}
 		if err != nil {
 			for _, i := range pending {
@@ -159,10 +159,10 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 			batch = append(batch, items[i])
 		}
 		sentAt := e.clock.Now()
-		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, callReporter{e, d}), e.timeout)
+		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, j), e.timeout)
 		res, err := b.send(cctx, batch)
 		cancel()
-		e.limits.release(d)
+		e.limits.release(j.d)
 		e.stats.countRequest(cs)
 		e.stats.batches.Add(1)
 

@@ -143,11 +143,19 @@ func (w *limWindow) share(d demand) *rate.Limiter {
 
 // demandFor returns what a request of op carrying orders takes.
 func (s *limiterSet) demandFor(op execOp, named string, orders int) demand {
-	d := demand{units: make([]int, len(s.wins)), read: !op.mutating()}
-	for i, w := range s.wins {
-		d.units[i] = w.unitsOf(op, named, orders)
+	return s.demandInto(nil, op, named, orders)
+}
+
+// demandInto is demandFor with the units in buf when it has room.
+func (s *limiterSet) demandInto(buf []int, op execOp, named string, orders int) demand {
+	units := buf[:0]
+	if cap(units) < len(s.wins) {
+		units = make([]int, 0, len(s.wins))
 	}
-	return d
+	for _, w := range s.wins {
+		units = append(units, w.unitsOf(op, named, orders))
+	}
+	return demand{units: units, read: !op.mutating()}
 }
 
 // earliestAdmit returns the first time at or after t at which l holds n units.

@@ -59,7 +59,13 @@ type job struct {
 	err      error
 	at       time.Time // when it was admitted
 	keeperAt time.Time // not zero: this job keeps time for the queue and wakes then
+	x        *Executor
+	buf      [4]int // room for d.units
 }
+
+// ReportUsage passes the usage reports of the job's answer to its
+// executor: the job is the UsageReporter of its call's context.
+func (j *job) ReportUsage(us ...Usage) { j.x.reportUsage(j.d, us) }
 
 // scheduler admits the requests of every lane through the limiter, fairly
 // (see pumpLocked) — one round for orders (a lane's cancels and queries
@@ -326,7 +332,9 @@ func (s *scheduler) order(f int) {
 			s.cands = append(s.cands, l)
 		}
 	}
-	sort.SliceStable(s.cands, func(a, b int) bool { return s.cands[a].served[f] < s.cands[b].served[f] })
+	if len(s.cands) > 1 {
+		sort.SliceStable(s.cands, func(a, b int) bool { return s.cands[a].served[f] < s.cands[b].served[f] })
+	}
 }
 
 // usesReserved reports whether j counts in a window that the first lane's

@@ -89,11 +89,3 @@ func (e *Executor) reportUsage(self demand, us []Usage) {
 	// A report only ever delays admissions: the queue's keeper finds out
 	// when it wakes.
 }
-
-// callReporter passes the reports of one call's answer to its executor.
-type callReporter struct {
-	e *Executor
-	d demand
-}
-
-func (r callReporter) ReportUsage(us ...Usage) { r.e.reportUsage(r.d, us) }
