@@ -49,11 +49,15 @@ func WithLaneQueue(n int) LaneOption {
 // Lane is one client's handle on a shared [Executor] — one grid's, when
 // grids on many symbols share an account's limits. It has the executor's
 // request methods. When the limits are the bottleneck, the executor serves
-// its lanes in turn, one request each, so no lane starves another; within a
-// lane, cancels and queries by client order ID go before placements, and
-// reads (open orders, fills, positions, account, rules) take turns in a
-// round of their own, where each lane gets an equal part of the read share
-// ([Executor.MinReconcileInterval]).
+// its lanes fairly: the lane served least so far (orders placed, other
+// requests sent) goes next, lanes served alike take turns, a new lane's
+// first request goes first, a lane back from idle gets no credit for the
+// idle time, and a request waiting for room (a batch) holds the windows it
+// needs rather than being passed by a stream of smaller ones. Within a
+// lane, cancels and queries by client order ID go before placements. Reads
+// (open orders, fills, positions, account, rules) are served the same way
+// in a round of their own, so each lane gets an equal part of the reads'
+// share ([Executor.MinReconcileInterval]).
 //
 // A lane holds at most its bound of queued placements ([WithLaneQueue]);
 // [Lane.Drain] and [Lane.Close] stop it without touching other lanes. The
