@@ -270,7 +270,7 @@ func (s *limiterSet) report(now time.Time, u Usage, self demand) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.byName[u.Window]
-	if !ok {
+	if !ok || u.Used < 0 {
 		s.unknown++
 		return false
 	}

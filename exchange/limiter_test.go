@@ -17,7 +17,7 @@ import (
 // against random windows in the general form, with random usage reports,
 // and fails on any window holding more than its Max over any span of its
 // Interval.
-func checkWindowsProperty(t *testing.T, seed uint64) {
+func checkWindowsProperty(t *testing.T, seed uint64, reports ...Usage) {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	ops := []execOp{opPlace, opBatchPlace, opCancel, opQuery, opOpenOrders}
 	var windows []LimitWindow
@@ -41,7 +41,19 @@ func checkWindowsProperty(t *testing.T, seed uint64) {
 		if rng.IntN(3) > 0 {
 			clock = clock.Add(time.Duration(rng.Int64N(int64(300 * time.Millisecond))))
 		}
-		if rng.IntN(10) == 0 {
+		if len(reports) > 0 && rng.IntN(10) == 0 {
+			// A report as the venue sent it, its times relative to now.
+			u := reports[0]
+			reports = reports[1:]
+			u.Window = windows[rng.IntN(len(windows))].Name
+			if !u.At.IsZero() {
+				u.At = clock.Add(u.At.Sub(execEpoch))
+			}
+			if !u.Reset.IsZero() {
+				u.Reset = clock.Add(u.Reset.Sub(execEpoch))
+			}
+			s.report(clock, u, demand{})
+		} else if rng.IntN(10) == 0 {
 			w := windows[rng.IntN(len(windows))]
 			s.report(clock, Usage{Window: w.Name, Used: rng.IntN(w.Max + 5), Reset: clock.Add(time.Duration(rng.Int64N(int64(w.Interval))))}, demand{})
 		}
@@ -84,6 +96,26 @@ func TestLimitWindowsNeverExceededProperty(t *testing.T) {
 	for seed := range uint64(200) {
 		checkWindowsProperty(t, seed)
 	}
+}
+
+// FuzzLimitWindowsUsage: whatever the venue reports (any count, any times,
+// within a day), every request is admitted in the end and no window ever
+// holds more than its Max.
+func FuzzLimitWindowsUsage(f *testing.F) {
+	f.Add(uint64(1), 50, int64(0), int64(30_000), 10, int64(-5_000), int64(0))
+	f.Add(uint64(7), -3, int64(1), int64(-1), 1<<40, int64(0), int64(86_400_000))
+	f.Fuzz(func(t *testing.T, seed uint64, used1 int, at1, reset1 int64, used2 int, at2, reset2 int64) {
+		ms := func(v int64) time.Time {
+			if v == 0 {
+				return time.Time{}
+			}
+			v %= 86_400_000
+			return execEpoch.Add(time.Duration(v) * time.Millisecond)
+		}
+		checkWindowsProperty(t, seed%1000,
+			Usage{Used: used1, At: ms(at1), Reset: ms(reset1)},
+			Usage{Used: used2, At: ms(at2), Reset: ms(reset2)})
+	})
 }
 
 // On the wall clock (waits built on Sleep, ended by canceling it), lanes

@@ -54,7 +54,8 @@ type usageKey struct{}
 // the venue's 429 — also when another program (or this one before a
 // restart) used the budget. A context that did not come from an executor
 // makes it a no-op, so adapters call it unconditionally. Reports for
-// windows the executor does not know are counted and ignored.
+// windows the executor does not know, or with a negative count, are
+// ignored.
 func ReportUsage(ctx context.Context, u ...Usage) {
 	if r, ok := ctx.Value(usageKey{}).(UsageReporter); ok {
 		r.ReportUsage(u...)
