@@ -423,3 +423,45 @@ func TestLaneBatchIsNotStarvedBySingles(t *testing.T) {
 	assert.Less(t, at, 12, "the batch went out after %d of 31 singles", at)
 	assert.Empty(t, windowViolations(calls, []RateLimit{{Interval: time.Second, Limit: 10}}, func(c fakeCall, _ string) int { return len(c.cids) }))
 }
+
+// A lane that joins late goes first once, then takes turns: it gets no
+// credit for the time it was idle, so it cannot lock out the lane that has
+// been trading.
+func TestLaneJoiningLateGetsNoCredit(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	clk := newBarrierClock(1)
+	f := newScripted(clk)
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
+	a, err := e.Lane("A")
+	require.NoError(t, err)
+	b, err := e.Lane("B")
+	require.NoError(t, err)
+	for i := range 10 { // A trades alone for a while
+		_, err := a.Place(context.Background(), execOrder(fmt.Sprintf("A%d", i)))
+		require.NoError(t, err)
+	}
+	var wg sync.WaitGroup
+	for _, l := range []*Lane{a, b} {
+		for i := range 4 {
+			clk.Join()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer clk.Leave()
+				_, err := l.Place(context.Background(), execOrder(fmt.Sprintf("%s-%d", l.Name(), i)))
+				assert.NoError(t, err)
+			}()
+		}
+	}
+	waitQueued(t, a, 4)
+	waitQueued(t, b, 4)
+	clk.Leave()
+	wg.Wait()
+	var lanes []string
+	for _, c := range f.Calls()[10:] {
+		lanes = append(lanes, c.cids[0][:1])
+	}
+	require.Len(t, lanes, 8)
+	assert.Equal(t, "B", lanes[0], "the new lane's first order goes first")
+	assert.Contains(t, lanes[:4], "A", "then the lanes take turns: %v", lanes)
+}

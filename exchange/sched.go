@@ -79,7 +79,7 @@ type scheduler struct {
 	clk    ExecutorClock
 	lanes  []*Lane
 	cursor [2]*Lane  // the lane served last, per round: orders, reads
-	level  [2]uint64 // how much the lane served last had been served before, per round
+	level  [2]uint64 // per round, how much the least-served waiting lane had been served at the last admission
 	keeper *job
 	// Scratch of pumpLocked: the lanes in fair order, and the windows held
 	// for the first lane's request.
@@ -231,8 +231,8 @@ func (s *scheduler) admitLocked(j *job, at time.Time) {
 // least so far goes first — counting the orders it placed and the other
 // requests it sent — and lanes served alike take turns from the one after
 // the last served. A lane that falls idle and comes back starts level with
-// the last lane served, with no credit for its idle time; a new lane's
-// first request goes first. When
+// the least-served waiting lane, with no credit for its idle time; a new
+// lane's first request goes first. When
 // the first lane's next request does not fit yet (a batch waiting for room
 // on a window), it holds the windows it is short of: a smaller request of
 // another lane may go only through windows it does not need, so no request
@@ -262,7 +262,7 @@ func (s *scheduler) pumpLocked(now time.Time) {
 				at, ok := s.lim.take(now, j.d)
 				if ok {
 					s.admitLocked(j, at)
-					s.level[f] = l.served[f]
+					s.level[f] = s.cands[0].served[f] // the least served of the waiting lanes
 					l.served[f] += uint64(max(j.orders, 1))
 					l.seen[f] = true
 					s.cursor[f] = l
@@ -349,9 +349,9 @@ func (s *scheduler) usesReserved(j *job) bool {
 }
 
 // levelLocked brings a lane whose round f was idle up to the level of the
-// last lane served in it, so that it gets no credit for its idle time; a
-// lane never served in f goes one below it, so its first request goes
-// first.
+// least-served lane waiting at the last admission, so that it gets no
+// credit for its idle time; a lane never served in f goes one below it, so
+// its first request goes first.
 func (s *scheduler) levelLocked(l *Lane, f int) {
 	lv := s.level[f]
 	if !l.seen[f] && lv > 0 {
