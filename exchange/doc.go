@@ -20,5 +20,24 @@
 // that cannot fit int64 is an error matching [ErrOverflow], never a wrapped
 // value.
 //
+// Between the engine and a venue sits the [Executor]: rate limits, retries,
+// batches, unknown outcomes. A host running grids on many symbols of one
+// account shares one executor and gives each grid a [Lane]:
+//
+//	x, err := exchange.NewExecutor(adapter)      // the adapter declares its limits
+//	lane, err := x.Lane("BTCUSDT-grid")          // one per grid, bounded
+//	every := x.MinReconcileInterval(exchange.OpOpenOrders, exchange.OpPositions, exchange.OpFills)
+//	o, err := lane.Place(exchange.WithValidUntil(ctx, stillInWindow), req)
+//	// errors.Is(err, exchange.ErrNotSent): never sent (lane full, stale, …): the slot is free
+//	lane.Drain(ctx)                              // stop: no more placements …
+//	lane.CancelBatch(ctx, live)                  // … cancel what is live …
+//	lane.Close()                                 // … and leave the other grids running
+//
+// An adapter author declares the venue's limits as [LimitWindow]s (its
+// [LimitDeclarer]; the type's documentation works through Binance's,
+// Bitget's and Gate's), and reports the venue's own counts from each
+// response with [ReportUsage], so the executor slows down before the
+// venue refuses.
+//
 // This package imports nothing else of gridmesh.
 package exchange

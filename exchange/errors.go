@@ -25,8 +25,10 @@ var (
 	// (timeout, 5xx, connection lost after sending); see [*UnknownOutcomeError].
 	ErrUnknownOutcome = errors.New("request outcome unknown")
 	// ErrNotSent: the executor never sent the request, so it took no
-	// effect: its context ended, or its send deadline ([WithSendWithin])
-	// passed, while it waited for the rate limits or for a retry. Unlike
+	// effect: its context ended, its send deadline ([WithSendWithin])
+	// passed or its validity condition ([WithValidUntil]) failed, while it
+	// waited for the rate limits or for a retry; or its lane was full
+	// ([ErrLaneFull]) or closed ([ErrLaneClosed]). Unlike
 	// [ErrUnknownOutcome] it proves that no order was created.
 	ErrNotSent = errors.New("request not sent")
 	// ErrInvalidOrder: price, quantity or notional break the symbol's rules.

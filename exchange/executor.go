@@ -18,28 +18,37 @@ import (
 // may exist. Resolving it is the engine's job (a query by client order ID,
 // then [Executor.ResendSafe]).
 //
-// Limits come from the adapter's [RateLimitDeclarer], else
-// [DefaultRateLimits]; [WithRateLimits] overrides both. A request passes
-// when every window of its budget admits it: places and cancels count one
-// unit per order against "order" windows, and every request counts its
-// weight against "request" windows, of which queries may use only their
-// share ([WithQueryShare]), so that reconciliation never starves orders.
-// A venue's rate-limit refusal pauses every request of the executor until
-// its RetryAfter.
+// Limits come from [WithLimits] or [WithRateLimits], else the adapter's
+// [LimitDeclarer] or [RateLimitDeclarer], else [DefaultRateLimits]. A
+// request is sent when every window it counts in admits it (see
+// [LimitWindow]); a window that orders and reads both count in is split
+// between them ([WithQueryShare]), so that neither starves the other. The venue's own counts, reported by the adapter
+// ([ReportUsage]), hold requests back before the venue would refuse them,
+// and a venue's rate-limit refusal pauses every request until its
+// RetryAfter.
 //
 // Several engines (one per symbol) on one account share one Executor,
-// because the venue's limits are per account and IP. The zero value is not
-// usable: build one with [NewExecutor]. An Executor is safe for concurrent
-// use and starts no goroutine; it holds no resource and needs no closing.
+// because the venue's limits are per account and IP; each takes a [Lane]
+// ([Executor.Lane]), and when the limits are the bottleneck the lanes are
+// served in turn. A request that cannot be sent (its lane full or closed,
+// its send deadline or validity condition passed, its context ended) fails
+// with an error matching [ErrNotSent]. The executor's own methods use a
+// lane of its own, without bound.
+//
+// The zero value is not usable: build one with [NewExecutor]. An Executor
+// is safe for concurrent use and starts no goroutine: a queued request
+// waits on its caller's goroutine. It holds no resource and needs no
+// closing; lanes are closed one by one.
 type Executor struct {
 	ex            IExchange
 	batchPlacer   BatchPlacer   // nil: orders are placed one by one
 	batchCanceler BatchCanceler // nil: orders are canceled one by one
 	placeChunk    int           // orders per batch place
 	cancelChunk   int           // orders per batch cancel
-	windows       []RateLimit
-	weights       [numOps]int
+	legacy        []RateLimit   // the windows as declared in the legacy form; nil when declared as LimitWindows
 	limits        *limiterSet
+	sched         *scheduler
+	def           *Lane // the lane of the executor's own methods
 	timeout       time.Duration
 	retry         RetryPolicy
 	clock         ExecutorClock
@@ -75,32 +84,8 @@ func NewExecutor(ex IExchange, opts ...ExecutorOption) (*Executor, error) {
 	errs = append(errs, cfg.validate()...)
 
 	e := &Executor{ex: ex, timeout: cfg.timeout, retry: cfg.retry, clock: cfg.clock, obs: cfg.obs}
-	decl, declares := ex.(RateLimitDeclarer)
-	e.windows = cfg.limits
-	if !cfg.limitsSet {
-		if declares {
-			e.windows = append([]RateLimit(nil), decl.RateLimits()...)
-			if err := validateRateLimits(ex.Name()+": RateLimitDeclarer.RateLimits()", e.windows); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if len(e.windows) == 0 {
-			e.windows = DefaultRateLimits()
-		}
-	}
-
-	for op := range numOps {
-		name := op.name()
-		w := defaultWeight(name)
-		if declares {
-			w = decl.Weight(name)
-		}
-		if w < 0 {
-			errs = append(errs, fmt.Errorf("%s: RateLimitDeclarer.Weight(%q) = %d: must not be negative", ex.Name(), name, w))
-			w = 0
-		}
-		e.weights[op] = w
-	}
+	windows, other, werrs := e.declaredWindows(&cfg)
+	errs = append(errs, werrs...)
 
 	if bp, ok := ex.(BatchPlacer); ok {
 		if n := bp.MaxBatch(); n < 1 {
@@ -116,39 +101,39 @@ func NewExecutor(ex IExchange, opts ...ExecutorOption) (*Executor, error) {
 			e.batchCanceler, e.cancelChunk = bc, n
 		}
 	}
-	// A batch holds no more orders than the burst of the smallest order
-	// window (half of it; see bucketFor), so that batching never shrinks
-	// the sustained rate; no request may weigh more than a request window.
-	p := limiterParams{queryShare: cfg.queryShare}
-	for i, w := range e.windows {
-		switch w.Scope {
-		case ScopeOrder:
-			if w.Limit >= 1 {
-				e.placeChunk = min(e.placeChunk, (w.Limit+1)/2)
-				e.cancelChunk = min(e.cancelChunk, (w.Limit+1)/2)
-			}
-		case ScopeRequest:
-			for op := range numOps {
-				if e.weights[op] > w.Limit {
-					errs = append(errs, fmt.Errorf("%s: weight %d of %q exceeds request window %d (limit %d per %s): it could never be sent",
-						ex.Name(), e.weights[op], op.name(), i, w.Limit, w.Interval))
-				}
-			}
+	// A batch takes no more than half of any window it counts in (the
+	// burst of its bucket; see bucketFor), so that batching never shrinks
+	// the sustained rate.
+	for _, w := range windows {
+		if c, ok := w.cost(OpBatchPlace); ok && c.PerOrder > 0 {
+			e.placeChunk = min(e.placeChunk, max(((w.Max+1)/2-c.Units)/c.PerOrder, 1))
+		}
+		if c, ok := w.cost(OpBatchCancel); ok && c.PerOrder > 0 {
+			e.cancelChunk = min(e.cancelChunk, max(((w.Max+1)/2-c.Units)/c.PerOrder, 1))
 		}
 	}
-	p.maxOrders = max(e.placeChunk, e.cancelChunk, 1)
+	var p limiterParams
+	p.queryShare = cfg.queryShare
 	for op := range numOps {
-		p.maxWeight = max(p.maxWeight, e.weights[op])
-		if !op.mutating() {
-			p.maxQueryWeight = max(p.maxQueryWeight, e.weights[op])
+		switch op {
+		case opPlace, opCancel:
+			p.maxOrders[op] = 1
+		case opBatchPlace:
+			p.maxOrders[op] = max(e.placeChunk, 1)
+		case opBatchCancel:
+			p.maxOrders[op] = max(e.cancelChunk, 1)
 		}
 	}
+	errs = append(errs, e.unsendable(windows, p)...)
 
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("exchange: NewExecutor: %w", errors.Join(errs...))
 	}
 
-	e.limits = newLimiterSet(e.windows, p)
+	e.limits = newLimiterSet(windows, other, p)
+	e.sched = &scheduler{lim: e.limits, clk: e.clock}
+	e.def = &Lane{x: e}
+	e.sched.lanes = []*Lane{e.def}
 	e.log = cfg.log
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -166,8 +151,118 @@ func NewExecutor(ex IExchange, opts ...ExecutorOption) (*Executor, error) {
 	return e, nil
 }
 
-// RateLimits returns the windows the executor enforces.
-func (e *Executor) RateLimits() []RateLimit { return append([]RateLimit(nil), e.windows...) }
+// declaredWindows picks the windows the executor enforces: [WithLimits],
+// else [WithRateLimits], else the adapter's [LimitDeclarer], else its
+// [RateLimitDeclarer], else [DefaultRateLimits]. other gives, per window,
+// the weight of a named operation in a legacy request window (nil: none).
+func (e *Executor) declaredWindows(cfg *executorConfig) (windows []LimitWindow, other []func(string) int, errs []error) {
+	ex := e.ex
+	var legacy []RateLimit
+	weight := defaultWeight
+	rd, declares := ex.(RateLimitDeclarer)
+	ld, declaresWindows := ex.(LimitDeclarer)
+	switch {
+	case cfg.windowsSet:
+		windows = cloneWindows(cfg.windows)
+	case cfg.limitsSet:
+		legacy = cfg.limits
+	case declaresWindows && len(ld.LimitWindows()) > 0:
+		windows = cloneWindows(ld.LimitWindows())
+		if err := validateLimitWindows(ex.Name()+": LimitDeclarer.LimitWindows()", windows); err != nil {
+			errs = append(errs, err)
+		}
+	case declares:
+		legacy = append([]RateLimit(nil), rd.RateLimits()...)
+		if err := validateRateLimits(ex.Name()+": RateLimitDeclarer.RateLimits()", legacy); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if windows != nil {
+		return windows, nil, errs
+	}
+	if len(legacy) == 0 {
+		legacy = DefaultRateLimits()
+	}
+	if declares {
+		weight = func(op string) int { return max(rd.Weight(op), 0) }
+		for op := range numOps {
+			if w := rd.Weight(op.name()); w < 0 {
+				errs = append(errs, fmt.Errorf("%s: RateLimitDeclarer.Weight(%q) = %d: must not be negative", ex.Name(), op.name(), w))
+			}
+		}
+	}
+	e.legacy = legacy
+	windows = windowsFromRateLimits(legacy, weight)
+	other = make([]func(string) int, len(windows))
+	for i, l := range legacy {
+		if l.Scope == ScopeRequest {
+			other[i] = weight
+		}
+	}
+	return windows, other, errs
+}
+
+// unsendable reports every operation one request of which takes more than
+// a whole window: it could never be sent.
+func (e *Executor) unsendable(windows []LimitWindow, p limiterParams) []error {
+	var errs []error
+	for i, w := range windows {
+		if w.Max <= 0 {
+			continue // already reported
+		}
+		for op := range numOps {
+			c, ok := w.cost(op.name())
+			if !ok {
+				continue
+			}
+			n := c.Units + c.PerOrder*min(p.maxOrders[op], 1)
+			if n <= w.Max {
+				continue
+			}
+			if e.legacy != nil {
+				errs = append(errs, fmt.Errorf("%s: weight %d of %q exceeds request window %d (limit %d per %s): it could never be sent",
+					e.ex.Name(), n, op.name(), i, w.Max, w.Interval))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: one %q request takes %d of window %q (max %d per %s): it could never be sent",
+					e.ex.Name(), op.name(), n, w.Name, w.Max, w.Interval))
+			}
+		}
+	}
+	return errs
+}
+
+// cloneWindows deep-copies ws.
+func cloneWindows(ws []LimitWindow) []LimitWindow {
+	out := make([]LimitWindow, len(ws))
+	for i, w := range ws {
+		out[i] = w
+		out[i].Costs = append([]OpCost(nil), w.Costs...)
+	}
+	return out
+}
+
+// RateLimits returns the windows the executor enforces in the legacy form:
+// as declared when they were declared so, else described by
+// [Executor.LimitWindows] ("order" for a window only orders count in,
+// "request" for the others).
+func (e *Executor) RateLimits() []RateLimit {
+	if e.legacy != nil {
+		return append([]RateLimit(nil), e.legacy...)
+	}
+	return rateLimitsFromWindows(e.LimitWindows())
+}
+
+// LimitWindows returns the windows the executor enforces; legacy
+// declarations converted (an "order" window becomes one counting every
+// place and cancel per order, a "request" window one counting every
+// request's weight).
+func (e *Executor) LimitWindows() []LimitWindow {
+	ws := make([]LimitWindow, len(e.limits.wins))
+	for i, w := range e.limits.wins {
+		ws[i] = w.def
+	}
+	return cloneWindows(ws)
+}
 
 // ReceiveWindow is how long after sending a request the venue may still
 // execute it: the adapter's [ReceiveWindower], else [DefaultReceiveWindow].
@@ -184,69 +279,22 @@ func (e *Executor) ResendSafe(sentAt, now time.Time) bool {
 // Stats returns a snapshot of the executor's counters.
 func (e *Executor) Stats() ExecutorStats { return e.stats.snapshot() }
 
-// Place places one order. A place whose outcome is unknown (the venue said
-// so, or the deadline passed after the request may have been sent) returns
-// an [*UnknownOutcomeError] and is never resent.
-func (e *Executor) Place(ctx context.Context, req OrderRequest) (Order, error) {
-	return runCall(ctx, e, callSpec{op: opPlace, symbol: req.Symbol, clientID: req.ClientOrderID, orders: 1},
-		func(c context.Context) (Order, error) { return e.ex.PlaceOrder(c, req) })
-}
-
-// Cancel cancels one order; an unknown outcome is reported as by [Executor.Place].
-func (e *Executor) Cancel(ctx context.Context, req CancelRequest) (Order, error) {
-	return runCall(ctx, e, callSpec{op: opCancel, symbol: req.Symbol, clientID: req.ClientOrderID, orders: 1},
-		func(c context.Context) (Order, error) { return e.ex.CancelOrder(c, req) })
-}
-
-// Query looks an order up by its client order ID ([IExchange.QueryOrder]).
-func (e *Executor) Query(ctx context.Context, symbol, clientOrderID string) (Order, error) {
-	return runCall(ctx, e, callSpec{op: opQuery, symbol: symbol, clientID: clientOrderID},
-		func(c context.Context) (Order, error) { return e.ex.QueryOrder(c, symbol, clientOrderID) })
-}
-
-// OpenOrders lists the symbol's live orders ([IExchange.OpenOrders]).
-func (e *Executor) OpenOrders(ctx context.Context, symbol string) ([]Order, error) {
-	return runCall(ctx, e, callSpec{op: opOpenOrders, symbol: symbol},
-		func(c context.Context) ([]Order, error) { return e.ex.OpenOrders(c, symbol) })
-}
-
-// Fills lists the symbol's executions at or after since ([IExchange.Fills]).
-func (e *Executor) Fills(ctx context.Context, symbol string, since time.Time) ([]Fill, error) {
-	return runCall(ctx, e, callSpec{op: opFills, symbol: symbol},
-		func(c context.Context) ([]Fill, error) { return e.ex.Fills(c, symbol, since) })
-}
-
-// Positions returns the symbol's positions ([IExchange.Positions]).
-func (e *Executor) Positions(ctx context.Context, symbol string) ([]Position, error) {
-	return runCall(ctx, e, callSpec{op: opPositions, symbol: symbol},
-		func(c context.Context) ([]Position, error) { return e.ex.Positions(c, symbol) })
-}
-
-// Account returns balances and account configuration ([IExchange.Account]).
-func (e *Executor) Account(ctx context.Context) (Account, error) {
-	return runCall(ctx, e, callSpec{op: opAccount},
-		func(c context.Context) (Account, error) { return e.ex.Account(c) })
-}
-
-// Rules returns the symbol's trading rules ([IExchange.Rules]).
-func (e *Executor) Rules(ctx context.Context, symbol string) (Rules, error) {
-	return runCall(ctx, e, callSpec{op: opRules, symbol: symbol},
-		func(c context.Context) (Rules, error) { return e.ex.Rules(c, symbol) })
-}
-
 // callSpec describes one call for limiting, counting and reporting.
 type callSpec struct {
 	op       execOp
+	named    string // the operation's name when op is opNamed
+	lane     string // the lane's name
 	symbol   string
 	clientID string
-	orders   int // order-window units: 1 for a place or cancel, n for a batch of n
+	orders   int // orders carried: 1 for a place or cancel, n for a batch of n
 }
 
-func (cs callSpec) execBudget() execBudget {
-	if cs.op.mutating() {
-		return budgetOrder
+// opName is the public name of the call's operation.
+func (cs callSpec) opName() string {
+	if cs.op == opNamed {
+		return cs.named
 	}
-	return budgetQuery
+	return cs.op.name()
 }
 
 // sendWithinKey carries a request's send budget (see WithSendWithin).
@@ -297,37 +345,76 @@ func notSent(cs callSpec, err error) error {
 	if errors.Is(err, ErrNotSent) {
 		return err
 	}
-	return fmt.Errorf("%w: %s %s: %w", ErrNotSent, cs.op.name(), cs.clientID, err)
+	return fmt.Errorf("%w: %s %s: %w", ErrNotSent, cs.opName(), cs.clientID, err)
 }
 
 // errSendDeadlinePassed: a request's send budget ran out before it could be sent.
 var errSendDeadlinePassed = errors.New("its send deadline passed")
 
+// validUntilKey carries a request's validity condition (see WithValidUntil).
+type validUntilKey struct{}
+
+// WithValidUntil returns a context under which the executor sends a request
+// only while valid() holds: it asks just before the request would be
+// admitted and again just before writing it, and drops a request for which
+// it is false with an error matching [ErrNotSent] (a queued one without
+// spending its rate-limit units). The engine attaches one to each placement
+// — "the price is still in the slot's window" — so a placement that went
+// stale while queued is never sent, and its slot returns to free. valid is
+// called on the executor's goroutines, possibly under its lock: it must be
+// quick, safe for concurrent use, and must not call the executor. It
+// combines with [WithSendWithin], which bounds the time.
+func WithValidUntil(ctx context.Context, valid func() bool) context.Context {
+	return context.WithValue(ctx, validUntilKey{}, valid)
+}
+
+// validFrom returns ctx's validity condition, or nil.
+func validFrom(ctx context.Context) func() bool {
+	v, _ := ctx.Value(validUntilKey{}).(func() bool)
+	return v
+}
+
 // sendable checks, just before writing, that a request's send budget
-// (sendBy, zero for none) has not run out.
-func (e *Executor) sendable(cs callSpec, sendBy time.Time) error {
+// (sendBy, zero for none) has not run out and its validity condition (nil
+// for none) still holds.
+func (e *Executor) sendable(l *Lane, cs callSpec, sendBy time.Time, valid func() bool) error {
 	if !sendBy.IsZero() && e.clock.Now().After(sendBy) {
+		l.count(dropExpired)
 		return notSent(cs, errSendDeadlinePassed)
+	}
+	if valid != nil && !valid() {
+		l.count(dropInvalid)
+		return notSent(cs, errInvalidated)
 	}
 	return nil
 }
 
-// runCall sends fn within the limits, retrying retryable errors.
-func runCall[T any](ctx context.Context, e *Executor, cs callSpec, fn func(context.Context) (T, error)) (T, error) {
+// runCall sends fn within the limits through lane l, retrying retryable
+// errors.
+func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
+	e := l.x
+	if err := l.enter(cs.op); err != nil {
+		return zero, e.fail(fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.clientID, err))
+	}
+	defer l.leave()
 	sendBy := e.sendBy(ctx)
+	valid := validFrom(ctx)
 	for attempt := 1; ; attempt++ {
-		if err := e.admit(ctx, cs, attempt, sendBy); err != nil {
+		j, err := e.admit(ctx, l, cs, attempt, sendBy, valid)
+		if err != nil {
 			return zero, e.fail(notSent(cs, err))
 		}
-		if err := e.sendable(cs, sendBy); err != nil {
+		if err := e.sendable(l, cs, sendBy, valid); err != nil {
+			e.limits.release(j.d)
 			return zero, e.fail(err)
 		}
 		sentAt := e.clock.Now()
-		cctx, cancel := context.WithTimeout(ctx, e.timeout)
+		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, j), e.timeout)
 		v, err := fn(cctx)
 		cancel()
-		e.stats.requests[cs.op].Add(1)
+		e.limits.release(j.d)
+		e.stats.countRequest(cs)
 		if err == nil {
 			return v, nil
 		}
@@ -347,17 +434,25 @@ func runCall[T any](ctx context.Context, e *Executor, cs callSpec, fn func(conte
 // admit waits for the rate limiter and reports the wait. A request with a
 // send deadline (sendBy, zero for none) is refused at once when the limiter
 // would admit it only after that.
-func (e *Executor) admit(ctx context.Context, cs callSpec, attempt int, sendBy time.Time) error {
-	waited, err := e.limits.wait(ctx, e.clock, cs.execBudget(), cs.orders, e.weights[cs.op], sendBy)
+//
+// An admitted request counts as on its way until the caller releases its
+// job's demand ([limiterSet.release]) once it is answered or given up.
+func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int, sendBy time.Time, valid func() bool) (*job, error) {
+	j := &job{x: e, lane: l, class: classOf(cs.op), sendBy: sendBy, valid: valid}
+	j.d = e.limits.demandInto(j.buf[:], cs.op, cs.named, cs.orders)
+	if j.class == classPlace {
+		j.orders = max(cs.orders, 1)
+	}
+	waited, err := e.sched.enqueue(ctx, j, attempt > 1)
 	if waited > 0 {
 		e.stats.waits.Add(1)
 		e.stats.waitTime.Add(int64(waited))
 		e.observe(ExecutorEventRateLimitWait, cs, attempt, waited, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("exchange: %s %s: %w", cs.op.name(), cs.symbol, err)
+		return nil, fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.symbol, err)
 	}
-	return nil
+	return j, nil
 }
 
 // outcomeUnknown reports whether a place or cancel that failed with err may
@@ -371,7 +466,7 @@ func outcomeUnknown(err error) bool {
 // outcome is unknown. The adapter's SentAt wins when it gave one: it knows
 // best when the request left.
 func (e *Executor) unknown(cs callSpec, attempt int, sentAt time.Time, err error) *UnknownOutcomeError {
-	op := cs.op.name()
+	op := cs.opName()
 	u := &UnknownOutcomeError{Op: op, SentAt: sentAt, Err: err}
 	if got, ok := err.(*UnknownOutcomeError); ok {
 		cp := *got
@@ -419,7 +514,7 @@ func (e *Executor) retryDelay(ctx context.Context, cs callSpec, attempt int, err
 	e.stats.retries.Add(1)
 	e.observe(ExecutorEventRetry, cs, attempt, wait, err)
 	e.log.LogAttrs(ctx, slog.LevelDebug, "exchange: retrying",
-		slog.String("op", cs.op.name()), slog.String("symbol", cs.symbol), slog.Int("attempt", attempt),
+		slog.String("op", cs.opName()), slog.String("symbol", cs.symbol), slog.Int("attempt", attempt),
 		slog.Duration("wait", wait), slog.Any("err", err))
 	return wait, true
 }
@@ -437,7 +532,7 @@ func (e *Executor) venueLimited(ctx context.Context, cs callSpec, attempt int, e
 	e.limits.pause(e.clock.Now().Add(pause))
 	e.observe(ExecutorEventPause, cs, attempt, pause, err)
 	e.log.LogAttrs(ctx, slog.LevelWarn, "exchange: venue rate limit: pausing every request",
-		slog.String("op", cs.op.name()), slog.Duration("pause", pause), slog.Any("err", err))
+		slog.String("op", cs.opName()), slog.Duration("pause", pause), slog.Any("err", err))
 	return pause
 }
 
@@ -473,13 +568,13 @@ func execGiveUp(cs callSpec, attempt int, err error) error {
 	if attempt == 1 {
 		return err
 	}
-	return fmt.Errorf("exchange: %s %s: gave up after %d attempts: %w", cs.op.name(), cs.symbol, attempt, err)
+	return fmt.Errorf("exchange: %s %s: gave up after %d attempts: %w", cs.opName(), cs.symbol, attempt, err)
 }
 
 // execAbandon is the error of a call whose context ended while it waited to
 // retry: it matches both the last attempt's error and the context's.
 func execAbandon(cs callSpec, attempt int, err, ctxErr error, wait time.Duration) error {
-	return fmt.Errorf("exchange: %s %s: retry in %s abandoned: %w; attempt %d failed: %w", cs.op.name(), cs.symbol, wait, ctxErr, attempt, err)
+	return fmt.Errorf("exchange: %s %s: retry in %s abandoned: %w; attempt %d failed: %w", cs.opName(), cs.symbol, wait, ctxErr, attempt, err)
 }
 
 // fail counts err by kind and returns it.
@@ -493,7 +588,7 @@ func (e *Executor) observe(kind ExecutorEventKind, cs callSpec, attempt int, wai
 		return
 	}
 	e.obs.ObserveExecutor(ExecutorEvent{
-		Kind: kind, Op: cs.op.name(), Symbol: cs.symbol, ClientOrderID: cs.clientID,
+		Kind: kind, Op: cs.opName(), Lane: cs.lane, Symbol: cs.symbol, ClientOrderID: cs.clientID,
 		Attempt: attempt, Wait: wait, Err: err, Time: e.clock.Now(),
 	})
 }

@@ -17,18 +17,47 @@ import (
 // are retried together; an order whose outcome is unknown is reported with
 // an [*UnknownOutcomeError] and never resent. Safe for concurrent use.
 func (e *Executor) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResult {
+	return e.def.PlaceBatch(ctx, reqs)
+}
+
+// PlaceBatch places orders through the lane as [Executor.PlaceBatch] does;
+// a batch counts its orders against the lane's bound, and a full lane
+// refuses it at once with [ErrLaneFull]. The lane's very first placement
+// is sent alone, ahead of the batch, so that a new grid's first order is
+// not held until the limits have room for a whole batch (the executor's
+// own methods batch from the start).
+func (l *Lane) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchResult {
+	e := l.x
 	out := make([]BatchResult, len(reqs))
 	ctx = e.anchorSendBy(ctx) // one budget for the whole call
 	if e.batchPlacer == nil || e.placeChunk < 2 {
 		for i, r := range reqs {
-			out[i].Order, out[i].Err = e.Place(ctx, r)
+			out[i].Order, out[i].Err = l.Place(ctx, r)
 		}
 		return out
 	}
+	if err := l.enter(opBatchPlace); err != nil {
+		for i, r := range reqs {
+			out[i].Err = e.fail(fmt.Errorf("exchange: %s %s: %w", OpPlace, r.ClientOrderID, err))
+		}
+		return out
+	}
+	defer l.leave()
+	if l != e.def && len(reqs) > 1 && l.firstPlacement() {
+		// A lane's first placement goes alone: a batch may need room for
+		// all its orders (Binance counts 5 on its 10-second window for any
+		// batch), and a new grid's first order should not wait for it
+		// behind the other grids' batches. The executor's own lane, with
+		// no other lane to share with, batches from the start.
+		out[0].Order, out[0].Err = l.Place(ctx, reqs[0])
+		rest := l.PlaceBatch(ctx, reqs[1:])
+		copy(out[1:], rest)
+		return out
+	}
 	b := batcher[OrderRequest]{
-		e: e, op: opBatchPlace, itemOp: opPlace,
+		e: e, l: l, op: opBatchPlace, itemOp: opPlace,
 		send:   e.batchPlacer.PlaceOrders,
-		single: e.Place,
+		single: l.Place,
 		ids:    func(r OrderRequest) (string, string) { return r.Symbol, r.ClientOrderID },
 	}
 	b.run(ctx, reqs, out, e.placeChunk)
@@ -40,18 +69,32 @@ func (e *Executor) PlaceBatch(ctx context.Context, reqs []OrderRequest) []BatchR
 // through a [BatchPlacer] (weight Weight(OpBatchCancel)). Safe for
 // concurrent use.
 func (e *Executor) CancelBatch(ctx context.Context, reqs []CancelRequest) []BatchResult {
+	return e.def.CancelBatch(ctx, reqs)
+}
+
+// CancelBatch cancels orders through the lane as [Executor.CancelBatch]
+// does; cancels go before the lane's placements.
+func (l *Lane) CancelBatch(ctx context.Context, reqs []CancelRequest) []BatchResult {
+	e := l.x
 	out := make([]BatchResult, len(reqs))
 	ctx = e.anchorSendBy(ctx) // one budget for the whole call
 	if e.batchCanceler == nil || e.cancelChunk < 2 {
 		for i, r := range reqs {
-			out[i].Order, out[i].Err = e.Cancel(ctx, r)
+			out[i].Order, out[i].Err = l.Cancel(ctx, r)
 		}
 		return out
 	}
+	if err := l.enter(opBatchCancel); err != nil {
+		for i, r := range reqs {
+			out[i].Err = e.fail(fmt.Errorf("exchange: %s %s: %w", OpCancel, r.ClientOrderID, err))
+		}
+		return out
+	}
+	defer l.leave()
 	b := batcher[CancelRequest]{
-		e: e, op: opBatchCancel, itemOp: opCancel,
+		e: e, l: l, op: opBatchCancel, itemOp: opCancel,
 		send:   e.batchCanceler.CancelOrders,
-		single: e.Cancel,
+		single: l.Cancel,
 		ids:    func(r CancelRequest) (string, string) { return r.Symbol, r.ClientOrderID },
 	}
 	b.run(ctx, reqs, out, e.cancelChunk)
@@ -61,6 +104,7 @@ func (e *Executor) CancelBatch(ctx context.Context, reqs []CancelRequest) []Batc
 // batcher runs the batches of one PlaceBatch or CancelBatch call.
 type batcher[R any] struct {
 	e      *Executor
+	l      *Lane
 	op     execOp // opBatchPlace or opBatchCancel
 	itemOp execOp // opPlace or opCancel
 	send   func(context.Context, []R) ([]BatchResult, error)
@@ -83,7 +127,7 @@ func (b batcher[R]) run(ctx context.Context, items []R, out []BatchResult, size 
 // itemSpec describes items[i] as a single place or cancel.
 func (b batcher[R]) itemSpec(item R) callSpec {
 	sym, cid := b.ids(item)
-	return callSpec{op: b.itemOp, symbol: sym, clientID: cid, orders: 1}
+	return callSpec{op: b.itemOp, symbol: sym, clientID: cid, orders: 1, lane: b.l.name}
 }
 
 // chunk sends one batch, retrying the orders that failed with a retryable
@@ -96,14 +140,15 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 	}
 	batch := make([]R, 0, len(items))
 	sendBy := e.sendBy(ctx)
+	valid := validFrom(ctx)
 	for attempt := 1; ; attempt++ {
 		sym, cid := b.ids(items[pending[0]])
-		cs := callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(pending)}
-		err := e.admit(ctx, cs, attempt, sendBy)
+		cs := callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(pending), lane: b.l.name}
+		j, err := e.admit(ctx, b.l, cs, attempt, sendBy, valid)
 		if err != nil {
 			err = notSent(cs, err)
-		} else {
-			err = e.sendable(cs, sendBy)
+		} else if err = e.sendable(b.l, cs, sendBy, valid); err != nil {
+			e.limits.release(j.d)
 		}
 		if err != nil {
 			for _, i := range pending {
@@ -116,10 +161,11 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 			batch = append(batch, items[i])
 		}
 		sentAt := e.clock.Now()
-		cctx, cancel := context.WithTimeout(ctx, e.timeout)
+		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, j), e.timeout)
 		res, err := b.send(cctx, batch)
 		cancel()
-		e.stats.requests[b.op].Add(1)
+		e.limits.release(j.d)
+		e.stats.countRequest(cs)
 		e.stats.batches.Add(1)
 
 		if err == nil && len(res) != len(batch) {
@@ -190,7 +236,7 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 			return
 		}
 		sym, cid = b.ids(items[retry[0]])
-		cs = callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(retry)}
+		cs = callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(retry), lane: b.l.name}
 		wait, again := e.retryDelay(ctx, cs, attempt, cause)
 		if !again {
 			for _, i := range retry {

@@ -55,11 +55,11 @@ func BenchmarkExecutorPlaceParallel(b *testing.B) {
 // BenchmarkLimiterTake measures one admission through the Binance windows
 // (two order windows and one request window).
 func BenchmarkLimiterTake(b *testing.B) {
-	s := newLimiterSet([]RateLimit{
+	s := newLegacyLimiter([]RateLimit{
 		{Scope: ScopeOrder, Interval: 10 * time.Second, Limit: 300},
 		{Scope: ScopeOrder, Interval: time.Minute, Limit: 1200},
 		{Scope: ScopeRequest, Interval: time.Minute, Limit: 2400},
-	}, limiterParams{maxOrders: 5, maxWeight: 5, maxQueryWeight: 5, queryShare: 50})
+	}, legacyParams{maxOrders: 5, maxWeight: 5, maxQueryWeight: 5, queryShare: 50})
 	t := execEpoch
 	b.ReportAllocs()
 	for b.Loop() {

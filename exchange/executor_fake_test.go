@@ -28,8 +28,89 @@ type barrierClock struct {
 }
 
 type clockWaiter struct {
-	at time.Time
-	ch chan struct{}
+	at      time.Time
+	ch      chan struct{}
+	forever bool // a wait without a timeout: time never moves to it
+	woken   bool // ended by Wake
+}
+
+// barrierWaiter is an ExecutorWaiter of a barrierClock: while it waits its
+// goroutine counts as asleep, and Wake counts it as running at once, so
+// time cannot move before the woken goroutine has acted.
+type barrierWaiter struct {
+	c       *barrierClock
+	cur     *clockWaiter // the current wait; nil when none
+	pending bool         // a Wake came while nobody waited
+}
+
+func (c *barrierClock) NewWaiter() ExecutorWaiter { return &barrierWaiter{c: c} }
+
+func (w *barrierWaiter) Wait(ctx context.Context, d time.Duration) (bool, error) {
+	c := w.c
+	c.mu.Lock()
+	if w.pending {
+		w.pending = false
+		c.mu.Unlock()
+		return true, nil
+	}
+	cw := &clockWaiter{ch: make(chan struct{}), forever: d < 0}
+	if d >= 0 {
+		cw.at = c.now.Add(d)
+	}
+	w.cur = cw
+	c.waiters = append(c.waiters, cw)
+	c.active--
+	c.advanceLocked()
+	c.mu.Unlock()
+	select {
+	case <-cw.ch:
+		c.mu.Lock()
+		w.cur = nil
+		woken := cw.woken
+		c.mu.Unlock()
+		return woken, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		w.cur = nil
+		if c.removeLocked(cw) {
+			c.active++
+		}
+		woken := cw.woken
+		c.mu.Unlock()
+		if woken {
+			return true, nil
+		}
+		return false, ctx.Err()
+	}
+}
+
+func (w *barrierWaiter) Wake() {
+	c := w.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cw := w.cur
+	if cw == nil || cw.woken {
+		w.pending = true
+		return
+	}
+	if c.removeLocked(cw) {
+		cw.woken = true
+		c.active++
+		close(cw.ch)
+		return
+	}
+	w.pending = true // the clock already woke it: its next wait ends at once
+}
+
+// removeLocked takes w out of the sleepers; false when it was not there.
+func (c *barrierClock) removeLocked(w *clockWaiter) bool {
+	for i, x := range c.waiters {
+		if x == w {
+			c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 func newBarrierClock(participants int) *barrierClock {
@@ -74,6 +155,13 @@ func (c *barrierClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Join adds a participant: call it before starting the goroutine.
+func (c *barrierClock) Join() {
+	c.mu.Lock()
+	c.active++
+	c.mu.Unlock()
+}
+
 // Leave removes a participant that has finished.
 func (c *barrierClock) Leave() {
 	c.mu.Lock()
@@ -86,12 +174,21 @@ func (c *barrierClock) advanceLocked() {
 	if c.active > 0 || len(c.waiters) == 0 {
 		return
 	}
-	sort.SliceStable(c.waiters, func(i, j int) bool { return c.waiters[i].at.Before(c.waiters[j].at) })
+	sort.SliceStable(c.waiters, func(i, j int) bool {
+		a, b := c.waiters[i], c.waiters[j]
+		if a.forever != b.forever {
+			return b.forever
+		}
+		return a.at.Before(b.at)
+	})
+	if c.waiters[0].forever {
+		return // every goroutine waits for another: nothing to advance to
+	}
 	if t := c.waiters[0].at; t.After(c.now) {
 		c.now = t
 	}
 	n := 0
-	for n < len(c.waiters) && !c.waiters[n].at.After(c.now) {
+	for n < len(c.waiters) && !c.waiters[n].forever && !c.waiters[n].at.After(c.now) {
 		close(c.waiters[n].ch)
 		n++
 	}

@@ -24,6 +24,8 @@ func (f executorOptionFunc) apply(c *executorConfig) { f(c) }
 type executorConfig struct {
 	limits     []RateLimit // nil: the adapter's, or the default
 	limitsSet  bool
+	windows    []LimitWindow
+	windowsSet bool
 	timeout    time.Duration
 	retry      RetryPolicy
 	queryShare int
@@ -43,8 +45,8 @@ const (
 	// too-short window would let a query's "not found" free a slot while
 	// its order is still on its way.
 	DefaultReceiveWindow = 60 * time.Second
-	// DefaultQueryShare is the percentage of each request-weight window that
-	// queries may use; the rest is kept for orders.
+	// DefaultQueryShare is the percentage of each request-weight window
+	// that reads get; orders get the rest (see [WithQueryShare]).
 	DefaultQueryShare = 50
 )
 
@@ -131,6 +133,14 @@ func WithRateLimits(limits ...RateLimit) ExecutorOption {
 	return executorOptionFunc(func(c *executorConfig) { c.limits, c.limitsSet = cp, true })
 }
 
+// WithLimits replaces the windows the executor enforces (the adapter's
+// declaration, [WithRateLimits], or [DefaultRateLimits]) with windows, in
+// the full form of [LimitWindow]. At least one window is required.
+func WithLimits(windows ...LimitWindow) ExecutorOption {
+	cp := cloneWindows(windows)
+	return executorOptionFunc(func(c *executorConfig) { c.windows, c.windowsSet = cp, true })
+}
+
 // WithRequestTimeout sets the deadline of each request sent to the venue
 // (default [DefaultRequestTimeout]). A place or cancel that runs out of it
 // has an unknown outcome. It must be positive.
@@ -144,10 +154,14 @@ func WithRetryPolicy(p RetryPolicy) ExecutorOption {
 	return executorOptionFunc(func(c *executorConfig) { c.retry = p })
 }
 
-// WithQueryShare sets the percentage, 1 to 100, of each request-weight
-// window that queries (everything but place and cancel) may use (default
-// [DefaultQueryShare]); the rest is kept for orders, so that
-// reconciliation never starves order placement. 100 lets queries use it all.
+// WithQueryShare sets the percentage, 1 to 100, of each window that both
+// orders and reads count in (a request-weight window) that reads —
+// everything but place, cancel and their batches — get (default
+// [DefaultQueryShare]); orders get the rest. Each side may use only its
+// part, so reconciliation never starves order placement and orders never
+// starve reconciliation ([Executor.MinReconcileInterval] budgets the
+// reads' part). 100 lets both use the whole window, first come first
+// served.
 func WithQueryShare(percent int) ExecutorOption {
 	return executorOptionFunc(func(c *executorConfig) { c.queryShare = percent })
 }
@@ -184,6 +198,14 @@ func (c *executorConfig) validate() []error {
 			errs = append(errs, fmt.Errorf("WithRateLimits: no window given"))
 		}
 		if err := validateRateLimits("WithRateLimits: limits", c.limits); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.windowsSet {
+		if len(c.windows) == 0 {
+			errs = append(errs, fmt.Errorf("WithLimits: no window given"))
+		}
+		if err := validateLimitWindows("WithLimits: windows", c.windows); err != nil {
 			errs = append(errs, err)
 		}
 	}

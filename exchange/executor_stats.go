@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,6 +24,20 @@ const (
 	opBatchCancel
 	numOps
 )
+
+// opNamed is a venue's named operation, sent with Do; its name travels
+// beside it. It is outside the range of the counters.
+const opNamed = numOps
+
+// opByName returns the op of a public name.
+func opByName(name string) (execOp, bool) {
+	for op := range numOps {
+		if op.name() == name {
+			return op, true
+		}
+	}
+	return 0, false
+}
 
 // name returns the op's public name (OpPlace, …).
 func (o execOp) name() string {
@@ -80,6 +95,8 @@ const (
 	kindUnavailable
 	kindClosed
 	kindUnsupported
+	kindLaneFull
+	kindLaneClosed
 	numKinds
 )
 
@@ -89,6 +106,10 @@ func classifyExecError(err error) errKind {
 	switch {
 	case errors.Is(err, ErrUnknownOutcome):
 		return kindUnknownOutcome
+	case errors.Is(err, ErrLaneFull):
+		return kindLaneFull
+	case errors.Is(err, ErrLaneClosed):
+		return kindLaneClosed
 	case errors.Is(err, context.DeadlineExceeded):
 		return kindDeadline
 	case errors.Is(err, context.Canceled):
@@ -166,6 +187,10 @@ func (k errKind) String() string {
 		return "closed"
 	case kindUnsupported:
 		return "unsupported"
+	case kindLaneFull:
+		return "lane_full"
+	case kindLaneClosed:
+		return "lane_closed"
 	}
 	return "other"
 }
@@ -192,12 +217,15 @@ type ExecutorStats struct {
 	UnknownOutcomes uint64
 	// Batches counts batch requests sent (OpBatchPlace and OpBatchCancel).
 	Batches uint64
+	// UsageReports counts the venue's usage reports applied ([ReportUsage]).
+	UsageReports uint64
 	// Errors counts the errors returned to callers (one per order of a batch)
 	// by kind: "unknown_outcome", "deadline", "canceled", "rate_limited",
 	// "post_only_rejected", "insufficient_margin", "order_not_found",
 	// "duplicate_client_order_id", "invalid_order", "reduce_only_rejected",
 	// "position_mode", "clock_skew", "auth", "trading_restricted",
-	// "too_many_orders", "unavailable", "closed", "unsupported", "other".
+	// "too_many_orders", "unavailable", "closed", "unsupported",
+	// "lane_full", "lane_closed", "other".
 	// Kinds never seen are absent.
 	Errors map[string]uint64
 }
@@ -212,6 +240,23 @@ type execCounters struct {
 	rateLimited     atomic.Uint64
 	unknownOutcomes atomic.Uint64
 	batches         atomic.Uint64
+	usageReports    atomic.Uint64
+	namedMu         sync.Mutex
+	named           map[string]uint64 // requests of named operations (Do)
+}
+
+// countRequest counts one request sent.
+func (c *execCounters) countRequest(cs callSpec) {
+	if cs.op != opNamed {
+		c.requests[cs.op].Add(1)
+		return
+	}
+	c.namedMu.Lock()
+	if c.named == nil {
+		c.named = map[string]uint64{}
+	}
+	c.named[cs.named]++
+	c.namedMu.Unlock()
 }
 
 func (c *execCounters) snapshot() ExecutorStats {
@@ -224,7 +269,13 @@ func (c *execCounters) snapshot() ExecutorStats {
 		RateLimited:       c.rateLimited.Load(),
 		UnknownOutcomes:   c.unknownOutcomes.Load(),
 		Batches:           c.batches.Load(),
+		UsageReports:      c.usageReports.Load(),
 	}
+	c.namedMu.Lock()
+	for k, n := range c.named {
+		s.Requests[k] += n
+	}
+	c.namedMu.Unlock()
 	for i := range c.requests {
 		if n := c.requests[i].Load(); n > 0 {
 			s.Requests[execOp(i).name()] = n
@@ -279,6 +330,7 @@ func (k ExecutorEventKind) String() string {
 type ExecutorEvent struct {
 	Kind          ExecutorEventKind
 	Op            string // OpPlace, …
+	Lane          string // the lane's name; "" for the executor's own methods
 	Symbol        string
 	ClientOrderID string
 	Attempt       int           // the attempt concerned, from 1

@@ -1,8 +1,6 @@
 package exchange
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -43,7 +41,7 @@ func TestBucketFor(t *testing.T) {
 }
 
 func TestLimiterSetOneWindow(t *testing.T) {
-	s := newLimiterSet([]RateLimit{{Scope: ScopeOrder, Interval: time.Second, Limit: 10}}, limiterParams{maxOrders: 1, queryShare: 100})
+	s := newLegacyLimiter([]RateLimit{{Scope: ScopeOrder, Interval: time.Second, Limit: 10}}, legacyParams{maxOrders: 1, queryShare: 100})
 	t0 := execEpoch
 	for i := range 5 {
 		at, ok := s.take(t0, budgetOrder, 1, 0)
@@ -67,11 +65,11 @@ func TestLimiterSetOneWindow(t *testing.T) {
 }
 
 func TestLimiterSetAllWindowsMustAdmit(t *testing.T) {
-	s := newLimiterSet([]RateLimit{
+	s := newLegacyLimiter([]RateLimit{
 		{Scope: ScopeOrder, Interval: time.Second, Limit: 10},  // burst 5, 5.999/s
 		{Scope: ScopeOrder, Interval: time.Minute, Limit: 6},   // burst 3, 3.999/min
 		{Scope: ScopeRequest, Interval: time.Minute, Limit: 4}, // burst 2, 2.999/min
-	}, limiterParams{maxOrders: 2, maxWeight: 2, maxQueryWeight: 1, queryShare: 100})
+	}, legacyParams{maxOrders: 2, maxWeight: 2, maxQueryWeight: 1, queryShare: 100})
 	t0 := execEpoch
 	// A batch of two orders weighing 2: every window admits it.
 	_, ok := s.take(t0, budgetOrder, 2, 2)
@@ -91,7 +89,7 @@ func TestLimiterSetAllWindowsMustAdmit(t *testing.T) {
 }
 
 func TestLimiterSetPause(t *testing.T) {
-	s := newLimiterSet(DefaultRateLimits(), limiterParams{maxOrders: 1, maxWeight: 5, maxQueryWeight: 5, queryShare: 50})
+	s := newLegacyLimiter(DefaultRateLimits(), legacyParams{maxOrders: 1, maxWeight: 5, maxQueryWeight: 5, queryShare: 50})
 	t0 := execEpoch
 	s.pause(t0.Add(3 * time.Second))
 	s.pause(t0.Add(time.Second)) // an earlier end never shortens a pause
@@ -105,7 +103,7 @@ func TestLimiterSetPause(t *testing.T) {
 }
 
 func TestLimiterSetClockStepsBack(t *testing.T) {
-	s := newLimiterSet([]RateLimit{{Scope: ScopeOrder, Interval: time.Second, Limit: 2}}, limiterParams{maxOrders: 1, queryShare: 100})
+	s := newLegacyLimiter([]RateLimit{{Scope: ScopeOrder, Interval: time.Second, Limit: 2}}, legacyParams{maxOrders: 1, queryShare: 100})
 	t0 := execEpoch
 	_, ok := s.take(t0.Add(time.Second), budgetOrder, 1, 0)
 	require.True(t, ok)
@@ -122,7 +120,7 @@ func TestLimiterSetClockStepsBack(t *testing.T) {
 // shared request window.
 func TestLimiterQueriesCannotStarveOrders(t *testing.T) {
 	windows := []RateLimit{{Scope: ScopeRequest, Interval: time.Minute, Limit: 100}}
-	s := newLimiterSet(windows, limiterParams{maxOrders: 1, maxWeight: 1, maxQueryWeight: 1, queryShare: 50})
+	s := newLegacyLimiter(windows, legacyParams{maxOrders: 1, maxWeight: 1, maxQueryWeight: 1, queryShare: 50})
 	t0 := execEpoch
 	queries := 0
 	nextQuery := t0
@@ -146,7 +144,7 @@ func TestLimiterQueriesCannotStarveOrders(t *testing.T) {
 	assert.Equal(t, 284, queries)
 
 	// Without a separate query budget the same flood starves the orders.
-	s = newLimiterSet(windows, limiterParams{maxOrders: 1, maxWeight: 1, maxQueryWeight: 1, queryShare: 100})
+	s = newLegacyLimiter(windows, legacyParams{maxOrders: 1, maxWeight: 1, maxQueryWeight: 1, queryShare: 100})
 	for range 200 {
 		s.take(t0, budgetQuery, 0, 1)
 	}
@@ -157,7 +155,7 @@ func TestLimiterQueriesCannotStarveOrders(t *testing.T) {
 // simulateLimiter feeds requests arriving at the given offsets through a
 // limiter set, each retried at the wake time until admitted (FIFO per
 // arrival), and returns the admitted calls.
-func simulateLimiter(s *limiterSet, arrivals []time.Duration, kinds []int) []fakeCall {
+func simulateLimiter(s *legacyLimiter, arrivals []time.Duration, kinds []int) []fakeCall {
 	var calls []fakeCall
 	clock := execEpoch
 	for i, off := range arrivals {
@@ -213,7 +211,7 @@ func checkLimiterProperty(t *testing.T, seed uint64) {
 			Limit:    5 + rng.IntN(60),
 		})
 	}
-	s := newLimiterSet(windows, limiterParams{maxOrders: 3, maxWeight: 5, maxQueryWeight: 2, queryShare: 1 + rng.IntN(100)})
+	s := newLegacyLimiter(windows, legacyParams{maxOrders: 3, maxWeight: 5, maxQueryWeight: 2, queryShare: 1 + rng.IntN(100)})
 	n := 300
 	arrivals := make([]time.Duration, n)
 	kinds := make([]int, n)
@@ -256,7 +254,7 @@ func TestLimiterBurstNAtNPerIntervalWouldExceed(t *testing.T) {
 	}
 	assert.Equal(t, 2*n-1, count)
 
-	s := newLimiterSet([]RateLimit{{Scope: ScopeOrder, Interval: time.Second, Limit: n}}, limiterParams{maxOrders: 1, queryShare: 100})
+	s := newLegacyLimiter([]RateLimit{{Scope: ScopeOrder, Interval: time.Second, Limit: n}}, legacyParams{maxOrders: 1, queryShare: 100})
 	count = 0
 	for ns := time.Duration(0); ns < time.Second; ns += time.Millisecond {
 		for {
@@ -267,33 +265,6 @@ func TestLimiterBurstNAtNPerIntervalWouldExceed(t *testing.T) {
 		}
 	}
 	assert.Equal(t, n, count)
-}
-
-func TestLimiterWaitDeadline(t *testing.T) {
-	clk := newBarrierClock(1)
-	s := newLimiterSet([]RateLimit{{Scope: ScopeOrder, Interval: time.Hour, Limit: 1}}, limiterParams{maxOrders: 1, queryShare: 100})
-	waited, err := s.wait(context.Background(), clk, budgetOrder, 1, 0, time.Time{})
-	require.NoError(t, err)
-	assert.Zero(t, waited)
-
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_, err = s.wait(ctx, clk, budgetOrder, 1, 0, time.Time{})
-	assert.ErrorIs(t, err, ErrWaitExceedsDeadline)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Empty(t, clk.Sleeps(), "it failed without sleeping")
-
-	// Without a deadline it sleeps on the clock until the hour has passed.
-	waited, err = s.wait(context.Background(), clk, budgetOrder, 1, 0, time.Time{})
-	require.NoError(t, err)
-	// One token at 0.999 per hour: ceil(3600e9 / 0.999) ns.
-	assert.Equal(t, 3603603603604*time.Nanosecond, waited)
-	assert.Equal(t, execEpoch.Add(waited), clk.Now())
-
-	canceled, cancel2 := context.WithCancel(context.Background())
-	cancel2()
-	_, err = s.wait(canceled, clk, budgetOrder, 1, 0, time.Time{})
-	assert.True(t, errors.Is(err, context.Canceled))
 }
 
 // FuzzLimiterWindows: whatever the windows and the arrival pattern, no
@@ -309,7 +280,7 @@ func FuzzLimiterWindows(f *testing.F) {
 			{Scope: ScopeOrder, Interval: time.Duration(orderMillis) * time.Millisecond, Limit: int(orderLimit)},
 			{Scope: ScopeRequest, Interval: time.Duration(reqMillis) * time.Millisecond, Limit: int(reqLimit)},
 		}
-		s := newLimiterSet(windows, limiterParams{maxOrders: 3, maxWeight: 5, maxQueryWeight: 2, queryShare: 50})
+		s := newLegacyLimiter(windows, legacyParams{maxOrders: 3, maxWeight: 5, maxQueryWeight: 2, queryShare: 50})
 		arrivals := make([]time.Duration, len(pattern))
 		kinds := make([]int, len(pattern))
 		var at time.Duration

@@ -2,6 +2,8 @@ package binance
 
 import (
 	"bytes"
+	"fmt"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -305,4 +307,78 @@ func limitsFromInfo(in []wireRateLimit) []exchange.RateLimit {
 		out = append([]exchange.RateLimit{{Scope: "order", Interval: 10 * time.Second, Limit: 300}}, out...)
 	}
 	return out
+}
+
+// Names of Binance's windows in [Client.LimitWindows]: the rateLimitType
+// and the interval as its usage headers spell it. After every response
+// (errors and 429s included) the adapter reports the headers' counts under
+// these names, with the context the executor passed to the call:
+//
+//	exchange.ReportUsage(ctx, exchange.Usage{Window: WindowRequestWeight, Used: <X-MBX-USED-WEIGHT-1M>, Reset: <end of the minute>})
+//	exchange.ReportUsage(ctx, exchange.Usage{Window: WindowOrders10s, Used: <X-MBX-ORDER-COUNT-10S>, Reset: <end of the 10 s>})
+//	exchange.ReportUsage(ctx, exchange.Usage{Window: WindowOrders1m, Used: <X-MBX-ORDER-COUNT-1M>, Reset: <end of the minute>})
+//
+// each only when its header is present (order counts come on order
+// responses only). Binance's windows are aligned to its clock: the end of
+// the current window is the server time truncated to the interval plus the
+// interval, moved back to local time by the clock offset.
+const (
+	WindowOrders10s     = "ORDERS_10S"
+	WindowOrders1m      = "ORDERS_1M"
+	WindowRequestWeight = "REQUEST_WEIGHT_1M"
+)
+
+var _ exchange.LimitDeclarer = (*Client)(nil)
+
+// LimitWindows returns the venue's windows in the executor's full form:
+// each ORDERS window per account, counting one per order placed or amended
+// and, for a batch, 5 on the 10-second window and 1 on the others (sheet
+// §3.4: per request); the REQUEST_WEIGHT window per IP, counting each
+// operation's weight ([Client.Weight]; "place" 0). Cancels count on no
+// ORDERS window. The limits are the sheet's defaults until exchangeInfo
+// has been loaded, then the ones it reported, as [Client.RateLimits].
+// Windows are named "<rateLimitType>_<interval>" (ORDERS_10S, ORDERS_1M,
+// REQUEST_WEIGHT_1M).
+func (c *Client) LimitWindows() []exchange.LimitWindow {
+	ops := make([]string, 0, len(weights))
+	for op := range weights {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	var out []exchange.LimitWindow
+	for _, l := range c.RateLimits() {
+		switch l.Scope {
+		case "order":
+			batch := 1
+			if l.Interval <= 10*time.Second {
+				batch, _ = c.OrderCost("batchPlace")
+			}
+			out = append(out, exchange.LimitWindow{
+				Name: "ORDERS_" + intervalSuffix(l.Interval), Per: exchange.PerAccount, Interval: l.Interval, Max: l.Limit,
+				Costs: []exchange.OpCost{
+					{Op: exchange.OpPlace, PerOrder: 1}, {Op: exchange.OpBatchPlace, Units: batch}, {Op: "amend", PerOrder: 1},
+				},
+			})
+		case "request":
+			w := exchange.LimitWindow{Name: "REQUEST_WEIGHT_" + intervalSuffix(l.Interval), Per: exchange.PerIP, Interval: l.Interval, Max: l.Limit}
+			for _, op := range ops {
+				w.Costs = append(w.Costs, exchange.OpCost{Op: op, Units: weights[op]})
+			}
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// intervalSuffix spells an interval as Binance's headers do: 10S, 1M, 1H, 1D.
+func intervalSuffix(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dD", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dH", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dM", d/time.Minute)
+	}
+	return fmt.Sprintf("%dS", d/time.Second)
 }
