@@ -154,6 +154,9 @@ func testClose(t tb, s *suite) {
 			t.Fatalf("SetPrice: %v", err)
 		}
 	}
+	// Give the adapter time to try to deliver the burst, so that a
+	// delivery blocked on the consumer is under way when Close comes.
+	time.Sleep(s.timeout / 20)
 	closed := make(chan error, 1)
 	go func() { closed <- s.h.Exchange.Close() }()
 	select {
