@@ -93,6 +93,22 @@ type config struct {
 	hardStopClose bool
 	checks        []risk.Check
 	planBase      risk.Plan
+
+	// grid controls (controls.go) and sizing (sizing.go)
+	trigger        Trigger
+	takeProfit     Target
+	stopLoss       Target
+	stopTop        decimal.Decimal
+	stopBottom     decimal.Decimal
+	timeLimit      time.Duration
+	timeLimitClose bool
+	timeLimitSet   bool
+	closeOffset    decimal.Decimal
+	closeTimeout   time.Duration
+	closeSet       bool
+	rounding       Rounding
+	roundingSet    bool
+	compound       bool
 }
 
 // WithGridID names the grid. The ID prefixes every client order ID, so that
@@ -142,12 +158,16 @@ func WithGeometric() Option { return optionFunc(func(c *config) { c.geometric = 
 
 // WithAmount sets fixed-amount sizing, the default sizing: every order has
 // the same notional in quote currency (price × quantity), and a level's
-// quantity is amount / price rounded down to the step.
+// quantity is amount / price rounded to the step, down unless
+// [WithAmountRounding] says otherwise; [WithCompounding] grows the amount
+// with realized profit.
 func WithAmount(quote decimal.Decimal) Option {
 	return optionFunc(func(c *config) { c.amount = quote })
 }
 
-// WithQuantity sets fixed-quantity sizing: every order has this quantity.
+// WithQuantity sets fixed-quantity sizing: every order has this quantity,
+// which must be a whole number of steps (New refuses one that is not,
+// rather than trade less than asked).
 func WithQuantity(qty decimal.Decimal) Option {
 	return optionFunc(func(c *config) { c.quantity = qty })
 }
@@ -345,6 +365,7 @@ func (c *config) validate() {
 	if c.ackTimeout <= 0 {
 		c.fail("WithAckTimeout", c.ackTimeout.String(), "must be positive")
 	}
+	c.validateControls()
 	switch {
 	case c.sendTimeout == 0:
 		c.sendTimeout = min(defaultSendTimeout, c.ackTimeout)
