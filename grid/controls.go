@@ -532,19 +532,24 @@ func (e *Engine) pnlAt(p exchange.Ticks) exchange.Money {
 // PnL gross of funding. The backtest books every settlement it charges.
 func (e *Engine) BookFunding(amount exchange.Money) { e.books.Funding += amount }
 
-// watched is OnPrice when a control watches the prices or the time.
+// watched is OnPrice when a control watches the prices or the time. The
+// stops look at the new price before the windows move, so a stop never
+// places what it cancels at once.
 func (e *Engine) watched(now time.Time, p exchange.Ticks) []Intent {
+	e.out = e.out[:0]
 	if p <= 0 {
-		e.out = e.out[:0]
 		return e.out
 	}
-	if !e.started || p < e.bandLo || p > e.bandHi {
-		e.moved(now, p)
-	} else {
-		e.out = e.out[:0]
-		e.price = p
+	if e.started {
+		e.price, e.havePrice = p, true
+		e.control(now)
 	}
-	e.control(now)
+	if !e.started || p < e.bandLo || p > e.bandHi {
+		e.move(now, p)
+	}
+	if !e.started {
+		e.control(now)
+	}
 	return e.out
 }
 

@@ -377,6 +377,12 @@ func (e *Engine) moved(now time.Time, p exchange.Ticks) []Intent {
 	if p <= 0 {
 		return nil
 	}
+	e.move(now, p)
+	return e.out
+}
+
+// move is moved appending to e.out.
+func (e *Engine) move(now time.Time, p exchange.Ticks) {
 	e.price, e.havePrice = p, true
 	oldBelow, oldAbove := e.below(), e.above()
 	e.locate(p)
@@ -384,10 +390,9 @@ func (e *Engine) moved(now time.Time, p exchange.Ticks) []Intent {
 		if e.ready {
 			e.begin(now)
 		}
-		return e.out
+		return
 	}
 	e.sweep(now, oldBelow, oldAbove)
-	return e.out
 }
 
 // locate finds the price's position among the levels, walking from the

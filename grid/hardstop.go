@@ -343,8 +343,8 @@ func (e *Engine) closeTimer(now time.Time) {
 	t := now.UnixNano()
 	for i := range c.legs {
 		leg := &c.legs[i]
-		if !leg.live {
-			continue
+		if !leg.live || (leg.limit && leg.req.seen() && !leg.canceling && leg.req.queryAt == 0) {
+			continue // a limit close the venue acknowledged rests until its timeout
 		}
 		if leg.req.queryAt == 0 {
 			if !leg.req.unanswered(t, e.cfg.ackTimeout) {
@@ -382,4 +382,26 @@ func (e *Engine) bookClose(now time.Time, kind slot.Kind, qty exchange.Steps, pr
 		e.applyQuiet(now, e.base+int64(j), lv, slot.Event{Type: slot.Reconciled, Held: lv.s.Held - int64(q), Cost: lv.s.Cost - removed})
 		left -= q
 	}
+}
+
+// adoptClose keeps a closing order the venue shows: one of the live legs,
+// or, while the grid is closing (a terminal state restored), one a
+// previous run left, which is adopted as a leg due for cancel at once (its
+// fills so far are booked from the cancel's final quantity, and what it
+// has not filled goes at market). It reports whether the order was kept.
+func (e *Engine) adoptClose(now time.Time, o VenueOrder) bool {
+	c := &e.closing
+	if c.closeLegOf(o.Ref) != nil {
+		return true
+	}
+	if !c.wanted {
+		return false
+	}
+	c.legs = append(c.legs, closeLeg{gen: o.Ref.Gen, live: true, side: o.Side, qty: o.Qty, limit: true, price: o.Price, expireAt: now.UnixNano()})
+	c.legs[len(c.legs)-1].req = request{askedAt: now.UnixNano(), sendBy: now.UnixNano(), seenAt: now.UnixNano()}
+	c.gen = max(c.gen, o.Ref.Gen)
+	c.limitTried = true
+	e.books.OpenOrders++
+	e.repair(now, "closing order of an earlier run adopted: canceling it to close the rest at market", o.Ref)
+	return true
 }

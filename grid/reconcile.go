@@ -106,6 +106,9 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 		}
 		return
 	}
+	if o.Ref.Level == CloseLevel && e.adoptClose(now, o) {
+		return
+	}
 	i := o.Ref.Level
 	if i < e.minL || i > e.maxL {
 		e.orphan(now, o, "no such level")

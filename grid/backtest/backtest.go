@@ -120,6 +120,12 @@ type Result struct {
 	LiquidatedAt  time.Time // zero unless liquidated: the run stops there
 	PausedCandles int       // candles after which risk monitors held entries
 	Halted        string    // why the engine halted, if it did
+	// Stopped is why a grid control (take-profit, stop-loss, stop
+	// top/bottom, time limit) ended the grid, and StoppedAt the tick at
+	// which its orders were gone and its position closed: the run ends
+	// with that candle. Engine.Terminal has the control's kind.
+	Stopped   string
+	StoppedAt time.Time
 
 	// FundingPayments is the number of settlements charged.
 	FundingPayments int
@@ -195,6 +201,8 @@ type run struct {
 	marginRefusals int
 	liquidated     []Liquidation
 	rec            *recorder // nil with Config.NoRecord
+	stopped        string    // a grid control ended the grid (see ended)
+	stoppedAt      time.Time
 }
 
 // ErrNoCandles is returned (in a *ConfigError) by Run given no candles.
@@ -309,13 +317,13 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 				return err
 			}
 		}
-		if !r.liquidatedAt.IsZero() {
+		if !r.liquidatedAt.IsZero() || r.ended(time.UnixMilli(c.OpenTime+tickOffsets[3])) {
 			r.replayed = n + 1
 			break
 		}
 		r.progress(n+1, len(candles))
 	}
-	if r.liquidatedAt.IsZero() {
+	if r.liquidatedAt.IsZero() && r.stopped == "" {
 		r.replayed = len(candles)
 	}
 	last := &candles[r.replayed-1]
@@ -458,6 +466,8 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderAccepted, CumQty: v.Filled})
 		}
 		return nil
+	case grid.IntentCheckStart:
+		return r.checkStart(now)
 	}
 	return fmt.Errorf("backtest: intent kind %s", it.Kind)
 }
@@ -551,6 +561,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		Fills: cs.Fills, MakerFills: cs.MakerFills, TakerFills: cs.TakerFills,
 		Orders: b.Placed, Cancels: b.Canceled, Rejections: b.Rejected,
 		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
+		Stopped: r.stopped, StoppedAt: r.stoppedAt,
 		Equity: r.equity, Engine: st,
 		FundingPayments: r.fundingApplied, MarginRefusals: r.marginRefusals, Liquidated: r.liquidated,
 		Insurance: m(cs.Insurance), Slippage: m(cs.Slippage), Volume: m(cs.Volume), TakerVolume: m(cs.TakerVolume),
