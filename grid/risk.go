@@ -112,6 +112,7 @@ func (e *Engine) Plan() risk.Plan {
 		p.Levels = append(p.Levels, risk.PlanLevel{
 			Price: r.TicksToPrice(lv.price), Qty: r.StepsToQty(lv.qty), EntrySide: side,
 			ExitPrice: r.TicksToPrice(lv.exit), Initial: isInitial,
+			Notional: r.MoneyToDecimal(exchange.Notional(lv.price, lv.qty)),
 		})
 	}
 	lo, hi := e.minL, e.maxL
