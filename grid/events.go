@@ -693,9 +693,10 @@ func (e *Engine) Slots(fn func(SlotView)) {
 	}
 }
 
-// CheckInvariants verifies the engine's invariants (DESIGN §3): every slot's
-// own (one order at most, exit ≤ held, held ≥ 0) and that the aggregate
-// books equal the sum over the slots.
+// CheckInvariants verifies the engine's invariants: every slot's own (one
+// order at most, exit ≤ held, held ≥ 0, see [slot.Slot.Check]) and that
+// the aggregate books (position, held, cost, open orders, layers) equal
+// the sum over the slots.
 func (e *Engine) CheckInvariants() error {
 	var errs []error
 	var lh, sh exchange.Steps

@@ -49,7 +49,8 @@ func (snap Snapshot) refs() map[OrderRef]struct{} {
 }
 
 // Reconcile compares the venue's view with the slots and repairs the drift
-// (DESIGN §1, principle 4):
+// — the venue is the source of truth: missed events, manual orders and
+// cancellations by the venue are repaired from what it shows:
 //
 //   - a slot whose acknowledged order is no longer live on the venue gets a
 //     query, whose answer (filled, canceled, not found) settles it;

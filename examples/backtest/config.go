@@ -61,7 +61,7 @@ func (f flags) setup() (setup, error) {
 		s.trailing = dec("trailing", f.trailing)
 		opts = append(opts, grid.WithTrailing(s.trailing, f.layers))
 	} else {
-		opts = append(opts, grid.WithBounds(s.lower, s.upper, f.levels))
+		opts = append(opts, grid.WithBounds(s.lower, s.upper, f.intervals))
 		if f.noInitial {
 			opts = append(opts, grid.WithInitialPosition(false))
 		}

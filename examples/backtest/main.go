@@ -7,7 +7,7 @@
 // exact.
 //
 //	go run ./examples/backtest
-//	go run ./examples/backtest -mode neutral -lower 90000 -upper 110000 -levels 20
+//	go run ./examples/backtest -mode neutral -lower 90000 -upper 110000 -intervals 20
 //	go run ./examples/backtest -from 2025-05-20 -to 2025-05-31 -margin-mode isolated
 //	go run ./examples/backtest -report out.html -trades t.csv -equity e.csv -json r.json
 //	go run ./examples/backtest -h
@@ -45,7 +45,7 @@ type flags struct {
 	trailing, marginMode, slippageBps        string
 	brackets                                 string
 	from, to, spike                          string
-	levels, window, layers, leverage         int
+	intervals, window, layers, leverage      int
 	fundingHours, slippageTicks              int
 	geometric, noInitial, tradeThrough       bool
 	noMarginCheck                            bool
@@ -68,7 +68,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.mode, "mode", "long", "grid mode: long, short or neutral")
 	fs.StringVar(&f.lower, "lower", "90000", "lower bound of a bounded grid")
 	fs.StringVar(&f.upper, "upper", "115000", "upper bound of a bounded grid")
-	fs.IntVar(&f.levels, "levels", 25, "number of grid intervals of a bounded grid")
+	fs.IntVar(&f.intervals, "intervals", 25, "number of grid intervals of a bounded grid (it has intervals+1 price levels)")
+	fs.IntVar(&f.intervals, "levels", 25, "deprecated: the old name of -intervals")
 	fs.StringVar(&f.trailing, "trailing", "", "make a trailing grid with this interval (a price step; a fraction with -geometric) instead of a bounded one")
 	fs.IntVar(&f.layers, "layers", 40, "layer cap of a trailing grid")
 	fs.BoolVar(&f.geometric, "geometric", false, "geometric (equal-ratio) levels")

@@ -15,7 +15,7 @@ func report(w io.Writer, f flags, s setup, path string, r backtest.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
 	money := func(d decimal.Decimal) string { return d.StringFixed(2) }
-	kind := "bounded " + f.lower + "–" + f.upper + fmt.Sprintf(", %d intervals", f.levels)
+	kind := "bounded " + f.lower + "–" + f.upper + fmt.Sprintf(", %d intervals", f.intervals)
 	if f.trailing != "" {
 		kind = "trailing, interval " + f.trailing + fmt.Sprintf(", layer cap %d", f.layers)
 	}

@@ -87,12 +87,12 @@ func (f flags) levelPrices(s setup, minP, maxP decimal.Decimal) (rounded, exact 
 		rounded = append(rounded, rules.RoundPrice(p))
 	}
 	if f.trailing == "" {
-		if f.levels < 1 || f.levels > 100_000 || !s.lower.IsPositive() || !s.upper.GreaterThan(s.lower) {
+		if f.intervals < 1 || f.intervals > 100_000 || !s.lower.IsPositive() || !s.upper.GreaterThan(s.lower) {
 			return nil, nil // the grid reports these itself
 		}
-		n := decimal.NewFromInt(int64(f.levels))
-		ratio := math.Pow(s.upper.Div(s.lower).InexactFloat64(), 1/float64(f.levels))
-		for k := 0; k <= f.levels; k++ {
+		n := decimal.NewFromInt(int64(f.intervals))
+		ratio := math.Pow(s.upper.Div(s.lower).InexactFloat64(), 1/float64(f.intervals))
+		for k := 0; k <= f.intervals; k++ {
 			if f.geometric {
 				add(s.lower.Mul(decimal.NewFromFloat(math.Pow(ratio, float64(k)))))
 			} else {

@@ -582,9 +582,10 @@ func pct(part, whole exchange.Money) decimal.Decimal {
 // disagree at the end: a bug, never a market condition.
 var ErrDisagree = errors.New("backtest: engine and venue disagree")
 
-// agree checks DESIGN §3 invariants 3 and 5 at the end of a run: the
-// engine's position is the venue's, and the engine's equity change
-// (realized net of fees, plus unrealized at the last price) is the venue's.
+// agree checks, at the end of a run, that the engine's books are the
+// venue's: the engine's position (the signed sum of its slots' holdings)
+// is the venue's position, and the engine's equity change (realized net
+// of fees and funding, plus unrealized at the last price) is the venue's.
 // After a liquidation the venue closed the position under the engine, so
 // there is nothing to compare.
 func (r *run) agree() error {
