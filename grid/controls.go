@@ -120,6 +120,12 @@ func (t Target) String() string {
 // closed (see [WithStopClose]) and the engine stops with the reason in
 // [Stats.Terminal] and the observer ([RiskNote.Terminal]). A restarted
 // engine with the stored state stays stopped (see [StoredState.Terminal]).
+//
+// A restart without a store cannot know the grid stopped: once its orders
+// are canceled and its position closed, the venue shows nothing of it, so
+// the new engine starts as a fresh grid (a [Runner] without a [Store] logs
+// a warning when a stop is configured). Run stops with a store, or keep
+// the terminal state in the host and do not restart the grid.
 func WithTakeProfit(t Target) Option { return optionFunc(func(c *config) { c.takeProfit = t }) }
 
 // WithStopLoss is [WithTakeProfit] for a loss. A stop-loss is a trading
@@ -529,7 +535,9 @@ func (e *Engine) pnlAt(p exchange.Ticks) exchange.Money {
 // positive paid, negative received), in the symbol's money units. The
 // engine's PnL (take-profit and stop-loss by PnL, [Stats.Funding]) is net
 // of what is booked here; a host that does not book funding leaves the
-// PnL gross of funding. The backtest books every settlement it charges.
+// PnL gross of funding. The backtest books every settlement it charges; the
+// [Runner] does not yet read the venue's funding payments, so live PnL
+// controls are gross of funding unless the host books it.
 func (e *Engine) BookFunding(amount exchange.Money) { e.books.Funding += amount }
 
 // watched is OnPrice when a control watches the prices or the time. The
@@ -608,6 +616,13 @@ func (e *Engine) stopFor(now time.Time, kind, reason string, closePosition bool)
 		e.closing.wanted = true
 		e.maybeClose(now)
 	}
+}
+
+// HasStops reports whether a control can end the grid for good
+// (take-profit, stop-loss, stop top or bottom, time limit).
+func (e *Engine) HasStops() bool {
+	k := &e.ctl
+	return k.up > 0 || k.down > 0 || k.hasTP || k.hasSL || e.cfg.timeLimitSet
 }
 
 // Terminal reports why the grid ended for good (a TerminalXxx kind and the

@@ -266,6 +266,9 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 		case <-t.C:
 		}
 	}
+	if r.cfg.store == nil && r.eng.HasStops() {
+		r.log.Warn("grid: a stop (take-profit, stop-loss, time limit) is configured without a store: a restart will not know the grid stopped")
+	}
 	var st *StoredState
 	if r.cfg.store != nil {
 		s, err := r.cfg.store.Load(ctx)
