@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -424,3 +425,28 @@ type riskRecorder struct {
 }
 
 func (r *riskRecorder) Risk(n RiskNote) { *r.notes = append(*r.notes, n) }
+
+// The controls' state goes through the file store as it is: a restarted
+// engine loading it stays stopped.
+func TestTerminalStateThroughTheFileStore(t *testing.T) {
+	e, t0 := oneLongHeld(t, WithStopLoss(AtPrice(d("95"))), WithStopClose(d("0"), 0))
+	e.BookFunding(3)
+	e.OnPrice(t0, 95)
+	st := e.State()
+	require.NotNil(t, st.Terminal)
+	fs, err := NewJSONFileStore(t.TempDir() + "/grid.json")
+	require.NoError(t, err)
+	require.NoError(t, fs.Save(context.Background(), st))
+	got, err := fs.Load(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, st, got)
+	assert.Equal(t, exchange.Money(3), got.Books.Funding)
+
+	f, err := New(unitRules, WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("1")),
+		WithWindows(1, 1, 0), WithInitialPosition(false), WithStopLoss(AtPrice(d("95"))))
+	require.NoError(t, err)
+	require.NoError(t, f.RestoreState(got))
+	assert.Equal(t, TerminalStopLoss, f.Stats().Terminal)
+	assert.Equal(t, "3", f.Stats().Funding.String())
+	assert.Equal(t, "stop-loss: price 95 at or below 95", f.Stats().Reason)
+}
