@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/grid/backtest"
@@ -45,6 +46,9 @@ type flags struct {
 	trailing, marginMode, slippageBps        string
 	brackets                                 string
 	from, to, spike                          string
+	rounding, takeProfit, stopLoss           string
+	triggerAbove, triggerBelow               string
+	timeLimit                                time.Duration
 	intervals, window, layers, leverage      int
 	fundingHours, slippageTicks              int
 	geometric, noInitial, tradeThrough       bool
@@ -74,6 +78,12 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.IntVar(&f.layers, "layers", 40, "layer cap of a trailing grid")
 	fs.BoolVar(&f.geometric, "geometric", false, "geometric (equal-ratio) levels")
 	fs.StringVar(&f.amount, "amount", "1200", "notional of every order, in quote currency")
+	fs.StringVar(&f.rounding, "rounding", "down", "how -amount / price is rounded to the step: down (never above the amount), nearest, or up (never below it)")
+	fs.StringVar(&f.takeProfit, "take-profit", "", "stop the grid and close its position when its PnL reaches this (quote currency)")
+	fs.StringVar(&f.stopLoss, "stop-loss", "", "stop the grid and close its position when its loss reaches this (quote currency, positive)")
+	fs.DurationVar(&f.timeLimit, "time-limit", 0, "stop the grid and close its position this long after it started (e.g. 168h)")
+	fs.StringVar(&f.triggerAbove, "trigger-above", "", "stay idle until the price reaches this or above")
+	fs.StringVar(&f.triggerBelow, "trigger-below", "", "stay idle until the price reaches this or below")
 	fs.IntVar(&f.window, "window", 10, "levels kept live on each side (buy and sell windows)")
 	fs.BoolVar(&f.noInitial, "no-initial", false, "do not buy (sell) the initial position of a bounded long (short) grid")
 	fs.StringVar(&f.balance, "balance", "10000", "initial balance, in quote currency")

@@ -164,3 +164,23 @@ func TestLevelsFlagIsTheOldNameOfIntervals(t *testing.T) {
 	assert.Equal(t, 12, a.intervals)
 	assert.Equal(t, a, b)
 }
+
+// TestControlsFlags: the grid controls reach the engine and the report
+// says where the run stopped; -rounding changes the sizing.
+func TestControlsFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.NoError(t, run([]string{"-amount", "200", "-intervals", "50", "-take-profit", "100", "-funding", "none"}, &out, &errOut))
+	assert.Contains(t, out.String(), "STOPPED")
+	assert.Contains(t, out.String(), "2025-05-07 01:03 UTC: take-profit: PnL 103.8218 at or above 100 (PnL 100)")
+	out.Reset()
+	errOut.Reset()
+	require.NoError(t, run([]string{"-amount", "200", "-rounding", "nearest"}, &out, &errOut))
+	assert.NotContains(t, errOut.String(), "flooring each order")
+	err := run([]string{"-rounding", "sideways", "-trigger-above", "1", "-trigger-below", "2"}, &out, &errOut)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `-rounding "sideways": want down, nearest or up`)
+	assert.Contains(t, err.Error(), "-trigger-above and -trigger-below exclude each other")
+	err = run([]string{"-trigger-below", "101000"}, &out, &errOut)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "grid: WithStartTrigger = price ≤ 101000: the start price 95505.4 already meets it")
+}
