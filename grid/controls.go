@@ -523,7 +523,7 @@ func (e *Engine) investment() exchange.Money {
 // ([WithCompounding]) are fractions of it.
 func (e *Engine) Investment() decimal.Decimal { return e.rules.MoneyToDecimal(e.ctl.investment) }
 
-// PnL is the grid's PnL at price p: realized round trips and closes, minus
+// pnlAt is the grid's PnL at price p: realized round trips and closes, minus
 // fees and funding booked ([Engine.BookFunding]), plus the open position at
 // p — what take-profit and stop-loss by PnL compare.
 func (e *Engine) pnlAt(p exchange.Ticks) exchange.Money {
