@@ -306,7 +306,8 @@ type sendWithinKey struct{}
 // is dropped and fails with an error matching [ErrNotSent], so the caller
 // knows for certain that it never reached the venue. The engine uses it so
 // that an order it asked for long ago (and may have given up on) cannot
-// reach the venue late (DESIGN §1, principle 5). d is measured on the
+// reach the venue late: an order whose outcome is unknown is only declared
+// absent once it can no longer arrive, which needs a latest send time. d is measured on the
 // executor's clock from the moment the call enters the executor; d ≤ 0
 // means the request is not sent at all.
 func WithSendWithin(ctx context.Context, d time.Duration) context.Context {

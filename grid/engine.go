@@ -43,6 +43,7 @@ type Engine struct {
 	fixedQty   exchange.Steps // fixed-quantity sizing
 	minQty     exchange.Steps
 	mktMax     exchange.Steps // the venue's market-order maximum (0: none known)
+	limMax     exchange.Steps // the venue's limit-order maximum (0: none known)
 	minNotion  exchange.Money
 	maxNotion  exchange.Money // the largest order a level may carry (see maxLevelNotional)
 	longSlots  bool
@@ -83,6 +84,7 @@ type Engine struct {
 	genAsked     uint32 // last generation asked for (≥ genLimit)
 	genStalled   bool   // a slot waited for a generation past genLimit
 	closing      closer // a hard stop's closing orders
+	ctl          ctl    // the grid controls: trigger, stops, time limit (controls.go)
 
 	bOffs, aOffs []int64 // window thresholds, as offsets (see edgeOffsets)
 	offLo, offHi int64
@@ -117,6 +119,9 @@ type Books struct {
 	LongCost   exchange.Money
 	ShortHeld  exchange.Steps
 	ShortCost  exchange.Money
+	// Funding is the funding the host booked (signed: positive paid), see
+	// [Engine.BookFunding].
+	Funding    exchange.Money
 	OpenOrders int // orders sent and not ended
 	Placed     int
 	Canceled   int
@@ -188,8 +193,11 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 		if e.amount, err = rules.DecimalToMoney(c.amount); err != nil {
 			return nil, err
 		}
-	} else if e.fixedQty, err = rules.QtyToSteps(rules.FloorQty(c.quantity)); err != nil || e.fixedQty <= 0 {
-		return nil, &OptionError{Option: "WithQuantity", Value: c.quantity.String(), Reason: "is below the step size " + rules.StepSize.String()}
+	} else if e.fixedQty, err = checkQuantity(rules, c.quantity); err != nil {
+		return nil, err
+	}
+	if rules.MaxQty.IsPositive() {
+		e.limMax, _ = rules.QtyToSteps(rules.FloorQty(rules.MaxQty))
 	}
 	e.longSlots = c.mode != Short
 	e.shortSlots = c.mode != Long
@@ -203,6 +211,9 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 	}
 	e.bandLo, e.bandHi = 1, 0 // empty: the first price is never quiet
 	if err := e.checkLevels(); err != nil {
+		return nil, err
+	}
+	if err := e.initControls(); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -303,7 +314,7 @@ func (e *Engine) makeLevel(i int64) level {
 	lv.exit = exit
 	lv.qty = e.fixedQty
 	if e.amount > 0 {
-		lv.qty = exchange.Steps(int64(e.amount) / int64(p))
+		lv.qty = qtyFor(e.amount, p, e.cfg.rounding)
 	}
 	switch {
 	case lv.qty < max(e.minQty, 1):
@@ -339,6 +350,9 @@ func exitLevel(kind slot.Kind, i int64) int64 {
 // that come into reach are placed and those that leave it by more than the
 // hysteresis are canceled.
 func (e *Engine) OnPrice(now time.Time, p exchange.Ticks) []Intent {
+	if e.ctl.watch {
+		return e.watched(now, p) // a control acts on prices or time
+	}
 	if p >= e.bandLo && p <= e.bandHi {
 		e.price = p
 		return nil
@@ -363,6 +377,12 @@ func (e *Engine) moved(now time.Time, p exchange.Ticks) []Intent {
 	if p <= 0 {
 		return nil
 	}
+	e.move(now, p)
+	return e.out
+}
+
+// move is moved appending to e.out.
+func (e *Engine) move(now time.Time, p exchange.Ticks) {
 	e.price, e.havePrice = p, true
 	oldBelow, oldAbove := e.below(), e.above()
 	e.locate(p)
@@ -370,10 +390,9 @@ func (e *Engine) moved(now time.Time, p exchange.Ticks) []Intent {
 		if e.ready {
 			e.begin(now)
 		}
-		return e.out
+		return
 	}
 	e.sweep(now, oldBelow, oldAbove)
-	return e.out
 }
 
 // locate finds the price's position among the levels, walking from the
@@ -633,6 +652,7 @@ func (e *Engine) posSide(kind slot.Kind) exchange.PositionSide {
 
 func (e *Engine) placeEntry(now time.Time, i int64, lv *level) {
 	s := &lv.s
+	e.resize(lv)
 	gen, ok := e.nextGen(s.Gen)
 	if !ok {
 		return // waiting for the host to reserve generations

@@ -101,8 +101,8 @@ func BenchmarkEngineTickWindowMove(b *testing.B) {
 	}
 }
 
-// TestSlotMemoryBudget holds a level (its slot included) to DESIGN §7's
-// budget of 512 bytes per slot.
+// TestSlotMemoryBudget holds a level (its slot included) to the project's
+// budget of 512 bytes per slot (a million-level grid in half a gigabyte).
 func TestSlotMemoryBudget(t *testing.T) {
 	if size := unsafe.Sizeof(level{}); size > 512 {
 		t.Fatalf("a level takes %d bytes, over the 512-byte budget", size)

@@ -126,12 +126,22 @@ func (e *Engine) OnStreamDown(time.Time) { e.ready = false }
 
 // begin starts the grid at the current price: the initial position (bounded
 // long and short grids) and every order of the windows.
+//
+// A grid with a start trigger stays idle until it fires (see gate); a
+// grid restored in a terminal state starts stopped.
 func (e *Engine) begin(now time.Time) {
+	if !e.gate(now) {
+		e.bandLo, e.bandHi = 1, 0 // idle: every price is looked at
+		return
+	}
 	e.started = true
-	if e.cfg.initialPosition() && !e.recovered {
+	if e.cfg.initialPosition() && !e.recovered && !e.halted {
 		e.placeInitial(now)
 	}
 	e.tendAll(now)
+	if e.closing.wanted {
+		e.maybeClose(now) // a restored terminal grid goes on closing
+	}
 }
 
 // placeInitial sends one market order for the position of every slot on
@@ -491,6 +501,9 @@ func (e *Engine) book(now time.Time, i int64, lv *level, ref OrderRef, role slot
 func (e *Engine) OnTimer(now time.Time) []Intent {
 	e.out = e.out[:0]
 	if !e.started || !e.ready {
+		if e.ctl.watch {
+			e.control(now) // the checks asked for again at a trigger
+		}
 		return e.out
 	}
 	t := now.UnixNano()
@@ -528,6 +541,9 @@ func (e *Engine) OnTimer(now time.Time) []Intent {
 	case e.paused && e.pauseCancels:
 		e.cancelWhere(now, slot.RoleEntry)
 	}
+	if e.ctl.watch {
+		e.control(now) // the time limit
+	}
 	return e.out
 }
 
@@ -537,14 +553,22 @@ func (e *Engine) OnTimer(now time.Time) []Intent {
 // be rebuilt to trade again.
 func (e *Engine) Halt(now time.Time, reason string) []Intent {
 	e.out = e.out[:0]
+	e.halt(now, reason, true)
+	return e.out
+}
+
+// halt is Halt appending to e.out; note reports it to the observer (a
+// grid control reports its own, with its terminal kind).
+func (e *Engine) halt(now time.Time, reason string, note bool) {
 	if e.halted {
-		return e.out
+		return
 	}
 	e.halted, e.haltReason = true, reason
 	e.log.Error("grid: halted", "reason", reason)
-	e.obs.Risk(RiskNote{Time: now, Halted: true, Reason: reason})
+	if note {
+		e.obs.Risk(RiskNote{Time: now, Halted: true, Reason: reason})
+	}
 	e.cancelWhere(now, slot.RoleNone)
-	return e.out
 }
 
 // cancelWhere cancels every acknowledged order of the role (RoleNone: all).
@@ -617,11 +641,31 @@ type Stats struct {
 	// UnbookedFees are fees paid in another asset than the quote, by
 	// asset: not in Fees or NetRealized (see [Engine.NoteUnbookedFee]).
 	UnbookedFees map[string]decimal.Decimal
+	// Funding is the funding booked with [Engine.BookFunding] (signed:
+	// positive paid); it is not in NetRealized.
+	Funding decimal.Decimal
+	// PnL is NetRealized − Funding + Unrealized: what take-profit and
+	// stop-loss by PnL compare.
+	PnL decimal.Decimal
+	// Terminal is why the grid ended for good (a TerminalXxx kind, e.g.
+	// "stop-loss"), "" while it runs; Reason then says more.
+	Terminal string
+	// Waiting says why a grid with a start trigger is still idle; "" once
+	// it started.
+	Waiting string
+	// Amount is the fixed amount in force (grown by WithCompounding); zero
+	// with fixed-quantity sizing.
+	Amount decimal.Decimal
+	// MinNotional and MaxNotional are the smallest and largest entry
+	// notional (level price × quantity, after rounding to the step) over
+	// the levels made so far; [Engine.Plan] lists every level's.
+	MinNotional, MaxNotional decimal.Decimal
 }
 
 // Stats returns a snapshot of the books in decimals.
 func (e *Engine) Stats() Stats {
 	b, r := e.books, e.rules
+	nLo, nHi := e.notionalRange()
 	reason := e.pauseReasons()
 	if e.halted {
 		reason = e.haltReason
@@ -633,6 +677,9 @@ func (e *Engine) Stats() Stats {
 		Placed: b.Placed, Canceled: b.Canceled, Rejected: b.Rejected, NotSent: b.NotSent, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal,
 		CancelsDeferred: b.CancelsDeferred,
 		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(), Refusal: e.refusal, UnbookedFees: e.unbookedFees(),
+		Funding: r.MoneyToDecimal(b.Funding), PnL: r.MoneyToDecimal(e.pnlAt(e.price)),
+		Terminal: e.ctl.terminal, Waiting: e.ctl.waiting, Amount: r.MoneyToDecimal(e.amountNow()),
+		MinNotional: r.MoneyToDecimal(nLo), MaxNotional: r.MoneyToDecimal(nHi),
 	}
 }
 
@@ -655,9 +702,10 @@ func (e *Engine) Slots(fn func(SlotView)) {
 	}
 }
 
-// CheckInvariants verifies the engine's invariants (DESIGN §3): every slot's
-// own (one order at most, exit ≤ held, held ≥ 0) and that the aggregate
-// books equal the sum over the slots.
+// CheckInvariants verifies the engine's invariants: every slot's own (one
+// order at most, exit ≤ held, held ≥ 0, see [slot.Slot.Check]) and that
+// the aggregate books (position, held, cost, open orders, layers) equal
+// the sum over the slots.
 func (e *Engine) CheckInvariants() error {
 	var errs []error
 	var lh, sh exchange.Steps

@@ -80,7 +80,7 @@ func ExampleRunner() {
 	ctx, cancel := context.WithCancel(context.Background())
 	_ = venue.SetPrice(ctx, dec("100000"))
 
-	feed, _ := pricefeed.NewMonitor(rules.Symbol)
+	feed, _ := pricefeed.NewFeed(rules.Symbol)
 	defer feed.Close()
 	eng, _ := grid.New(rules, grid.WithStartPrice(dec("100000")),
 		grid.WithBounds(dec("90000"), dec("110000"), 20), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1))

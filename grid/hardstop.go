@@ -3,13 +3,18 @@ package grid
 import (
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/slot"
 )
 
 // closer is a hard stop's closing of the grid's own position: once every
 // order of the grid is gone, market orders sell what the long slots hold
-// and buy back what the short slots hold. The baseline the grid found at
+// and buy back what the short slots hold — or, limit first (a grid
+// control's stop, or [WithStopClose]), limit orders offset through the
+// last price, each canceled by its ID after the close timeout, and market
+// orders for what they did not fill. The baseline the grid found at
 // start is never touched. A closing order gets the slots' unknown-outcome
 // handling (query, never resend until proven absent) and IDs from the
 // reserved generations; one that ends before the position is closed
@@ -24,6 +29,9 @@ type closer struct {
 	rejects uint8      // closing orders refused in a row
 	retryAt int64      // Unix ns before which no closing order is sent again
 	done    bool       // nothing left to close (logged once)
+	// limitFirst: the first closing orders are limits (see WithStopClose);
+	// limitTried: they were sent, so what is left goes at market.
+	limitFirst, limitTried bool
 }
 
 type closeLeg struct {
@@ -36,6 +44,13 @@ type closeLeg struct {
 	// slots' offsetting holdings, booked at the price of its first fill.
 	cross exchange.Steps
 	req   request
+	// A limit leg: its price, when it is canceled to go to market, and
+	// its cancel's state (cancels are sent again until it ends).
+	limit     bool
+	price     exchange.Ticks
+	expireAt  int64
+	canceling bool
+	cancelAt  int64
 }
 
 // liveOrders is the number of closing orders not yet ended.
@@ -55,14 +70,17 @@ func (c *closer) liveOrders() int {
 // in one-way mode for a long or short grid; by position side in hedge mode,
 // where the venue refuses reduce-only (Binance -1106); and, for a neutral
 // grid in one-way mode, one plain order for the net of both sides.
+//
+// With [WithStopClose] the close goes limit first, as a grid control's does.
 func (e *Engine) HardStop(now time.Time, reason string, closePosition bool) []Intent {
-	out := e.Halt(now, reason)
+	e.out = e.out[:0]
+	e.halt(now, reason, true)
 	if closePosition && !e.closing.wanted {
+		e.closing.limitFirst = e.cfg.closeSet && e.cfg.closeTimeout > 0
 		e.closing.wanted = true
 		e.maybeClose(now)
-		out = e.out
 	}
-	return out
+	return e.out
 }
 
 // maybeClose sends the closing orders when a hard stop asked for them, no
@@ -106,12 +124,21 @@ func (e *Engine) maybeClose(now time.Time) {
 	}
 }
 
-// sendClose sends the market orders that close qty on side: one, or
-// several when qty passes the venue's market maximum.
+// sendClose sends the orders that close qty on side: one, or several when
+// qty passes the venue's maximum (of a market order; of a limit order for
+// the limit-first close). Limit first, they are limits offset through the
+// last price; once those were tried, market orders.
 func (e *Engine) sendClose(now time.Time, side exchange.Side, qty, cross exchange.Steps) {
+	c := &e.closing
+	limit := c.limitFirst && !c.limitTried && e.havePrice
+	most := e.mktMax
+	if limit {
+		c.limitTried = true
+		most = e.limMax
+	}
 	parts := int64(1)
-	if e.mktMax > 0 {
-		parts = (int64(qty) + int64(e.mktMax) - 1) / int64(e.mktMax)
+	if most > 0 {
+		parts = (int64(qty) + int64(most) - 1) / int64(most)
 	}
 	base, extra := int64(qty)/parts, int64(qty)%parts
 	for k := range parts {
@@ -119,16 +146,17 @@ func (e *Engine) sendClose(now time.Time, side exchange.Side, qty, cross exchang
 		if k < extra {
 			q++
 		}
-		if !e.sendCloseLeg(now, side, exchange.Steps(q), cross) {
+		if !e.sendCloseLeg(now, side, exchange.Steps(q), cross, limit) {
 			return
 		}
 		cross = 0 // the internal cross is booked once, with the first leg's fill
 	}
 }
 
-// sendCloseLeg sends one closing market order; false when no generation is
-// reserved for it yet (Reserved sends it later).
-func (e *Engine) sendCloseLeg(now time.Time, side exchange.Side, qty, cross exchange.Steps) bool {
+// sendCloseLeg sends one closing order (a market order, or a limit one
+// with limit); false when no generation is reserved for it yet (Reserved
+// sends it later).
+func (e *Engine) sendCloseLeg(now time.Time, side exchange.Side, qty, cross exchange.Steps, limit bool) bool {
 	c := &e.closing
 	gen, ok := e.nextGen(c.gen)
 	if !ok {
@@ -144,6 +172,11 @@ func (e *Engine) sendCloseLeg(now time.Time, side exchange.Side, qty, cross exch
 	in := Intent{Kind: IntentPlace, Ref: OrderRef{Level: CloseLevel, Gen: gen}, Role: slot.RoleExit,
 		Side: side, PositionSide: e.posSide(kind), Market: true, Qty: qty,
 		ReduceOnly: e.cfg.posMode == exchange.OneWay && e.cfg.mode != Neutral}
+	if limit {
+		in.Market, in.Price = false, e.closePrice(side)
+		leg.limit, leg.price = true, in.Price
+		leg.expireAt = now.UnixNano() + int64(e.closeTimeout())
+	}
 	if e.cfg.posMode == exchange.OneWay && e.cfg.mode == Neutral {
 		in.PositionSide = exchange.PositionBoth
 	}
@@ -151,8 +184,58 @@ func (e *Engine) sendCloseLeg(now time.Time, side exchange.Side, qty, cross exch
 	e.books.Placed++
 	e.books.OpenOrders++
 	e.out = append(e.out, in)
-	e.log.Warn("grid: closing the grid's position", "ref", in.Ref.String(), "side", side.String(), "qty", e.rules.StepsToQty(qty).String())
+	e.log.Warn("grid: closing the grid's position", "ref", in.Ref.String(), "side", side.String(), "qty", e.rules.StepsToQty(qty).String(), "limit", limit)
 	return true
+}
+
+// closeTimeout is how long a limit close rests before it goes to market.
+func (e *Engine) closeTimeout() time.Duration {
+	if e.cfg.closeSet {
+		return e.cfg.closeTimeout
+	}
+	return defaultCloseTimeout
+}
+
+// closePrice is a limit close's price: the last price moved through the
+// market by the close offset, rounded to the tick toward the last price
+// (a sell at or above last × (1 − offset), a buy at or below last × (1 +
+// offset)), and at least one tick.
+func (e *Engine) closePrice(side exchange.Side) exchange.Ticks {
+	off := defaultCloseOffset
+	if e.cfg.closeSet {
+		off = e.cfg.closeOffset
+	}
+	d := decimal.NewFromInt(int64(e.price)).Mul(off)
+	if side == exchange.Sell {
+		return max(e.price-exchange.Ticks(d.Floor().IntPart()), 1)
+	}
+	return e.price + exchange.Ticks(d.Floor().IntPart())
+}
+
+// closeTick cancels, by its ID, each limit close whose timeout has
+// passed (what it did not fill then goes at market, see maybeClose), and
+// sends a cancel again when one has gone unanswered for the ack timeout.
+func (e *Engine) closeTick(now time.Time) {
+	c := &e.closing
+	if !e.ready {
+		return
+	}
+	t := now.UnixNano()
+	for i := range c.legs {
+		leg := &c.legs[i]
+		if !leg.live || !leg.limit || t < leg.expireAt {
+			continue
+		}
+		if leg.canceling && t < leg.cancelAt+int64(e.cfg.ackTimeout) {
+			continue
+		}
+		if !leg.canceling {
+			e.log.Warn("grid: limit close timed out; canceling it to close at market", "ref", OrderRef{Level: CloseLevel, Gen: leg.gen}.String())
+		}
+		leg.canceling, leg.cancelAt = true, t
+		e.books.Canceled++
+		e.out = append(e.out, Intent{Kind: IntentCancel, Ref: OrderRef{Level: CloseLevel, Gen: leg.gen}, Role: slot.RoleExit})
+	}
 }
 
 // closeLegOf finds the live leg of a closing order's reference.
@@ -260,8 +343,8 @@ func (e *Engine) closeTimer(now time.Time) {
 	t := now.UnixNano()
 	for i := range c.legs {
 		leg := &c.legs[i]
-		if !leg.live {
-			continue
+		if !leg.live || (leg.limit && leg.req.seen() && !leg.canceling && leg.req.queryAt == 0) {
+			continue // a limit close the venue acknowledged rests until its timeout
 		}
 		if leg.req.queryAt == 0 {
 			if !leg.req.unanswered(t, e.cfg.ackTimeout) {
@@ -273,6 +356,7 @@ func (e *Engine) closeTimer(now time.Time) {
 			e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: CloseLevel, Gen: leg.gen}, Role: slot.RoleExit})
 		}
 	}
+	e.closeTick(now)
 	e.maybeClose(now)
 }
 
@@ -298,4 +382,26 @@ func (e *Engine) bookClose(now time.Time, kind slot.Kind, qty exchange.Steps, pr
 		e.applyQuiet(now, e.base+int64(j), lv, slot.Event{Type: slot.Reconciled, Held: lv.s.Held - int64(q), Cost: lv.s.Cost - removed})
 		left -= q
 	}
+}
+
+// adoptClose keeps a closing order the venue shows: one of the live legs,
+// or, while the grid is closing (a terminal state restored), one a
+// previous run left, which is adopted as a leg due for cancel at once (its
+// fills so far are booked from the cancel's final quantity, and what it
+// has not filled goes at market). It reports whether the order was kept.
+func (e *Engine) adoptClose(now time.Time, o VenueOrder) bool {
+	c := &e.closing
+	if c.closeLegOf(o.Ref) != nil {
+		return true
+	}
+	if !c.wanted {
+		return false
+	}
+	c.legs = append(c.legs, closeLeg{gen: o.Ref.Gen, live: true, side: o.Side, qty: o.Qty, limit: true, price: o.Price, expireAt: now.UnixNano()})
+	c.legs[len(c.legs)-1].req = request{askedAt: now.UnixNano(), sendBy: now.UnixNano(), seenAt: now.UnixNano()}
+	c.gen = max(c.gen, o.Ref.Gen)
+	c.limitTried = true
+	e.books.OpenOrders++
+	e.repair(now, "closing order of an earlier run adopted: canceling it to close the rest at market", o.Ref)
+	return true
 }

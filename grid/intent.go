@@ -68,6 +68,11 @@ const (
 	// confirms, slots that need a generation past the last confirmed block
 	// wait, so no restart, whatever its store, reuses a client order ID.
 	IntentReserve
+	// IntentCheckStart asks the host to run the pre-start checks again
+	// ([Engine.CheckStart], against the account and positions read now)
+	// and to answer with [Engine.StartChecked]: a start trigger fired
+	// ([WithStartTrigger]) and the grid waits for the answer to start.
+	IntentCheckStart
 )
 
 // String names the kind.
@@ -81,6 +86,8 @@ func (k IntentKind) String() string {
 		return "query"
 	case IntentReserve:
 		return "reserve"
+	case IntentCheckStart:
+		return "check-start"
 	}
 	return fmt.Sprintf("IntentKind(%d)", uint8(k))
 }
@@ -117,6 +124,8 @@ func (in Intent) String() string {
 		return in.Kind.String() + " " + in.Ref.String()
 	case IntentReserve:
 		return "reserve " + strconv.FormatUint(uint64(in.Ref.Gen), 10)
+	case IntentCheckStart:
+		return "check-start"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "place %s %s %s %d", in.Ref, in.Role, in.Side, in.Qty)

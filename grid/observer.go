@@ -36,6 +36,9 @@ type RiskNote struct {
 	Monitor   string // the monitor that changed, if any
 	Triggered bool   // with Monitor: it triggered (false: it cleared)
 	Reason    string
+	// Terminal (with Halted) is the grid control that ended the grid for
+	// good: a TerminalXxx kind such as "take-profit"; "" otherwise.
+	Terminal string
 }
 
 // Observer receives what the engine books, synchronously on the engine's

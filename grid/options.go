@@ -12,17 +12,25 @@ import (
 	"github.com/gridmesh/gridmesh/risk"
 )
 
-// Mode is the grid's direction. The zero value is Long.
+// Mode is the grid's direction. Its values are those of [risk.Direction]
+// — grid.Long == Mode(risk.Long), and [Mode.Direction] converts — so the
+// one idea has one set of values in both packages. (A position side,
+// [exchange.PositionLong] and [exchange.PositionShort], is another idea:
+// the side of a hedge-mode position an order trades, which a neutral grid
+// uses both of.) The zero value is not a mode; [WithMode] defaults to Long.
 type Mode uint8
 
 const (
 	// Long buys at each level and sells one level up.
-	Long Mode = iota
+	Long = Mode(risk.Long)
 	// Short sells at each level and buys back one level down.
-	Short
+	Short = Mode(risk.Short)
 	// Neutral buys below the start price and sells short above it.
-	Neutral
+	Neutral = Mode(risk.Neutral)
 )
+
+// Direction is the mode as the risk package names it.
+func (m Mode) Direction() risk.Direction { return risk.Direction(m) }
 
 // String returns "long", "short" or "neutral".
 func (m Mode) String() string {
@@ -93,6 +101,22 @@ type config struct {
 	hardStopClose bool
 	checks        []risk.Check
 	planBase      risk.Plan
+
+	// grid controls (controls.go) and sizing (sizing.go)
+	trigger        Trigger
+	takeProfit     Target
+	stopLoss       Target
+	stopTop        decimal.Decimal
+	stopBottom     decimal.Decimal
+	timeLimit      time.Duration
+	timeLimitClose bool
+	timeLimitSet   bool
+	closeOffset    decimal.Decimal
+	closeTimeout   time.Duration
+	closeSet       bool
+	rounding       Rounding
+	roundingSet    bool
+	compound       bool
 }
 
 // WithGridID names the grid. The ID prefixes every client order ID, so that
@@ -100,7 +124,7 @@ type config struct {
 // touches anyone else's: 1 to 9 letters or digits. Default "grid".
 func WithGridID(id string) Option { return optionFunc(func(c *config) { c.gridID = id }) }
 
-// WithMode sets the direction: Long (default), Short or Neutral.
+// WithMode sets the direction: Long (the default), Short or Neutral.
 func WithMode(m Mode) Option { return optionFunc(func(c *config) { c.mode = m }) }
 
 // WithStartPrice sets the price the grid starts from: it splits a neutral
@@ -142,12 +166,16 @@ func WithGeometric() Option { return optionFunc(func(c *config) { c.geometric = 
 
 // WithAmount sets fixed-amount sizing, the default sizing: every order has
 // the same notional in quote currency (price × quantity), and a level's
-// quantity is amount / price rounded down to the step.
+// quantity is amount / price rounded to the step, down unless
+// [WithAmountRounding] says otherwise; [WithCompounding] grows the amount
+// with realized profit.
 func WithAmount(quote decimal.Decimal) Option {
 	return optionFunc(func(c *config) { c.amount = quote })
 }
 
-// WithQuantity sets fixed-quantity sizing: every order has this quantity.
+// WithQuantity sets fixed-quantity sizing: every order has this quantity,
+// which must be a whole number of steps (New refuses one that is not,
+// rather than trade less than asked).
 func WithQuantity(qty decimal.Decimal) Option {
 	return optionFunc(func(c *config) { c.quantity = qty })
 }
@@ -217,8 +245,16 @@ func WithCancelBudget(burst, perFill int) Option {
 	return optionFunc(func(c *config) { c.cancelBurst, c.cancelPerFill = burst, perFill })
 }
 
-// WithLogger sets the logger; nil (the default) discards.
-func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
+// WithEngineLogger sets the engine's logger; nil (the default) discards.
+// A [Runner] logs with it too unless given its own ([WithRunnerLogger]).
+func WithEngineLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
+
+// WithLogger is the old name of [WithEngineLogger].
+//
+// Deprecated: use WithEngineLogger: beside [WithRunnerLogger] the old name
+// did not say which of the two it configures. The alias stays while
+// branches written against it merge, and goes before the first release.
+func WithLogger(l *slog.Logger) Option { return WithEngineLogger(l) }
 
 // WithObserver sets the observer of fills, round trips and risk changes.
 func WithObserver(o Observer) Option { return optionFunc(func(c *config) { c.observer = o }) }
@@ -226,6 +262,7 @@ func WithObserver(o Observer) Option { return optionFunc(func(c *config) { c.obs
 func defaultConfig() config {
 	return config{
 		gridID:     "grid",
+		mode:       Long,
 		buyWindow:  10,
 		sellWindow: 10,
 		hysteresis: 2,
@@ -262,7 +299,7 @@ func (c *config) validate() {
 	if err := ValidGridID(c.gridID); err != nil {
 		c.fail("WithGridID", fmt.Sprintf("%q", c.gridID), "%v", err)
 	}
-	if c.mode > Neutral {
+	if c.mode < Long || c.mode > Neutral {
 		c.fail("WithMode", c.mode.String(), "want Long, Short or Neutral")
 	}
 	if !c.start.IsPositive() {
@@ -345,6 +382,7 @@ func (c *config) validate() {
 	if c.ackTimeout <= 0 {
 		c.fail("WithAckTimeout", c.ackTimeout.String(), "must be positive")
 	}
+	c.validateControls()
 	switch {
 	case c.sendTimeout == 0:
 		c.sendTimeout = min(defaultSendTimeout, c.ackTimeout)

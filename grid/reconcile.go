@@ -49,7 +49,8 @@ func (snap Snapshot) refs() map[OrderRef]struct{} {
 }
 
 // Reconcile compares the venue's view with the slots and repairs the drift
-// (DESIGN §1, principle 4):
+// — the venue is the source of truth: missed events, manual orders and
+// cancellations by the venue are repaired from what it shows:
 //
 //   - a slot whose acknowledged order is no longer live on the venue gets a
 //     query, whose answer (filled, canceled, not found) settles it;
@@ -104,6 +105,9 @@ func (e *Engine) reconcileOrder(now time.Time, o VenueOrder) {
 			e.repair(now, "orphan initial-position order: canceling", o.Ref)
 			e.out = append(e.out, Intent{Kind: IntentCancel, Ref: o.Ref})
 		}
+		return
+	}
+	if o.Ref.Level == CloseLevel && e.adoptClose(now, o) {
 		return
 	}
 	i := o.Ref.Level

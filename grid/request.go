@@ -7,7 +7,9 @@ import (
 // request tracks the timing of one order request the engine asked for (a
 // slot's place or cancel, the initial-position order, a hard stop's close)
 // so that one rule, in one place, decides when an order whose outcome is
-// unknown can be declared absent (DESIGN §1, principle 5):
+// unknown can be declared absent (a request of unknown outcome is never
+// resent until the order is proven absent, because venues do not reliably
+// reject a duplicate client order ID):
 //
 //   - an order is unsent until the host starts writing it. The engine gives
 //     every placement a send deadline ([Intent.SendBy]); the host never

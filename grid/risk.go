@@ -88,14 +88,7 @@ func (e *Engine) Plan() risk.Plan {
 	r := e.rules
 	p.Symbol, p.Rules, p.PositionMode = r.Symbol, r, e.cfg.posMode
 	p.StartPrice = r.TicksToPrice(e.start)
-	switch e.cfg.mode {
-	case Short:
-		p.Direction = risk.Short
-	case Neutral:
-		p.Direction = risk.Neutral
-	default:
-		p.Direction = risk.Long
-	}
+	p.Direction = e.cfg.mode.Direction()
 	if e.cfg.trailing {
 		p.Trailing, p.LayerCap = true, e.cfg.layerCap
 		p.Lower, p.Upper = decimal.Zero, decimal.Zero
@@ -113,6 +106,7 @@ func (e *Engine) Plan() risk.Plan {
 		p.Levels = append(p.Levels, risk.PlanLevel{
 			Price: r.TicksToPrice(lv.price), Qty: r.StepsToQty(lv.qty), EntrySide: side,
 			ExitPrice: r.TicksToPrice(lv.exit), Initial: isInitial,
+			Notional: r.MoneyToDecimal(exchange.Notional(lv.price, lv.qty)),
 		})
 	}
 	lo, hi := e.minL, e.maxL

@@ -178,7 +178,8 @@ func WithRestartSettle(d time.Duration) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.settle = d })
 }
 
-// WithRunnerLogger sets the runner's logger; nil discards.
+// WithRunnerLogger sets the runner's logger. Default: the engine's logger
+// ([WithEngineLogger]), which discards unless set.
 func WithRunnerLogger(l *slog.Logger) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.logger = l })
 }
@@ -249,6 +250,9 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 		return nil, errors.Join(errs...)
 	}
 	r := &Runner{eng: eng, ex: ex, x: c.executor, rules: eng.Rules(), gridID: eng.GridID(), cfg: c, log: c.logger}
+	if r.log == nil {
+		r.log = eng.log // never nil: New gives a discarding one
+	}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

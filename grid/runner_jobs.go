@@ -89,6 +89,17 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 		}
 		return a
 	}
+	if j.check {
+		acct, err := r.x.Account(ctx)
+		if err != nil {
+			return answer{checked: true, checkErr: fmt.Errorf("grid: reading the account for the pre-start checks: %w", err)}
+		}
+		pos, err := r.x.Positions(ctx, r.rules.Symbol)
+		if err != nil {
+			return answer{checked: true, checkErr: fmt.Errorf("grid: reading the positions for the pre-start checks: %w", err)}
+		}
+		return answer{checked: true, account: &acct, positions: pos}
+	}
 	if j.account {
 		acct, err := r.x.Account(ctx)
 		if err != nil {

@@ -27,6 +27,7 @@ type job struct {
 	reconcile bool
 	fees      bool      // read the venue's trades since since, for fees booked without them
 	account   bool      // read the account and positions for the risk monitors
+	check     bool      // read them for the pre-start checks at a start trigger
 	since, at time.Time // fees: read from; when asked
 }
 
@@ -48,6 +49,8 @@ type answer struct {
 	polled     bool            // an account read ended
 	account    *exchange.Account
 	positions  []exchange.Position
+	checked    bool  // a read for the pre-start checks ended (IntentCheckStart)
+	checkErr   error // … and failed
 }
 
 // Run runs the grid until ctx ends or the venue's order stream fails, then
@@ -268,6 +271,9 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 		case <-t.C:
 		}
 	}
+	if r.cfg.store == nil && r.eng.HasStops() {
+		r.log.Warn("grid: a stop (take-profit, stop-loss, time limit) is configured without a store: a restart will not know the grid stopped")
+	}
 	var st *StoredState
 	if r.cfg.store != nil {
 		s, err := r.cfg.store.Load(ctx)
@@ -354,6 +360,8 @@ func (l *loop) dispatch(in []Intent) {
 			}
 		case IntentReserve:
 			reserve = max(reserve, it.Ref.Gen)
+		case IntentCheckStart:
+			l.urgent = append(l.urgent, job{check: true})
 		}
 	}
 	if len(cancels) > 0 {
@@ -424,6 +432,13 @@ func (l *loop) answer(a answer) {
 			l.readingFees = true
 			l.urgent = append(l.urgent, job{fees: true, since: l.feesSince, at: r.cfg.now()})
 		}
+	}
+	if a.checked {
+		err := a.checkErr
+		if err == nil {
+			err = r.eng.CheckStart(*a.account, a.positions)
+		}
+		l.dispatch(r.eng.StartChecked(r.cfg.now(), err))
 	}
 	if a.polled {
 		l.polling = false

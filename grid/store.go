@@ -39,10 +39,14 @@ type Store interface {
 // would misread it) and reads every older one, filling what the older
 // version lacks by a stated rule. Version 1 had no generation reservation:
 // read, its floor is the highest generation it names. Version 2 added the
-// generation reservation (GenReserved, CloseGen), Books.NotSent, and room
-// for a persisted ladder (Ladder) and a terminal state (Terminal), which
-// this version writes empty and refuses set: the grid controls that fill
-// them define their meaning.
+// generation reservation (GenReserved, CloseGen), Books.NotSent, room for
+// a persisted ladder (Ladder: written empty and refused set), and the grid
+// controls' state: Started (when the grid began trading: its start
+// trigger has fired, and its time limit counts from it), Terminal (the
+// take-profit, stop-loss, stop top/bottom or time limit that ended the
+// grid for good, and whether its position is still to be closed) and
+// Books.Funding. Read from version 1, Started, Terminal and Funding are
+// empty: no trigger fired, not terminal, no funding booked.
 const StoredStateVersion = 2
 
 // oldestStoredStateVersion is the oldest version this package reads.
@@ -88,13 +92,30 @@ type StoredState struct {
 	// Ladder is reserved for a grid whose levels are persisted (their
 	// prices, in ticks); empty in this version.
 	Ladder []exchange.Ticks `json:"ladder,omitempty"`
-	// Terminal is reserved for a grid that ended for good (take-profit,
-	// stop-loss, time limit) and must not start again; empty in this
-	// version.
-	Terminal string `json:"terminal,omitempty"`
+	// Started is when the grid began trading, in Unix milliseconds (0:
+	// not yet: a grid whose start trigger has not fired). A restored grid
+	// with Started set does not wait for its trigger again, and its time
+	// limit counts from Started.
+	Started int64 `json:"started,omitempty"`
+	// Terminal is set when a grid control ended the grid for good; a
+	// restored engine with it stays stopped (and finishes closing its
+	// position if it was closing). nil while the grid runs.
+	Terminal *StoredTerminal `json:"terminal,omitempty"`
 	// Slots lists every slot that has sent an order or holds a position,
 	// in level order.
 	Slots []StoredSlot `json:"slots"`
+}
+
+// StoredTerminal is how a grid ended for good (see [Engine.Terminal]).
+type StoredTerminal struct {
+	// Kind is a TerminalXxx kind: "take-profit", "stop-loss", "stop-top",
+	// "stop-bottom" or "time-limit".
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+	At     int64  `json:"at"` // Unix milliseconds
+	// Close says the grid's position is to be closed (a restored engine
+	// goes on closing what it still holds).
+	Close bool `json:"close,omitempty"`
 }
 
 // StoredBooks are the engine's running totals ([Books] without what the
@@ -113,6 +134,8 @@ type StoredBooks struct {
 	Illegal    int            `json:"illegal"`
 	// CancelsDeferred counts the window cancels the cancel budget held back.
 	CancelsDeferred int `json:"cancelsDeferred"`
+	// Funding is the funding booked ([Engine.BookFunding]).
+	Funding exchange.Money `json:"funding,omitempty"`
 }
 
 // StoredInitial is the initial-position order: its generation and, while
@@ -155,10 +178,17 @@ func (e *Engine) State() StoredState {
 		Books: StoredBooks{
 			RoundTrips: b.RoundTrips, Realized: b.Realized, Fees: b.Fees, Placed: b.Placed, Canceled: b.Canceled,
 			Rejected: b.Rejected, NotSent: b.NotSent, Fills: b.Fills, Stale: b.Stale, Illegal: b.Illegal, CancelsDeferred: b.CancelsDeferred,
+			Funding: b.Funding,
 		},
 		Initial:     StoredInitial{Gen: e.initial.gen},
 		GenReserved: max(e.genAsked, e.genLimit),
 		CloseGen:    e.closing.gen,
+	}
+	if k := &e.ctl; k.startedAt > 0 {
+		st.Started = time.Unix(0, k.startedAt).UnixMilli()
+	}
+	if k := &e.ctl; k.terminal != "" {
+		st.Terminal = &StoredTerminal{Kind: k.terminal, Reason: k.terminalWhy, At: time.Unix(0, k.terminalAt).UnixMilli(), Close: k.terminalClose}
 	}
 	if in := &e.initial; in.live {
 		st.Initial.Live, st.Initial.Filled = true, in.filled
@@ -195,7 +225,9 @@ func (e *Engine) RestoreState(st StoredState) error {
 	e.books.RoundTrips, e.books.Realized, e.books.Fees = sb.RoundTrips, sb.Realized, sb.Fees
 	e.books.Placed, e.books.Canceled, e.books.Rejected, e.books.NotSent = sb.Placed, sb.Canceled, sb.Rejected, sb.NotSent
 	e.books.Fills, e.books.Stale, e.books.Illegal, e.books.CancelsDeferred = sb.Fills, sb.Stale, sb.Illegal, sb.CancelsDeferred
+	e.books.Funding = sb.Funding
 	e.baseline = st.Baseline
+	e.restoreControls(st)
 	now := time.Time{}
 	for _, ss := range st.Slots {
 		e.ensure(ss.Level-1, ss.Level+1)
@@ -230,7 +262,29 @@ func (e *Engine) RestoreState(st StoredState) error {
 // restoredState reports whether the engine holds a restored (or any)
 // state: Recover then keeps the stored baseline instead of claiming.
 func (e *Engine) restoredState() bool {
-	return e.books != (Books{}) || e.layers > 0 || e.baseline != 0 || e.initial.gen > 0
+	return e.books != (Books{}) || e.layers > 0 || e.baseline != 0 || e.initial.gen > 0 || e.ctl.startedAt > 0 || e.ctl.terminal != ""
+}
+
+// restoreControls restores the controls' state: a grid that had started
+// does not wait for its trigger again, and its time limit counts from its
+// first start; a terminal grid stays stopped and goes on closing its
+// position if it was closing.
+func (e *Engine) restoreControls(st StoredState) {
+	k := &e.ctl
+	if st.Started > 0 {
+		k.fired, k.checked = true, true
+		k.startedAt = time.UnixMilli(st.Started).UnixNano()
+		k.waiting = ""
+	}
+	if t := st.Terminal; t != nil {
+		k.fired, k.checked, k.waiting = true, true, ""
+		k.terminal, k.terminalWhy, k.terminalAt, k.terminalClose = t.Kind, t.Reason, time.UnixMilli(t.At).UnixNano(), t.Close
+		e.halted, e.haltReason = true, t.Reason
+		if t.Close {
+			e.closing.wanted = true
+			e.closing.limitFirst = !e.cfg.closeSet || e.cfg.closeTimeout > 0
+		}
+	}
 }
 
 // checkState validates a stored state against the engine, reporting every
@@ -247,8 +301,18 @@ func (e *Engine) checkState(st StoredState) error {
 	if st.Version < oldestStoredStateVersion || st.Version > StoredStateVersion {
 		bad("Version", st.Version, fmt.Sprintf("want %d to %d", oldestStoredStateVersion, StoredStateVersion))
 	}
-	if len(st.Ladder) > 0 || st.Terminal != "" {
-		bad("Ladder/Terminal", fmt.Sprintf("%d levels, %q", len(st.Ladder), st.Terminal), "reserved: this version of the engine cannot restore them")
+	if len(st.Ladder) > 0 {
+		bad("Ladder", fmt.Sprintf("%d levels", len(st.Ladder)), "reserved: this version of the engine cannot restore it")
+	}
+	if st.Started < 0 {
+		bad("Started", st.Started, "must not be negative")
+	}
+	if t := st.Terminal; t != nil {
+		switch t.Kind {
+		case TerminalTakeProfit, TerminalStopLoss, TerminalStopTop, TerminalStopBottom, TerminalTimeLimit:
+		default:
+			bad("Terminal.Kind", fmt.Sprintf("%q", t.Kind), "want take-profit, stop-loss, stop-top, stop-bottom or time-limit")
+		}
 	}
 	if st.GridID != e.cfg.gridID {
 		bad("GridID", fmt.Sprintf("%q", st.GridID), fmt.Sprintf("the engine is grid %q", e.cfg.gridID))

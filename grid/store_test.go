@@ -258,6 +258,7 @@ func FuzzStoredState(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"version":1,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","slots":[{"level":3,"kind":"long","state":"ExitOpen","role":"exit","gen":4,"orderQty":2,"filled":1,"held":1,"cost":93}]}`))
 	f.Add([]byte(`{"version":1,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","initial":{"gen":2,"live":true,"waiting":[12,11]}}`))
+	f.Add([]byte(`{"version":2,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","started":1700000000000,"terminal":{"kind":"stop-loss","reason":"stop-loss: price 95","at":1700000060000,"close":true},"books":{"funding":7},"slots":[{"level":3,"kind":"long","state":"Holding","role":"none","gen":4,"held":1,"cost":93}]}`))
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`[]`))
 	if file, err := encodeState(e.State()); err == nil {

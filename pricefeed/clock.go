@@ -2,7 +2,7 @@ package pricefeed
 
 import "time"
 
-// Clock is the time source of a [Monitor] and a [Replay]: the wall clock
+// Clock is the time source of a [Feed] and a [Replay]: the wall clock
 // in production ([SystemClock]), a fake one in tests so that coalescing and
 // replay pacing run without real sleeps. Implementations must be safe for
 // concurrent use.

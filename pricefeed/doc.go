@@ -1,11 +1,11 @@
 // Package pricefeed is gridmesh's single source of prices: recorded-data
-// readers for backtests and the live price [Monitor] for everything else.
+// readers for backtests and the live price [Feed] for everything else.
 //
-// A live host runs one Monitor per symbol, feeds it from the venue and
+// A live host runs one Feed per symbol, feeds it from the venue and
 // hands subscriptions to whoever needs prices (the grid runner, risk
 // monitors, a dashboard):
 //
-//	mon, err := pricefeed.NewMonitor("BTCUSDT", pricefeed.WithLogger(log))
+//	mon, err := pricefeed.NewFeed("BTCUSDT", pricefeed.WithLogger(log))
 //	if err != nil { … }
 //	defer mon.Close()
 //	src, err := pricefeed.NewExchangeSource(ex, "BTCUSDT", rules)
@@ -23,7 +23,7 @@
 //	guard.Observe(risk.Observation{Time: now, Kind: risk.KindAlive, Symbol: "BTCUSDT",
 //		Price: rules.TicksToPrice(l.Price.Ticks), Heard: l.Price.Time})
 //
-// A backtest does not go through the Monitor: it decodes a recorded file
+// A backtest does not go through the Feed: it decodes a recorded file
 // once and calls the engine and the simulator tick by tick:
 //
 //	candles, err := pricefeed.ReadCandlesFile("examples/data/binance-um_BTCUSDT_1m_2025-05-04_2025-06-03.csv.gz", rules)
@@ -40,7 +40,7 @@
 // WebSocket captures flattened to CSV (trades and bookTicker) and Kraken
 // trades; plain or gzip-compressed.
 //
-// Paper trading replays a recording through the Monitor with [Replay]
+// Paper trading replays a recording through the Feed with [Replay]
 // (trades, or candles as their four-price paths) at a chosen speed.
 //
 // This package imports only the exchange package of gridmesh.

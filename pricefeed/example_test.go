@@ -42,7 +42,7 @@ func ExampleReadCandles() {
 }
 
 func ExampleMonitor() {
-	mon, err := pricefeed.NewMonitor("BTCUSDT", pricefeed.WithInterval(0))
+	mon, err := pricefeed.NewFeed("BTCUSDT", pricefeed.WithInterval(0))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -67,7 +67,7 @@ func ExampleMonitor() {
 }
 
 func ExampleMonitor_Run() {
-	mon, err := pricefeed.NewMonitor("BTCUSDT")
+	mon, err := pricefeed.NewFeed("BTCUSDT")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -14,10 +14,10 @@ import (
 )
 
 // Source is a pull-style stream of one symbol's prices, what
-// [Monitor.Run] reads. Next blocks until the next price, and returns io.EOF
+// [Feed.Run] reads. Next blocks until the next price, and returns io.EOF
 // when the source has no more (a finished replay, a closed stream), or
 // ctx's error promptly once ctx ends. A Source is read by one goroutine;
-// push-style feeds call [Monitor.Publish] instead.
+// push-style feeds call [Feed.Publish] instead.
 type Source interface {
 	Next(ctx context.Context) (Price, error)
 }
@@ -36,7 +36,7 @@ var (
 // and skipped. An update with a zero Time is stamped with the wall clock.
 //
 // The stream is subscribed on the first Next, with that call's context,
-// which must outlive the later calls (Monitor.Run passes one context to
+// which must outlive the later calls (Feed.Run passes one context to
 // every call). The stream ending gives io.EOF.
 //
 // Build one with [NewExchangeSource]; the zero value is not usable. Next is

@@ -37,8 +37,9 @@ func planError(check string, p Plan) error {
 //
 //   - the account can trade (Account.CanTrade);
 //   - the account's position mode is the plan's, and a NEUTRAL grid trades
-//     in HEDGE mode (unless AllowOneWayNeutral: DESIGN §3 allows one-way
-//     mode on venues without hedge mode);
+//     in HEDGE mode (unless AllowOneWayNeutral: a venue without hedge mode
+//     can run a neutral grid in one-way mode, where its exits cannot be
+//     reduce-only and the net position is what the grid holds);
 //   - multi-assets (multi-currency margin) mode is off, unless AllowMultiAssets;
 //   - the symbol's leverage and margin mode, read from the venue's position
 //     entries for the plan's symbol (venues such as Binance report one per

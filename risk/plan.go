@@ -53,6 +53,11 @@ type PlanLevel struct {
 	EntrySide exchange.Side
 	ExitPrice decimal.Decimal
 	Initial   bool
+	// Notional is the entry's actual notional, Price × Qty, after the
+	// quantity was rounded to the step (with fixed-amount sizing it
+	// differs from the amount asked for; zero when the planner left it
+	// out: checks that need it compute Price × Qty).
+	Notional decimal.Decimal
 }
 
 // Plan is what the grid is about to trade, filled in by the grid engine and

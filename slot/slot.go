@@ -264,9 +264,11 @@ func (s *Slot) Remaining() int64 {
 	return s.OrderQty - s.Filled
 }
 
-// Check verifies the slot's invariants (DESIGN §3, 1 and 2): held ≥ 0, at
-// most one order and a role that fits the state, filled ≤ ordered, an exit
-// never larger than held, and no cost without a position.
+// Check verifies the slot's invariants — at most one live or pending
+// order per slot, and an exit never larger than what the slot holds, held
+// never negative — in detail: held ≥ 0, at most one order and a role that
+// fits the state, filled ≤ ordered, an exit never larger than held, and no
+// cost without a position.
 func (s *Slot) Check() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("slot invariant: %s (%+v)", fmt.Sprintf(format, a...), *s)

@@ -61,13 +61,39 @@ func (f flags) setup() (setup, error) {
 		s.trailing = dec("trailing", f.trailing)
 		opts = append(opts, grid.WithTrailing(s.trailing, f.layers))
 	} else {
-		opts = append(opts, grid.WithBounds(s.lower, s.upper, f.levels))
+		opts = append(opts, grid.WithBounds(s.lower, s.upper, f.intervals))
 		if f.noInitial {
 			opts = append(opts, grid.WithInitialPosition(false))
 		}
 	}
 	if f.geometric {
 		opts = append(opts, grid.WithGeometric())
+	}
+	switch f.rounding {
+	case "down":
+	case "nearest":
+		opts = append(opts, grid.WithAmountRounding(grid.RoundNearest))
+	case "up":
+		opts = append(opts, grid.WithAmountRounding(grid.RoundUp))
+	default:
+		errs = append(errs, fmt.Sprintf("-rounding %q: want down, nearest or up", f.rounding))
+	}
+	if f.takeProfit != "" {
+		opts = append(opts, grid.WithTakeProfit(grid.AtPnL(dec("take-profit", f.takeProfit))))
+	}
+	if f.stopLoss != "" {
+		opts = append(opts, grid.WithStopLoss(grid.AtPnL(dec("stop-loss", f.stopLoss))))
+	}
+	if f.timeLimit != 0 {
+		opts = append(opts, grid.WithTimeLimit(f.timeLimit, true))
+	}
+	switch {
+	case f.triggerAbove != "" && f.triggerBelow != "":
+		errs = append(errs, "-trigger-above and -trigger-below exclude each other")
+	case f.triggerAbove != "":
+		opts = append(opts, grid.WithStartTrigger(grid.TriggerAbove(dec("trigger-above", f.triggerAbove))))
+	case f.triggerBelow != "":
+		opts = append(opts, grid.WithStartTrigger(grid.TriggerBelow(dec("trigger-below", f.triggerBelow))))
 	}
 	s.maker, s.taker = dec("maker-fee", f.maker), dec("taker-fee", f.tk)
 	balance := dec("balance", f.balance)

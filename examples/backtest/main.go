@@ -7,7 +7,7 @@
 // exact.
 //
 //	go run ./examples/backtest
-//	go run ./examples/backtest -mode neutral -lower 90000 -upper 110000 -levels 20
+//	go run ./examples/backtest -mode neutral -lower 90000 -upper 110000 -intervals 20
 //	go run ./examples/backtest -from 2025-05-20 -to 2025-05-31 -margin-mode isolated
 //	go run ./examples/backtest -report out.html -trades t.csv -equity e.csv -json r.json
 //	go run ./examples/backtest -h
@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gridmesh/gridmesh/examples/internal/cli"
 	"github.com/gridmesh/gridmesh/grid/backtest"
@@ -45,7 +46,10 @@ type flags struct {
 	trailing, marginMode, slippageBps        string
 	brackets                                 string
 	from, to, spike                          string
-	levels, window, layers, leverage         int
+	rounding, takeProfit, stopLoss           string
+	triggerAbove, triggerBelow               string
+	timeLimit                                time.Duration
+	intervals, window, layers, leverage      int
 	fundingHours, slippageTicks              int
 	geometric, noInitial, tradeThrough       bool
 	noMarginCheck                            bool
@@ -68,11 +72,18 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.mode, "mode", "long", "grid mode: long, short or neutral")
 	fs.StringVar(&f.lower, "lower", "90000", "lower bound of a bounded grid")
 	fs.StringVar(&f.upper, "upper", "115000", "upper bound of a bounded grid")
-	fs.IntVar(&f.levels, "levels", 25, "number of grid intervals of a bounded grid")
+	fs.IntVar(&f.intervals, "intervals", 25, "number of grid intervals of a bounded grid (it has intervals+1 price levels)")
+	fs.IntVar(&f.intervals, "levels", 25, "deprecated: the old name of -intervals")
 	fs.StringVar(&f.trailing, "trailing", "", "make a trailing grid with this interval (a price step; a fraction with -geometric) instead of a bounded one")
 	fs.IntVar(&f.layers, "layers", 40, "layer cap of a trailing grid")
 	fs.BoolVar(&f.geometric, "geometric", false, "geometric (equal-ratio) levels")
 	fs.StringVar(&f.amount, "amount", "1200", "notional of every order, in quote currency")
+	fs.StringVar(&f.rounding, "rounding", "down", "how -amount / price is rounded to the step: down (never above the amount), nearest, or up (never below it)")
+	fs.StringVar(&f.takeProfit, "take-profit", "", "stop the grid and close its position when its PnL reaches this (quote currency)")
+	fs.StringVar(&f.stopLoss, "stop-loss", "", "stop the grid and close its position when its loss reaches this (quote currency, positive)")
+	fs.DurationVar(&f.timeLimit, "time-limit", 0, "stop the grid and close its position this long after it started (e.g. 168h)")
+	fs.StringVar(&f.triggerAbove, "trigger-above", "", "stay idle until the price reaches this or above")
+	fs.StringVar(&f.triggerBelow, "trigger-below", "", "stay idle until the price reaches this or below")
 	fs.IntVar(&f.window, "window", 10, "levels kept live on each side (buy and sell windows)")
 	fs.BoolVar(&f.noInitial, "no-initial", false, "do not buy (sell) the initial position of a bounded long (short) grid")
 	fs.StringVar(&f.balance, "balance", "10000", "initial balance, in quote currency")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,8 +113,8 @@ func TestWarnings(t *testing.T) {
 		{[]string{"-tick", "300"}, "backtest: warning: -tick 300 is coarse for these levels: rounding moves a level by up to 10% of its 1000 spacing"},
 		{[]string{"-mode", "short", "-lower", "10000", "-upper", "20000"}, "backtest: warning: the price (93327 … 111959.5) never enters the grid's range -lower 10000 … -upper 20000"},
 		{[]string{"-balance", "1"}, "backtest: warning: the venue refused"},
-		{[]string{"-data", spiky, "-lower", "90000", "-upper", "100000", "-levels", "10"}, "backtest: warning: 1 candle(s) more than 3× their neighbours, likely bad prints: 2025-05-04 15:34 UTC at 955028 (neighbours closed at 95502.7 and 95490)"},
-		{[]string{"-data", spiky, "-lower", "90000", "-upper", "100000", "-levels", "10"}, "backtest: warning: no funding is charged"},
+		{[]string{"-data", spiky, "-lower", "90000", "-upper", "100000", "-intervals", "10"}, "backtest: warning: 1 candle(s) more than 3× their neighbours, likely bad prints: 2025-05-04 15:34 UTC at 955028 (neighbours closed at 95502.7 and 95490)"},
+		{[]string{"-data", spiky, "-lower", "90000", "-upper", "100000", "-intervals", "10"}, "backtest: warning: no funding is charged"},
 		{[]string{"-funding", short}, "backtest: warning: the funding data (2025-05-04 16:00 → 2025-05-05 00:00 UTC) covers 2 of the run's 90 settlements"},
 	} {
 		var out, errOut bytes.Buffer
@@ -164,4 +165,35 @@ func TestExitCodeTwo(t *testing.T) {
 	clitest.UsageFails(t, exec.Command(bin, "-amount", "50"), "backtest: -amount 50 is too small")
 	out, _ := exec.Command(bin, "-amount", "50").CombinedOutput()
 	assert.Equal(t, 1, strings.Count(string(out), "\n"), "%s", out)
+}
+
+// TestLevelsFlagIsTheOldNameOfIntervals: -levels, which always meant
+// intervals, still parses (deprecated) to the same setting.
+func TestLevelsFlagIsTheOldNameOfIntervals(t *testing.T) {
+	a, err := parseFlags([]string{"-levels", "12"}, io.Discard)
+	require.NoError(t, err)
+	b, err := parseFlags([]string{"-intervals", "12"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 12, a.intervals)
+	assert.Equal(t, a, b)
+}
+
+// TestControlsFlags: the grid controls reach the engine and the report
+// says where the run stopped; -rounding changes the sizing.
+func TestControlsFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.NoError(t, run([]string{"-amount", "200", "-intervals", "50", "-take-profit", "100", "-funding", "none"}, &out, &errOut))
+	assert.Contains(t, out.String(), "STOPPED")
+	assert.Contains(t, out.String(), "2025-05-07 01:03 UTC: take-profit: PnL 103.8218 at or above 100 (PnL 100)")
+	out.Reset()
+	errOut.Reset()
+	require.NoError(t, run([]string{"-amount", "200", "-rounding", "nearest"}, &out, &errOut))
+	assert.NotContains(t, errOut.String(), "flooring each order")
+	err := run([]string{"-rounding", "sideways", "-trigger-above", "1", "-trigger-below", "2"}, &out, &errOut)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `-rounding "sideways": want down, nearest or up`)
+	assert.Contains(t, err.Error(), "-trigger-above and -trigger-below exclude each other")
+	err = run([]string{"-trigger-below", "101000"}, &out, &errOut)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "grid: WithStartTrigger = price ≤ 101000: the start price 95505.4 already meets it")
 }

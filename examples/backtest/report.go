@@ -15,7 +15,7 @@ func report(w io.Writer, f flags, s setup, path string, r backtest.Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
 	money := func(d decimal.Decimal) string { return d.StringFixed(2) }
-	kind := "bounded " + f.lower + "–" + f.upper + fmt.Sprintf(", %d intervals", f.levels)
+	kind := "bounded " + f.lower + "–" + f.upper + fmt.Sprintf(", %d intervals", f.intervals)
 	if f.trailing != "" {
 		kind = "trailing, interval " + f.trailing + fmt.Sprintf(", layer cap %d", f.layers)
 	}
@@ -50,6 +50,12 @@ func report(w io.Writer, f flags, s setup, path string, r backtest.Result) {
 	row("buy and hold (1×, same balance)", money(r.BuyAndHold.Sub(r.InitialBalance)))
 	row("max drawdown", money(r.MaxDrawdown)+" ("+r.MaxDrawdownPct.StringFixed(2)+"%)")
 	row("max position", r.MaxPosition.String()+" (notional "+money(r.MaxNotional)+")")
+	if r.Stopped != "" {
+		row("STOPPED", stamp(r.StoppedAt)+" UTC: "+r.Stopped)
+	}
+	if r.Engine.Waiting != "" {
+		row("never started", r.Engine.Waiting)
+	}
 	if len(r.Liquidated) == 0 {
 		row("liquidations", 0)
 	}

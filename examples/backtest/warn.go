@@ -87,12 +87,12 @@ func (f flags) levelPrices(s setup, minP, maxP decimal.Decimal) (rounded, exact 
 		rounded = append(rounded, rules.RoundPrice(p))
 	}
 	if f.trailing == "" {
-		if f.levels < 1 || f.levels > 100_000 || !s.lower.IsPositive() || !s.upper.GreaterThan(s.lower) {
+		if f.intervals < 1 || f.intervals > 100_000 || !s.lower.IsPositive() || !s.upper.GreaterThan(s.lower) {
 			return nil, nil // the grid reports these itself
 		}
-		n := decimal.NewFromInt(int64(f.levels))
-		ratio := math.Pow(s.upper.Div(s.lower).InexactFloat64(), 1/float64(f.levels))
-		for k := 0; k <= f.levels; k++ {
+		n := decimal.NewFromInt(int64(f.intervals))
+		ratio := math.Pow(s.upper.Div(s.lower).InexactFloat64(), 1/float64(f.intervals))
+		for k := 0; k <= f.intervals; k++ {
 			if f.geometric {
 				add(s.lower.Mul(decimal.NewFromFloat(math.Pow(ratio, float64(k)))))
 			} else {
@@ -138,7 +138,8 @@ func coarseTick(rules exchange.Rules, rounded, exact []decimal.Decimal, warn fun
 	}
 }
 
-// sizing warns when flooring each order's quantity to the step makes its
+// sizing warns when rounding each order's quantity to the step (as
+// -rounding says; down by default) makes its
 // notional deviate from -amount by more than sizingTolerance, naming the
 // levels and the actual notionals.
 func (f flags) sizing(rules exchange.Rules, amount decimal.Decimal, levels []decimal.Decimal, warn func(string)) {
@@ -152,6 +153,12 @@ func (f flags) sizing(rules exchange.Rules, amount decimal.Decimal, levels []dec
 			continue
 		}
 		q := rules.FloorQty(amount.Div(p))
+		switch f.rounding {
+		case "nearest":
+			q = amount.Div(p).Div(rules.StepSize).Round(0).Mul(rules.StepSize)
+		case "up":
+			q = amount.Div(p).Div(rules.StepSize).Ceil().Mul(rules.StepSize)
+		}
 		if !q.IsPositive() {
 			continue // below the minimum: the grid refuses it with an error
 		}
@@ -182,8 +189,15 @@ func (f flags) sizing(rules exchange.Rules, amount decimal.Decimal, levels []dec
 		list = []string{strings.Join(list[:3], ", "), strings.Join(list[3:], ", ")}
 		sep = ", …, "
 	}
-	warn(fmt.Sprintf("-amount %s: flooring each order to the step %s puts %d of %d levels more than %s%% off the amount (levels %s: notional %s to %s); raise -amount or use a finer -step",
-		amount, rules.StepSize, len(off), len(levels), sizingTolerance.Shift(2), strings.Join(list, sep), lowN, highN))
+	how, fix := "flooring", "; raise -amount, use a finer -step or -rounding nearest"
+	switch f.rounding {
+	case "nearest":
+		how, fix = "rounding to the nearest", "; raise -amount or use a finer -step"
+	case "up":
+		how, fix = "rounding up", "; raise -amount or use a finer -step"
+	}
+	warn(fmt.Sprintf("-amount %s: %s each order to the step %s puts %d of %d levels more than %s%% off the amount (levels %s: notional %s to %s)%s",
+		amount, how, rules.StepSize, len(off), len(levels), sizingTolerance.Shift(2), strings.Join(list, sep), lowN, highN, fix))
 }
 
 // afterRun warns of what the run showed: orders the venue refused for

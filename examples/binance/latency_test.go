@@ -31,7 +31,7 @@ import (
 // stampSource is the price feed's source with a clock on it: it notes when
 // each price was taken from the adapter's price stream. That is the start
 // of the measured path: the moment the runner's feed (the
-// pricefeed.Monitor's Run loop) receives the decoded bookTicker.
+// pricefeed.Feed's Run loop) receives the decoded bookTicker.
 type stampSource struct {
 	src  pricefeed.Source
 	mu   sync.Mutex
@@ -155,7 +155,7 @@ func startStack(b *testing.B) *stackPath {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var mon *pricefeed.Monitor
+	var mon *pricefeed.Feed
 	closeAll := func() {
 		cancel()
 		wg.Wait()
@@ -184,7 +184,7 @@ func startStack(b *testing.B) *stackPath {
 	if err != nil {
 		return fail(err)
 	}
-	mon, err = pricefeed.NewMonitor("BTCUSDT", pricefeed.WithInterval(0))
+	mon, err = pricefeed.NewFeed("BTCUSDT", pricefeed.WithInterval(0))
 	if err != nil {
 		return fail(err)
 	}
@@ -461,7 +461,7 @@ func reportLatency(b *testing.B, name string, ds []time.Duration) (p50, p99 time
 //
 // The stack: the local Binance server (binancetest) pushes a bookTicker;
 // the adapter (exchange/binance) reads and decodes it off its WebSocket;
-// the single price source (pricefeed.Monitor, interval 0) takes it and
+// the single price source (pricefeed.Feed, interval 0) takes it and
 // hands it to grid.Runner's owner goroutine; the engine moves its window
 // and answers with intents; a runner worker takes the place intent
 // through exchange.Executor (rate limits, deadline) to the adapter, which

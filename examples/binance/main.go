@@ -10,7 +10,7 @@
 //	go run ./examples/binance -local -live -duration 20s            # trade on it; its price replays recorded candles
 //	go run ./examples/binance -testnet                              # dry run on Binance's testnet (market data only without keys)
 //	BINANCE_API_KEY=… BINANCE_API_SECRET=… go run ./examples/binance -testnet -live
-//	BINANCE_API_KEY=… BINANCE_API_SECRET=… go run ./examples/binance -lower 95000 -upper 105000 -levels 40
+//	BINANCE_API_KEY=… BINANCE_API_SECRET=… go run ./examples/binance -lower 95000 -upper 105000 -intervals 40
 //	go run ./examples/binance -h
 //
 // # The local venue (-local)
@@ -60,7 +60,7 @@
 //
 // The wiring is what any live host does:
 //
-//	adapter's bookTicker stream ─► pricefeed.Monitor ─┬─► grid.Runner (WithPriceFeed)
+//	adapter's bookTicker stream ─► pricefeed.Feed ─┬─► grid.Runner (WithPriceFeed)
 //	                                                  └─► the dry run's start price
 //	adapter's user-data stream ───────────────────────────► grid.Runner (fills, cancels)
 //	grid.Runner ─► exchange.Executor ─► adapter (signed REST) ─► Binance or the local server
@@ -144,12 +144,12 @@ type env struct {
 type flags struct {
 	live, local, testnet, keepOrders, verbose, geometric, noInitial bool
 
-	symbol, mode, gridID                      string
-	lower, upper, trailing, amount            string
-	makerFee, takerFee, maintRate             string
-	levels, layers, window, hysteresis, lever int
-	duration, coalesce                        time.Duration
-	speed                                     float64
+	symbol, mode, gridID                         string
+	lower, upper, trailing, amount               string
+	makerFee, takerFee, maintRate                string
+	intervals, layers, window, hysteresis, lever int
+	duration, coalesce                           time.Duration
+	speed                                        float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -163,7 +163,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.mode, "mode", "long", "grid mode: long, short or neutral")
 	fs.StringVar(&f.lower, "lower", "", "lower bound of a bounded grid (default: 2.5 % below the current price)")
 	fs.StringVar(&f.upper, "upper", "", "upper bound of a bounded grid (default: 2.5 % above the current price)")
-	fs.IntVar(&f.levels, "levels", 20, "number of grid intervals of a bounded grid")
+	fs.IntVar(&f.intervals, "intervals", 20, "number of grid intervals of a bounded grid (it has intervals+1 price levels)")
+	fs.IntVar(&f.intervals, "levels", 20, "deprecated: the old name of -intervals")
 	fs.StringVar(&f.trailing, "trailing", "", "make a trailing grid with this interval (a price step; a fraction with -geometric) instead of a bounded one")
 	fs.IntVar(&f.layers, "layers", 20, "layer cap of a trailing grid: the most levels held or entering at once")
 	fs.BoolVar(&f.geometric, "geometric", false, "geometric (equal-ratio) levels")
@@ -341,7 +342,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, e env) (S
 	}
 
 	// The single price source of the symbol.
-	mon, err := pricefeed.NewMonitor(f.symbol, pricefeed.WithInterval(f.coalesce), pricefeed.WithLogger(log))
+	mon, err := pricefeed.NewFeed(f.symbol, pricefeed.WithInterval(f.coalesce), pricefeed.WithLogger(log))
 	if err != nil {
 		return Summary{}, err
 	}
@@ -593,7 +594,7 @@ func (v *venue) market(ctx context.Context, f flags, e env, rules exchange.Rules
 }
 
 // firstPrice waits for the first price of the monitor.
-func firstPrice(ctx context.Context, mon *pricefeed.Monitor, rules exchange.Rules) (exchange.Ticks, error) {
+func firstPrice(ctx context.Context, mon *pricefeed.Feed, rules exchange.Rules) (exchange.Ticks, error) {
 	wait, cancel := context.WithTimeout(ctx, priceWait)
 	defer cancel()
 	p, ok := <-mon.Subscribe(wait) // the channel closes when wait ends
@@ -628,11 +629,11 @@ func gridOptions(f flags, s setup, start decimal.Decimal, posMode exchange.Posit
 	opts := []grid.Option{
 		grid.WithGridID(f.gridID), grid.WithMode(s.mode), grid.WithStartPrice(start), grid.WithAmount(s.amount),
 		grid.WithWindows(f.window, f.window, f.hysteresis), grid.WithPositionMode(posMode),
-		grid.WithObserver(obs), grid.WithLogger(log),
+		grid.WithObserver(obs), grid.WithEngineLogger(log),
 		grid.WithRiskChecks(s.base, preStartChecks()...),
 	}
 	if s.bounded {
-		opts = append(opts, grid.WithBounds(s.lower, s.upper, f.levels))
+		opts = append(opts, grid.WithBounds(s.lower, s.upper, f.intervals))
 		if f.noInitial {
 			opts = append(opts, grid.WithInitialPosition(false))
 		}
@@ -683,7 +684,7 @@ func header(w io.Writer, f flags, s setup, v *venue, rules exchange.Rules, price
 	} else {
 		row("account", "not read (no %s and %s: market data only)", envAPIKey, envAPISecret)
 	}
-	shape := fmt.Sprintf("bounded %s–%s in %d intervals", fixed(s.lower, rules.TickSize), fixed(s.upper, rules.TickSize), f.levels)
+	shape := fmt.Sprintf("bounded %s–%s in %d intervals", fixed(s.lower, rules.TickSize), fixed(s.upper, rules.TickSize), f.intervals)
 	if !s.bounded {
 		shape = fmt.Sprintf("trailing, interval %s, layer cap %d", s.trailing, f.layers)
 	}

@@ -61,7 +61,7 @@ price    95505.4 (bookTicker midpoint)
 		// the three below rest as post-only entries; the top level has no
 		// exit above it and no slot.
 		name: "long",
-		args: []string{"-lower", "95000", "-upper", "96000", "-levels", "4"},
+		args: []string{"-lower", "95000", "-upper", "96000", "-intervals", "4"},
 		want: `account  wallet 10000.00, available 10000.00, ONE_WAY mode, no BTCUSDT position
 grid     long, bounded 95000.0–96000.0 in 4 intervals, notional 200 per order, window 10, ONE_WAY mode, grid ID bn
 
@@ -75,7 +75,7 @@ The MARKET order buys at once the position of the levels above the price; their 
 	}, {
 		// The mirror: 95250 and 95500 are sold at once, 95750 and 96000 rest.
 		name: "short",
-		args: []string{"-mode", "short", "-lower", "95000", "-upper", "96000", "-levels", "4", "-grid-id", "s1"},
+		args: []string{"-mode", "short", "-lower", "95000", "-upper", "96000", "-intervals", "4", "-grid-id", "s1"},
 		want: `account  wallet 10000.00, available 10000.00, ONE_WAY mode, no BTCUSDT position
 grid     short, bounded 95000.0–96000.0 in 4 intervals, notional 200 per order, window 10, ONE_WAY mode, grid ID s1
 
@@ -90,7 +90,7 @@ The MARKET order sells at once the position of the levels below the price; their
 		// it): the nearest buy on the LONG side, the nearest sell on the
 		// SHORT side, no initial position.
 		name: "neutral",
-		args: []string{"-mode", "neutral", "-lower", "95000", "-upper", "96000", "-levels", "4", "-window", "1"},
+		args: []string{"-mode", "neutral", "-lower", "95000", "-upper", "96000", "-intervals", "4", "-window", "1"},
 		want: `account  wallet 10000.00, available 10000.00, HEDGE mode, no BTCUSDT position
 grid     neutral, bounded 95000.0–96000.0 in 4 intervals, notional 200 per order, window 1, HEDGE mode, grid ID bn
 
@@ -113,7 +113,7 @@ The grid would place 2 orders now:
 	}, {
 		// A plan the checks refuse is printed all the same, with why.
 		name: "checks fail",
-		args: []string{"-lower", "95000", "-upper", "96000", "-levels", "4", "-window", "1", "-no-initial", "-leverage", "20"},
+		args: []string{"-lower", "95000", "-upper", "96000", "-intervals", "4", "-window", "1", "-no-initial", "-leverage", "20"},
 		want: `account  wallet 10000.00, available 10000.00, ONE_WAY mode, no BTCUSDT position
 grid     long, bounded 95000.0–96000.0 in 4 intervals, notional 200 per order, window 1, ONE_WAY mode, grid ID bn
 
@@ -191,7 +191,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{[]string{"extra"}, noEnv, `unexpected argument "extra"`},
 		// The grid is all flags: levels that break the venue's rules are
 		// found once the rules are loaded, and are usage errors too.
-		{[]string{"-local", "-lower", "95000", "-upper", "96000", "-levels", "4", "-amount", "40"}, noEnv,
+		{[]string{"-local", "-lower", "95000", "-upper", "96000", "-intervals", "4", "-amount", "40"}, noEnv,
 			"grid: level 0 at 95000: quantity 0 is below the minimum 0.001"},
 	} {
 		var out, errOut bytes.Buffer
@@ -520,7 +520,7 @@ func TestLocalLiveBooksAgree(t *testing.T) {
 				res = script(mctx, s, obs, snaps, prices)
 				return nil
 			}
-			args := []string{"-local", "-live", "-lower", "95000", "-upper", "96000", "-levels", "20", "-window", "4", "-coalesce", "0"}
+			args := []string{"-local", "-live", "-lower", "95000", "-upper", "96000", "-intervals", "20", "-window", "4", "-coalesce", "0"}
 			if keep {
 				args = append(args, "-keep-orders")
 			}
@@ -581,13 +581,13 @@ func TestCommand(t *testing.T) {
 	cmd.Env = clean
 	clitest.UsageFails(t, cmd, "sideways")
 
-	cmd = exec.Command(bin, "-local", "-lower", "95000", "-upper", "96000", "-levels", "4")
+	cmd = exec.Command(bin, "-local", "-lower", "95000", "-upper", "96000", "-intervals", "4")
 	cmd.Env = clean
 	out, err := cmd.Output()
 	require.NoError(t, err)
 	assert.Contains(t, string(out), "  BUY   LIMIT GTX    95500.0  0.002  gmbn_2_1\n")
 
-	cmd = exec.Command(bin, "-local", "-live", "-lower", "93000", "-upper", "98000", "-levels", "50", "-speed", "12000")
+	cmd = exec.Command(bin, "-local", "-live", "-lower", "93000", "-upper", "98000", "-intervals", "50", "-speed", "12000")
 	cmd.Env = clean
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr

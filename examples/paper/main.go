@@ -7,7 +7,7 @@
 //
 //	go run ./examples/paper
 //	go run ./examples/paper -duration 1m -speed 600
-//	go run ./examples/paper -mode neutral -lower 93000 -upper 98000 -levels 50
+//	go run ./examples/paper -mode neutral -lower 93000 -upper 98000 -intervals 50
 //	go run ./examples/paper -h
 //
 // Ctrl-C stops it early, cleanly: the grid cancels its entries, every
@@ -15,7 +15,7 @@
 // and exit with status 2.
 //
 // The wiring is what a live host does, with the simulator in the venue's
-// place. One [pricefeed.Monitor] is the single price source of the symbol;
+// place. One [pricefeed.Feed] is the single price source of the symbol;
 // it feeds the market (the venue matches resting orders against each
 // price) and the grid (the runner's price feed):
 //
@@ -70,7 +70,7 @@ type flags struct {
 	lower, upper, amount, balance string
 	duration                      time.Duration
 	speed                         float64
-	candles, levels, window       int
+	candles, intervals, window    int
 	leverage                      int
 	verbose                       bool
 }
@@ -86,7 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.mode, "mode", "long", "grid mode: long, short or neutral")
 	fs.StringVar(&f.lower, "lower", "93000", "lower bound of the grid")
 	fs.StringVar(&f.upper, "upper", "98000", "upper bound of the grid")
-	fs.IntVar(&f.levels, "levels", 50, "number of grid intervals")
+	fs.IntVar(&f.intervals, "intervals", 50, "number of grid intervals (the grid has intervals+1 price levels)")
+	fs.IntVar(&f.intervals, "levels", 50, "deprecated: the old name of -intervals")
 	fs.StringVar(&f.amount, "amount", "200", "notional of every order, in USDT")
 	fs.IntVar(&f.window, "window", 10, "levels kept live on each side (buy and sell windows)")
 	fs.StringVar(&f.balance, "balance", "10000", "paper account's initial balance, in USDT")
@@ -149,7 +150,7 @@ func (f flags) check() (setup, error) {
 	s.venue.Leverage = int64(f.leverage)
 	s.venue.CheckMargin = true // refuse what the venue would refuse
 	s.grid = []grid.Option{
-		grid.WithGridID("paper"), grid.WithMode(mode), grid.WithBounds(lower, upper, f.levels),
+		grid.WithGridID("paper"), grid.WithMode(mode), grid.WithBounds(lower, upper, f.intervals),
 		grid.WithAmount(amount), grid.WithWindows(f.window, f.window, 2),
 	}
 	if mode == grid.Neutral { // a neutral grid holds longs and shorts at once
@@ -220,7 +221,7 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (Summa
 	// can take: here the venue *is* the market and must see the recording's
 	// path to match it. (A live host keeps the default 50 ms coalescing: the
 	// real venue matches on its own.)
-	mon, err := pricefeed.NewMonitor(rules.Symbol, pricefeed.WithInterval(0), pricefeed.WithLogger(log))
+	mon, err := pricefeed.NewFeed(rules.Symbol, pricefeed.WithInterval(0), pricefeed.WithLogger(log))
 	if err != nil {
 		return Summary{}, err
 	}
@@ -232,7 +233,7 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (Summa
 
 	out := &printer{w: stdout, mon: mon}
 	eng, err := grid.New(rules, append(s.grid,
-		grid.WithStartPrice(rules.TicksToPrice(start)), grid.WithObserver(out), grid.WithLogger(log))...)
+		grid.WithStartPrice(rules.TicksToPrice(start)), grid.WithObserver(out), grid.WithEngineLogger(log))...)
 	if err != nil { // the grid is all flags: a level that breaks the rules is a bad flag too
 		return Summary{}, cli.Usage(err.Error())
 	}
@@ -253,7 +254,7 @@ func run(parent context.Context, args []string, stdout, stderr io.Writer) (Summa
 	}
 
 	fmt.Fprintf(stdout, "gridmesh paper trading — %s %s grid %s–%s, %d intervals, %s USDT per order, window %d\n",
-		rules.Symbol, s.mode, f.lower, f.upper, f.levels, f.amount, f.window)
+		rules.Symbol, s.mode, f.lower, f.upper, f.intervals, f.amount, f.window)
 	fmt.Fprintf(stdout, "market: %s replayed at %g× from %s (price %s), for %s\n\n",
 		filepath.Base(path), f.speed, time.UnixMilli(candles[0].OpenTime).UTC().Format("2006-01-02 15:04"),
 		rules.TicksToPrice(start), f.duration)
@@ -350,7 +351,7 @@ type printer struct {
 	grid.NopObserver
 	mu     sync.Mutex
 	w      io.Writer
-	mon    *pricefeed.Monitor
+	mon    *pricefeed.Feed
 	trips  int
 	netSum exchange.Money
 }

@@ -95,7 +95,7 @@ func (f flags) config() (backtest.SweepConfig, error) {
 		}
 		sp.Bounds = append(sp.Bounds, r)
 	}
-	sp.Levels = p.ints("levels", f.levels, 1, 100_000)
+	sp.Levels = p.ints("intervals", f.intervals, 1, 100_000)
 	sp.Trailing = p.decs("trailing", f.trailing)
 	sp.LayerCaps = p.ints("layers", f.layers, 1, 100_000)
 	sp.Amounts = p.decs("amounts", f.amounts)

@@ -18,7 +18,7 @@ func FuzzFlags(f *testing.F) {
 	f.Add("", "-", "-1", "0", "0", "-0", "x", "999", "maybe", "2025-05-20T10:00:00Z")
 	candles := []pricefeed.Candle{{OpenTime: 1_746_000_000_000}, {OpenTime: 1_746_000_060_000}, {OpenTime: 1_746_000_120_000}}
 	f.Fuzz(func(t *testing.T, modes, bounds, levels, trailing, layers, amounts, windows, leverages, geometric, split string) {
-		fl, err := parseFlags([]string{"-modes", modes, "-bounds", bounds, "-levels", levels, "-trailing", trailing, "-layers", layers,
+		fl, err := parseFlags([]string{"-modes", modes, "-bounds", bounds, "-intervals", levels, "-trailing", trailing, "-layers", layers,
 			"-amounts", amounts, "-windows", windows, "-leverages", leverages, "-geometric", geometric, "-split", split}, &bytes.Buffer{})
 		if err != nil {
 			if !cli.IsUsage(err) {

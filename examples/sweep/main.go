@@ -8,7 +8,7 @@
 //
 //	go run ./examples/sweep
 //	go run ./examples/sweep -metric sharpe -top 20 -csv sweep.csv
-//	go run ./examples/sweep -modes long -bounds 95000-110000 -levels 10,20,40,80 -split 2025-05-25
+//	go run ./examples/sweep -modes long -bounds 95000-110000 -intervals 10,20,40,80 -split 2025-05-25
 //	go run ./examples/sweep -trailing 0.002,0.004 -geometric true -layers 20,40 -bounds ""
 //
 // Lists are comma-separated. The Markdown table of the best goes to
@@ -42,14 +42,13 @@ func main() {
 
 // flags are the command line as given; config turns them into a sweep.
 type flags struct {
-	data, funding, symbol, tick, step, minQty string
-	minNotional                               string
-	balance, maker, taker                     string
-	modes, bounds, levels, trailing, layers   string
-	amounts, windows, leverages, geometric    string
-	metric, split, csv, md                    string
-	top, workers                              int
-	quiet                                     bool
+	data, funding, symbol, tick, step, minQty, minNotional string
+	balance, maker, taker                                  string
+	modes, bounds, intervals, trailing, layers             string
+	amounts, windows, leverages, geometric                 string
+	metric, split, csv, md                                 string
+	top, workers                                           int
+	quiet                                                  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -68,7 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.taker, "taker-fee", "0.0005", "taker fee rate")
 	fs.StringVar(&f.modes, "modes", "long,short,neutral", "grid modes to try")
 	fs.StringVar(&f.bounds, "bounds", "90000-115000,93000-112000,95000-110000", "bounded grids' ranges to try, lower-upper (empty: none)")
-	fs.StringVar(&f.levels, "levels", "20,40,60,80", "bounded grids' numbers of intervals to try")
+	fs.StringVar(&f.intervals, "intervals", "20,40,60,80", "bounded grids' numbers of intervals to try (a grid has intervals+1 price levels)")
+	fs.StringVar(&f.intervals, "levels", "20,40,60,80", "deprecated: the old name of -intervals")
 	fs.StringVar(&f.trailing, "trailing", "", "trailing grids' intervals to try (a price step; a fraction with geometric)")
 	fs.StringVar(&f.layers, "layers", "40", "trailing grids' layer caps to try")
 	fs.StringVar(&f.amounts, "amounts", "200,400", "notionals per order to try, in quote currency")

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // small is a quick space: 2 ranges × 2 level counts, long only, one of
 // each other setting.
-var small = []string{"-modes", "long", "-bounds", "90000-115000,95000-110000", "-levels", "20,40", "-amounts", "300",
+var small = []string{"-modes", "long", "-bounds", "90000-115000,95000-110000", "-intervals", "20,40", "-amounts", "300",
 	"-windows", "10", "-geometric", "false", "-top", "3"}
 
 // TestSmallSweepRanksAndTestsOutOfSample runs a small sweep and checks
@@ -78,7 +78,7 @@ func TestSmallSweepRanksAndTestsOutOfSample(t *testing.T) {
 // n/a.
 func TestRangeNeverEnteredIsNotApplicable(t *testing.T) {
 	var out, errOut bytes.Buffer
-	args := []string{"-modes", "long", "-bounds", "94000-98000,100000-110000", "-levels", "20", "-amounts", "300", "-windows", "10",
+	args := []string{"-modes", "long", "-bounds", "94000-98000,100000-110000", "-intervals", "20", "-amounts", "300", "-windows", "10",
 		"-geometric", "false", "-split", "2025-05-25", "-metric", "sharpe"}
 	require.NoError(t, run(context.Background(), args, &out, &errOut))
 	s := out.String()
@@ -136,7 +136,7 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{[]string{"-modes", "long,sideways"}, `-modes: grid mode "sideways": want long, short or neutral`},
 		{[]string{"-bounds", "100000"}, `-bounds "100000": want lower-upper, such as 90000-115000`},
 		{[]string{"-bounds", "110000-100000"}, "-bounds 110000-100000: lower must be positive and below upper"},
-		{[]string{"-levels", "ten"}, `-levels "ten" is not a whole number`},
+		{[]string{"-intervals", "ten"}, `-intervals "ten" is not a whole number`},
 		{[]string{"-leverages", "200"}, "-leverages 200 must be 1 to 125"},
 		{[]string{"-amounts", "-5"}, "-amounts -5 must be positive"},
 		{[]string{"-geometric", "maybe"}, `-geometric "maybe": want true or false`},

@@ -132,6 +132,12 @@ type Result struct {
 	LiquidatedAt  time.Time // zero unless liquidated: the run stops there
 	PausedCandles int       // candles after which risk monitors held entries
 	Halted        string    // why the engine halted, if it did
+	// Stopped is why a grid control (take-profit, stop-loss, stop
+	// top/bottom, time limit) ended the grid, and StoppedAt the tick at
+	// which its orders were gone and its position closed: the run ends
+	// with that candle. Engine.Terminal has the control's kind.
+	Stopped   string
+	StoppedAt time.Time
 
 	// FundingPayments is the number of settlements charged.
 	FundingPayments int
@@ -211,8 +217,10 @@ type run struct {
 	// adj is the exact wallet minus the booked one (what rounding fees and
 	// funding to the Money unit left out); adjDirty says the venue booked
 	// something since it was read.
-	adj      exact
-	adjDirty bool
+	adj       exact
+	adjDirty  bool
+	stopped   string // a grid control ended the grid (see ended)
+	stoppedAt time.Time
 }
 
 // ErrNoCandles is returned (in a *ConfigError) by Run given no candles.
@@ -337,13 +345,13 @@ func (r *run) loop(candles []pricefeed.Candle) error {
 				return err
 			}
 		}
-		if !r.liquidatedAt.IsZero() {
+		if !r.liquidatedAt.IsZero() || r.ended(time.UnixMilli(c.OpenTime+tickOffsets[3])) {
 			r.replayed = n + 1
 			break
 		}
 		r.progress(n+1, len(candles))
 	}
-	if r.liquidatedAt.IsZero() {
+	if r.liquidatedAt.IsZero() && r.stopped == "" {
 		r.replayed = len(candles)
 	}
 	last := &candles[r.replayed-1]
@@ -559,6 +567,8 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderAccepted, CumQty: v.Filled})
 		}
 		return nil
+	case grid.IntentCheckStart:
+		return r.checkStart(now)
 	}
 	return fmt.Errorf("backtest: intent kind %s", it.Kind)
 }
@@ -679,6 +689,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		Fills: cs.Fills, MakerFills: cs.MakerFills, TakerFills: cs.TakerFills,
 		Orders: b.Placed, Cancels: b.Canceled, Rejections: b.Rejected,
 		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
+		Stopped: r.stopped, StoppedAt: r.stoppedAt,
 		Equity: make([]EquityPoint, len(r.equity)), Engine: st,
 		FundingPayments: r.fundingApplied, MarginRefusals: r.marginRefusals, Liquidated: r.liquidated,
 		Insurance: m(cs.Insurance), Slippage: m(cs.Slippage), Volume: m(cs.Volume), TakerVolume: m(cs.TakerVolume),
@@ -695,9 +706,10 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 // disagree at the end: a bug, never a market condition.
 var ErrDisagree = errors.New("backtest: engine and venue disagree")
 
-// agree checks DESIGN §3 invariants 3 and 5 at the end of a run: the
-// engine's position is the venue's, and the engine's equity change
-// (realized net of fees, plus unrealized at the last price) is the venue's.
+// agree checks, at the end of a run, that the engine's books are the
+// venue's: the engine's position (the signed sum of its slots' holdings)
+// is the venue's position, and the engine's equity change (realized net
+// of fees and funding, plus unrealized at the last price) is the venue's.
 // After a liquidation the venue closed the position under the engine, so
 // there is nothing to compare.
 func (r *run) agree() error {

@@ -27,7 +27,7 @@ func TestRunnerFeesSurviveReconciliationAndReordering(t *testing.T) {
 	v := newRecordingVenue(t, 50*time.Millisecond, func(c *sim.VenueConfig) {
 		c.Faults = sim.Faults{Seed: 7, DropUpdate: 0.15, DuplicateUpdate: 0.1, ReorderUpdate: 0.2}
 	})
-	feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+	feed, err := pricefeed.NewFeed(btcRules.Symbol)
 	require.NoError(t, err)
 	defer feed.Close()
 	eng, err := grid.New(btcRules, grid.WithGridID("fees"), grid.WithStartPrice(dec("100000")),

@@ -136,7 +136,7 @@ func TestRetryAfterLongerThanAckTimeoutPlacesOneOrderPerSlot(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	v := newRecordingVenue(t, 100*time.Millisecond, nil)
 	v.limited, v.retryFor = 1, 1500*time.Millisecond
-	feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+	feed, err := pricefeed.NewFeed(btcRules.Symbol)
 	require.NoError(t, err)
 	defer feed.Close()
 	eng, err := grid.New(btcRules, grid.WithGridID("held"), grid.WithStartPrice(dec("100000")),
@@ -209,7 +209,7 @@ func restartFromStaleStore(t *testing.T, seed uint64) {
 	store := &flakyStore{Store: fs}
 	price := int64(1_000_000) // ticks of 0.1
 	run := func(steps int, freezeAt int) {
-		feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+		feed, err := pricefeed.NewFeed(btcRules.Symbol)
 		require.NoError(t, err)
 		defer feed.Close()
 		eng, err := grid.New(btcRules, grid.WithGridID("crash"), grid.WithStartPrice(dec("100000")),
@@ -250,7 +250,7 @@ func restartFromStaleStore(t *testing.T, seed uint64) {
 func TestStopWithEntriesInFlightLeavesNoEntryLive(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	v := newRecordingVenue(t, 50*time.Millisecond, nil)
-	feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+	feed, err := pricefeed.NewFeed(btcRules.Symbol)
 	require.NoError(t, err)
 	defer feed.Close()
 	eng, err := grid.New(btcRules, grid.WithGridID("inflight"), grid.WithStartPrice(dec("100000")),

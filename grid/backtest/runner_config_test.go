@@ -20,7 +20,7 @@ import (
 func TestRunnerRefusesAPositionModeMismatch(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	v := newRecordingVenue(t, 50*time.Millisecond, nil)
-	feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+	feed, err := pricefeed.NewFeed(btcRules.Symbol)
 	require.NoError(t, err)
 	defer feed.Close()
 	eng, err := grid.New(btcRules, grid.WithStartPrice(dec("100000")), grid.WithBounds(dec("90000"), dec("110000"), 20),

@@ -28,7 +28,7 @@ func startRunner(t *testing.T, opts []grid.Option, ropts ...grid.RunnerOption) (
 	t.Cleanup(func() { venue.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, venue.SetPrice(ctx, dec("100000")))
-	feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+	feed, err := pricefeed.NewFeed(btcRules.Symbol)
 	require.NoError(t, err)
 	t.Cleanup(feed.Close)
 	eng, err := grid.New(btcRules, append([]grid.Option{grid.WithStartPrice(dec("100000")),
@@ -119,7 +119,7 @@ func TestRunnerRestartWithStore(t *testing.T) {
 	require.NoError(t, venue.SetPrice(context.Background(), dec("100000")))
 
 	runOnce := func() grid.Books {
-		feed, err := pricefeed.NewMonitor(btcRules.Symbol)
+		feed, err := pricefeed.NewFeed(btcRules.Symbol)
 		require.NoError(t, err)
 		defer feed.Close()
 		eng, err := grid.New(btcRules, grid.WithGridID("keep"), grid.WithStartPrice(dec("100000")),

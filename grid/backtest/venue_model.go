@@ -72,6 +72,7 @@ func (r *run) settle(c *pricefeed.Candle) error {
 		ch := r.funding[r.fi]
 		r.fi++
 		now := time.UnixMilli(ch.ms)
+		paid := r.core.Stats().Funding
 		switch {
 		case !ch.mark.IsZero():
 			r.core.ApplyFundingAtMark(now, ch.rate, ch.mark)
@@ -81,6 +82,7 @@ func (r *run) settle(c *pricefeed.Candle) error {
 			r.core.ApplyFunding(now, ch.rate, c.Close)
 		}
 		r.fundingApplied++
+		r.bookFunding(paid)
 		if r.core.Pending() > 0 {
 			if err := r.drain(now); err != nil {
 				return err

@@ -13,13 +13,13 @@ import (
 	"github.com/gridmesh/gridmesh/exchange"
 )
 
-// ErrClosed is returned by [Monitor.Run] when the monitor is closed.
-var ErrClosed = errors.New("pricefeed: monitor closed")
+// ErrClosed is returned by [Feed.Run] when the feed is closed.
+var ErrClosed = errors.New("pricefeed: feed closed")
 
-// DefaultInterval is a [Monitor]'s default coalescing interval.
+// DefaultInterval is a [Feed]'s default coalescing interval.
 const DefaultInterval = 50 * time.Millisecond
 
-// Price is one price observation of a monitor's symbol: the price in ticks
+// Price is one price observation of a feed's symbol: the price in ticks
 // of the symbol's [exchange.Rules] and when it was observed. The zero value
 // is a zero price at the zero time. A Price is a plain value, safe to copy.
 type Price struct {
@@ -27,12 +27,15 @@ type Price struct {
 	Time  time.Time
 }
 
-// Monitor is the single price source of one symbol (DESIGN §1, principle 2).
+// Feed is the single price source of one symbol: every component of a
+// live host reads the symbol's price from its one Feed, never elsewhere,
+// so that all of them act on the same price. (It was called Monitor,
+// which read as a risk monitor: see [Monitor].)
 //
-// Writers call [Monitor.Publish] (or [Monitor.Run] pulls from a [Source]);
+// Writers call [Feed.Publish] (or [Feed.Run] pulls from a [Source]);
 // Publish never blocks and never allocates more than the new price.
-// [Monitor.Latest] reads the newest price lock-free. Every subscriber of
-// [Monitor.Subscribe] receives the changes of the price on its own channel,
+// [Feed.Latest] reads the newest price lock-free. Every subscriber of
+// [Feed.Subscribe] receives the changes of the price on its own channel,
 // coalesced: the first change after a quiet spell of at least the interval
 // is delivered at once (leading edge), later ones at most once per interval,
 // and the newest price always wins — a slow subscriber skips intermediate
@@ -45,16 +48,16 @@ type Price struct {
 // "latest" means newest by observation time even with several writers.
 //
 // Liveness is not a price change. Every message the source sends — an
-// unchanged price included — advances the time [Monitor.Latest] returns and
-// the count [Monitor.Messages] returns, both lock-free, and wakes no
+// unchanged price included — advances the time [Feed.Latest] returns and
+// the count [Feed.Messages] returns, both lock-free, and wakes no
 // subscriber. A host that watches the feed's health (risk's stale-feed
-// monitor) reads them on its own timer (see [Monitor.Liveness]), so a quiet
+// monitor) reads them on its own timer (see [Feed.Liveness]), so a quiet
 // but live market on a coarse tick is never mistaken for a dead feed, and
 // the engine is not woken on every unchanged tick.
 //
-// Build one with [NewMonitor]; the zero value is not usable. Close stops
-// every goroutine the monitor started. A Monitor is safe for concurrent use.
-type Monitor struct {
+// Build one with [NewFeed]; the zero value is not usable. Close stops
+// every goroutine the feed started. A Feed is safe for concurrent use.
+type Feed struct {
 	symbol   string
 	interval time.Duration
 	clock    Clock
@@ -71,13 +74,30 @@ type Monitor struct {
 	wg     sync.WaitGroup // subscriber goroutines
 }
 
+// Monitor is the old name of [Feed].
+//
+// Deprecated: use Feed. The alias stays while branches written against
+// the old name (the runner's, the examples of other open work) merge; it
+// will be removed before the first release.
+type Monitor = Feed
+
+// MonitorOption is the old name of [FeedOption].
+//
+// Deprecated: use FeedOption (see [Monitor] for why the alias stays).
+type MonitorOption = FeedOption
+
+// NewMonitor is the old name of [NewFeed].
+//
+// Deprecated: use NewFeed (see [Monitor] for why the alias stays).
+func NewMonitor(symbol string, opts ...FeedOption) (*Feed, error) { return NewFeed(symbol, opts...) }
+
 // subscriber is one Subscribe call's state shared with Publish.
 type subscriber struct {
 	wake chan struct{} // capacity 1: "the latest price changed"
 }
 
-// MonitorOption configures a [Monitor].
-type MonitorOption interface{ applyMonitor(*monitorOptions) }
+// FeedOption configures a [Feed].
+type FeedOption interface{ applyFeed(*monitorOptions) }
 
 type monitorOptions struct {
 	interval time.Duration
@@ -87,46 +107,46 @@ type monitorOptions struct {
 
 type monitorOptionFunc func(*monitorOptions)
 
-func (f monitorOptionFunc) applyMonitor(o *monitorOptions) { f(o) }
+func (f monitorOptionFunc) applyFeed(o *monitorOptions) { f(o) }
 
 // WithInterval sets the coalescing interval: after delivering a price to a
 // subscriber, the next one waits until at least d has passed. 0 delivers
 // every change the subscriber takes; negative is an error. Default
 // [DefaultInterval] (50 ms).
-func WithInterval(d time.Duration) MonitorOption {
+func WithInterval(d time.Duration) FeedOption {
 	return monitorOptionFunc(func(o *monitorOptions) { o.interval = d })
 }
 
-// WithClock sets the clock the monitor paces deliveries with. Default
+// WithClock sets the clock the feed paces deliveries with. Default
 // [SystemClock].
-func WithClock(c Clock) MonitorOption {
+func WithClock(c Clock) FeedOption {
 	return monitorOptionFunc(func(o *monitorOptions) { o.clock = c })
 }
 
 // WithLogger sets the logger; nil (the default) discards.
-func WithLogger(l *slog.Logger) MonitorOption {
+func WithLogger(l *slog.Logger) FeedOption {
 	return monitorOptionFunc(func(o *monitorOptions) { o.log = l })
 }
 
-// NewMonitor returns the price monitor of symbol. It reports every bad
+// NewFeed returns the price feed of symbol. It reports every bad
 // option at once, each naming the option and the value. It starts no
 // goroutine; Subscribe does.
-func NewMonitor(symbol string, opts ...MonitorOption) (*Monitor, error) {
+func NewFeed(symbol string, opts ...FeedOption) (*Feed, error) {
 	o := monitorOptions{interval: DefaultInterval, clock: SystemClock()}
 	for _, opt := range opts {
 		if opt != nil {
-			opt.applyMonitor(&o)
+			opt.applyFeed(&o)
 		}
 	}
 	var errs []error
 	if symbol == "" {
-		errs = append(errs, errors.New("pricefeed: NewMonitor: symbol is empty"))
+		errs = append(errs, errors.New("pricefeed: NewFeed: symbol is empty"))
 	}
 	if o.interval < 0 {
-		errs = append(errs, fmt.Errorf("pricefeed: NewMonitor: WithInterval(%s) is negative", o.interval))
+		errs = append(errs, fmt.Errorf("pricefeed: NewFeed: WithInterval(%s) is negative", o.interval))
 	}
 	if o.clock == nil {
-		errs = append(errs, errors.New("pricefeed: NewMonitor: WithClock(nil)"))
+		errs = append(errs, errors.New("pricefeed: NewFeed: WithClock(nil)"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -134,24 +154,24 @@ func NewMonitor(symbol string, opts ...MonitorOption) (*Monitor, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	m := &Monitor{symbol: symbol, interval: o.interval, clock: o.clock, log: o.log.With("symbol", symbol)}
+	m := &Feed{symbol: symbol, interval: o.interval, clock: o.clock, log: o.log.With("symbol", symbol)}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m, nil
 }
 
-// Symbol returns the monitor's symbol.
-func (m *Monitor) Symbol() string { return m.symbol }
+// Symbol returns the feed's symbol.
+func (m *Feed) Symbol() string { return m.symbol }
 
 // Interval returns the coalescing interval.
-func (m *Monitor) Interval() time.Duration { return m.interval }
+func (m *Feed) Interval() time.Duration { return m.interval }
 
 // Publish records a new price observed at t. It never blocks: it stores the
 // price and its time (an unchanged price too: that is the source's
-// liveness, see [Monitor.Liveness]), and when the price differs from the
+// liveness, see [Feed.Liveness]), and when the price differs from the
 // previous one, wakes each subscriber without waiting for it. A price
 // observed before the latest one (t earlier than its time) is dropped.
 // Publish after Close still updates Latest.
-func (m *Monitor) Publish(price exchange.Ticks, t time.Time) {
+func (m *Feed) Publish(price exchange.Ticks, t time.Time) {
 	p := &Price{Ticks: price, Time: t}
 	for {
 		old := m.latest.Load()
@@ -179,7 +199,7 @@ func (m *Monitor) Publish(price exchange.Ticks, t time.Time) {
 // Latest returns the newest price and the time of the newest message —
 // the message that set the price or a later one that repeated it; ok is
 // false until the first Publish. It takes no lock.
-func (m *Monitor) Latest() (price exchange.Ticks, t time.Time, ok bool) {
+func (m *Feed) Latest() (price exchange.Ticks, t time.Time, ok bool) {
 	p := m.latest.Load()
 	if p == nil {
 		return 0, time.Time{}, false
@@ -218,12 +238,12 @@ func (m *Monitor) Liveness() Liveness {
 func (m *Monitor) Messages() uint64 { return m.messages.Load() }
 
 // Subscribe returns a channel of coalesced price changes for one consumer
-// (see [Monitor] for the rules). If a price is already known it is
+// (see [Feed] for the rules). If a price is already known it is
 // delivered first. The channel is unbuffered, so what a consumer receives
 // is the newest price at the moment it receives. It is closed when ctx
-// ends or the monitor is closed; after Close, Subscribe returns a closed
-// channel. Each call starts one goroutine, owned by the monitor.
-func (m *Monitor) Subscribe(ctx context.Context) <-chan Price {
+// ends or the feed is closed; after Close, Subscribe returns a closed
+// channel. Each call starts one goroutine, owned by the feed.
+func (m *Feed) Subscribe(ctx context.Context) <-chan Price {
 	out := make(chan Price)
 	m.mu.Lock()
 	if m.closed {
@@ -245,7 +265,7 @@ func (m *Monitor) Subscribe(ctx context.Context) <-chan Price {
 	return out
 }
 
-func (m *Monitor) unsubscribe(s *subscriber) {
+func (m *Feed) unsubscribe(s *subscriber) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur := m.subs.Load()
@@ -264,7 +284,7 @@ func (m *Monitor) unsubscribe(s *subscriber) {
 
 // serve is one subscriber's goroutine: it waits for a change, paces it by
 // the interval and hands the newest price over.
-func (m *Monitor) serve(ctx context.Context, s *subscriber, out chan<- Price) {
+func (m *Feed) serve(ctx context.Context, s *subscriber, out chan<- Price) {
 	defer m.wg.Done()
 	defer close(out)
 	defer m.unsubscribe(s)
@@ -303,9 +323,9 @@ func (m *Monitor) serve(ctx context.Context, s *subscriber, out chan<- Price) {
 	}
 }
 
-// sleep waits d on the monitor's clock, absorbing wake-ups meanwhile. It
+// sleep waits d on the feed's clock, absorbing wake-ups meanwhile. It
 // reports false when the subscriber must stop.
-func (m *Monitor) sleep(ctx context.Context, s *subscriber, d time.Duration) bool {
+func (m *Feed) sleep(ctx context.Context, s *subscriber, d time.Duration) bool {
 	t := m.clock.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -325,7 +345,7 @@ func (m *Monitor) sleep(ctx context.Context, s *subscriber, d time.Duration) boo
 // price meanwhile (latest wins). It returns the price delivered, or nil
 // when the newest price came back to the one delivered before, and false
 // when the subscriber must stop.
-func (m *Monitor) send(ctx context.Context, s *subscriber, out chan<- Price, p *Price, sent bool, last exchange.Ticks) (*Price, bool) {
+func (m *Feed) send(ctx context.Context, s *subscriber, out chan<- Price, p *Price, sent bool, last exchange.Ticks) (*Price, bool) {
 	for {
 		select {
 		case out <- *p:
@@ -345,9 +365,9 @@ func (m *Monitor) send(ctx context.Context, s *subscriber, out chan<- Price, p *
 
 // Run pulls prices from src and publishes them until src is exhausted
 // (io.EOF: Run returns nil), ctx ends (Run returns ctx's error), the
-// monitor is closed (ErrClosed) or src fails (its error, wrapped). The
+// feed is closed (ErrClosed) or src fails (its error, wrapped). The
 // caller owns the goroutine Run blocks; Close makes Run return.
-func (m *Monitor) Run(ctx context.Context, src Source) error {
+func (m *Feed) Run(ctx context.Context, src Source) error {
 	if m.ctx.Err() != nil {
 		return ErrClosed
 	}
@@ -375,7 +395,7 @@ func (m *Monitor) Run(ctx context.Context, src Source) error {
 
 // Close stops every subscriber goroutine, closes their channels, makes Run
 // return and waits for the goroutines to end. It is idempotent.
-func (m *Monitor) Close() {
+func (m *Feed) Close() {
 	m.mu.Lock()
 	if !m.closed {
 		m.closed = true

@@ -17,9 +17,9 @@ import (
 
 var t0 = time.Date(2024, 8, 8, 23, 54, 0, 0, time.UTC)
 
-func newMonitor(t *testing.T, opts ...pricefeed.MonitorOption) *pricefeed.Monitor {
+func newMonitor(t *testing.T, opts ...pricefeed.FeedOption) *pricefeed.Feed {
 	t.Helper()
-	m, err := pricefeed.NewMonitor("BTCUSDT", opts...)
+	m, err := pricefeed.NewFeed("BTCUSDT", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +49,8 @@ func recvUntil(t *testing.T, ch <-chan pricefeed.Price, want exchange.Ticks) []e
 	}
 }
 
-func TestNewMonitorErrors(t *testing.T) {
-	_, err := pricefeed.NewMonitor("", pricefeed.WithInterval(-time.Second), pricefeed.WithClock(nil))
+func TestNewFeedErrors(t *testing.T) {
+	_, err := pricefeed.NewFeed("", pricefeed.WithInterval(-time.Second), pricefeed.WithClock(nil))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -59,7 +59,7 @@ func TestNewMonitorErrors(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	m, err := pricefeed.NewMonitor("ETHUSDT", nil)
+	m, err := pricefeed.NewFeed("ETHUSDT", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestMonitorCoalescesWithinInterval(t *testing.T) {
 }
 
 func TestMonitorShutdown(t *testing.T) {
-	m, err := pricefeed.NewMonitor("BTCUSDT")
+	m, err := pricefeed.NewFeed("BTCUSDT")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestMonitorShutdown(t *testing.T) {
 	}
 
 	// Run on a source that blocks until its context ends returns ErrClosed
-	// when the monitor closes.
+	// when the feed closes.
 	runErr := make(chan error, 1)
 	go func() { runErr <- m.Run(context.Background(), blockingSource{}) }()
 
@@ -416,7 +416,7 @@ func TestMonitorConcurrent(t *testing.T) {
 func BenchmarkMonitorPublish(b *testing.B) {
 	for _, nsubs := range []int{0, 4} {
 		b.Run(map[int]string{0: "no-subscribers", 4: "4-subscribers"}[nsubs], func(b *testing.B) {
-			m, err := pricefeed.NewMonitor("BTCUSDT", pricefeed.WithInterval(0))
+			m, err := pricefeed.NewFeed("BTCUSDT", pricefeed.WithInterval(0))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -446,7 +446,7 @@ func BenchmarkMonitorPublish(b *testing.B) {
 }
 
 func BenchmarkMonitorLatest(b *testing.B) {
-	m, err := pricefeed.NewMonitor("BTCUSDT")
+	m, err := pricefeed.NewFeed("BTCUSDT")
 	if err != nil {
 		b.Fatal(err)
 	}
