@@ -111,3 +111,14 @@ func (e *Engine) unbookedFees() map[string]decimal.Decimal {
 	}
 	return out
 }
+
+// storedTrades is how many trade IDs a stored state keeps.
+const storedTrades = 1024
+
+// recentTrades returns the latest n trade IDs whose fees were booked.
+func (e *Engine) recentTrades(n int) []string {
+	if len(e.tradeRing) == 0 {
+		return nil
+	}
+	return append([]string(nil), e.tradeRing[max(0, len(e.tradeRing)-n):]...)
+}

@@ -89,6 +89,10 @@ type StoredState struct {
 	// CloseGen is the generation of the last order that closed the grid's
 	// position at a hard stop (0: none).
 	CloseGen uint32 `json:"closeGen,omitempty"`
+	// Trades are the IDs of the latest trades whose fees the engine booked
+	// (at most 1,024, oldest first), so that a restarted engine does not
+	// book a fee again when the venue delivers one of them late.
+	Trades []string `json:"trades,omitempty"`
 	// Ladder is reserved for a grid whose levels are persisted (their
 	// prices, in ticks); empty in this version.
 	Ladder []exchange.Ticks `json:"ladder,omitempty"`
@@ -182,6 +186,7 @@ func (e *Engine) State() StoredState {
 		},
 		Initial:     StoredInitial{Gen: e.initial.gen},
 		GenReserved: max(e.genAsked, e.genLimit),
+		Trades:      e.recentTrades(storedTrades),
 		CloseGen:    e.closing.gen,
 	}
 	if k := &e.ctl; k.startedAt > 0 {
@@ -244,6 +249,9 @@ func (e *Engine) RestoreState(st StoredState) error {
 	}
 	e.initial.gen = st.Initial.Gen
 	e.closing.gen = st.CloseGen
+	for _, id := range st.Trades {
+		e.rememberTrade(id)
+	}
 	// Every generation the last run may have used is at or below the
 	// floor: nothing of this run reuses one.
 	e.genFloor = max(e.genFloor, st.reservedFloor())
