@@ -167,7 +167,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				l.saved = now
 				r.save(runCtx)
 			}
-			l.observe(risk.Observation{Kind: risk.KindTimer})
+			l.observeTimer(now, feed)
 		case <-recon.C:
 			l.queueReconcile()
 		}
@@ -502,6 +502,30 @@ func (l *loop) recoverFees(fills []exchange.Fill) {
 		}
 		in, _ := r.eng.Apply(now, OrderEvent{Ref: ref, Type: OrderFee, TradeID: f.TradeID, CumQty: r.steps(f.Quantity), Fee: fee})
 		l.dispatch(in)
+	}
+}
+
+// liveFeed is a price feed that tells its liveness apart from price
+// changes (pricefeed.Monitor does).
+type liveFeed interface{ Liveness() pricefeed.Liveness }
+
+// observeTimer feeds the monitors on the timer: the feed's liveness when it
+// tells it (so the stale-feed monitor tells a quiet but live feed from a
+// dead one), else a plain timer observation; and the grid's own books at
+// the last price, for the grid drawdown. Funding is not in the live books
+// (the order stream reports it to the account, not to the grid): 0.
+func (l *loop) observeTimer(now time.Time, feed PriceFeed) {
+	r := l.r
+	if !r.eng.HasRiskMonitors() {
+		return
+	}
+	if lf, ok := feed.(liveFeed); ok {
+		l.observe(TimerObservation(now, r.rules, lf.Liveness()))
+	} else {
+		l.observe(risk.Observation{Time: now, Kind: risk.KindTimer})
+	}
+	if p := r.eng.Price(); p > 0 {
+		l.observe(risk.Observation{Time: now, Kind: risk.KindBooks, Symbol: r.rules.Symbol, Books: r.eng.RiskBooks(p, 0)})
 	}
 }
 
