@@ -189,6 +189,7 @@ type loop struct {
 	readingFees bool              // a read of the venue's trades waiting or running
 	polling     bool              // an account read waiting or running
 	pollAt      time.Time         // when the account is read next
+	polledAt    time.Time         // when it was last read
 	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
 	stopping    atomic.Bool // read by the workers
@@ -465,11 +466,17 @@ func (l *loop) answer(a answer) {
 // is true).
 func (l *loop) pollAccount(now time.Time, soon bool) {
 	r := l.r
-	if !r.eng.HasRiskMonitors() {
+	if r.cfg.accountPoll == 0 || !r.eng.HasRiskMonitors() {
 		return
 	}
 	if soon {
-		if due := now.Add(time.Second); l.pollAt.IsZero() || due.Before(l.pollAt) {
+		// Soon after a fill, but never more often than every 5 s (or the
+		// poll interval): a busy grid must not spend its rate limits here.
+		due := now.Add(time.Second)
+		if next := l.polledAt.Add(min(5*time.Second, r.cfg.accountPoll)); next.After(due) {
+			due = next
+		}
+		if l.pollAt.IsZero() || due.Before(l.pollAt) {
 			l.pollAt = due
 		}
 		return
@@ -477,7 +484,7 @@ func (l *loop) pollAccount(now time.Time, soon bool) {
 	if l.polling || now.Before(l.pollAt) {
 		return
 	}
-	l.polling, l.pollAt = true, now.Add(r.cfg.accountPoll)
+	l.polling, l.pollAt, l.polledAt = true, now.Add(r.cfg.accountPoll), now
 	l.urgent = append(l.urgent, job{account: true})
 }
 
