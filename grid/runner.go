@@ -117,11 +117,13 @@ func WithCancelOnStop(on bool) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.cancelOnStop = on })
 }
 
-// WithAccountPoll is how often the runner reads the account and the
-// symbol's positions for the risk monitors (default 15 s; also soon after
-// fills): the order stream's account updates carry neither the account's
-// totals nor a liquidation price, which the drawdown and
-// liquidation-distance monitors need. Only with risk monitors.
+// WithAccountPoll makes the runner read the account and the symbol's
+// positions for the risk monitors every d (and soon after fills, at most
+// every 5 s). Default off (0). Turn it on for the account-drawdown and
+// liquidation-distance monitors on a venue whose order stream carries
+// neither the account's totals nor a liquidation price (Binance's
+// ACCOUNT_UPDATE: use 15 s or so); the reads spend rate limits. Only with
+// risk monitors.
 func WithAccountPoll(d time.Duration) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.accountPoll = d })
 }
@@ -203,7 +205,7 @@ func WithIdleHook(fn func(IdleState)) RunnerOption {
 // NewRunner joins an engine and a venue. The engine must have been built
 // for the venue's symbol rules.
 func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runner, error) {
-	c := runnerConfig{timer: time.Second, reconcile: 30 * time.Second, workers: 4, cancelOnStop: true, stopTimeout: 10 * time.Second, maxPlaces: 256, accountPoll: 15 * time.Second, now: time.Now}
+	c := runnerConfig{timer: time.Second, reconcile: 30 * time.Second, workers: 4, cancelOnStop: true, stopTimeout: 10 * time.Second, maxPlaces: 256, now: time.Now}
 	for _, o := range opts {
 		if o != nil {
 			o.applyRunner(&c)
@@ -234,8 +236,8 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 	if c.stopTimeout <= 0 {
 		errs = append(errs, &OptionError{Option: "WithStopTimeout", Value: c.stopTimeout.String(), Reason: "must be positive"})
 	}
-	if c.accountPoll <= 0 {
-		errs = append(errs, &OptionError{Option: "WithAccountPoll", Value: c.accountPoll.String(), Reason: "must be positive"})
+	if c.accountPoll < 0 {
+		errs = append(errs, &OptionError{Option: "WithAccountPoll", Value: c.accountPoll.String(), Reason: "must not be negative (0: off)"})
 	}
 	if c.maxPlaces < 1 {
 		errs = append(errs, &OptionError{Option: "WithMaxQueuedPlacements", Value: fmt.Sprint(c.maxPlaces), Reason: "must be at least 1"})

@@ -170,7 +170,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				l.saved = now
 				r.save(runCtx)
 			}
-			l.observe(risk.Observation{Kind: risk.KindTimer})
+			l.observeTimer(now, feed)
 		case <-recon.C:
 			l.queueReconcile()
 		}
@@ -192,6 +192,7 @@ type loop struct {
 	readingFees bool              // a read of the venue's trades waiting or running
 	polling     bool              // an account read waiting or running
 	pollAt      time.Time         // when the account is read next
+	polledAt    time.Time         // when it was last read
 	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
 	stopping    atomic.Bool // read by the workers
@@ -480,11 +481,17 @@ func (l *loop) answer(a answer) {
 // is true).
 func (l *loop) pollAccount(now time.Time, soon bool) {
 	r := l.r
-	if !r.eng.HasRiskMonitors() {
+	if r.cfg.accountPoll == 0 || !r.eng.HasRiskMonitors() {
 		return
 	}
 	if soon {
-		if due := now.Add(time.Second); l.pollAt.IsZero() || due.Before(l.pollAt) {
+		// Soon after a fill, but never more often than every 5 s (or the
+		// poll interval): a busy grid must not spend its rate limits here.
+		due := now.Add(time.Second)
+		if next := l.polledAt.Add(min(5*time.Second, r.cfg.accountPoll)); next.After(due) {
+			due = next
+		}
+		if l.pollAt.IsZero() || due.Before(l.pollAt) {
 			l.pollAt = due
 		}
 		return
@@ -492,7 +499,7 @@ func (l *loop) pollAccount(now time.Time, soon bool) {
 	if l.polling || now.Before(l.pollAt) {
 		return
 	}
-	l.polling, l.pollAt = true, now.Add(r.cfg.accountPoll)
+	l.polling, l.pollAt, l.polledAt = true, now.Add(r.cfg.accountPoll), now
 	l.urgent = append(l.urgent, job{account: true})
 }
 
@@ -517,6 +524,30 @@ func (l *loop) recoverFees(fills []exchange.Fill) {
 		}
 		in, _ := r.eng.Apply(now, OrderEvent{Ref: ref, Type: OrderFee, TradeID: f.TradeID, CumQty: r.steps(f.Quantity), Fee: fee})
 		l.dispatch(in)
+	}
+}
+
+// liveFeed is a price feed that tells its liveness apart from price
+// changes (pricefeed.Monitor does).
+type liveFeed interface{ Liveness() pricefeed.Liveness }
+
+// observeTimer feeds the monitors on the timer: the feed's liveness when it
+// tells it (so the stale-feed monitor tells a quiet but live feed from a
+// dead one), else a plain timer observation; and the grid's own books at
+// the last price, for the grid drawdown. Funding is not in the live books
+// (the order stream reports it to the account, not to the grid): 0.
+func (l *loop) observeTimer(now time.Time, feed PriceFeed) {
+	r := l.r
+	if !r.eng.HasRiskMonitors() {
+		return
+	}
+	if lf, ok := feed.(liveFeed); ok {
+		l.observe(TimerObservation(now, r.rules, lf.Liveness()))
+	} else {
+		l.observe(risk.Observation{Time: now, Kind: risk.KindTimer})
+	}
+	if p := r.eng.Price(); p > 0 {
+		l.observe(risk.Observation{Time: now, Kind: risk.KindBooks, Symbol: r.rules.Symbol, Books: r.eng.RiskBooks(p, 0)})
 	}
 }
 
