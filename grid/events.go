@@ -204,13 +204,7 @@ func (e *Engine) initialTimer(t int64) {
 	if !in.live {
 		return
 	}
-	if in.req.queryAt == 0 {
-		if !in.req.unanswered(t, e.cfg.ackTimeout) {
-			return
-		}
-		in.req.queryAt = t
-	}
-	if in.req.queryDue(t, e.cfg.ackTimeout) {
+	if in.req.timerQueryDue(t, e.cfg.ackTimeout) {
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: InitialLevel, Gen: in.gen}})
 	}
 }

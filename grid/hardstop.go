@@ -346,13 +346,7 @@ func (e *Engine) closeTimer(now time.Time) {
 		if !leg.live || (leg.limit && leg.req.seen() && !leg.canceling && leg.req.queryAt == 0) {
 			continue // a limit close the venue acknowledged rests until its timeout
 		}
-		if leg.req.queryAt == 0 {
-			if !leg.req.unanswered(t, e.cfg.ackTimeout) {
-				continue
-			}
-			leg.req.queryAt = t
-		}
-		if leg.req.queryDue(t, e.cfg.ackTimeout) {
+		if leg.req.timerQueryDue(t, e.cfg.ackTimeout) {
 			e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: CloseLevel, Gen: leg.gen}, Role: slot.RoleExit})
 		}
 	}

@@ -95,3 +95,17 @@ func (r *request) queryDue(t int64, ackTimeout time.Duration) bool {
 func (r *request) unanswered(t int64, ackTimeout time.Duration) bool {
 	return t >= r.askedAt+int64(ackTimeout)
 }
+
+// timerQueryDue reports whether the timer should query an order the engine
+// tracks outside the slot table (the initial-position and closing orders)
+// at t: once its request has gone unanswered for the ack timeout, then
+// again as queryDue schedules.
+func (r *request) timerQueryDue(t int64, ackTimeout time.Duration) bool {
+	if r.queryAt == 0 {
+		if !r.unanswered(t, ackTimeout) {
+			return false
+		}
+		r.queryAt = t
+	}
+	return r.queryDue(t, ackTimeout)
+}
