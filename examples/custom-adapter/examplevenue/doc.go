@@ -1,14 +1,14 @@
 // Package examplevenue shows how to connect gridmesh to a new venue: it is
 // a small but complete [exchange.IExchange] adapter, written to be read.
 //
-// The venue is make-believe and lives in memory ([Server], server.go), but
+// The venue is make-believe and lives in memory ([Server], server*.go), but
 // it behaves like a remote exchange with a protocol of its own: numeric
 // order IDs, lower-case sides and states, decimal strings, Unix
 // milliseconds, fees that are negative when charged, numbered error codes,
 // post-only orders that are accepted and then canceled, partial fills, a
 // per-second order limit and push connections. The adapter ([Adapter])
-// translates all of it. For a real venue, server.go is the venue's REST
-// and WebSocket API behind a client; everything else stays the same.
+// translates all of it. For a real venue, server*.go are the venue's
+// REST and WebSocket API behind a client; everything else stays the same.
 //
 // # Writing an adapter, in order
 //
