@@ -143,21 +143,12 @@ func TestPropertyAccounting(t *testing.T) {
 			randomRun(t, seed, mutate, 3000, func(c *Core, step int, evs []Event) {
 				initial = c.cfg.InitialBalance
 				for _, e := range evs {
-					switch e.Kind {
-					case EventFill, EventLiquidation:
-						d := e.Qty
-						if e.Side == exchange.Sell {
-							d = -d
-						}
-						flows -= exchange.Notional(e.Price, d) + e.Fee
-						posSum[e.PositionSide] += d
+					if bookFlows(e, &flows, &posSum) {
 						realSum += e.RealizedPnL
 						fills++
 						if e.Kind == EventLiquidation {
 							liqs++
 						}
-					case EventFunding:
-						flows -= e.Funding
 					}
 				}
 				var q exchange.Steps
@@ -195,6 +186,26 @@ func TestPropertyAccounting(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bookFlows books a core event as the property tests count money: a fill
+// (or liquidation fill) adds −signed notional − fee to flows and its signed
+// quantity to pos at its position side, and reports true; a funding event
+// adds −funding to flows. Any other event changes nothing.
+func bookFlows(e Event, flows *exchange.Money, pos *[3]exchange.Steps) (fill bool) {
+	switch e.Kind {
+	case EventFill, EventLiquidation:
+		d := e.Qty
+		if e.Side == exchange.Sell {
+			d = -d
+		}
+		*flows -= exchange.Notional(e.Price, d) + e.Fee
+		pos[e.PositionSide] += d
+		return true
+	case EventFunding:
+		*flows -= e.Funding
+	}
+	return false
 }
 
 func checkBook(t testing.TB, c *Core) {
@@ -354,17 +365,7 @@ func FuzzCore(f *testing.F) {
 				c.ApplyFunding(now, exchange.Rate(int(a)-128)*100, price)
 			}
 			for _, e := range c.Events() {
-				switch e.Kind {
-				case EventFill, EventLiquidation:
-					d := e.Qty
-					if e.Side == exchange.Sell {
-						d = -d
-					}
-					flows -= exchange.Notional(e.Price, d) + e.Fee
-					pos[e.PositionSide] += d
-				case EventFunding:
-					flows -= e.Funding
-				}
+				bookFlows(e, &flows, &pos)
 			}
 			var q exchange.Steps
 			for ps := range 3 {
