@@ -22,6 +22,35 @@ func tightOrders() LimitWindow {
 	}}
 }
 
+// tightLanes is the lane tests' executor: a scripted venue on a barrier
+// clock of the given participants (the test goroutine among them), limited
+// by tightOrders with queries sharing the window. With warm, one placement
+// ("warm") spends the window's burst first, so the next order waits for a
+// token, ~500 ms later.
+func tightLanes(t *testing.T, participants int, warm bool) (*barrierClock, *scriptedExchange, *Executor) {
+	t.Helper()
+	clk := newBarrierClock(participants)
+	f := newScripted(clk)
+	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
+	if warm {
+		_, err := e.Place(context.Background(), execOrder("warm"))
+		require.NoError(t, err)
+	}
+	return clk, f, e
+}
+
+// goLeave runs fn on a goroutine that wg counts and that leaves clk when fn
+// returns; the goroutine must already be one of clk's participants
+// (counted by newBarrierClock or added with clk.Join).
+func goLeave(wg *sync.WaitGroup, clk *barrierClock, fn func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer clk.Leave()
+		fn()
+	}()
+}
+
 // laneOrder returns lane l's order on symbol sym.
 func laneOrder(sym, cid string) OrderRequest {
 	o := execOrder(cid)
@@ -40,11 +69,7 @@ func waitQueued(t *testing.T, l *Lane, n int) {
 // placements queued does not hold back a lane with two.
 func TestLanesTakeTurns(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(8)
-	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
-	_, err := e.Place(context.Background(), execOrder("warm")) // spends the burst
-	require.NoError(t, err)
+	clk, f, e := tightLanes(t, 8, true)
 	a, err := e.Lane("A")
 	require.NoError(t, err)
 	b, err := e.Lane("B")
@@ -52,18 +77,16 @@ func TestLanesTakeTurns(t *testing.T) {
 
 	var wg sync.WaitGroup
 	place := func(l *Lane, i int) {
-		defer wg.Done()
-		defer clk.Leave()
-		_, err := l.Place(context.Background(), laneOrder(l.Name(), fmt.Sprintf("%s%d", l.Name(), i)))
-		assert.NoError(t, err)
+		goLeave(&wg, clk, func() {
+			_, err := l.Place(context.Background(), laneOrder(l.Name(), fmt.Sprintf("%s%d", l.Name(), i)))
+			assert.NoError(t, err)
+		})
 	}
 	for i := range 6 {
-		wg.Add(1)
-		go place(a, i)
+		place(a, i)
 	}
 	for i := range 2 {
-		wg.Add(1)
-		go place(b, i)
+		place(b, i)
 	}
 	wg.Wait()
 
@@ -87,44 +110,30 @@ func TestLanesTakeTurns(t *testing.T) {
 // after placements go first.
 func TestLaneCancelsBeforePlacements(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(4)
-	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
-	_, err := e.Place(context.Background(), execOrder("warm"))
-	require.NoError(t, err)
+	clk, f, e := tightLanes(t, 4, true)
 	l, err := e.Lane("grid")
 	require.NoError(t, err)
 
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.Place(context.Background(), execOrder("p1"))
 		assert.NoError(t, err)
-	}()
+	})
 	waitQueued(t, l, 1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.Place(context.Background(), execOrder("p2"))
 		assert.NoError(t, err)
-	}()
+	})
 	waitQueued(t, l, 2)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.Cancel(context.Background(), CancelRequest{Symbol: "BTCUSDT", ClientOrderID: "c1"})
 		assert.NoError(t, err)
-	}()
+	})
 	waitQueued(t, l, 3)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.Query(context.Background(), "BTCUSDT", "u1")
 		assert.NoError(t, err)
-	}()
+	})
 	wg.Wait()
 	var got []string
 	for _, c := range f.Calls()[1:] {
@@ -137,11 +146,7 @@ func TestLaneCancelsBeforePlacements(t *testing.T) {
 // requests, unsent, and the other lanes keep running.
 func TestLaneFullAndClose(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(3)
-	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
-	_, err := e.Place(context.Background(), execOrder("warm"))
-	require.NoError(t, err)
+	clk, f, e := tightLanes(t, 3, true)
 	full, err := e.Lane("full", WithLaneQueue(2))
 	require.NoError(t, err)
 	other, err := e.Lane("other")
@@ -150,12 +155,9 @@ func TestLaneFullAndClose(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer clk.Leave()
+		goLeave(&wg, clk, func() {
 			_, errs[i] = full.Place(context.Background(), execOrder(fmt.Sprintf("q%d", i)))
-		}()
+		})
 	}
 	waitQueued(t, full, 2)
 
@@ -184,13 +186,10 @@ func TestLaneFullAndClose(t *testing.T) {
 	assert.Equal(t, uint64(2+1), full.Stats().Closed)
 
 	// The other lane still runs (and waits for the limiter as before).
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := other.Place(context.Background(), execOrder("o1"))
 		assert.NoError(t, err)
-	}()
+	})
 	wg.Wait()
 	assert.Equal(t, []string{"place@0s", "place@500.250126ms"}, f.opsAndTimes())
 	for _, ls := range e.LaneStats() {
@@ -203,34 +202,24 @@ func TestLaneFullAndClose(t *testing.T) {
 // grid cancel its orders, and returns once the lane is idle.
 func TestLaneDrain(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(2)
-	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
-	_, err := e.Place(context.Background(), execOrder("warm"))
-	require.NoError(t, err)
+	clk, f, e := tightLanes(t, 2, true)
 	l, err := e.Lane("grid")
 	require.NoError(t, err)
 
 	var wg sync.WaitGroup
-	wg.Add(1)
 	var placeErr error
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, placeErr = l.Place(context.Background(), execOrder("p1"))
-	}()
+	})
 	waitQueued(t, l, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		require.NoError(t, l.Drain(context.Background()))
 		_, err := l.Place(context.Background(), execOrder("p2"))
 		assert.ErrorIs(t, err, ErrLaneClosed)
 		_, err = l.Cancel(context.Background(), CancelRequest{Symbol: "BTCUSDT", ClientOrderID: "live"})
 		assert.NoError(t, err, "cancels still run after a drain")
 		require.NoError(t, l.Drain(context.Background()))
-	}()
+	})
 	wg.Wait()
 	assert.ErrorIs(t, placeErr, ErrLaneClosed)
 	assert.ErrorIs(t, placeErr, ErrNotSent)
@@ -243,9 +232,7 @@ func TestLaneDrain(t *testing.T) {
 // spending its units), and just before writing.
 func TestWithValidUntil(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(2) // the test goroutine holds the clock until the price moved
-	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
+	clk, f, e := tightLanes(t, 2, false) // the test goroutine holds the clock until the price moved
 	l, err := e.Lane("grid")
 	require.NoError(t, err)
 
@@ -260,13 +247,10 @@ func TestWithValidUntil(t *testing.T) {
 	valid.Store(true)
 	ctx := WithValidUntil(context.Background(), valid.Load)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.Place(ctx, execOrder("moved"))
 		assert.ErrorIs(t, err, ErrNotSent)
-	}()
+	})
 	waitQueued(t, l, 1)
 	valid.Store(false) // the price left the slot's window while it waited
 	clk.Leave()
@@ -275,9 +259,7 @@ func TestWithValidUntil(t *testing.T) {
 	assert.Equal(t, uint64(2), l.Stats().Invalid)
 
 	// Its units were not spent: the next order goes at the first token.
-	clk2 := newBarrierClock(1)
-	f2 := newScripted(clk2)
-	e2 := mustExecutor(t, f2, WithExecutorClock(clk2), WithLimits(tightOrders()), WithQueryShare(100))
+	clk2, f2, e2 := tightLanes(t, 1, false)
 	_, err = e2.Place(context.Background(), execOrder("a"))
 	require.NoError(t, err)
 	_, err = e2.Place(WithValidUntil(context.Background(), func() bool { return clk2.Now().Equal(execEpoch) }), execOrder("b"))
@@ -307,31 +289,21 @@ func TestLaneOptionsAreChecked(t *testing.T) {
 // requests behind it still go.
 func TestLaneAbandonedRequestLeavesTheQueue(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(3) // the test goroutine holds the clock until it has canceled
-	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
-	_, err := e.Place(context.Background(), execOrder("warm"))
-	require.NoError(t, err)
+	clk, f, e := tightLanes(t, 3, true) // the test goroutine holds the clock until it has canceled
 	l, err := e.Lane("grid")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.Place(ctx, execOrder("gone"))
 		assert.ErrorIs(t, err, ErrNotSent)
 		assert.ErrorIs(t, err, context.Canceled)
-	}()
+	})
 	waitQueued(t, l, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.Place(context.Background(), execOrder("kept"))
 		assert.NoError(t, err)
-	}()
+	})
 	waitQueued(t, l, 2)
 	cancel()
 	clk.Leave()
@@ -355,13 +327,10 @@ func TestLaneReadsDoNotBlockPlacements(t *testing.T) {
 	_, err = l.OpenOrders(context.Background(), "BTCUSDT")
 	require.NoError(t, err)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		_, err := l.OpenOrders(context.Background(), "BTCUSDT") // an hour away
 		assert.ErrorIs(t, err, ErrLaneClosed)
-	}()
+	})
 	waitQueued(t, l, 1)
 	_, err = l.Place(context.Background(), execOrder("p1"))
 	require.NoError(t, err, "the placement does not wait behind the read")
@@ -389,20 +358,14 @@ func TestLaneBatchIsNotStarvedBySingles(t *testing.T) {
 	for i := range 3 {
 		l, err := e.Lane(fmt.Sprintf("S%d", i))
 		require.NoError(t, err)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer clk.Leave()
+		goLeave(&wg, clk, func() {
 			for k := range 10 {
 				_, err := l.Place(context.Background(), execOrder(fmt.Sprintf("s%d-%d", i, k)))
 				assert.NoError(t, err)
 			}
-		}()
+		})
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer clk.Leave()
+	goLeave(&wg, clk, func() {
 		reqs := make([]OrderRequest, 5)
 		for i := range reqs {
 			reqs[i] = execOrder(fmt.Sprintf("b%d", i))
@@ -410,7 +373,7 @@ func TestLaneBatchIsNotStarvedBySingles(t *testing.T) {
 		for _, r := range b.PlaceBatch(context.Background(), reqs) {
 			assert.NoError(t, r.Err)
 		}
-	}()
+	})
 	wg.Wait()
 	calls := f.Calls()
 	require.Len(t, calls, 32)
@@ -429,9 +392,7 @@ func TestLaneBatchIsNotStarvedBySingles(t *testing.T) {
 // been trading.
 func TestLaneJoiningLateGetsNoCredit(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	clk := newBarrierClock(1)
-	f := newScripted(clk)
-	e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(tightOrders()), WithQueryShare(100))
+	clk, f, e := tightLanes(t, 1, false)
 	a, err := e.Lane("A")
 	require.NoError(t, err)
 	b, err := e.Lane("B")
@@ -444,13 +405,10 @@ func TestLaneJoiningLateGetsNoCredit(t *testing.T) {
 	for _, l := range []*Lane{a, b} {
 		for i := range 4 {
 			clk.Join()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer clk.Leave()
+			goLeave(&wg, clk, func() {
 				_, err := l.Place(context.Background(), execOrder(fmt.Sprintf("%s-%d", l.Name(), i)))
 				assert.NoError(t, err)
-			}()
+			})
 		}
 	}
 	waitQueued(t, a, 4)
