@@ -1,7 +1,6 @@
 package backtest
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,62 +56,7 @@ func runLive(t *testing.T, candles []pricefeed.Candle, rules exchange.Rules, bal
 		grid.WithMode(grid.Long), grid.WithTrailing(dec(interval), 30), grid.WithGeometric(), grid.WithAmount(dec(amount)), grid.WithWindows(10, 10, 2),
 		grid.WithRiskMonitors(10*time.Minute, m), grid.WithObserver(log))
 	require.NoError(t, err)
-	idle := make(chan grid.IdleState, 1)
-	feed := stepFeed{ch: make(chan pricefeed.Price)}
-	x, err := exchange.NewExecutor(venue, exchange.WithRateLimits(
-		exchange.RateLimit{Scope: exchange.ScopeOrder, Interval: time.Second, Limit: 1_000_000},
-		exchange.RateLimit{Scope: exchange.ScopeRequest, Interval: time.Second, Limit: 1_000_000}))
-	require.NoError(t, err)
-	runner, err := grid.NewRunner(eng, venue, grid.WithExecutor(x),
-		grid.WithPriceFeed(feed), grid.WithTimerInterval(time.Hour), grid.WithReconcileInterval(time.Hour),
-		grid.WithCancelOnStop(false),
-		grid.WithClock(func() time.Time { return time.UnixMilli(clock.Load()) }),
-		grid.WithIdleHook(func(s grid.IdleState) {
-			select {
-			case <-idle:
-			default:
-			}
-			idle <- s
-		}))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var runErr error
-	go func() { defer wg.Done(); runErr = runner.Run(ctx) }()
-	var last grid.IdleState
-	settle := func(prices uint64) {
-		for last.Prices != prices || last.OrderEvents != orderEventsSent(venue) {
-			select {
-			case last = <-idle:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("runner did not settle: venue sent %d order events, %d prices; runner took %+v", orderEventsSent(venue), prices, last)
-			}
-		}
-	}
-	var sent uint64
-	send := func(ms int64, p exchange.Ticks) {
-		clock.Store(ms)
-		require.NoError(t, venue.SetPriceTicks(ctx, p))
-		settle(sent)
-		feed.ch <- pricefeed.Price{Ticks: p, Time: time.UnixMilli(ms)}
-		sent++
-		settle(sent)
-	}
-	clock.Store(candles[0].OpenTime)
-	require.NoError(t, venue.SetPriceTicks(ctx, candles[0].Open))
-	feed.ch <- pricefeed.Price{Ticks: candles[0].Open, Time: time.UnixMilli(candles[0].OpenTime)}
-	sent++
-	settle(sent)
-	for _, c := range candles {
-		for j, p := range c.Path() {
-			send(c.OpenTime+tickOffsets[j], p)
-		}
-	}
-	cancel()
-	wg.Wait()
-	require.NoError(t, runErr)
-	require.NoError(t, venue.Close())
+	replayLockstep(t, eng, venue, &clock, candles)
 	return log.all()
 }
 

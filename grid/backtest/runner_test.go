@@ -29,36 +29,16 @@ func orderEventsSent(v *sim.Venue) uint64 {
 	return uint64(s.Orders + s.Fills + s.Canceled + s.Expired)
 }
 
-// TestRunnerAgreesWithBacktest runs the same grid over the same real candles
-// twice: through the backtest's direct calls, and live through grid.Runner
-// against the simulated venue (its order stream, its REST-like calls,
-// batching, worker goroutines), stepped in lockstep. The books must agree
-// exactly.
-func TestRunnerAgreesWithBacktest(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
-	require.NoError(t, err)
-	candles = candles[:600]
-	start := btcRules.TicksToPrice(candles[0].Open)
-	opts := []grid.Option{
-		grid.WithGridID("agree"), grid.WithStartPrice(start),
-		grid.WithBounds(dec("94500"), dec("96500"), 80), grid.WithAmount(dec("500")), grid.WithWindows(5, 5, 1),
-	}
-	sc := sim.DefaultCoreConfig(btcRules)
-	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("100000"))
-	sc.Leverage = 5
-	// the venue model the backtest uses by default: margin checked, 1 bp of slippage
-	sc.CheckMargin, sc.SlippageRate = true, 10_000
-
-	want, err := Run(candles, Config{Rules: btcRules, Sim: sc, Grid: opts})
-	require.NoError(t, err)
-	require.Positive(t, want.RoundTrips)
-
-	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc})
-	require.NoError(t, err)
-	eng, err := grid.New(btcRules, opts...)
-	require.NoError(t, err)
-	var clock atomic.Int64
+// replayLockstep replays candles through grid.Runner driving eng against
+// venue, in lockstep: for each tick of each candle's path it moves the
+// clock and the venue (whose fills go out on its order stream), waits until
+// the runner is idle having taken every order event the venue sent, then
+// feeds the price and waits again, so the runner meets fills and prices in
+// the backtest's order. clock is the replay's clock, the runner's (and the
+// venue's, if it was built on it). At the end it stops the runner, checks
+// that it returned no error and closes the venue.
+func replayLockstep(t *testing.T, eng *grid.Engine, venue *sim.Venue, clock *atomic.Int64, candles []pricefeed.Candle) {
+	t.Helper()
 	idle := make(chan grid.IdleState, 1)
 	feed := stepFeed{ch: make(chan pricefeed.Price)}
 	// generous limits: the venue is in memory, and the test must not wait on the clock
@@ -122,6 +102,39 @@ func TestRunnerAgreesWithBacktest(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, runErr)
 	require.NoError(t, venue.Close())
+}
+
+// TestRunnerAgreesWithBacktest runs the same grid over the same real candles
+// twice: through the backtest's direct calls, and live through grid.Runner
+// against the simulated venue (its order stream, its REST-like calls,
+// batching, worker goroutines), stepped in lockstep. The books must agree
+// exactly.
+func TestRunnerAgreesWithBacktest(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
+	require.NoError(t, err)
+	candles = candles[:600]
+	start := btcRules.TicksToPrice(candles[0].Open)
+	opts := []grid.Option{
+		grid.WithGridID("agree"), grid.WithStartPrice(start),
+		grid.WithBounds(dec("94500"), dec("96500"), 80), grid.WithAmount(dec("500")), grid.WithWindows(5, 5, 1),
+	}
+	sc := sim.DefaultCoreConfig(btcRules)
+	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("100000"))
+	sc.Leverage = 5
+	// the venue model the backtest uses by default: margin checked, 1 bp of slippage
+	sc.CheckMargin, sc.SlippageRate = true, 10_000
+
+	want, err := Run(candles, Config{Rules: btcRules, Sim: sc, Grid: opts})
+	require.NoError(t, err)
+	require.Positive(t, want.RoundTrips)
+
+	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc})
+	require.NoError(t, err)
+	eng, err := grid.New(btcRules, opts...)
+	require.NoError(t, err)
+	var clock atomic.Int64
+	replayLockstep(t, eng, venue, &clock, candles)
 
 	got := eng.Books()
 	assert.Equal(t, want.RoundTrips, got.RoundTrips, "round trips")
