@@ -39,7 +39,16 @@ func nearCrash(t *testing.T, extra ...grid.Option) Result {
 	return res
 }
 
+// btcMonth runs the shipped BTCUSDT month with 10,000 USDT at 5× leverage
+// on a grid from 90,000 to 115,000 in 50 levels of 200 USDT, plus extra.
 func btcMonth(t *testing.T, extra ...grid.Option) Result {
+	t.Helper()
+	return btcMonthFunded(t, Funding{}, extra...)
+}
+
+// btcMonthFunded is btcMonth with funding charged as f (the shipped
+// month's recorded settlements, in the tests that use it).
+func btcMonthFunded(t *testing.T, f Funding, extra ...grid.Option) Result {
 	t.Helper()
 	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
 	require.NoError(t, err)
@@ -47,7 +56,7 @@ func btcMonth(t *testing.T, extra ...grid.Option) Result {
 	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
 	sc.Leverage = 5
 	opts := append([]grid.Option{grid.WithBounds(dec("90000"), dec("115000"), 50), grid.WithAmount(dec("200"))}, extra...)
-	res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Grid: opts})
+	res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Funding: f, Grid: opts})
 	require.NoError(t, err)
 	return res
 }
@@ -147,17 +156,9 @@ func TestStartTriggerDelaysTheShippedMonth(t *testing.T) {
 // of the funding the backtest charges: every settlement is booked in the
 // engine as the venue books it.
 func TestFundingIsBookedInTheEngine(t *testing.T) {
-	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
-	require.NoError(t, err)
 	ss, err := ReadFundingFile(shippedFunding)
 	require.NoError(t, err)
-	sc := sim.DefaultCoreConfig(btcRules)
-	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
-	sc.Leverage = 5
-	res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Funding: Funding{Settlements: ss}, Grid: []grid.Option{
-		grid.WithBounds(dec("90000"), dec("115000"), 50), grid.WithAmount(dec("200")),
-	}})
-	require.NoError(t, err)
+	res := btcMonthFunded(t, Funding{Settlements: ss})
 	require.True(t, res.Funding.IsPositive())
 	assert.Equal(t, res.Funding.Round(4).String(), res.Engine.Funding.Round(4).String())
 	assert.Equal(t, res.Engine.NetRealized.Sub(res.Engine.Funding).Add(res.Engine.Unrealized).String(), res.Engine.PnL.String())

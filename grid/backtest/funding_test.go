@@ -187,19 +187,11 @@ func TestFundingConfigErrors(t *testing.T) {
 // within the candles is charged (2025-05-04 16:00 → 2025-06-03 08:00 UTC:
 // 1 + 29 × 3 + 2 = 90 of the file's 93).
 func TestShippedFundingOnTheShippedMonth(t *testing.T) {
-	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
-	require.NoError(t, err)
 	ss, err := ReadFundingFile(shippedFunding)
 	require.NoError(t, err)
 	require.Len(t, ss, 93)
 	assert.Equal(t, "BTCUSDT", ss[0].Symbol, "from the file name")
-	sc := sim.DefaultCoreConfig(btcRules)
-	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
-	sc.Leverage = 5
-	res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Funding: Funding{Settlements: ss}, Grid: []grid.Option{
-		grid.WithBounds(dec("90000"), dec("115000"), 50), grid.WithAmount(dec("200")),
-	}})
-	require.NoError(t, err)
+	res := btcMonthFunded(t, Funding{Settlements: ss})
 	assert.Equal(t, 90, res.FundingPayments)
 	assert.True(t, res.Funding.IsPositive(), "a long grid pays the month's positive rates: %s", res.Funding)
 	assert.Equal(t, res.Realized.Sub(res.Fees).Sub(res.Funding).String(), res.NetRealized.String())

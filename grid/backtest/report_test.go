@@ -362,17 +362,9 @@ func TestReportDrawsFunding(t *testing.T) {
 // bucket are FinalEquity, their funding is Result.Funding, and the
 // trades' fees sum to Result.Fees.
 func TestReportShowsTheVenuesBooking(t *testing.T) {
-	candles, err := pricefeed.ReadCandlesFile(shippedMonth, btcRules)
-	require.NoError(t, err)
 	ss, err := ReadFundingFile(shippedFunding)
 	require.NoError(t, err)
-	sc := sim.DefaultCoreConfig(btcRules)
-	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
-	sc.Leverage = 5
-	res, err := Run(candles, Config{Rules: btcRules, Sim: sc, Funding: Funding{Settlements: ss}, Grid: []grid.Option{
-		grid.WithBounds(dec("90000"), dec("115000"), 50), grid.WithAmount(dec("200")),
-	}})
-	require.NoError(t, err)
+	res := btcMonthFunded(t, Funding{Settlements: ss})
 	require.Equal(t, 90, res.FundingPayments)
 	require.True(t, res.Funding.IsPositive())
 	require.True(t, res.Slippage.IsPositive(), "the initial position's market buy slipped")
