@@ -190,19 +190,3 @@ func TestKlinesChargedByLimit(t *testing.T) {
 		t.Errorf("Weight(klines) = %d, want 5 for the default limit 500", c.Weight("klines"))
 	}
 }
-
-// TestParseUsage reads the three headers in any case and tells which
-// were present.
-func TestParseUsage(t *testing.T) {
-	h := http.Header{}
-	h.Set("x-mbx-used-weight-1m", "43") // servers often send lower case
-	h.Set("X-MBX-ORDER-COUNT-10S", "2")
-	u := parseUsage(h)
-	if !u.hasWeight || u.usedWeight1m != 43 || !u.hasOrders10s || u.orders10s != 2 || u.hasOrders1m {
-		t.Errorf("parseUsage = %+v", u)
-	}
-	h.Set("X-Mbx-Order-Count-1m", "-1")
-	if u := parseUsage(h); u.hasOrders1m {
-		t.Errorf("a negative count was taken: %+v", u)
-	}
-}
