@@ -214,6 +214,16 @@ type request struct {
 	sec      secType
 	op       string // for errors: "place", "cancel", …
 	mutating bool   // changes venue state: an unknown outcome matters
+	// usage, when set, receives the answer's header and send time instead
+	// of their being reported at once (the clock sync reports its answer
+	// once it knows the offset).
+	usage *heldUsage
+}
+
+// heldUsage is an answer's usage, held back for reporting.
+type heldUsage struct {
+	header http.Header
+	sentAt time.Time
 }
 
 // sign returns the lowercase hex HMAC-SHA256 of payload under the secret.
@@ -334,7 +344,11 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		return nil, fmt.Errorf("binance: %s: %w: %w", r.op, exchange.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
-	c.reportUsage(ctx, resp.Header, sentAt)
+	if r.usage != nil {
+		r.usage.header, r.usage.sentAt = resp.Header, sentAt
+	} else {
+		c.reportUsage(ctx, resp.Header, sentAt)
+	}
 	body, err := readBody(resp)
 	if err != nil {
 		err = scrubErr(err, c.requestSecrets(payload, signed))
@@ -389,7 +403,15 @@ func (c *Client) SyncTime(ctx context.Context) error {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
 	t0 := c.now()
-	body, err := c.send(ctx, request{method: http.MethodGet, path: "/fapi/v1/time", op: "time"})
+	var held heldUsage
+	defer func() {
+		// After the offset is set, so the answer's own counts get their
+		// window's end.
+		if held.header != nil {
+			c.reportUsage(ctx, held.header, held.sentAt)
+		}
+	}()
+	body, err := c.send(ctx, request{method: http.MethodGet, path: "/fapi/v1/time", op: "time", usage: &held})
 	if err != nil {
 		return err
 	}

@@ -224,10 +224,12 @@ func parseHeaderInterval(s string) (time.Duration, bool) {
 // time when the request was sent, which ends at that time truncated to the
 // interval plus the interval. Reset is that end moved to the local clock
 // by the clock offset, and later by the offset's uncertainty, so the
-// executor never trusts a window to have reset before the venue's has. A
-// count whose window had ended before the answer came is dropped by the
-// executor. The adapter assumes that the executor's clock is
-// [Config.Clock].
+// executor never trusts a window to have reset before the venue's has.
+// Before the clock has been synchronised (public calls, and the sync's
+// own answer) the offset is unknown and Reset is left zero: the executor
+// then holds the count for a whole interval from sentAt. A count whose
+// window had ended before the answer came is dropped by the executor.
+// The adapter assumes that the executor's clock is [Config.Clock].
 func (c *Client) reportUsage(ctx context.Context, h http.Header, sentAt time.Time) {
 	u := parseUsage(h)
 	counts := u.all()
@@ -248,9 +250,13 @@ func (c *Client) reportUsage(ctx context.Context, h http.Header, sentAt time.Tim
 	reports := buf[:0]
 	offset := time.Duration(c.offsetMs.Load()) * time.Millisecond
 	slack := time.Duration(c.syncErr.Load())
+	synced := c.synced.Load()
 	for _, k := range counts {
-		reports = append(reports, exchange.Usage{Window: k.window, Used: k.used, At: sentAt,
-			Reset: windowEnd(sentAt, offset, k.interval).Add(slack)})
+		u := exchange.Usage{Window: k.window, Used: k.used, At: sentAt}
+		if synced {
+			u.Reset = windowEnd(sentAt, offset, k.interval).Add(slack)
+		}
+		reports = append(reports, u)
 	}
 	exchange.ReportUsage(ctx, reports...)
 }
