@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -246,7 +247,8 @@ func (c *Client) reportUsage(ctx context.Context, h http.Header, sentAt time.Tim
 		c.orders1m.Store(int64(n))
 	}
 	c.usageAt.Store(c.now().UnixMilli())
-	var buf [4]exchange.Usage
+	buf := usageBufs.Get().(*[4]exchange.Usage)
+	defer usageBufs.Put(buf)
 	reports := buf[:0]
 	offset := time.Duration(c.offsetMs.Load()) * time.Millisecond
 	slack := time.Duration(c.syncErr.Load())
@@ -259,7 +261,14 @@ func (c *Client) reportUsage(ctx context.Context, h http.Header, sentAt time.Tim
 		reports = append(reports, u)
 	}
 	exchange.ReportUsage(ctx, reports...)
+	clear(buf[:])
 }
+
+// usageBufs holds the reports of one answer while they are handed over: a
+// slice passed to an interface escapes, and every answer has reports.
+// Reporters read the slice during the call and do not keep it (the
+// executor copies what it needs), as a variadic callee should.
+var usageBufs = sync.Pool{New: func() any { return new([4]exchange.Usage) }}
 
 // windowEnd returns when the venue's window of length iv that holds local
 // time t ends, on the local clock: the venue's windows are aligned to its

@@ -229,3 +229,22 @@ func FuzzUsageHeaders(f *testing.F) {
 		_ = windowEnd(now, time.Duration(len(value))*time.Second, time.Minute)
 	})
 }
+
+// BenchmarkReportUsage is the work every answer adds: reading Binance's
+// three usage headers and reporting them to the executor.
+func BenchmarkReportUsage(b *testing.B) {
+	now := time.Date(2026, 12, 3, 12, 0, 30, 0, time.UTC)
+	c := vectorClient(b, Config{RESTURL: "http://127.0.0.1:1", Clock: func() time.Time { return now }})
+	c.synced.Store(true)
+	ctx := exchange.WithUsageReporter(context.Background(), nopUsage{})
+	h := http.Header{"X-Mbx-Used-Weight-1m": {"2301"}, "X-Mbx-Order-Count-10s": {"12"}, "X-Mbx-Order-Count-1m": {"40"},
+		"Content-Type": {"application/json"}, "Date": {"Thu, 03 Dec 2026 12:00:30 GMT"}, "Content-Length": {"400"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.reportUsage(ctx, h, now)
+	}
+}
+
+type nopUsage struct{}
+
+func (nopUsage) ReportUsage(...exchange.Usage) {}
