@@ -183,7 +183,7 @@ func parseDigits(v string) (int, bool) {
 
 // parseHeaderInterval reads a usage header's interval, "<n><unit>" with a
 // unit of S, M, H or D in any case and n from 1 to 9999999 without a
-// leading zero.
+// leading zero, of at most maxHeaderInterval.
 func parseHeaderInterval(s string) (time.Duration, bool) {
 	if len(s) < 2 || len(s) > 8 {
 		return 0, false
@@ -209,11 +209,15 @@ func parseHeaderInterval(s string) (time.Duration, bool) {
 		}
 		n = n*10 + int(d-'0')
 	}
-	if n <= 0 || s[0] == '0' {
+	if n <= 0 || s[0] == '0' || time.Duration(n) > maxHeaderInterval/unit {
 		return 0, false
 	}
 	return time.Duration(n) * unit, true
 }
+
+// maxHeaderInterval bounds a usage header's interval: Binance's longest
+// window is a day; a year is already nonsense, and longer could overflow.
+const maxHeaderInterval = 366 * 24 * time.Hour
 
 // reportUsage keeps the usage a response reported (see [Client.Usage]) and
 // passes every count to the executor that sent the request

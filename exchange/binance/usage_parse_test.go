@@ -50,6 +50,8 @@ func TestParseUsage(t *testing.T) {
 		{"unknown unit", http.Header{"X-Mbx-Used-Weight-1w": {"5"}}, want{}},
 		{"unit only", http.Header{"X-Mbx-Order-Count-m": {"5"}}, want{}},
 		{"interval too long", http.Header{"X-Mbx-Order-Count-123456789s": {"5"}}, want{}},
+		{"interval of 27,000 years (would overflow)", http.Header{"X-Mbx-Order-Count-9999999d": {"5"}}, want{}},
+		{"interval of 366 days: the longest read", http.Header{"X-Mbx-Order-Count-366d": {"5"}, "X-Mbx-Order-Count-367d": {"6"}}, want{"ORDERS_366D": 5}},
 		{"other X-MBX headers", http.Header{"X-Mbx-Uuid": {"5"}, "X-Mbx-Used-Weightx1m": {"5"}}, want{}},
 		{"five windows (beyond the inline room)", http.Header{"X-Mbx-Used-Weight-1m": {"1"}, "X-Mbx-Used-Weight-1h": {"2"},
 			"X-Mbx-Order-Count-10s": {"3"}, "X-Mbx-Order-Count-1m": {"4"}, "X-Mbx-Order-Count-1d": {"5"}},
@@ -65,7 +67,7 @@ func TestParseUsage(t *testing.T) {
 				t.Errorf("%s: window %s read twice", tc.name, k.window)
 			}
 			got[k.window] = k.used
-			wantIv := map[string]time.Duration{"1M": time.Minute, "10S": 10 * time.Second, "1D": 24 * time.Hour, "1H": time.Hour}[k.window[strings.LastIndexByte(k.window, '_')+1:]]
+			wantIv := map[string]time.Duration{"1M": time.Minute, "10S": 10 * time.Second, "1D": 24 * time.Hour, "1H": time.Hour, "366D": 366 * 24 * time.Hour}[k.window[strings.LastIndexByte(k.window, '_')+1:]]
 			if k.interval != wantIv {
 				t.Errorf("%s: %s interval %s, want %s", tc.name, k.window, k.interval, wantIv)
 			}
@@ -201,13 +203,14 @@ func FuzzUsageHeaders(f *testing.F) {
 	f.Add("X-Mbx-Order-Count-1d", "99999999999999999999", "99999999999999999999")
 	f.Add("X-Mbx-Used-Weight-0m", "-1", "-5")
 	f.Add("X-Mbx-Used-Weight-", "", "")
+	f.Add("X-Mbx-Order-Count-9999999d", "5", "0")
 	now := time.Date(2026, 12, 3, 12, 0, 30, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, name, value, retry string) {
 		h := http.Header{name: {value}, "X-Mbx-Used-Weight-1m": {value}, "Retry-After": {retry}}
 		u := parseUsage(h)
 		names := []string{}
 		for _, k := range u.all() {
-			if k.used < 0 || k.used > math.MaxInt32 || k.interval <= 0 || k.window == "" {
+			if k.used < 0 || k.used > math.MaxInt32 || k.interval <= 0 || k.interval > maxHeaderInterval || k.window == "" {
 				t.Fatalf("read %+v from %q: %q", k, name, value)
 			}
 			if !strings.HasPrefix(k.window, windowOrderPrefix) && !strings.HasPrefix(k.window, windowWeightPfx) {
