@@ -40,6 +40,7 @@ type Client struct {
 	dialer  *websocket.Dialer
 
 	offsetMs atomic.Int64 // server time − local time, ms
+	syncErr  atomic.Int64 // how far the offset may be wrong, ns: half the sync's round trip plus the ms rounding
 	synced   atomic.Bool
 	syncMu   sync.Mutex
 
@@ -167,24 +168,6 @@ func (c *Client) ClockOffset() time.Duration {
 	return time.Duration(c.offsetMs.Load()) * time.Millisecond
 }
 
-// Usage is the rate-limit usage the venue last reported in response
-// headers. The zero value means no header has been seen.
-type Usage struct {
-	UsedWeight1m  int       // X-MBX-USED-WEIGHT-1M: IP weight used this minute
-	OrderCount10s int       // X-MBX-ORDER-COUNT-10S
-	OrderCount1m  int       // X-MBX-ORDER-COUNT-1M
-	At            time.Time // when the last header arrived (local clock)
-}
-
-// Usage returns the last reported rate-limit usage.
-func (c *Client) Usage() Usage {
-	u := Usage{UsedWeight1m: int(c.usedWeight.Load()), OrderCount10s: int(c.orders10s.Load()), OrderCount1m: int(c.orders1m.Load())}
-	if ms := c.usageAt.Load(); ms != 0 {
-		u.At = time.UnixMilli(ms)
-	}
-	return u
-}
-
 // MalformedMessages counts stream messages that could not be decoded and
 // were skipped.
 func (c *Client) MalformedMessages() int64 { return c.streamDrops.Load() }
@@ -231,6 +214,16 @@ type request struct {
 	sec      secType
 	op       string // for errors: "place", "cancel", …
 	mutating bool   // changes venue state: an unknown outcome matters
+	// usage, when set, receives the answer's header and send time instead
+	// of their being reported at once (the clock sync reports its answer
+	// once it knows the offset).
+	usage *heldUsage
+}
+
+// heldUsage is an answer's usage, held back for reporting.
+type heldUsage struct {
+	header http.Header
+	sentAt time.Time
 }
 
 // sign returns the lowercase hex HMAC-SHA256 of payload under the secret.
@@ -351,7 +344,11 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		return nil, fmt.Errorf("binance: %s: %w: %w", r.op, exchange.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
-	c.trackUsage(resp.Header)
+	if r.usage != nil {
+		r.usage.header, r.usage.sentAt = resp.Header, sentAt
+	} else {
+		c.reportUsage(ctx, resp.Header, sentAt)
+	}
 	body, err := readBody(resp)
 	if err != nil {
 		err = scrubErr(err, c.requestSecrets(payload, signed))
@@ -399,49 +396,6 @@ func hasNegativeCode(body []byte) bool {
 	return ok
 }
 
-// usageHeaders is the rate-limit usage one response reported: the IP
-// weight used in the current minute and the account's order counts, each
-// with whether the header was present (rejected orders may lack the order
-// counts, sheet §3.2).
-type usageHeaders struct {
-	usedWeight1m, orders10s, orders1m    int64
-	hasWeight, hasOrders10s, hasOrders1m bool
-}
-
-// parseUsage reads X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S and
-// X-MBX-ORDER-COUNT-1M (any case) from a response's header.
-func parseUsage(h http.Header) usageHeaders {
-	var u usageHeaders
-	read := func(name string, v *int64, has *bool) {
-		if s := h.Get(name); s != "" {
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
-				*v, *has = n, true
-			}
-		}
-	}
-	read("X-Mbx-Used-Weight-1m", &u.usedWeight1m, &u.hasWeight)
-	read("X-Mbx-Order-Count-10s", &u.orders10s, &u.hasOrders10s)
-	read("X-Mbx-Order-Count-1m", &u.orders1m, &u.hasOrders1m)
-	return u
-}
-
-// trackUsage keeps the last usage each header reported (see Client.Usage).
-func (c *Client) trackUsage(h http.Header) {
-	u := parseUsage(h)
-	if u.hasWeight {
-		c.usedWeight.Store(u.usedWeight1m)
-	}
-	if u.hasOrders10s {
-		c.orders10s.Store(u.orders10s)
-	}
-	if u.hasOrders1m {
-		c.orders1m.Store(u.orders1m)
-	}
-	if u.hasWeight || u.hasOrders10s || u.hasOrders1m {
-		c.usageAt.Store(c.now().UnixMilli())
-	}
-}
-
 // SyncTime sets the clock offset from GET /fapi/v1/time, taking the
 // midpoint of the round trip as the moment the server read its clock.
 // Signed calls do it on first use and again after a -1021 answer.
@@ -449,7 +403,15 @@ func (c *Client) SyncTime(ctx context.Context) error {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
 	t0 := c.now()
-	body, err := c.send(ctx, request{method: http.MethodGet, path: "/fapi/v1/time", op: "time"})
+	var held heldUsage
+	defer func() {
+		// After the offset is set, so the answer's own counts get their
+		// window's end.
+		if held.header != nil {
+			c.reportUsage(ctx, held.header, held.sentAt)
+		}
+	}()
+	body, err := c.send(ctx, request{method: http.MethodGet, path: "/fapi/v1/time", op: "time", usage: &held})
 	if err != nil {
 		return err
 	}
@@ -462,6 +424,7 @@ func (c *Client) SyncTime(ctx context.Context) error {
 	}
 	mid := t0.Add(t1.Sub(t0) / 2)
 	c.offsetMs.Store(v.ServerTime - mid.UnixMilli())
+	c.syncErr.Store(int64(max(t1.Sub(t0), 0)/2 + time.Millisecond))
 	c.synced.Store(true)
 	return nil
 }

@@ -112,7 +112,9 @@ type Config struct {
 	HTTPClient *http.Client `json:"-"`
 	// Logger receives the adapter's logs; nil discards them.
 	Logger *slog.Logger `json:"-"`
-	// Clock reads the local time; nil means time.Now. Tests set it.
+	// Clock reads the local time; nil means time.Now. Tests set it. The
+	// ends of the venue's rate-limit windows are reported to an executor on
+	// this clock: give the executor the same one.
 	Clock func() time.Time `json:"-"`
 	// PriceSource chooses bookTicker (default) or aggTrade prices.
 	PriceSource PriceSource

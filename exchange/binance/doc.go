@@ -47,8 +47,19 @@
 //
 // Every REST request is charged at its own weight (sheet §3.4: klines by
 // their limit, Fills per 7-day userTrades window and per order it looks
-// up), see [Client.Charges]; the venue's own usage headers are in
-// [Client.Usage]. MARKET orders are checked against MARKET_LOT_SIZE, whose
+// up), see [Client.Charges]. The adapter declares the venue's windows to
+// an executor in its full form ([Client.LimitWindows]: ORDERS_10S,
+// ORDERS_1M, REQUEST_WEIGHT_1M, each operation at the sheet's weight; a
+// host sending Klines through the executor names it [KlinesOp](limit)),
+// and reports every answer's usage headers (X-MBX-USED-WEIGHT-1M,
+// X-MBX-ORDER-COUNT-10S and -1M, errors and 429s included) to the
+// executor that sent the call, through exchange.ReportUsage: the executor
+// then holds back what the venue would refuse — also when another
+// program, or this one before a restart, used the budget — and a 429 or
+// 418 pauses it for Retry-After (seconds or an HTTP date), the ban's end,
+// or the window's end. Give the executor the adapter's clock
+// (Config.Clock, exchange.WithExecutorClock): the windows' ends are
+// reported on it. The last counts are in [Client.Usage]. MARKET orders are checked against MARKET_LOT_SIZE, whose
 // maximum Rules carries as MarketMaxQty: split a larger close with
 // exchange.Rules.SplitMarketQty.
 //

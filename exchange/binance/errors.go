@@ -207,31 +207,68 @@ func errorFromResponse(op string, mutating bool, status int, header http.Header,
 	return ve
 }
 
+// maxRetryAfter caps the wait of a rate-limit answer: Binance's longest
+// ban is 3 days (sheet §3.3), and a longer figure is malformed.
+const maxRetryAfter = 3 * 24 * time.Hour
+
 // retryAfter picks the wait of a rate-limit answer: the Retry-After header
-// (seconds), else the "banned until <ms>" of the message, else the next
-// 10-second (order count) or minute (weight) boundary.
+// (delay-seconds, or an HTTP date, RFC 9110 §10.2.3), else the "banned
+// until <ms>" of the message, else the next window boundary: 10 seconds
+// for -1015 (order count) unless its message names a MINUTE, DAY or HOUR
+// window, a minute otherwise (weight). It is never negative and at most
+// maxRetryAfter; now is the server-adjusted time.
 func retryAfter(h http.Header, msg string, code int, now time.Time) time.Duration {
-	if v := h.Get("Retry-After"); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-			return time.Duration(s) * time.Second
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if d, ok := parseRetryAfter(v, now); ok {
+			return d
 		}
 	}
 	if m := bannedUntil.FindStringSubmatch(msg); m != nil {
 		if ms, err := strconv.ParseInt(m[1], 10, 64); err == nil {
 			if d := time.UnixMilli(ms).Sub(now); d > 0 {
-				return d
+				return min(d, maxRetryAfter)
 			}
 		}
 	}
 	window := time.Minute
 	if code == -1015 {
-		window = 10 * time.Second
+		switch {
+		case strings.Contains(msg, "DAY"):
+			window = 24 * time.Hour
+		case strings.Contains(msg, "HOUR"):
+			window = time.Hour
+		case strings.Contains(msg, "MINUTE"):
+			window = time.Minute
+		default:
+			window = 10 * time.Second
+		}
 	}
 	d := now.Truncate(window).Add(window).Sub(now)
 	if d <= 0 {
 		d = window
 	}
 	return d
+}
+
+// parseRetryAfter reads a Retry-After value: whole seconds (capped at
+// maxRetryAfter, so a huge figure cannot overflow into a negative wait) or
+// an HTTP date (a date already past is a wait of zero).
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v[0] >= '0' && v[0] <= '9' {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, false
+		}
+		if err != nil || n > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), maxRetryAfter), true
 }
 
 func truncate(b []byte, n int) []byte {

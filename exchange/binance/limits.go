@@ -40,10 +40,52 @@ var weights = map[string]int{
 	"account":      10, // v3 account (5) + accountConfig (5)
 	"positions":    10, // v3 positionRisk (5) + symbolConfig (5)
 	"leverage":     1,
+	"positionMode": 1, // POST /fapi/v1/positionSide/dual
 	"rules":        1,
-	"klines":       5, // the default limit 500 (sheet §3.4: [500, 1000] weighs 5)
 	"time":         1,
 	"listenKey":    1,
+	// Klines weigh by their limit (sheet §3.4): KlinesOp names the
+	// operation of each limit.
+	opKlines1:  1,
+	opKlines2:  2,
+	OpKlines:   5, // limit 500 to 1000, and the default 500
+	opKlines10: 10,
+	// exchange.OpMarketData, for a host's market-data request of unstated
+	// endpoint: the weight of klines at the default limit. Klines sent
+	// through an executor are better named with KlinesOp.
+	exchange.OpMarketData: 5,
+}
+
+// OpKlines is the operation a host names when it sends [Client.Klines]
+// with a limit from 500 to 1000 (or the default, 0) through an executor
+// ([exchange.Executor.Do]); [KlinesOp] names the operation of any limit.
+const OpKlines = "klines"
+
+// The operations of klines requests of other limits.
+const (
+	opKlines1  = "klines/1-99"
+	opKlines2  = "klines/100-499"
+	opKlines10 = "klines/1001-1500"
+)
+
+// KlinesOp returns the operation under which a host sends [Client.Klines]
+// with limit through an executor, so that the executor charges the
+// request's weight (sheet §3.4): "klines/1-99" (weight 1) for a limit
+// under 100, "klines/100-499" (2) under 500, [OpKlines] (5) for 500 to
+// 1000 and for 0 (the default 500), "klines/1001-1500" (10) above 1000.
+// [Client.LimitWindows] declares each.
+func KlinesOp(limit int) string {
+	switch {
+	case limit == 0:
+		return OpKlines
+	case limit < 100:
+		return opKlines1
+	case limit < 500:
+		return opKlines2
+	case limit <= 1000:
+		return OpKlines
+	}
+	return opKlines10
 }
 
 // RateLimits returns the venue's windows: the sheet's defaults until
@@ -59,11 +101,13 @@ func (c *Client) RateLimits() []exchange.RateLimit {
 // Weight returns an operation's IP request weight as the executor charges
 // it, once per call: "place" 0, "batchPlace" 5, "cancel" 1, "query" 1,
 // "openOrders" 1, "fills" 5, "account" 10, "positions" 10, "armCancelAll"
-// 10, "klines" 5, … and 1 for an operation it does not know. It is the
-// cost of the call's usual requests; a call that needs more (Fills over
-// more than 7 days, or with fills of orders it must look up; Klines with
-// a limit above 1000) sends and charges each request at its own weight:
-// see [Client.Charges].
+// 10, "klines" 5 ([KlinesOp] for other limits), "marketData" 5, … and 1
+// for an operation it does not know. It is the cost of the call's usual
+// requests; a call that needs more (Fills over more than 7 days, or with
+// fills of orders it must look up) sends and charges each request at its
+// own weight (see [Client.Charges]), and every answer's usage headers
+// tell the executor what the venue counted, so the extra requests slow
+// the calls after them.
 func (c *Client) Weight(op string) int {
 	if w, ok := weights[op]; ok {
 		return w
@@ -193,9 +237,6 @@ type opCounters struct{ requests, weight, orders10s, orders1m atomic.Int64 }
 func newLedger() ledger {
 	m := map[string]*opCounters{}
 	for op := range weights {
-		m[op] = new(opCounters)
-	}
-	for _, op := range []string{"positionMode", "time", "klines"} {
 		m[op] = new(opCounters)
 	}
 	return ledger{ops: m}

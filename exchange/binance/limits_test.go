@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gridmesh/gridmesh/exchange"
 )
 
 // TestEndpointCosts checks every row of the sheet's §3.4 weight table.
@@ -191,18 +193,125 @@ func TestKlinesChargedByLimit(t *testing.T) {
 	}
 }
 
-// TestParseUsage reads the three headers in any case and tells which
-// were present.
-func TestParseUsage(t *testing.T) {
-	h := http.Header{}
-	h.Set("x-mbx-used-weight-1m", "43") // servers often send lower case
-	h.Set("X-MBX-ORDER-COUNT-10S", "2")
-	u := parseUsage(h)
-	if !u.hasWeight || u.usedWeight1m != 43 || !u.hasOrders10s || u.orders10s != 2 || u.hasOrders1m {
-		t.Errorf("parseUsage = %+v", u)
+// TestDeclaredWeightsMatchSheet checks the weights the adapter declares to
+// the executor (LimitWindows, in the executor's full form) against the
+// sheet's §3.4, written out here with the requests each operation sends:
+// every declared operation is in the table and every table row declared,
+// each weight equals the sum of its requests' costs (endpointCost, checked
+// row by row in TestEndpointCosts), and the ORDERS windows count exactly
+// the placements.
+func TestDeclaredWeightsMatchSheet(t *testing.T) {
+	type req struct{ method, path, params string }
+	sheet := []struct {
+		op     string
+		weight int
+		reqs   []req // the requests of the operation's usual call
+	}{
+		{exchange.OpPlace, 0, []req{{"POST", "/fapi/v1/order", "symbol=BTCUSDT"}}},
+		{exchange.OpBatchPlace, 5, []req{{"POST", "/fapi/v1/batchOrders", "batchOrders=%5B%5D"}}},
+		{"amend", 0, []req{{"PUT", "/fapi/v1/order", "symbol=BTCUSDT"}}},
+		{exchange.OpCancel, 1, []req{{"DELETE", "/fapi/v1/order", "symbol=BTCUSDT&origClientOrderId=x"}}},
+		{exchange.OpBatchCancel, 1, []req{{"DELETE", "/fapi/v1/batchOrders", "symbol=BTCUSDT"}}},
+		{"cancelAll", 1, []req{{"DELETE", "/fapi/v1/allOpenOrders", "symbol=BTCUSDT"}}},
+		{"armCancelAll", 10, []req{{"POST", "/fapi/v1/countdownCancelAll", "symbol=BTCUSDT"}}},
+		{exchange.OpQuery, 1, []req{{"GET", "/fapi/v1/order", "symbol=BTCUSDT&origClientOrderId=x"}}},
+		{exchange.OpOpenOrders, 1, []req{{"GET", "/fapi/v1/openOrders", "symbol=BTCUSDT"}}},
+		{exchange.OpFills, 5, []req{{"GET", "/fapi/v1/userTrades", "symbol=BTCUSDT"}}}, // one 7-day window; more windows and order look-ups are charged per request and reported by the venue
+		{exchange.OpAccount, 10, []req{{"GET", "/fapi/v3/account", ""}, {"GET", "/fapi/v1/accountConfig", ""}}},
+		{exchange.OpPositions, 10, []req{{"GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT"}, {"GET", "/fapi/v1/symbolConfig", "symbol=BTCUSDT"}}},
+		{"leverage", 1, []req{{"POST", "/fapi/v1/leverage", "symbol=BTCUSDT&leverage=10"}}},
+		{"positionMode", 1, []req{{"POST", "/fapi/v1/positionSide/dual", "dualSidePosition=true"}}},
+		{exchange.OpRules, 1, []req{{"GET", "/fapi/v1/exchangeInfo", ""}}},
+		{"time", 1, []req{{"GET", "/fapi/v1/time", ""}}},
+		{"listenKey", 1, []req{{"POST", "/fapi/v1/listenKey", ""}}},
+		{OpKlines, 5, []req{{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=500"}}},
+		{"klines/1-99", 1, []req{{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=99"}}},
+		{"klines/100-499", 2, []req{{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=100"}}},
+		{"klines/1001-1500", 10, []req{{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=1500"}}},
+		{exchange.OpMarketData, 5, []req{{"GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m"}}}, // assumption: klines at the default limit
 	}
-	h.Set("X-Mbx-Order-Count-1m", "-1")
-	if u := parseUsage(h); u.hasOrders1m {
-		t.Errorf("a negative count was taken: %+v", u)
+	c := vectorClient(t, Config{})
+	var rw, o10, o1m exchange.LimitWindow
+	for _, w := range c.LimitWindows() {
+		switch w.Name {
+		case WindowRequestWeight:
+			rw = w
+		case WindowOrders10s:
+			o10 = w
+		case WindowOrders1m:
+			o1m = w
+		}
+	}
+	declared := map[string]exchange.OpCost{}
+	for _, k := range rw.Costs {
+		declared[k.Op] = k
+	}
+	for _, row := range sheet {
+		d, ok := declared[row.op]
+		if !ok {
+			t.Errorf("%s: not declared on %s", row.op, WindowRequestWeight)
+			continue
+		}
+		delete(declared, row.op)
+		if d.Units != row.weight || d.PerOrder != 0 {
+			t.Errorf("%s: declared %+v, the sheet says %d per request", row.op, d, row.weight)
+		}
+		if c.Weight(row.op) != row.weight {
+			t.Errorf("Weight(%s) = %d, the sheet says %d", row.op, c.Weight(row.op), row.weight)
+		}
+		sum := 0
+		for _, r := range row.reqs {
+			sum += endpointCost(r.method, r.path, []byte(r.params)).weight
+		}
+		if sum != row.weight {
+			t.Errorf("%s: its requests cost %d, declared %d", row.op, sum, row.weight)
+		}
+	}
+	for op := range declared {
+		t.Errorf("%s: declared but not in the sheet's table", op)
+	}
+	// ORDERS: a placement or amendment counts 1 on both windows, a batch 5
+	// on the 10-second one and 1 on the minute's (sheet §3.4); nothing else.
+	wantOrders := func(w exchange.LimitWindow, batch int) {
+		got := map[string]exchange.OpCost{}
+		for _, k := range w.Costs {
+			if k.Units > 0 || k.PerOrder > 0 {
+				got[k.Op] = k
+			}
+		}
+		want := map[string]exchange.OpCost{
+			exchange.OpPlace:      {Op: exchange.OpPlace, PerOrder: 1},
+			exchange.OpBatchPlace: {Op: exchange.OpBatchPlace, Units: batch},
+			"amend":               {Op: "amend", PerOrder: 1},
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s counts %v, want %v", w.Name, got, want)
+		}
+		for op, k := range want {
+			if got[op] != k {
+				t.Errorf("%s: %s costs %+v, want %+v", w.Name, op, got[op], k)
+			}
+			per10, per1m := c.OrderCost(op)
+			units := per1m
+			if w.Interval == 10*time.Second {
+				units = per10
+			}
+			if units != k.Units+k.PerOrder {
+				t.Errorf("%s: OrderCost(%s) = %d, declared %+v", w.Name, op, units, k)
+			}
+		}
+	}
+	wantOrders(o10, 5)
+	wantOrders(o1m, 1)
+	// Klines: the operation KlinesOp names for a limit is declared at that
+	// limit's weight.
+	for limit := 0; limit <= 1500; limit++ {
+		want := klineWeight(limit)
+		if limit == 0 {
+			want = klineWeight(500)
+		}
+		if got := c.Weight(KlinesOp(limit)); got != want {
+			t.Fatalf("KlinesOp(%d) = %q weighs %d, the sheet says %d", limit, KlinesOp(limit), got, want)
+		}
 	}
 }

@@ -485,7 +485,9 @@ func (c *Client) SetPositionMode(ctx context.Context, mode exchange.PositionMode
 }
 
 // Klines returns up to limit candles (1 to 1000; zero means 500) of the
-// symbol, oldest first, starting at start when it is not zero.
+// symbol, oldest first, starting at start when it is not zero. Its weight
+// depends on limit: a host sending it through an executor names it
+// [KlinesOp](limit).
 func (c *Client) Klines(ctx context.Context, symbol, interval string, start time.Time, limit int) ([]exchange.Kline, error) {
 	if limit == 0 {
 		limit = 500
@@ -503,7 +505,7 @@ func (c *Client) Klines(ctx context.Context, symbol, interval string, start time
 		p.addInt("startTime", start.UnixMilli())
 	}
 	p.addInt("limit", int64(limit))
-	body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/klines", params: p, op: "klines"})
+	body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/klines", params: p, op: OpKlines})
 	if err != nil {
 		return nil, err
 	}

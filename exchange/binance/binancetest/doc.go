@@ -23,7 +23,14 @@
 //
 // HMAC-SHA256 signatures over query ‖ body, timestamp and recvWindow
 // checks (-1021), request weights and order counts (429 with -1003 /
-// -1015, X-MBX-USED-WEIGHT-1M and X-MBX-ORDER-COUNT-* headers). Served:
+// -1015, X-MBX-USED-WEIGHT-1M and X-MBX-ORDER-COUNT-* headers). The
+// weight is counted per minute and the order counts per 10 seconds and
+// per minute, each window aligned to the server's clock as Binance's are;
+// every answer that passes the weight check carries the minute's running
+// weight, order answers the running order counts, and a refused request
+// counts nothing. [Server.UseWeight] and [Server.UseOrders] add what
+// another program on the IP or account used; [Server.Usage] and
+// [Server.RateLimitRefusals] tell a test what the venue counted. Served:
 // ping, time, exchangeInfo, klines, depth, ticker/bookTicker, ticker/24hr,
 // ticker/price (v1, v2), premiumIndex, fundingRate; order (POST, PUT to
 // modify, GET, DELETE), batchOrders (POST, DELETE), allOpenOrders,

@@ -115,6 +115,31 @@ func (k *candle) merge(n candle) {
 	k.trades += n.trades
 }
 
+// mergeRun folds a run of consecutive candles, oldest first, into one:
+// the first's open, the highest high, the lowest low, the last's close,
+// the sums of the volumes and trades, and the first's open time. It
+// reports false for an empty run. Every aggregation of the history (a
+// higher interval's candles, one candle of it, the 24-hour ticker) is
+// this fold over the run it covers.
+func mergeRun(run []candle) (candle, bool) {
+	if len(run) == 0 {
+		return candle{}, false
+	}
+	out := run[0]
+	for _, k := range run[1:] {
+		out.merge(k)
+	}
+	return out, true
+}
+
+// span returns the run of b's candles opening in [from, to), oldest first.
+// Called with s.mu held.
+func (b *book) span(from, to int64) []candle {
+	lo := sort.Search(len(b.candles), func(i int) bool { return b.candles[i].open >= from })
+	hi := lo + sort.Search(len(b.candles)-lo, func(i int) bool { return b.candles[lo+i].open >= to })
+	return b.candles[lo:hi]
+}
+
 // aggregate returns b's history at interval iv (nil when iv is finer than
 // the history's interval or not a multiple of it). Called with s.mu held.
 func (b *book) aggregate(iv interval) []candle {
@@ -125,14 +150,17 @@ func (b *book) aggregate(iv interval) []candle {
 		return b.candles
 	}
 	var out []candle
-	for _, k := range b.candles {
-		open := iv.open(k.open)
-		if n := len(out); n > 0 && out[n-1].open == open {
-			out[n-1].merge(k)
-			continue
+	for i := 0; i < len(b.candles); {
+		open := iv.open(b.candles[i].open)
+		next := iv.next(open)
+		j := i + 1
+		for j < len(b.candles) && b.candles[j].open < next {
+			j++
 		}
+		k, _ := mergeRun(b.candles[i:j])
 		k.open = open
 		out = append(out, k)
+		i = j
 	}
 	return out
 }
@@ -160,17 +188,8 @@ func (b *book) candleAt(iv interval, open int64) (candle, bool) {
 	if !iv.divides(b.base) {
 		return candle{}, false
 	}
-	var out candle
-	found := false
-	i := sort.Search(len(b.candles), func(i int) bool { return b.candles[i].open >= open })
-	for ; i < len(b.candles) && b.candles[i].open < iv.next(open); i++ {
-		if !found {
-			out, found = b.candles[i], true
-			out.open = open
-			continue
-		}
-		out.merge(b.candles[i])
-	}
+	out, found := mergeRun(b.span(open, iv.next(open)))
+	out.open = open
 	return out, found
 }
 

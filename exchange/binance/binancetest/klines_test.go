@@ -250,3 +250,35 @@ func FuzzReadKlines(f *testing.F) {
 		}
 	})
 }
+
+// TestMergeRun: the one fold every aggregation of the history uses — the
+// first open, the extreme high and low, the last close, summed volumes and
+// trades — and span's half-open bounds.
+func TestMergeRun(t *testing.T) {
+	d := decimal.RequireFromString
+	k := func(open int64, o, h, l, c, v string, n int64) candle {
+		return candle{open: open, o: d(o), h: d(h), l: d(l), c: d(c), vol: d(v), quoteVol: d(v).Mul(d("100")), takerBase: d(v).Div(d("2")), tkQ: d("1"), trades: n}
+	}
+	if _, ok := mergeRun(nil); ok {
+		t.Error("an empty run merged")
+	}
+	run := []candle{k(0, "100", "105", "99", "101", "1", 3), k(60_000, "101", "110", "100", "108", "2", 4), k(120_000, "108", "109", "95", "96", "3", 5)}
+	got, ok := mergeRun(run)
+	want := candle{open: 0, o: d("100"), h: d("110"), l: d("95"), c: d("96"), vol: d("6"), quoteVol: d("600"), takerBase: d("3"), tkQ: d("3"), trades: 12}
+	if !ok || got.open != want.open || !got.o.Equal(want.o) || !got.h.Equal(want.h) || !got.l.Equal(want.l) || !got.c.Equal(want.c) ||
+		!got.vol.Equal(want.vol) || !got.quoteVol.Equal(want.quoteVol) || !got.takerBase.Equal(want.takerBase) || !got.tkQ.Equal(want.tkQ) || got.trades != want.trades {
+		t.Errorf("mergeRun = %+v, want %+v", got, want)
+	}
+	if !run[0].h.Equal(d("105")) || run[0].trades != 3 {
+		t.Error("mergeRun changed its input")
+	}
+	b := &book{candles: run}
+	for _, c := range []struct {
+		from, to int64
+		n        int
+	}{{0, 60_000, 1}, {0, 60_001, 2}, {-1, 0, 0}, {60_000, 180_000, 2}, {120_001, 1 << 40, 0}, {0, 1 << 40, 3}} {
+		if got := b.span(c.from, c.to); len(got) != c.n || (c.n > 0 && got[0].open < c.from) {
+			t.Errorf("span(%d, %d) = %d candles, want %d", c.from, c.to, len(got), c.n)
+		}
+	}
+}

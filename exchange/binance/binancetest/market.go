@@ -192,21 +192,15 @@ func (s *Server) handleTicker24h(p url.Values) (any, *apiErr) {
 	now := s.nowMs()
 	return s.perSymbol(p, func(b *book) any {
 		from := now - dayMs
-		open, high, low, last := b.price, b.price, b.price, b.price
+		open, high, low := b.price, b.price, b.price
 		vol, quote := decimal.Zero, decimal.Zero
 		var count int64
-		first := true
-		for _, k := range b.candles {
-			if k.open < from || k.open > now {
-				continue
-			}
-			if first {
-				open, high, low, first = k.o, k.h, k.l, false
-			}
-			high, low, last = decimal.Max(high, k.h), decimal.Min(low, k.l), k.c
-			vol, quote, count = vol.Add(k.vol), quote.Add(k.quoteVol), count+k.trades
+		if k, ok := mergeRun(b.span(from, now+1)); ok {
+			open, high, low = k.o, k.h, k.l
+			vol, quote, count = k.vol, k.quoteVol, k.trades
 		}
-		high, low, last = decimal.Max(high, b.price), decimal.Min(low, b.price), b.price
+		last := b.price
+		high, low = decimal.Max(high, last), decimal.Min(low, last)
 		pf := func(d decimal.Decimal) string { return d.StringFixed(int32(b.spec.PricePrecision)) }
 		change := last.Sub(open)
 		pct := decimal.Zero

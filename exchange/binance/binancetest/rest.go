@@ -215,20 +215,9 @@ func (s *Server) parseParams(r *http.Request, body []byte) (url.Values, *apiErr)
 // admit checks weight, key, signature and timestamp. Called with s.mu held.
 func (s *Server) admit(r *http.Request, ep endpoint, p url.Values, body string, hdr http.Header) (any, *apiErr) {
 	now := s.now()
-	minute := now.Unix() / 60
-	if minute != s.weightMin {
-		s.weightMin, s.weightUsed = minute, 0
+	if aerr := s.chargeWeight(now, ep.weight(p), hdr); aerr != nil {
+		return nil, aerr
 	}
-	wgt := ep.weight(p)
-	if s.weightUsed+wgt > s.o.weightLimit {
-		if s.o.retryAfter {
-			hdr.Set("Retry-After", strconv.FormatInt(60-now.Unix()%60, 10))
-		}
-		hdr.Set("X-MBX-USED-WEIGHT-1M", strconv.Itoa(s.weightUsed))
-		return nil, errf(429, -1003, "Too many requests; current limit is %d requests per minute. Please use the websocket for live updates to avoid polling the API.", s.o.weightLimit)
-	}
-	s.weightUsed += wgt
-	hdr.Set("X-MBX-USED-WEIGHT-1M", strconv.Itoa(s.weightUsed))
 	if ep.signed || ep.apiKey {
 		if r.Header.Get("X-MBX-APIKEY") != s.o.apiKey {
 			return nil, errf(401, -2015, "Invalid API-key, IP, or permissions for action.")
@@ -291,33 +280,5 @@ func (s *Server) verifySignature(query, body string) *apiErr {
 	if !strings.EqualFold(sig, want) {
 		return errf(400, -1022, "Signature for this request is not valid.")
 	}
-	return nil
-}
-
-// orderCount charges n units on the ORDERS limiters. Called with s.mu held.
-func (s *Server) orderCount(per10s, per1m int, hdr http.Header) *apiErr {
-	now := s.now()
-	if w := now.Unix() / 10; w != s.ord10Win {
-		s.ord10Win, s.ord10 = w, 0
-	}
-	if w := now.Unix() / 60; w != s.ord1mWin {
-		s.ord1mWin, s.ord1m = w, 0
-	}
-	if s.ord10+per10s > s.o.orders10s {
-		if s.o.retryAfter {
-			hdr.Set("Retry-After", strconv.FormatInt(10-now.Unix()%10, 10))
-		}
-		return errf(429, -1015, "Too many new orders; current limit is %d orders per 10 SECOND.", s.o.orders10s)
-	}
-	if s.ord1m+per1m > s.o.orders1m {
-		if s.o.retryAfter {
-			hdr.Set("Retry-After", strconv.FormatInt(60-now.Unix()%60, 10))
-		}
-		return errf(429, -1015, "Too many new orders; current limit is %d orders per 1 MINUTE.", s.o.orders1m)
-	}
-	s.ord10 += per10s
-	s.ord1m += per1m
-	hdr.Set("X-MBX-ORDER-COUNT-10S", strconv.Itoa(s.ord10))
-	hdr.Set("X-MBX-ORDER-COUNT-1M", strconv.Itoa(s.ord1m))
 	return nil
 }

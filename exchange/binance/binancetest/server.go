@@ -60,6 +60,7 @@ type Server struct {
 	ord10        int
 	ord1mWin     int64
 	ord1m        int
+	refusals     int // 429 answers for weight or order count
 	faults       []Fault
 	countdowns   map[string]*time.Timer
 	requests     map[string]int
