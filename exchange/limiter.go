@@ -260,6 +260,11 @@ func (s *limiterSet) pause(until time.Time) {
 	s.mu.Unlock()
 }
 
+// maxReportedUsage caps a venue's reported count: far above any real
+// window's limit, far below where adding a window's in-flight units or a
+// request's cost could overflow an int.
+const maxReportedUsage = math.MaxInt32
+
 // report applies a venue's usage report received at now; it returns false
 // when the report names no window or one that has ended.
 //
@@ -274,7 +279,9 @@ func (s *limiterSet) report(now time.Time, u Usage, self demand) bool {
 		s.unknown++
 		return false
 	}
-	used := u.Used + w.inflight
+	// A figure beyond any real window (a broken header) is read as the
+	// largest count a window can hold, so the sums below cannot wrap.
+	used := min(u.Used, maxReportedUsage) + w.inflight
 	for i, x := range s.wins {
 		if x == w && i < len(self.units) {
 			used -= self.units[i]

@@ -30,7 +30,8 @@ type Usage struct {
 }
 
 // UsageReporter receives a venue's usage reports; [Executor] implements it.
-// Safe for concurrent use.
+// Safe for concurrent use. ReportUsage must not keep the slice after it
+// returns (the Binance adapter reuses its buffer): it copies what it needs.
 type UsageReporter interface {
 	ReportUsage(...Usage)
 }

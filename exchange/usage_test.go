@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -107,4 +108,19 @@ func TestUsageReportRules(t *testing.T) {
 
 	// Outside an executor's call, reporting is a no-op.
 	ReportUsage(context.Background(), Usage{Window: "REQUEST_WEIGHT_1M", Used: 1})
+}
+
+// A venue figure near the int range (a broken header, a hostile proxy)
+// must not wrap the window's sum to a negative count that admits
+// everything.
+func TestUsageReportOfAHugeCountHoldsRequests(t *testing.T) {
+	for _, used := range []int{math.MaxInt32, math.MaxInt - 1, math.MaxInt} {
+		clk := newBarrierClock(1)
+		f := newScripted(clk)
+		e := mustExecutor(t, f, WithExecutorClock(clk), WithLimits(weightWindow(100)))
+		e.ReportUsage(Usage{Window: "REQUEST_WEIGHT_1M", Used: used, Reset: execEpoch.Add(20 * time.Second)})
+		_, err := e.Query(context.Background(), "BTCUSDT", "a")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"query@20s"}, f.opsAndTimes(), "used %d", used)
+	}
 }
