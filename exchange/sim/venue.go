@@ -78,7 +78,7 @@ type Venue struct {
 	priceSubs map[*priceSub]struct{}
 	userSubs  map[*queueSub[exchange.UserEvent]]struct{}
 	klineSubs map[*queueSub[exchange.Kline]]struct{}
-	faults    *faultState // nil when no fault is configured
+	faults    *faultState                  // nil when no fault is configured
 	settled   []exchange.FundingSettlement // ApplyFunding's settlements, oldest first
 
 	done chan struct{}
