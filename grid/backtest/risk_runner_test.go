@@ -1,7 +1,6 @@
 package backtest
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,76 +43,51 @@ func (l *riskLog) all() []grid.RiskNote {
 // where the monitors see only what the venue's streams tell the runner.
 func runLive(t *testing.T, candles []pricefeed.Candle, rules exchange.Rules, balance, interval, amount string, m risk.Monitor) []grid.RiskNote {
 	t.Helper()
+	lr := newLiveRun(t, candles[0], rules, balance, interval, amount, m)
+	ls := lr.start(lr.venue)
+	ls.begin(candles[0])
+	for _, c := range candles {
+		ls.candle(c)
+	}
+	ls.stop()
+	return lr.log.all()
+}
+
+// liveRun is the venue, the grid and the notes of a paper-trading run of
+// a long trailing geometric grid with its monitors (10-minute cool-down),
+// the grid the backtest's risk tests run (runWithMonitor).
+type liveRun struct {
+	t     *testing.T
+	venue *sim.Venue
+	eng   *grid.Engine
+	log   *riskLog
+	clock atomic.Int64 // the replay's clock: the runner's and the venue's
+}
+
+func newLiveRun(t *testing.T, first pricefeed.Candle, rules exchange.Rules, balance, interval, amount string, ms ...risk.Monitor) *liveRun {
+	t.Helper()
 	sc := sim.DefaultCoreConfig(rules)
 	var err error
 	sc.InitialBalance, err = rules.DecimalToMoney(dec(balance))
 	require.NoError(t, err)
 	sc.Leverage = 10
-	log := &riskLog{}
-	var clock atomic.Int64 // the replay's clock: the runner's and the venue's
-	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc, Clock: func() time.Time { return time.UnixMilli(clock.Load()) }})
+	lr := &liveRun{t: t, log: &riskLog{}}
+	lr.venue, err = sim.NewVenue(sim.VenueConfig{Core: sc, Clock: func() time.Time { return time.UnixMilli(lr.clock.Load()) }})
 	require.NoError(t, err)
-	eng, err := grid.New(rules, grid.WithGridID("risk"), grid.WithStartPrice(rules.TicksToPrice(candles[0].Open)),
+	opts := []grid.Option{grid.WithGridID("risk"), grid.WithStartPrice(rules.TicksToPrice(first.Open)),
 		grid.WithMode(grid.Long), grid.WithTrailing(dec(interval), 30), grid.WithGeometric(), grid.WithAmount(dec(amount)), grid.WithWindows(10, 10, 2),
-		grid.WithRiskMonitors(10*time.Minute, m), grid.WithObserver(log))
-	require.NoError(t, err)
-	idle := make(chan grid.IdleState, 1)
-	feed := stepFeed{ch: make(chan pricefeed.Price)}
-	x, err := exchange.NewExecutor(venue, exchange.WithRateLimits(
-		exchange.RateLimit{Scope: exchange.ScopeOrder, Interval: time.Second, Limit: 1_000_000},
-		exchange.RateLimit{Scope: exchange.ScopeRequest, Interval: time.Second, Limit: 1_000_000}))
-	require.NoError(t, err)
-	runner, err := grid.NewRunner(eng, venue, grid.WithExecutor(x),
-		grid.WithPriceFeed(feed), grid.WithTimerInterval(time.Hour), grid.WithReconcileInterval(time.Hour),
-		grid.WithCancelOnStop(false),
-		grid.WithClock(func() time.Time { return time.UnixMilli(clock.Load()) }),
-		grid.WithIdleHook(func(s grid.IdleState) {
-			select {
-			case <-idle:
-			default:
-			}
-			idle <- s
-		}))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var runErr error
-	go func() { defer wg.Done(); runErr = runner.Run(ctx) }()
-	var last grid.IdleState
-	settle := func(prices uint64) {
-		for last.Prices != prices || last.OrderEvents != orderEventsSent(venue) {
-			select {
-			case last = <-idle:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("runner did not settle: venue sent %d order events, %d prices; runner took %+v", orderEventsSent(venue), prices, last)
-			}
-		}
+		grid.WithObserver(lr.log)}
+	if len(ms) > 0 {
+		opts = append(opts, grid.WithRiskMonitors(10*time.Minute, ms...))
 	}
-	var sent uint64
-	send := func(ms int64, p exchange.Ticks) {
-		clock.Store(ms)
-		require.NoError(t, venue.SetPriceTicks(ctx, p))
-		settle(sent)
-		feed.ch <- pricefeed.Price{Ticks: p, Time: time.UnixMilli(ms)}
-		sent++
-		settle(sent)
-	}
-	clock.Store(candles[0].OpenTime)
-	require.NoError(t, venue.SetPriceTicks(ctx, candles[0].Open))
-	feed.ch <- pricefeed.Price{Ticks: candles[0].Open, Time: time.UnixMilli(candles[0].OpenTime)}
-	sent++
-	settle(sent)
-	for _, c := range candles {
-		for j, p := range c.Path() {
-			send(c.OpenTime+tickOffsets[j], p)
-		}
-	}
-	cancel()
-	wg.Wait()
-	require.NoError(t, runErr)
-	require.NoError(t, venue.Close())
-	return log.all()
+	lr.eng, err = grid.New(rules, opts...)
+	require.NoError(t, err)
+	return lr
+}
+
+// start starts the runner against ex (the venue or a wrapper of it).
+func (lr *liveRun) start(ex exchange.IExchange, opts ...grid.RunnerOption) *lockstep {
+	return startLockstep(lr.t, lr.venue, ex, lr.eng, &lr.clock, opts...)
 }
 
 // TestExposurePausesAndResumesInPaperTrading: the simulated venue now sends
