@@ -47,7 +47,7 @@ func TestBookSettlements(t *testing.T) {
 		return exchange.FundingSettlement{Symbol: "BTCUSDT", Time: t0.Add(h), Rate: d(rate), MarkPrice: d(mark)}
 	}
 	l.bookSettlements([]exchange.FundingSettlement{
-		s(-time.Hour, "0.01", "100000"), // before the start: not booked
+		s(-time.Hour, "0.01", "100000"),       // before the start: not booked
 		s(30*time.Minute, "0.0001", "100000"), // flat: nothing
 		s(2*time.Hour, "0.0001", "100000.05"), // long 0.02 × 100000.05 × 0.0001 = 0.20000010: 2000.001 units → 2000
 	})
