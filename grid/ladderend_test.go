@@ -1,7 +1,11 @@
 package grid
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,4 +81,22 @@ func TestFloorBelowTheLadderEndIsRefused(t *testing.T) {
 	// A wider interval reaches lower: 3 % ends at 0.0333.
 	_, err = New(near, WithStartPrice(d("7")), WithTrailing(d("0.03"), 30), WithGeometric(), WithQuantity(d("1")), WithFloorPrice(d("0.1")))
 	require.NoError(t, err)
+}
+
+// TestBelowTheLadderEndIsLogged: when the price falls below the lowest
+// level of a trailing geometric grid, the engine says so once (WARN, with
+// the ladder end), and again only after the price came back and fell again.
+func TestBelowTheLadderEndIsLogged(t *testing.T) {
+	rules := exchange.Rules{Symbol: "X", TickSize: d("1"), StepSize: d("1"), MinQty: d("1"), MinNotional: d("0")}
+	var buf bytes.Buffer
+	e, err := New(rules, WithStartPrice(d("1000")), WithTrailing(d("0.01"), 1000), WithGeometric(), WithQuantity(d("1")),
+		WithEngineLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	require.NoError(t, err)
+	e.OnStreamReady(time.Unix(0, 0))
+	for _, p := range []exchange.Ticks{1000, 500, 101, 99, 90, 95, 150, 98} {
+		e.OnPrice(time.Unix(0, 0), p)
+	}
+	assert.Equal(t, 2, strings.Count(buf.String(), "the price is below the ladder end"), buf.String())
+	assert.Contains(t, buf.String(), "price=99 end=")
+	assert.Contains(t, buf.String(), "below 100 one interval (0.01) is less than one tick (1)")
 }
