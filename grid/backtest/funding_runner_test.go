@@ -130,3 +130,6 @@ func TestRunnerWithoutFundingHistoryBooksNone(t *testing.T) {
 	assert.True(t, st.Funding.IsZero(), "booked %s with WithFundingBooking(false)", st.Funding)
 	assert.Zero(t, fv.reads.Load(), "never read")
 }
+
+// The simulated venue has the funding-history capability the runner looks for.
+var _ grid.FundingHistory = (*sim.Venue)(nil)
