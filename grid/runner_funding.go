@@ -21,6 +21,18 @@ import (
 // host that knows the funding books it itself with [Engine.BookFunding]
 // (and turns the runner's off with [WithFundingBooking] if the venue has
 // the capability).
+//
+// The runner keeps the grid's position over time (each change stamped on
+// its clock as it applies it), reads the history every 5 minutes and a
+// minute past every whole hour, and books each settlement once, in time
+// order, with the position the grid held at the settlement's time — not at
+// the read. It books only settlements after its own start: the position
+// while no runner ran is unknown, so a settlement that fell then is not
+// booked, and a restart never books one twice. The booked total is kept
+// with the books ([Books].Funding, in the [Store]); the stored state has
+// no field for the last settlement booked (StoredState version 2), which
+// the rule above makes unnecessary. Amounts are exact and the running
+// total is rounded half up to the Money unit, as exchange/sim books it.
 type FundingHistory interface {
 	FundingHistory(ctx context.Context, symbol string, since time.Time) ([]exchange.FundingSettlement, error)
 }
@@ -47,14 +59,8 @@ type posSample struct {
 	pos exchange.Steps
 }
 
-// fundingBook is the runner's funding state, owned by the loop goroutine.
-//
-// The runner books a settlement once: only settlements after the latest
-// one it booked, and only those after its own start (the first position
-// sample), since it cannot know the position the grid held while it was
-// not running. A restart therefore never books a settlement twice (the
-// booked total itself is kept in the store with the books, [Books].Funding);
-// a settlement that fell while no runner ran is not booked (logged).
+// fundingBook is the runner's funding state, owned by the loop goroutine
+// (see [FundingHistory] for what it books).
 type fundingBook struct {
 	src     FundingHistory // nil: not booked
 	init    bool
