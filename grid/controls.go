@@ -204,9 +204,10 @@ func (e *Engine) pnlAt(p exchange.Ticks) exchange.Money {
 // positive paid, negative received), in the symbol's money units. The
 // engine's PnL (take-profit and stop-loss by PnL, [Stats.Funding]) is net
 // of what is booked here; a host that does not book funding leaves the
-// PnL gross of funding. The backtest books every settlement it charges; the
-// [Runner] does not yet read the venue's funding payments, so live PnL
-// controls are gross of funding unless the host books it.
+// PnL gross of funding. The backtest books every settlement it charges; a
+// [Runner] books the settlements of a venue with a [FundingHistory] (see
+// there); over a venue without one, live PnL controls are gross of funding
+// unless the host books it.
 func (e *Engine) BookFunding(amount exchange.Money) { e.books.Funding += amount }
 
 // watched is OnPrice when a control watches the prices or the time. The

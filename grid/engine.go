@@ -58,6 +58,7 @@ type Engine struct {
 	k              int64
 	on             bool
 	bandLo, bandHi exchange.Ticks
+	belowEnd       bool // below a trailing geometric ladder's end (logged once per fall)
 
 	ready, started bool
 	paused, halted bool
@@ -417,6 +418,12 @@ func (e *Engine) locate(p exchange.Ticks) {
 		k--
 	}
 	e.k = k
+	if below := k < e.minL && e.lad.geometric && !e.lad.bounded; below != e.belowEnd {
+		e.belowEnd = below
+		if below {
+			e.log.Warn("grid: the price is below the ladder end: no level, no entry there", "price", e.rules.TicksToPrice(p).String(), "end", e.LadderEnd())
+		}
+	}
 	lo, okLo := e.levelPrice(k)
 	hi, okHi := e.levelPrice(k + 1)
 	if !okLo {

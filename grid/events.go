@@ -654,6 +654,13 @@ type Stats struct {
 	// notional (level price × quantity, after rounding to the step) over
 	// the levels made so far; [Engine.Plan] lists every level's.
 	MinNotional, MaxNotional decimal.Decimal
+	// LadderEnd is where a trailing geometric grid stops making levels (see
+	// [Engine.LadderEnd]): no level's price is below it. It is
+	// TickSize / interval, shown to one decimal finer than the tick; zero
+	// for bounded and arithmetic grids. LadderEndLevel is the lowest level
+	// index the grid makes (negative: below the start), 0 with LadderEnd.
+	LadderEnd      decimal.Decimal
+	LadderEndLevel int64
 }
 
 // Stats returns a snapshot of the books in decimals.
@@ -663,6 +670,11 @@ func (e *Engine) Stats() Stats {
 	reason := e.pauseReasons()
 	if e.halted {
 		reason = e.haltReason
+	}
+	var end decimal.Decimal
+	var endLevel int64
+	if l := e.lad; l != nil && !l.bounded && l.geometric {
+		end, endLevel = l.endPrice(), l.low
 	}
 	return Stats{
 		RoundTrips: b.RoundTrips, Realized: r.MoneyToDecimal(b.Realized), Fees: r.MoneyToDecimal(b.Fees),
@@ -674,6 +686,7 @@ func (e *Engine) Stats() Stats {
 		Funding: r.MoneyToDecimal(b.Funding), PnL: r.MoneyToDecimal(e.pnlAt(e.price)),
 		Terminal: e.ctl.terminal, Waiting: e.ctl.waiting, Amount: r.MoneyToDecimal(e.amountNow()),
 		MinNotional: r.MoneyToDecimal(nLo), MaxNotional: r.MoneyToDecimal(nHi),
+		LadderEnd: end, LadderEndLevel: endLevel,
 	}
 }
 

@@ -94,6 +94,13 @@ func (e *Engine) LadderEnd() error {
 	return &LadderEndError{Level: l.low, Limit: l.lowestPrice, Interval: l.interval, TickSize: l.rules.TickSize}
 }
 
+// endPrice is the ladder end as shown to users: TickSize / Interval to one
+// decimal finer than the tick, as [LadderEndError] shows it (the exact
+// value has powDigits decimals).
+func (l *ladder) endPrice() decimal.Decimal {
+	return l.lowestPrice.Round(max(0, -l.rules.TickSize.Exponent()) + 1)
+}
+
 // span bounds the level indices of a ladder.
 func (l *ladder) span() (lo, hi int64) {
 	if l.bounded {
@@ -197,6 +204,11 @@ func newLadder(c *config, rules exchange.Rules, start exchange.Ticks) (*ladder, 
 			if l.low = l.geometricLow(); l.low > -1 {
 				return nil, &OptionError{Option: "WithTrailing", Value: c.interval.String(),
 					Reason: fmt.Sprintf("interval is below one tick (%s) at the start price %s: one level below it would be less than a tick away", rules.TickSize, l.anchorDec)}
+			}
+			if floor := rules.RoundPrice(c.floor); c.floor.IsPositive() && floor.LessThan(l.lowestPrice) {
+				return nil, &OptionError{Option: "WithFloorPrice", Value: floor.String(),
+					Reason: fmt.Sprintf("is below the ladder end %s of this trailing geometric grid (level %d): below it one interval (%s) is less than one tick (%s), so the grid makes no level there; "+
+						"raise the floor to at least the ladder end, or widen the interval", l.endPrice(), l.low, c.interval, rules.TickSize)}
 			}
 			return l, nil
 		}

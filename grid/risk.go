@@ -154,7 +154,7 @@ func (e *Engine) PositionMode() exchange.PositionMode { return e.cfg.posMode }
 // realized PnL of its round trips, the unrealized PnL of what it holds at
 // mark, the fees its orders paid, and funding — which the venue charges to
 // the account, not to an order, so the host counts it (the backtest from
-// the simulator, a runner from its funding account updates) and passes it
+// the simulator, a runner its booked funding, see [FundingHistory]) and passes it
 // here, signed as paid. Net() is then the grid's equity change, the figure
 // DESIGN §3 invariant 5 compares with the venue's.
 func (e *Engine) RiskBooks(mark exchange.Ticks, funding exchange.Money) risk.Books {

@@ -33,6 +33,7 @@ type PriceFeed interface {
 // called once.
 type Runner struct {
 	feeCarry decimal.Decimal // fees below the money unit, carried (loop goroutine only)
+	fund     fundingBook     // funding booked from the venue's history (loop goroutine only)
 	eng      *Engine
 	ex       exchange.IExchange
 	x        *exchange.Executor
@@ -60,6 +61,7 @@ type runnerConfig struct {
 	stopTimeout  time.Duration
 	maxPlaces    int
 	accountPoll  time.Duration
+	noFunding    bool // WithFundingBooking(false)
 	logger       *slog.Logger
 	now          func() time.Time
 	idle         func(IdleState)
@@ -76,6 +78,7 @@ type runnerConfig struct {
 type IdleState struct {
 	OrderEvents uint64 // order updates taken from the order stream
 	Prices      uint64 // prices taken from the feed
+	Klines      uint64 // closed candles taken for the risk monitors (WithRiskKlines)
 }
 
 // WithExecutor shares an executor between runners: several grids (one per

@@ -100,6 +100,9 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 		}
 		return answer{checked: true, account: &acct, positions: pos}
 	}
+	if j.funding {
+		return r.readFunding(ctx, j.since)
+	}
 	if j.account {
 		acct, err := r.x.Account(ctx)
 		if err != nil {

@@ -28,6 +28,7 @@ type job struct {
 	fees      bool      // read the venue's trades since since, for fees booked without them
 	account   bool      // read the account and positions for the risk monitors
 	check     bool      // read them for the pre-start checks at a start trigger
+	funding   bool      // read the venue's funding history since since (runner_funding.go)
 	since, at time.Time // fees: read from; when asked
 }
 
@@ -51,6 +52,9 @@ type answer struct {
 	positions  []exchange.Position
 	checked    bool  // a read for the pre-start checks ended (IntentCheckStart)
 	checkErr   error // … and failed
+	// a read of the venue's funding history ended, with these settlements
+	fundingRead bool
+	settlements []exchange.FundingSettlement
 }
 
 // Run runs the grid until ctx ends or the venue's order stream fails, then
@@ -131,9 +135,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	recon := time.NewTicker(r.cfg.reconcile)
 	defer recon.Stop()
 	for {
+		r.fundingSample()
 		send, next := l.next()
 		if send == nil && l.inflight == 0 && len(l.answers) == 0 && len(l.user) == 0 && r.cfg.idle != nil {
-			r.cfg.idle(IdleState{OrderEvents: l.orderEvents, Prices: l.prices})
+			r.cfg.idle(IdleState{OrderEvents: l.orderEvents, Prices: l.prices, Klines: l.klines})
 		}
 		select {
 		case <-runCtx.Done():
@@ -153,6 +158,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				klines = nil
 				continue
 			}
+			l.klines++
 			l.observe(risk.Observation{Time: k.CloseTime, Kind: risk.KindKline, Symbol: k.Symbol, Kline: k})
 		case ev, ok := <-l.user:
 			if !ok {
@@ -166,6 +172,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			now := r.cfg.now()
 			l.dispatch(r.eng.OnTimer(now))
 			l.pollAccount(now, false)
+			l.fundingTimer(now)
 			if r.cfg.store != nil && now.Sub(l.saved) >= r.cfg.saveEvery {
 				l.saved = now
 				r.save(runCtx)
@@ -198,6 +205,7 @@ type loop struct {
 	stopping    atomic.Bool // read by the workers
 	orderEvents uint64
 	prices      uint64
+	klines      uint64
 	saved       time.Time // last save to the store
 	lastObs     time.Time // the last risk observation's time
 	down        bool      // the order stream is down (disconnected, not ready again)
@@ -447,6 +455,9 @@ func (l *loop) answer(a answer) {
 			l.observe(risk.Observation{Kind: risk.KindAccount, Account: *a.account, Positions: a.positions})
 		}
 	}
+	if a.fundingRead {
+		l.bookSettlements(a.settlements)
+	}
 	if a.feesRead {
 		l.readingFees = false
 		if a.feesOK {
@@ -534,8 +545,8 @@ type liveFeed interface{ Liveness() pricefeed.Liveness }
 // observeTimer feeds the monitors on the timer: the feed's liveness when it
 // tells it (so the stale-feed monitor tells a quiet but live feed from a
 // dead one), else a plain timer observation; and the grid's own books at
-// the last price, for the grid drawdown. Funding is not in the live books
-// (the order stream reports it to the account, not to the grid): 0.
+// the last price, for the grid drawdown, net of the funding booked (see
+// [FundingHistory]).
 func (l *loop) observeTimer(now time.Time, feed PriceFeed) {
 	r := l.r
 	if !r.eng.HasRiskMonitors() {
@@ -547,7 +558,7 @@ func (l *loop) observeTimer(now time.Time, feed PriceFeed) {
 		l.observe(risk.Observation{Time: now, Kind: risk.KindTimer})
 	}
 	if p := r.eng.Price(); p > 0 {
-		l.observe(risk.Observation{Time: now, Kind: risk.KindBooks, Symbol: r.rules.Symbol, Books: r.eng.RiskBooks(p, 0)})
+		l.observe(risk.Observation{Time: now, Kind: risk.KindBooks, Symbol: r.rules.Symbol, Books: r.eng.RiskBooks(p, r.eng.books.Funding)})
 	}
 }
 

@@ -76,7 +76,8 @@ type Venue struct {
 	priceSubs map[*priceSub]struct{}
 	userSubs  map[*queueSub[exchange.UserEvent]]struct{}
 	klineSubs map[*queueSub[exchange.Kline]]struct{}
-	faults    *faultState // nil when no fault is configured
+	faults    *faultState                  // nil when no fault is configured
+	settled   []exchange.FundingSettlement // ApplyFunding's settlements, oldest first
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -282,7 +283,8 @@ func (v *Venue) Run(ctx context.Context, prices <-chan exchange.PriceUpdate) err
 // for 0.01 %) and mark price on every open position (longs pay a positive
 // rate) and sends an EventAccount with reason "FUNDING_FEE". The mark may
 // be finer than the tick (a venue's mark price has 8 decimals): the
-// payment is exact either way.
+// payment is exact either way. The settlement, stamped with the venue's
+// clock, joins the funding history ([Venue.FundingHistory]).
 func (v *Venue) ApplyFunding(ctx context.Context, rate, mark decimal.Decimal) error {
 	r, err := exchange.RateFromDecimal(rate)
 	if err != nil {
@@ -302,6 +304,7 @@ func (v *Venue) ApplyFunding(ctx context.Context, rate, mark decimal.Decimal) er
 		return exchange.ErrClosed
 	}
 	now := v.clock()
+	v.settled = append(v.settled, exchange.FundingSettlement{Symbol: v.rules.Symbol, Time: now, Rate: rate, MarkPrice: mark})
 	if fineMark {
 		v.core.ApplyFundingAtMark(now, r, mark)
 	} else {

@@ -43,21 +43,51 @@ func (l *riskLog) all() []grid.RiskNote {
 // where the monitors see only what the venue's streams tell the runner.
 func runLive(t *testing.T, candles []pricefeed.Candle, rules exchange.Rules, balance, interval, amount string, m risk.Monitor) []grid.RiskNote {
 	t.Helper()
+	lr := newLiveRun(t, candles[0], rules, balance, interval, amount, m)
+	ls := lr.start(lr.venue)
+	ls.begin(candles[0])
+	for _, c := range candles {
+		ls.candle(c)
+	}
+	ls.stop()
+	return lr.log.all()
+}
+
+// liveRun is the venue, the grid and the notes of a paper-trading run of
+// a long trailing geometric grid with its monitors (10-minute cool-down),
+// the grid the backtest's risk tests run (runWithMonitor).
+type liveRun struct {
+	t     *testing.T
+	venue *sim.Venue
+	eng   *grid.Engine
+	log   *riskLog
+	clock atomic.Int64 // the replay's clock: the runner's and the venue's
+}
+
+func newLiveRun(t *testing.T, first pricefeed.Candle, rules exchange.Rules, balance, interval, amount string, ms ...risk.Monitor) *liveRun {
+	t.Helper()
 	sc := sim.DefaultCoreConfig(rules)
 	var err error
 	sc.InitialBalance, err = rules.DecimalToMoney(dec(balance))
 	require.NoError(t, err)
 	sc.Leverage = 10
-	log := &riskLog{}
-	var clock atomic.Int64 // the replay's clock: the runner's and the venue's
-	venue, err := sim.NewVenue(sim.VenueConfig{Core: sc, Clock: func() time.Time { return time.UnixMilli(clock.Load()) }})
+	lr := &liveRun{t: t, log: &riskLog{}}
+	lr.venue, err = sim.NewVenue(sim.VenueConfig{Core: sc, Clock: func() time.Time { return time.UnixMilli(lr.clock.Load()) }})
 	require.NoError(t, err)
-	eng, err := grid.New(rules, grid.WithGridID("risk"), grid.WithStartPrice(rules.TicksToPrice(candles[0].Open)),
+	opts := []grid.Option{grid.WithGridID("risk"), grid.WithStartPrice(rules.TicksToPrice(first.Open)),
 		grid.WithMode(grid.Long), grid.WithTrailing(dec(interval), 30), grid.WithGeometric(), grid.WithAmount(dec(amount)), grid.WithWindows(10, 10, 2),
-		grid.WithRiskMonitors(10*time.Minute, m), grid.WithObserver(log))
+		grid.WithObserver(lr.log)}
+	if len(ms) > 0 {
+		opts = append(opts, grid.WithRiskMonitors(10*time.Minute, ms...))
+	}
+	lr.eng, err = grid.New(rules, opts...)
 	require.NoError(t, err)
-	replayLockstep(t, eng, venue, &clock, candles)
-	return log.all()
+	return lr
+}
+
+// start starts the runner against ex (the venue or a wrapper of it).
+func (lr *liveRun) start(ex exchange.IExchange, opts ...grid.RunnerOption) *lockstep {
+	return startLockstep(lr.t, lr.venue, ex, lr.eng, &lr.clock, opts...)
 }
 
 // TestExposurePausesAndResumesInPaperTrading: the simulated venue now sends
