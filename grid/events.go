@@ -397,6 +397,8 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		}
 	}
 	role, layers := lv.s.Role, e.layers
+	state := lv.s.State
+	late := unrequestedEnd(ev, current, state) // a later post-only rejection (reprice.go)
 	// A query's "still live" about a cancel whose outcome was unknown:
 	// the cancel did not take effect, so it is sent again below.
 	recancel := ev.Type == OrderAccepted && lv.s.State == slot.Canceling && lv.s.Unknown && ev.Ref.Gen == lv.s.Gen
@@ -437,13 +439,14 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		// must not be asked on every price move.
 		lv.rejects = min(lv.rejects+1, 7)
 		lv.retryAt = now.UnixNano() + int64(rejectBackoff)<<(lv.rejects-1)
-		if ev.Type == OrderRejected {
+		if ev.Type == OrderRejected && !(role == slot.RoleEntry && postOnlyRefusal(ev)) {
 			e.refused(now, i, lv, e.sideOf(lv.s.Kind, role), ev)
 		}
 	case OrderAccepted, OrderFilled:
 		lv.rejects, lv.retryAt = 0, 0
 		e.sideRetryAt[e.sideOf(lv.s.Kind, role)] = 0
 	}
+	e.makerOutcome(now, i, lv, role, state, ev, late, eff.Entered)
 	e.book(now, i, lv, ev.Ref, role, eff, fee)
 	e.noteFeeless(ev.Ref, ev, exchange.Steps(eff.Entered+eff.Exited))
 	if recancel && lv.s.State == slot.Canceling && !lv.s.Unknown {
@@ -534,6 +537,8 @@ func (e *Engine) OnTimer(now time.Time) []Intent {
 		e.cancelWhere(now, slot.RoleNone)
 	case e.paused && e.pauseCancels:
 		e.cancelWhere(now, slot.RoleEntry)
+	default:
+		e.cancelHeldSides(now)
 	}
 	if e.ctl.watch {
 		e.control(now) // the time limit
