@@ -659,6 +659,20 @@ type Stats struct {
 	// notional (level price × quantity, after rounding to the step) over
 	// the levels made so far; [Engine.Plan] lists every level's.
 	MinNotional, MaxNotional decimal.Decimal
+	// Trend is the trend filter's judgement, "up", "down" or "none" (""
+	// without [WithTrendFilter]), and TrendGap its gap (fast − slow) /
+	// slow as a fraction.
+	Trend    string
+	TrendGap decimal.Decimal
+	// BuysPaused and SellsPaused say whether the entries of that side
+	// (buys: long slots', sells: short slots') are held: by a pause of
+	// every entry, a one-sided pause (the trend filter's), or a halt.
+	BuysPaused, SellsPaused bool
+	// PostOnlyRejects counts the post-only entries the venue rejected, at
+	// once or later (ended unasked with nothing filled); Repriced the
+	// entries placed at a re-priced price after one ([WithRepricing]);
+	// MakerFallbacks the entries sent as plain limits ([WithMakerFallback]).
+	PostOnlyRejects, Repriced, MakerFallbacks int
 }
 
 // Stats returns a snapshot of the books in decimals.
@@ -669,7 +683,7 @@ func (e *Engine) Stats() Stats {
 	if e.halted {
 		reason = e.haltReason
 	}
-	return Stats{
+	st := Stats{
 		RoundTrips: b.RoundTrips, Realized: r.MoneyToDecimal(b.Realized), Fees: r.MoneyToDecimal(b.Fees),
 		NetRealized: r.MoneyToDecimal(b.Realized - b.Fees), Unrealized: r.MoneyToDecimal(b.Unrealized(e.price)),
 		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
@@ -680,6 +694,8 @@ func (e *Engine) Stats() Stats {
 		Terminal: e.ctl.terminal, Waiting: e.ctl.waiting, Amount: r.MoneyToDecimal(e.amountNow()),
 		MinNotional: r.MoneyToDecimal(nLo), MaxNotional: r.MoneyToDecimal(nHi),
 	}
+	e.trendStats(&st)
+	return st
 }
 
 // SlotView is one slot as the engine holds it, for inspection and tests.

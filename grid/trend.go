@@ -103,3 +103,13 @@ func (e *Engine) Trend() (risk.Trend, decimal.Decimal) {
 	}
 	return e.trend.Trend(), e.trend.Gap()
 }
+
+// trendStats fills the Stats of the trend filter, the sides' pauses and
+// the maker-only counts.
+func (e *Engine) trendStats(st *Stats) {
+	if e.trend != nil {
+		st.Trend, st.TrendGap = e.trend.Trend().String(), e.trend.Gap()
+	}
+	st.BuysPaused, st.SellsPaused = e.EntriesPaused(exchange.Buy), e.EntriesPaused(exchange.Sell)
+	st.PostOnlyRejects, st.Repriced, st.MakerFallbacks = e.maker.rejects, e.maker.repriced, e.maker.fallbacks
+}
