@@ -56,6 +56,11 @@ type CoreConfig struct {
 	// price. Zero: taker orders fill at the current price.
 	SlippageTicks exchange.Ticks
 	SlippageRate  exchange.Rate
+	// PostOnlyCancelLater models venues that refuse a crossing post-only
+	// limit after accepting it (Bitget): Place returns an id and the order
+	// ends at once with an EventCanceled, nothing filled, instead of the
+	// exchange.ErrPostOnlyRejected error (Binance -5022, the default).
+	PostOnlyCancelLater bool
 }
 
 // DefaultCoreConfig returns Binance USDⓈ-M defaults for the rules: maker fee
@@ -266,8 +271,10 @@ func (c *Core) Stats() CoreStats { return c.stats }
 // A market order, or a limit that crosses the current price (a buy at or
 // above it, a sell at or below it), fills at once and completely as taker
 // at the current price (never worse than its limit) and does not rest; a
-// crossing PostOnly limit is rejected with exchange.ErrPostOnlyRejected. Any
-// other limit rests until the price reaches it, cancel or liquidation.
+// crossing PostOnly limit is rejected with exchange.ErrPostOnlyRejected
+// (or, with CoreConfig.PostOnlyCancelLater, accepted and ended at once by
+// an EventCanceled with nothing filled). Any other limit rests until the
+// price reaches it, cancel or liquidation.
 //
 // Every field is checked: a bad one gives an error naming it and its value
 // (matching exchange.ErrInvalidOrder, exchange.ErrPositionMode,
@@ -279,6 +286,9 @@ func (c *Core) Place(now time.Time, o OrderSpec) (uint64, error) {
 	}
 	crossing := o.Market || (o.Side == exchange.Buy && o.Price >= c.price) || (o.Side == exchange.Sell && o.Price <= c.price)
 	if crossing && o.PostOnly {
+		if c.cfg.PostOnlyCancelLater {
+			return c.placeCanceled(now, o), nil
+		}
 		return 0, fmt.Errorf("sim: post-only %s at %d ticks crosses the price %d: %w", o.Side, o.Price, c.price, exchange.ErrPostOnlyRejected)
 	}
 	closing := o.ReduceOnly || c.closes(o.Side, o.PositionSide)
