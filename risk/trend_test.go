@@ -1,6 +1,7 @@
 package risk_test
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -170,5 +171,47 @@ func TestTrendFilterQuietOnCalmData(t *testing.T) {
 		})
 		assert.Zero(t, n, c.symbol)
 		assert.NotZero(t, f.Gap().Sign(), "the filter was warm")
+	}
+}
+
+// TestTrendFilterProperties: on random walks, after every candle the
+// judgement agrees with the gap and the thresholds — a gap at or beyond
+// ±Enter is that trend, a trend holds only while the gap is beyond ±Exit
+// on its side, and between Exit and Enter the state is the previous one —
+// and Triggered is "a trend is strong".
+func TestTrendFilterProperties(t *testing.T) {
+	cfg := risk.DefaultTrendConfig("X")
+	cfg.Fast, cfg.Slow = 3, 8
+	cfg.Enter, cfg.Exit = decimal.RequireFromString("0.02"), decimal.RequireFromString("0.008")
+	for seed := uint64(1); seed <= 50; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 18))
+		f, err := risk.NewTrendFilter(cfg)
+		require.NoError(t, err)
+		price := decimal.NewFromInt(100)
+		prev := risk.TrendNone
+		for i := 0; i < 400; i++ {
+			step := decimal.NewFromInt(int64(rng.IntN(41) - 20)).Shift(-1) // ±2.0
+			price = decimal.Max(price.Add(step), decimal.NewFromInt(1))
+			st := f.Observe(candle(i, price.String()))
+			g, tr := f.Gap(), f.Trend()
+			require.Equal(t, tr != risk.TrendNone, st.Triggered, "seed %d candle %d", seed, i)
+			switch {
+			case i+1 < cfg.Slow:
+				require.Equal(t, risk.TrendNone, tr)
+			case g.GreaterThanOrEqual(cfg.Enter):
+				require.Equal(t, risk.TrendUp, tr, "seed %d candle %d gap %s", seed, i, g)
+			case g.LessThanOrEqual(cfg.Enter.Neg()):
+				require.Equal(t, risk.TrendDown, tr, "seed %d candle %d gap %s", seed, i, g)
+			case g.Abs().LessThan(cfg.Exit):
+				require.Equal(t, risk.TrendNone, tr, "seed %d candle %d gap %s", seed, i, g)
+			case g.IsPositive():
+				require.Equal(t, prev == risk.TrendUp, tr == risk.TrendUp, "seed %d candle %d gap %s: hysteresis", seed, i, g)
+				require.NotEqual(t, risk.TrendDown, tr)
+			default:
+				require.Equal(t, prev == risk.TrendDown, tr == risk.TrendDown, "seed %d candle %d gap %s: hysteresis", seed, i, g)
+				require.NotEqual(t, risk.TrendUp, tr)
+			}
+			prev = tr
+		}
 	}
 }
