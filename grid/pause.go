@@ -72,12 +72,12 @@ func (e *Engine) PauseSide(now time.Time, owner string, side exchange.Side, reas
 
 // pause adds or replaces p's owner's pause, appending to e.out.
 func (e *Engine) pause(now time.Time, p pauseEntry) {
-	found, lifted := false, exchange.Side(0)
+	found, relaxed := false, false
 	for i := range e.pauses {
 		if e.pauses[i].owner == p.owner {
-			if old := e.pauses[i].side; old != p.side && p.side != 0 {
-				lifted = old // one side's pause becomes the other's (or narrower)
-			}
+			// One side's pause becomes the other's, or a pause of every
+			// entry narrows to one side: some entries may place again.
+			relaxed = relaxed || (e.pauses[i].side != p.side && p.side != 0)
 			e.pauses[i] = p
 			found = true
 		}
@@ -92,10 +92,10 @@ func (e *Engine) pause(now time.Time, p pauseEntry) {
 	switch {
 	case e.pauseCancels && (!wasCancel || !found):
 		e.cancelWhere(now, slot.RoleEntry)
-	case p.side != 0 && e.sideCancel[p.side] && (!wasSideCancel[p.side] || !found || lifted != 0):
+	case p.side != 0 && e.sideCancel[p.side] && (!wasSideCancel[p.side] || !found || relaxed):
 		e.cancelEntriesOf(now, p.side)
 	}
-	if lifted != 0 && !e.paused && !e.halted {
+	if relaxed && !e.paused && !e.halted {
 		e.tendAll(now) // the side no longer paused places its entries again
 	}
 }

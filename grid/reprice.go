@@ -54,12 +54,22 @@ type makerBooks struct {
 	fallbacks int // entries sent as plain limits after rejections
 }
 
-// WithRepricing sets how a post-only entry the venue rejected is re-priced:
-// its next placement rests ticks behind the engine's last price (a buy at
-// min(level, last − ticks), a sell at max(level, last + ticks)); see the
-// package's maker-only notes. 0 turns re-pricing off: a rejected entry is
-// placed again at its level after its back-off. Default
-// [DefaultRepriceTicks] (1). Example:
+// WithRepricing sets how a post-only entry the venue rejected is re-priced.
+// Entries are always sent post-only; a rejection at once
+// ([exchange.ErrPostOnlyRejected], Binance -5022) and a later cancel or
+// expiry of the entry with nothing filled that the engine did not ask for
+// (Bitget) are the same rejection: the slot backs off (1 s, doubling with
+// each rejection in a row, up to 64 s; the rest of its side is not held)
+// and its next entry rests ticks behind the engine's last price, in one
+// jump — a buy at min(level, last − ticks), a sell at max(level, last +
+// ticks) — while exits stay priced from their level. The entry is placed
+// only while its level is in the window, as always. A fill of the entry,
+// or a cancel the engine asked for, ends the run of rejections. Stats
+// counts them (PostOnlyRejects, Repriced); see also [WithMakerFallback]
+// and grid/CONTROLS.md.
+//
+// 0 turns re-pricing off: a rejected entry is placed again at its level
+// after its back-off. Default [DefaultRepriceTicks] (1). Example:
 //
 //	grid.WithRepricing(3) // 3 ticks clear of the last price
 func WithRepricing(ticks int64) Option {

@@ -145,3 +145,17 @@ func TestPauseSideAddsUpWithPauseFor(t *testing.T) {
 	assert.Empty(t, strsOf(e.PauseSide(t0, PauseTrend, 0, "no side", false)), "a side is needed")
 	assert.False(t, e.PausedBy(PauseTrend))
 }
+
+// A pause of every entry that narrows to one side (same owner) lets the
+// other side place again at once.
+func TestPauseNarrowedToOneSide(t *testing.T) {
+	e, err := New(unitRules, WithMode(Neutral), WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("1")),
+		WithWindows(1, 1, 0))
+	require.NoError(t, err)
+	t0 := time.Unix(1_700_000_000, 0)
+	e.OnPrice(t0, 100)
+	e.PauseFor(t0, PauseHost, "all", false)
+	assert.Empty(t, strsOf(e.OnStreamReady(t0)))
+	assert.Equal(t, []string{"place 11/1 entry SELL 1@101 post-only"}, strsOf(e.PauseSide(t0, PauseHost, exchange.Buy, "buys only", false)))
+	assert.Equal(t, []string{"host: buys only (buy entries)"}, e.Stats().Pauses)
+}
