@@ -131,7 +131,10 @@ type Result struct {
 	Liquidations  int64
 	LiquidatedAt  time.Time // zero unless liquidated: the run stops there
 	PausedCandles int       // candles after which risk monitors held entries
-	Halted        string    // why the engine halted, if it did
+	// TrendCandles counts the candles after which the trend filter
+	// (grid.WithTrendFilter) held one side's entries.
+	TrendCandles int
+	Halted       string // why the engine halted, if it did
 	// Stopped is why a grid control (take-profit, stop-loss, stop
 	// top/bottom, time limit) ended the grid, and StoppedAt the tick at
 	// which its orders were gone and its position closed: the run ends
@@ -206,6 +209,7 @@ type run struct {
 	initialBalanceMony exchange.Money
 	basketAt           map[string]int // next candle index per basket symbol
 	pausedCandles      int
+	trendCandles       int
 
 	funding        []charge // settlements to charge, from fi on
 	fi             int
@@ -481,6 +485,9 @@ func (r *run) observe(c *pricefeed.Candle) error {
 	if r.eng.RiskPaused() {
 		r.pausedCandles++
 	}
+	if r.eng.PausedBy(grid.PauseTrend) {
+		r.trendCandles++
+	}
 	return nil
 }
 
@@ -688,7 +695,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		MaxPosition: rules.StepsToQty(r.maxPos), MaxNotional: m(r.maxNotional),
 		Fills: cs.Fills, MakerFills: cs.MakerFills, TakerFills: cs.TakerFills,
 		Orders: b.Placed, Cancels: b.Canceled, Rejections: b.Rejected,
-		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
+		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles, TrendCandles: r.trendCandles,
 		Stopped: r.stopped, StoppedAt: r.stoppedAt,
 		Equity: make([]EquityPoint, len(r.equity)), Engine: st,
 		FundingPayments: r.fundingApplied, MarginRefusals: r.marginRefusals, Liquidated: r.liquidated,

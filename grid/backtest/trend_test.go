@@ -62,6 +62,8 @@ func TestTrendFilterSitsOutTheCrash(t *testing.T) {
 	assert.True(t, with.PnL.GreaterThan(dec("-50")), "PnL %s", with.PnL)
 	assert.True(t, with.MaxDrawdown.LessThan(without.MaxDrawdown))
 	assert.Equal(t, "none", with.Engine.Trend, "the trend faded by the end")
+	assert.Positive(t, with.TrendCandles)
+	assert.Zero(t, without.TrendCandles)
 }
 
 // TestTrendFilterQuietOnCalmDays: over three calm days of NEARUSDT the
@@ -76,4 +78,5 @@ func TestTrendFilterQuietOnCalmDays(t *testing.T) {
 	assert.Equal(t, without.PnL.String(), with.PnL.String())
 	assert.Equal(t, "none", with.Engine.Trend)
 	assert.False(t, with.Engine.BuysPaused)
+	assert.Zero(t, with.TrendCandles)
 }
