@@ -197,3 +197,21 @@ func TestMakerOptionErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), "WithRepricing = -1: ticks must be 0 (off) to 1000000")
 	assert.Contains(t, err.Error(), "WithMakerFallbackAfter = 0: must be 1 to 100 rejections")
 }
+
+// The fallback's default is three rejections in a row.
+func TestMakerFallbackDefaultsToThree(t *testing.T) {
+	e, t0, ref := makerGrid(t, WithMakerFallback(true))
+	now := t0
+	var got []string
+	for k := 0; k < 3; k++ {
+		mustApplyEv(t, e, now, postOnlyRefused(ref))
+		now = now.Add(time.Duration(1<<k) * time.Second)
+		in := e.OnTimer(now)
+		require.Len(t, in, 1)
+		got = append(got, in[0].String())
+		ref = in[0].Ref
+	}
+	assert.Equal(t, []string{"place 9/2 entry BUY 1@97 post-only", "place 9/3 entry BUY 1@97 post-only", "place 9/4 entry BUY 1@99"}, got)
+	assert.Equal(t, DefaultFallbackAfter, 3)
+	assert.Equal(t, 1, e.Stats().MakerFallbacks)
+}
