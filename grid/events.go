@@ -398,7 +398,7 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 	}
 	role, layers := lv.s.Role, e.layers
 	state := lv.s.State
-	late := unrequestedEnd(ev, current, state) // a later post-only rejection (reprice.go)
+	late := unrequestedEnd(ev, current, state) && lv.s.Filled == 0 // a later post-only rejection (reprice.go)
 	// A query's "still live" about a cancel whose outcome was unknown:
 	// the cancel did not take effect, so it is sent again below.
 	recancel := ev.Type == OrderAccepted && lv.s.State == slot.Canceling && lv.s.Unknown && ev.Ref.Gen == lv.s.Gen

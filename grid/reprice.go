@@ -111,9 +111,10 @@ func postOnlyRefusal(ev OrderEvent) bool {
 }
 
 // unrequestedEnd reports whether ev ends the slot's current order, with
-// nothing filled, while the engine had not asked for a cancel: the venue
-// canceled or expired it on its own (a later post-only rejection, a
-// reduce-only knock-out). state is the slot's state before the event.
+// nothing filled by the event's count, while the engine had not asked for
+// a cancel: the venue canceled or expired it on its own (a later post-only
+// rejection, a reduce-only knock-out). state is the slot's state before
+// the event; the caller also checks that the slot saw no fill of it.
 func unrequestedEnd(ev OrderEvent, current bool, state slot.State) bool {
 	return current && (ev.Type == OrderCanceled || ev.Type == OrderExpired) && ev.CumQty == 0 && state != slot.Canceling
 }

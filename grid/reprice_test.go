@@ -215,3 +215,20 @@ func TestMakerFallbackDefaultsToThree(t *testing.T) {
 	assert.Equal(t, DefaultFallbackAfter, 3)
 	assert.Equal(t, 1, e.Stats().MakerFallbacks)
 }
+
+// A venue's cancel of a partly filled entry is no rejection: the slot
+// holds what filled and exits it, with no back-off.
+func TestPartlyFilledEntryEndIsNoRejection(t *testing.T) {
+	e, err := New(unitRules, WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("4")),
+		WithWindows(1, 1, 0), WithInitialPosition(false))
+	require.NoError(t, err)
+	t0 := time.Unix(1_700_000_000, 0)
+	e.OnPrice(t0, 100)
+	ref := e.OnStreamReady(t0)[0].Ref
+	mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderAccepted})
+	mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderFilled, CumQty: 2, Price: 99})
+	// An update that lost the count (CumQty 0) still ends a partly filled order.
+	in := mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderCanceled})
+	assert.Equal(t, []string{"place 9/2 exit SELL 2@100 reduce-only"}, strsOf(in))
+	assert.Zero(t, e.Stats().PostOnlyRejects)
+}
