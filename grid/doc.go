@@ -42,5 +42,7 @@
 // runner.go does, in this package. Levels, sizing, windows, the initial
 // position, reconciliation and restart rules are documented on the
 // options and on [Engine.Reconcile] and [Engine.Recover]; the slot state
-// machine is in package slot.
+// machine is in package slot. grid/CONTROLS.md lists every option with
+// its default and an example, and compares the controls with the
+// exchanges' own grid bots.
 package grid

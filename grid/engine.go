@@ -64,6 +64,8 @@ type Engine struct {
 	paused, halted bool
 	pauseCancels   bool         // some pause cancels entries
 	pauses         []pauseEntry // who holds entries, and why (see PauseFor)
+	sideHeld       [3]bool      // by exchange.Side: a one-sided pause holds the entries of that side (PauseSide)
+	sideCancel     [3]bool      // by exchange.Side: … and cancels them
 	refusal        string       // the last escalated refusal (see refused)
 	sideRetryAt    [3]int64     // by exchange.Side: Unix ns before which the side places nothing
 	haltReason     string
@@ -76,7 +78,9 @@ type Engine struct {
 	drift     exchange.Steps // last reconciliation's unexplained position
 	repairs   int
 
-	guard *risk.Guard // nil without monitors
+	guard *risk.Guard       // nil without monitors
+	trend *risk.TrendFilter // nil without WithTrendFilter (trend.go)
+	maker makerBooks        // maker-only re-pricing counts (reprice.go)
 
 	cancelBudget int    // window cancels left (see WithCancelBudget)
 	genFloor     uint32 // every generation of this run is above it (see generations.go)
@@ -215,6 +219,9 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.initControls(); err != nil {
+		return nil, err
+	}
+	if err := e.initTrend(); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -475,7 +482,7 @@ func (e *Engine) wantEntry(kind slot.Kind, i int64) bool {
 }
 
 func (e *Engine) keepEntry(kind slot.Kind, i int64) bool {
-	if e.halted || (e.paused && e.pauseCancels) {
+	if e.halted || e.entryCancelled(kind) {
 		return false
 	}
 	if kind == slot.Long {
@@ -588,14 +595,14 @@ func (e *Engine) tend(now time.Time, i int64) {
 	}
 	switch s.State {
 	case slot.Free:
-		if !lv.reserved && e.entriesAllowed() && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() && now.UnixNano() >= lv.retryAt &&
+		if !lv.reserved && e.entriesAllowedFor(s.Kind) && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() && now.UnixNano() >= lv.retryAt &&
 			e.sideReady(e.sideOf(s.Kind, slot.RoleEntry), now.UnixNano()) {
 			e.placeEntry(now, i, lv)
 		}
 	case slot.Holding:
 		if !e.exitable(lv) {
 			e.applyQuiet(now, i, lv, slot.Event{Type: slot.Dust})
-			if e.entriesAllowed() && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() {
+			if e.entriesAllowedFor(s.Kind) && lv.bad == "" && e.wantEntry(s.Kind, i) && e.layerRoom() {
 				e.placeEntry(now, i, lv)
 			}
 			return
@@ -604,7 +611,7 @@ func (e *Engine) tend(now time.Time, i int64) {
 			e.placeExit(now, i, lv)
 		}
 	case slot.EntryOpen:
-		if !s.Unknown && !e.keepEntry(s.Kind, i) && e.mayCancel(e.halted || (e.paused && e.pauseCancels)) {
+		if !s.Unknown && !e.keepEntry(s.Kind, i) && e.mayCancel(e.halted || e.entryCancelled(s.Kind)) {
 			e.cancel(now, i, lv)
 		}
 	case slot.ExitOpen:
@@ -630,8 +637,6 @@ func (e *Engine) mayCancel(must bool) bool {
 	e.books.CancelsDeferred++
 	return false
 }
-
-func (e *Engine) entriesAllowed() bool { return !e.paused && !e.halted }
 
 func (e *Engine) layerRoom() bool { return !e.cfg.trailing || e.layers < e.cfg.layerCap }
 
@@ -669,6 +674,7 @@ func (e *Engine) placeEntry(now time.Time, i int64, lv *level) {
 		Side: e.sideOf(s.Kind, slot.RoleEntry), PositionSide: e.posSide(s.Kind),
 		Price: lv.price, Qty: lv.qty, PostOnly: true,
 	}
+	in.Price, in.PostOnly = e.entryPrice(lv, in.Side) // re-priced after post-only rejections (reprice.go)
 	e.submit(now, i, lv, in)
 }
 

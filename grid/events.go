@@ -397,6 +397,8 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		}
 	}
 	role, layers := lv.s.Role, e.layers
+	state := lv.s.State
+	late := unrequestedEnd(ev, current, state) && lv.s.Filled == 0 // a later post-only rejection (reprice.go)
 	// A query's "still live" about a cancel whose outcome was unknown:
 	// the cancel did not take effect, so it is sent again below.
 	recancel := ev.Type == OrderAccepted && lv.s.State == slot.Canceling && lv.s.Unknown && ev.Ref.Gen == lv.s.Gen
@@ -437,13 +439,14 @@ func (e *Engine) apply(now time.Time, ev OrderEvent) error {
 		// must not be asked on every price move.
 		lv.rejects = min(lv.rejects+1, 7)
 		lv.retryAt = now.UnixNano() + int64(rejectBackoff)<<(lv.rejects-1)
-		if ev.Type == OrderRejected {
+		if ev.Type == OrderRejected && !(role == slot.RoleEntry && postOnlyRefusal(ev)) {
 			e.refused(now, i, lv, e.sideOf(lv.s.Kind, role), ev)
 		}
 	case OrderAccepted, OrderFilled:
 		lv.rejects, lv.retryAt = 0, 0
 		e.sideRetryAt[e.sideOf(lv.s.Kind, role)] = 0
 	}
+	e.makerOutcome(now, i, lv, role, state, ev, late, eff.Entered)
 	e.book(now, i, lv, ev.Ref, role, eff, fee)
 	e.noteFeeless(ev.Ref, ev, exchange.Steps(eff.Entered+eff.Exited))
 	if recancel && lv.s.State == slot.Canceling && !lv.s.Unknown {
@@ -534,6 +537,8 @@ func (e *Engine) OnTimer(now time.Time) []Intent {
 		e.cancelWhere(now, slot.RoleNone)
 	case e.paused && e.pauseCancels:
 		e.cancelWhere(now, slot.RoleEntry)
+	default:
+		e.cancelHeldSides(now)
 	}
 	if e.ctl.watch {
 		e.control(now) // the time limit
@@ -661,6 +666,20 @@ type Stats struct {
 	// index the grid makes (negative: below the start), 0 with LadderEnd.
 	LadderEnd      decimal.Decimal
 	LadderEndLevel int64
+	// Trend is the trend filter's judgement, "up", "down" or "none" (""
+	// without [WithTrendFilter]), and TrendGap its gap (fast − slow) /
+	// slow as a fraction.
+	Trend    string
+	TrendGap decimal.Decimal
+	// BuysPaused and SellsPaused say whether the entries of that side
+	// (buys: long slots', sells: short slots') are held: by a pause of
+	// every entry, a one-sided pause (the trend filter's), or a halt.
+	BuysPaused, SellsPaused bool
+	// PostOnlyRejects counts the post-only entries the venue rejected, at
+	// once or later (ended unasked with nothing filled); Repriced the
+	// entries placed at a re-priced price after one ([WithRepricing]);
+	// MakerFallbacks the entries sent as plain limits ([WithMakerFallback]).
+	PostOnlyRejects, Repriced, MakerFallbacks int
 }
 
 // Stats returns a snapshot of the books in decimals.
@@ -676,7 +695,7 @@ func (e *Engine) Stats() Stats {
 	if l := e.lad; l != nil && !l.bounded && l.geometric {
 		end, endLevel = l.endPrice(), l.low
 	}
-	return Stats{
+	st := Stats{
 		RoundTrips: b.RoundTrips, Realized: r.MoneyToDecimal(b.Realized), Fees: r.MoneyToDecimal(b.Fees),
 		NetRealized: r.MoneyToDecimal(b.Realized - b.Fees), Unrealized: r.MoneyToDecimal(b.Unrealized(e.price)),
 		Position: r.StepsToQty(b.Position), OpenOrders: b.OpenOrders, Layers: e.layers,
@@ -688,6 +707,8 @@ func (e *Engine) Stats() Stats {
 		MinNotional: r.MoneyToDecimal(nLo), MaxNotional: r.MoneyToDecimal(nHi),
 		LadderEnd: end, LadderEndLevel: endLevel,
 	}
+	e.trendStats(&st)
+	return st
 }
 
 // SlotView is one slot as the engine holds it, for inspection and tests.

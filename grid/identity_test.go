@@ -231,11 +231,16 @@ func TestPlacementsWaitForAReservedGeneration(t *testing.T) {
 	// Cancel and re-place the same entry until its generation nears the
 	// block's end: the engine asks for the next block a quarter ahead, and
 	// stops placing at the end until it is confirmed.
+	// (The venue ends each entry unasked, with nothing filled: the slot
+	// backs off, at most 64 s, before it places again on the timer.)
 	ref := OrderRef{Level: 9, Gen: 1}
 	asked := false
+	now := t0
 	for ref.Gen < res.Ref.Gen {
-		mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderAccepted})
-		in := mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderCanceled})
+		mustApplyEv(t, e, now, OrderEvent{Ref: ref, Type: OrderAccepted})
+		in := mustApplyEv(t, e, now, OrderEvent{Ref: ref, Type: OrderCanceled})
+		now = now.Add(2 * time.Minute)
+		in = append(in, e.OnTimer(now)...)
 		var next *Intent
 		for i := range in {
 			switch in[i].Kind {
@@ -249,13 +254,15 @@ func TestPlacementsWaitForAReservedGeneration(t *testing.T) {
 		ref = next.Ref
 	}
 	assert.True(t, asked)
-	mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderAccepted})
-	in := mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderCanceled})
+	mustApplyEv(t, e, now, OrderEvent{Ref: ref, Type: OrderAccepted})
+	in := mustApplyEv(t, e, now, OrderEvent{Ref: ref, Type: OrderCanceled})
+	now = now.Add(2 * time.Minute)
+	in = append(in, e.OnTimer(now)...)
 	for _, it := range in {
 		assert.NotEqual(t, IntentPlace, it.Kind, "no generation left: %s", it)
 	}
-	assert.Equal(t, []string{"reserve 2048"}, strsOf(e.OnTimer(t0.Add(time.Second)))[:1], "asked again until confirmed")
-	in = e.Reserved(t0, 2048)
+	assert.Equal(t, []string{"reserve 2048"}, strsOf(e.OnTimer(now.Add(time.Second)))[:1], "asked again until confirmed")
+	in = e.Reserved(now, 2048)
 	require.Len(t, in, 1)
 	assert.Equal(t, res.Ref.Gen+1, in[0].Ref.Gen)
 }

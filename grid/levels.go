@@ -15,18 +15,23 @@ import (
 // by level index minus base, so a tick's work touches a handful of
 // neighbouring entries and no map. 128 bytes each (TestSlotMemoryBudget).
 type level struct {
-	s        slot.Slot
-	price    exchange.Ticks
-	exit     exchange.Ticks // the exit's price: the next level up (long) or down (short)
-	qty      exchange.Steps // entry quantity
-	fees     exchange.Money // fees of the current round trip
-	pnl      exchange.Money // realized of the current round trip
-	req      request        // the timing of the current order's requests
-	retryAt  int64          // Unix ns before which a refused slot does not place again
-	rejects  uint8          // refusals in a row
-	exists   bool           // the level has a valid price
-	reserved bool           // waiting for its share of the initial position
-	bad      string         // why entries are refused at this level ("" = fine)
+	s       slot.Slot
+	price   exchange.Ticks
+	exit    exchange.Ticks // the exit's price: the next level up (long) or down (short)
+	qty     exchange.Steps // entry quantity
+	fees    exchange.Money // fees of the current round trip
+	pnl     exchange.Money // realized of the current round trip
+	req     request        // the timing of the current order's requests
+	retryAt int64          // Unix ns before which a refused slot does not place again
+	rejects uint8          // refusals in a row
+	// postRejects counts the entry's post-only rejections in a row
+	// (immediate or later), plain that the live entry is a plain limit
+	// (the maker fallback); see reprice.go.
+	postRejects uint8
+	plain       bool
+	exists      bool   // the level has a valid price
+	reserved    bool   // waiting for its share of the initial position
+	bad         string // why entries are refused at this level ("" = fine)
 }
 
 // ladder computes level prices. Bounded grids precompute every level;

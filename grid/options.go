@@ -117,6 +117,13 @@ type config struct {
 	rounding       Rounding
 	roundingSet    bool
 	compound       bool
+
+	// trend filter (trend.go) and maker-only re-pricing (reprice.go)
+	trend         *risk.TrendConfig
+	trendCancels  bool
+	repriceTicks  int64
+	fallback      bool
+	fallbackAfter int
 }
 
 // WithGridID names the grid. The ID prefixes every client order ID, so that
@@ -268,6 +275,9 @@ func defaultConfig() config {
 		hysteresis: 2,
 		recvWindow: exchange.DefaultReceiveWindow,
 		ackTimeout: 30 * time.Second,
+
+		repriceTicks:  DefaultRepriceTicks,
+		fallbackAfter: DefaultFallbackAfter,
 	}
 }
 
@@ -383,6 +393,8 @@ func (c *config) validate() {
 		c.fail("WithAckTimeout", c.ackTimeout.String(), "must be positive")
 	}
 	c.validateControls()
+	c.validateTrend()
+	c.validateMaker()
 	switch {
 	case c.sendTimeout == 0:
 		c.sendTimeout = min(defaultSendTimeout, c.ackTimeout)

@@ -46,10 +46,19 @@ func WithRiskChecks(base risk.Plan, checks ...risk.Check) Option {
 	return optionFunc(func(c *config) { c.planBase, c.checks = base, append(c.checks, checks...) })
 }
 
-// ObserveRisk feeds one observation to the risk monitors and applies what
-// it changes: a pause (entries stop) or a resume. Every monitor's trigger
-// and clear is logged and reported to the observer.
+// ObserveRisk feeds one observation to the risk monitors and the trend
+// filter ([WithTrendFilter]) and applies what it changes: a pause (entries
+// stop, or one side's entries for the trend filter) or a resume. Every
+// monitor's trigger and clear, and every change of the trend, is logged
+// and reported to the observer.
 func (e *Engine) ObserveRisk(o risk.Observation) []Intent {
+	e.observeGuard(o)
+	e.observeTrend(o) // appends to e.out
+	return e.out
+}
+
+// observeGuard is the guard's part of ObserveRisk; it starts e.out.
+func (e *Engine) observeGuard(o risk.Observation) []Intent {
 	e.out = e.out[:0]
 	if e.guard == nil {
 		return e.out
@@ -142,8 +151,10 @@ func (e *Engine) CheckStart(account exchange.Account, positions []exchange.Posit
 // HasRiskChecks reports whether pre-start checks are registered.
 func (e *Engine) HasRiskChecks() bool { return len(e.cfg.checks) > 0 }
 
-// HasRiskMonitors reports whether runtime monitors are registered.
-func (e *Engine) HasRiskMonitors() bool { return e.guard != nil }
+// HasRiskMonitors reports whether runtime monitors or a trend filter
+// ([WithTrendFilter]) are registered: whether the host must feed
+// [Engine.ObserveRisk].
+func (e *Engine) HasRiskMonitors() bool { return e.guard != nil || e.trend != nil }
 
 // PositionMode returns the position mode the grid was built for
 // ([WithPositionMode]); a host refuses to start it on a venue in the other.

@@ -14,6 +14,7 @@ import (
 	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/grid/backtest"
 	"github.com/gridmesh/gridmesh/pricefeed"
+	"github.com/gridmesh/gridmesh/risk"
 )
 
 // setup is the flags turned into a backtest and what the report and the
@@ -86,6 +87,9 @@ func (f flags) setup() (setup, error) {
 	}
 	if f.timeLimit != 0 {
 		opts = append(opts, grid.WithTimeLimit(f.timeLimit, true))
+	}
+	if f.trend {
+		opts = append(opts, grid.WithTrendFilter(risk.DefaultTrendConfig(f.symbol), true))
 	}
 	switch {
 	case f.triggerAbove != "" && f.triggerBelow != "":

@@ -52,6 +52,7 @@ type flags struct {
 	intervals, window, layers, leverage      int
 	fundingHours, slippageTicks              int
 	geometric, noInitial, tradeThrough       bool
+	trend                                    bool
 	noMarginCheck                            bool
 	out                                      outputs
 }
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.DurationVar(&f.timeLimit, "time-limit", 0, "stop the grid and close its position this long after it started (e.g. 168h)")
 	fs.StringVar(&f.triggerAbove, "trigger-above", "", "stay idle until the price reaches this or above")
 	fs.StringVar(&f.triggerBelow, "trigger-below", "", "stay idle until the price reaches this or below")
+	fs.BoolVar(&f.trend, "trend", false, "pause the entries against a strong trend: the default trend filter (EMA20 against EMA60 of the 1m closes, ±1 % to enter, ±0.4 % to leave)")
 	fs.IntVar(&f.window, "window", 10, "levels kept live on each side (buy and sell windows)")
 	fs.BoolVar(&f.noInitial, "no-initial", false, "do not buy (sell) the initial position of a bounded long (short) grid")
 	fs.StringVar(&f.balance, "balance", "10000", "initial balance, in quote currency")

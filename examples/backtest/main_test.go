@@ -193,6 +193,10 @@ func TestControlsFlags(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `-rounding "sideways": want down, nearest or up`)
 	assert.Contains(t, err.Error(), "-trigger-above and -trigger-below exclude each other")
+	out.Reset()
+	require.NoError(t, run([]string{"-amount", "200", "-intervals", "50", "-funding", "none", "-trend"}, &out, &errOut))
+	assert.Contains(t, out.String(), "trend filter                      held one side's entries after 0 candles; none at the end",
+		"the shipped BTCUSDT month never moves 1 % between its 20- and 60-minute averages")
 	err = run([]string{"-trigger-below", "101000"}, &out, &errOut)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "grid: WithStartTrigger = price ≤ 101000: the start price 95505.4 already meets it")

@@ -53,6 +53,12 @@ func report(w io.Writer, f flags, s setup, path string, r backtest.Result) {
 	if r.Stopped != "" {
 		row("STOPPED", stamp(r.StoppedAt)+" UTC: "+r.Stopped)
 	}
+	if f.trend {
+		row("trend filter", fmt.Sprintf("held one side's entries after %d candles; %s at the end", r.TrendCandles, r.Engine.Trend))
+	}
+	if r.Engine.PostOnlyRejects > 0 {
+		row("post-only rejections / re-priced", fmt.Sprintf("%d / %d", r.Engine.PostOnlyRejects, r.Engine.Repriced))
+	}
 	if r.Engine.Waiting != "" {
 		row("never started", r.Engine.Waiting)
 	}

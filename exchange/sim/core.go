@@ -56,6 +56,11 @@ type CoreConfig struct {
 	// price. Zero: taker orders fill at the current price.
 	SlippageTicks exchange.Ticks
 	SlippageRate  exchange.Rate
+	// PostOnlyCancelLater models venues that refuse a crossing post-only
+	// limit after accepting it (Bitget): Place returns an id and the order
+	// ends at once with an EventCanceled, nothing filled, instead of the
+	// exchange.ErrPostOnlyRejected error (Binance -5022, the default).
+	PostOnlyCancelLater bool
 }
 
 // DefaultCoreConfig returns Binance USDⓈ-M defaults for the rules: maker fee

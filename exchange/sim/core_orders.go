@@ -16,8 +16,10 @@ import (
 // A market order, or a limit that crosses the current price (a buy at or
 // above it, a sell at or below it), fills at once and completely as taker
 // at the current price (never worse than its limit) and does not rest; a
-// crossing PostOnly limit is rejected with exchange.ErrPostOnlyRejected. Any
-// other limit rests until the price reaches it, cancel or liquidation.
+// crossing PostOnly limit is rejected with exchange.ErrPostOnlyRejected
+// (or, with CoreConfig.PostOnlyCancelLater, accepted and ended at once by
+// an EventCanceled with nothing filled). Any other limit rests until the
+// price reaches it, cancel or liquidation.
 //
 // Every field is checked: a bad one gives an error naming it and its value
 // (matching exchange.ErrInvalidOrder, exchange.ErrPositionMode,
@@ -29,6 +31,9 @@ func (c *Core) Place(now time.Time, o OrderSpec) (uint64, error) {
 	}
 	crossing := o.Market || (o.Side == exchange.Buy && o.Price >= c.price) || (o.Side == exchange.Sell && o.Price <= c.price)
 	if crossing && o.PostOnly {
+		if c.cfg.PostOnlyCancelLater {
+			return c.placeCanceled(now, o), nil
+		}
 		return 0, fmt.Errorf("sim: post-only %s at %d ticks crosses the price %d: %w", o.Side, o.Price, c.price, exchange.ErrPostOnlyRejected)
 	}
 	closing := o.ReduceOnly || c.closes(o.Side, o.PositionSide)

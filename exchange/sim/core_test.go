@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -660,4 +661,42 @@ func TestMarginCheck(t *testing.T) {
 	require.NoError(t, c.Cancel(at(3), id))
 	pim, oim := c.InitialMargin()
 	assert.Equal(t, []exchange.Money{990_000, 0}, []exchange.Money{pim, oim})
+}
+
+// PostOnlyCancelLater: a crossing post-only limit is accepted and ended at
+// once, unfilled, by an EventCanceled (Bitget) instead of refused.
+func TestPostOnlyCancelLater(t *testing.T) {
+	rules := exchange.Rules{Symbol: "X", TickSize: decimal.New(1, 0), StepSize: decimal.New(1, 0)}
+	for _, later := range []bool{false, true} {
+		cfg := DefaultCoreConfig(rules)
+		cfg.PostOnlyCancelLater = later
+		c, err := NewCore(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Unix(1000, 0)
+		c.Tick(now, 100)
+		id, err := c.Place(now, OrderSpec{Tag: 7, Side: exchange.Buy, PositionSide: exchange.PositionBoth, Price: 100, Qty: 3, PostOnly: true})
+		if !later {
+			if !errors.Is(err, exchange.ErrPostOnlyRejected) || id != 0 || len(c.Events()) != 0 {
+				t.Fatalf("immediate: id %d err %v", id, err)
+			}
+			continue
+		}
+		if err != nil || id != 1 {
+			t.Fatalf("later: id %d err %v", id, err)
+		}
+		evs := c.Events()
+		want := Event{Kind: EventCanceled, Time: now, OrderID: 1, Tag: 7, Side: exchange.Buy, PositionSide: exchange.PositionBoth, Price: 100, Qty: 3, OrderQty: 3}
+		if len(evs) != 1 || evs[0] != want {
+			t.Fatalf("later: events %+v, want %+v", evs, want)
+		}
+		if st := c.Stats(); st.Orders != 1 || st.Canceled != 1 || st.Fills != 0 || len(c.OpenOrders()) != 0 {
+			t.Fatalf("later: stats %+v, open %v", st, c.OpenOrders())
+		}
+		// A post-only limit that does not cross rests as before.
+		if _, err := c.Place(now, OrderSpec{Side: exchange.Buy, PositionSide: exchange.PositionBoth, Price: 99, Qty: 1, PostOnly: true}); err != nil || len(c.OpenOrders()) != 1 {
+			t.Fatalf("resting: err %v open %v", err, c.OpenOrders())
+		}
+	}
 }

@@ -722,3 +722,32 @@ func TestVenueFundingAtAFineMark(t *testing.T) {
 	assert.Equal(t, exchange.Money(1000), v.Stats().Funding)
 	require.ErrorContains(t, v.ApplyFunding(ctx, d("0.0001"), d("0")), "sim: funding: mark price 0 must be positive")
 }
+
+// The venue's two post-only behaviours: refused at once (Binance -5022),
+// or accepted and canceled at once with nothing filled, on the stream as
+// NEW then CANCELED (Bitget; CoreConfig.PostOnlyCancelLater).
+func TestVenuePostOnlyRejectedNowOrLater(t *testing.T) {
+	for _, later := range []bool{false, true} {
+		v := newTestVenue(t, func(c *VenueConfig) { c.Core.PostOnlyCancelLater = later })
+		ctx := t.Context()
+		ch := userStream(t, v)
+		require.NoError(t, v.SetPrice(ctx, d("10000")))
+		req := limit("po1", exchange.Buy, "10000", "0.01")
+		req.TimeInForce = exchange.PostOnly
+		o, err := v.PlaceOrder(ctx, req)
+		if !later {
+			require.ErrorIs(t, err, exchange.ErrPostOnlyRejected)
+			assert.Empty(t, upds(barrier(t, v, ch)))
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, exchange.StatusCanceled, o.Status)
+		assert.Equal(t, []upd{
+			{"po1", exchange.StatusNew, "0", "0", "0", "0", false},
+			{"po1", exchange.StatusCanceled, "0", "0", "0", "0", false},
+		}, upds(barrier(t, v, ch)))
+		q, err := v.QueryOrder(ctx, "BTCUSDT", "po1")
+		require.NoError(t, err)
+		assert.Equal(t, exchange.StatusCanceled, q.Status)
+	}
+}

@@ -130,7 +130,10 @@ type Result struct {
 	Liquidations  int64
 	LiquidatedAt  time.Time // zero unless liquidated: the run stops there
 	PausedCandles int       // candles after which risk monitors held entries
-	Halted        string    // why the engine halted, if it did
+	// TrendCandles counts the candles after which the trend filter
+	// (grid.WithTrendFilter) held one side's entries.
+	TrendCandles int
+	Halted       string // why the engine halted, if it did
 	// Stopped is why a grid control (take-profit, stop-loss, stop
 	// top/bottom, time limit) ended the grid, and StoppedAt the tick at
 	// which its orders were gone and its position closed: the run ends
@@ -205,6 +208,7 @@ type run struct {
 	initialBalanceMony exchange.Money
 	basketAt           map[string]int // next candle index per basket symbol
 	pausedCandles      int
+	trendCandles       int
 
 	funding        []charge // settlements to charge, from fi on
 	fi             int

@@ -41,7 +41,7 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 			if errors.Is(err, exchange.ErrInsufficientMargin) {
 				r.marginRefusals++
 			}
-			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderRejected, Reason: err.Error()})
+			return r.apply(now, grid.OrderEvent{Ref: it.Ref, Type: grid.OrderRejected, Reason: err.Error(), Cause: err})
 		}
 		r.ids[tag] = id
 		r.rec.placed()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/exchange/sim"
+	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/pricefeed"
 	"github.com/gridmesh/gridmesh/risk"
 )
@@ -42,6 +43,9 @@ func (r *run) observe(c *pricefeed.Candle) error {
 	}
 	if r.eng.RiskPaused() {
 		r.pausedCandles++
+	}
+	if r.eng.PausedBy(grid.PauseTrend) {
+		r.trendCandles++
 	}
 	return nil
 }

@@ -108,7 +108,7 @@ func (r *run) result(candles []pricefeed.Candle) Result {
 		MaxPosition: rules.StepsToQty(r.maxPos), MaxNotional: m(r.maxNotional),
 		Fills: cs.Fills, MakerFills: cs.MakerFills, TakerFills: cs.TakerFills,
 		Orders: b.Placed, Cancels: b.Canceled, Rejections: b.Rejected,
-		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles,
+		Liquidations: cs.Liquidations, LiquidatedAt: r.liquidatedAt, Halted: r.halted, PausedCandles: r.pausedCandles, TrendCandles: r.trendCandles,
 		Stopped: r.stopped, StoppedAt: r.stoppedAt,
 		Equity: make([]EquityPoint, len(r.equity)), Engine: st,
 		FundingPayments: r.fundingApplied, MarginRefusals: r.marginRefusals, Liquidated: r.liquidated,
