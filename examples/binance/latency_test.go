@@ -311,9 +311,15 @@ func (sp *stackPath) finish() {
 // floorPath is the loopback floor: the least a program can do between a
 // bookTicker and the order it causes — read the message off a WebSocket
 // (gorilla), take the bid out of it with a byte scan, build and sign
-// (HMAC-SHA256) the POST /fapi/v1/order of a GTX buy at that bid, and
+// (HMAC-SHA256) the POST /fapi/v1/order of an IOC buy at that bid, and
 // send it with net/http over a kept-alive loopback connection. No
 // decimal, no channel, no engine, no executor, no adapter.
+//
+// The order is IOC so that it expires at once (a buy at the bid does not
+// cross): the floor's server stays as small as the stack's, which keeps
+// one entry open. A resting order per tick (GTX) made the server's every
+// price move walk all of them in decimals — garbage and CPU that grew
+// with b.N and fell on both paths' GC and cores, the stack's included.
 type floorPath struct {
 	b    *testing.B
 	srv  *binancetest.Server
@@ -397,7 +403,7 @@ func (fp *floorPath) tick(i int) {
 	}
 	fp.next++
 	q := fp.buf[:0]
-	q = append(q, "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTX&quantity=0.001&price="...)
+	q = append(q, "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price="...)
 	q = append(q, bid...)
 	q = append(q, "&newClientOrderId=floor-"...)
 	q = strconv.AppendInt(q, int64(fp.next), 10)
