@@ -9,13 +9,17 @@ import (
 )
 
 // FuzzFastDecoders checks that the flat scanner decodes exactly what
-// encoding/json decodes whenever it does not decline.
+// encoding/json decodes whenever it does not decline, and that a REST
+// order answer (wireOrder, which falls back itself) always decodes as
+// encoding/json's reflection does.
 func FuzzFastDecoders(f *testing.F) {
 	seedStreamCorpus(f)
 	f.Add([]byte(`{"e":"ORDER_TRADE_UPDATE","o":{"s":"A","S":"B","Q":"1","q":"2"}}`))
 	f.Add([]byte(`{"e":"bookTicker","b":"1","b":null,"s":"\u0041"}`))
 	f.Add([]byte(`{"o":{"c":"x"},"o":{"s":"y"},"o":null}`))
 	f.Add([]byte(`{"e":"bookTicker","s":"A","b":"1","a":"2","ſ":"B"}`))
+	f.Add(fixture(f, "rest_order_gtx_real.json"))
+	f.Add([]byte(`{"orderId":1,"ORDERID":"2","price":null,"code":-1}`))
 	f.Add([]byte(`{"e":"ORDER_TRADE_UPDATE","o":{"s":"A","ſ":"B","\u212a":"k"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if !json.Valid(b) {
@@ -31,6 +35,7 @@ func FuzzFastDecoders(f *testing.F) {
 			}
 		}
 		sameBook(t, b)
+		sameWireOrder(t, b)
 		if fast, err := fastBookTicker(b); err == nil {
 			var slow wireBookTicker
 			if err := json.Unmarshal(b, &slow); err != nil {
