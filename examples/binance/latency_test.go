@@ -65,6 +65,10 @@ func (s *stampSource) stamp() (exchange.Ticks, time.Time) {
 // write that follows — the flush.
 type wireClock struct {
 	written chan time.Time
+	// posted is when the last order placement entered the HTTP client's
+	// round tripper (UnixNano): the adapter's (or the floor's) own work
+	// ends there and net/http's begins.
+	posted atomic.Int64
 }
 
 // stampConn is a connection of the adapter's HTTP transport.
@@ -86,10 +90,14 @@ func (c *stampConn) Write(p []byte) (int, error) {
 }
 
 // stampTripper arms the connection of every order placement.
-type stampTripper struct{ base http.RoundTripper }
+type stampTripper struct {
+	base http.RoundTripper
+	wc   *wireClock
+}
 
 func (t stampTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodPost && req.URL.Path == "/fapi/v1/order" {
+		t.wc.posted.Store(time.Now().UnixNano())
 		var conn *stampConn
 		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 			GotConn: func(i httptrace.GotConnInfo) { conn, _ = i.Conn.(*stampConn) },
@@ -117,7 +125,21 @@ func stampedTransport(wc *wireClock) (*http.Transport, http.RoundTripper) {
 		}
 		return &stampConn{Conn: c, clock: wc}, nil
 	}
-	return tr, stampTripper{base: tr}
+	return tr, stampTripper{base: tr, wc: wc}
+}
+
+// enteredExchange is the adapter as the executor sees it, noting when
+// each PlaceOrder call enters it (UnixNano): the stack's path before the
+// adapter (feed, runner, engine, worker, executor) ends there. Embedding
+// keeps every optional interface of the adapter.
+type enteredExchange struct {
+	*binance.Client
+	placeAt atomic.Int64
+}
+
+func (e *enteredExchange) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
+	e.placeAt.Store(time.Now().UnixNano())
+	return e.Client.PlaceOrder(ctx, req)
 }
 
 // guard bounds every wait of the latency benchmarks: a stuck path fails
@@ -138,9 +160,13 @@ type stackPath struct {
 	runErr  chan error
 	last    grid.IdleState
 	stop    func() // ends the runner and the monitor, waits for them, closes everything
+	entered *enteredExchange
 	lat     []time.Duration
 	e2e     []time.Duration
-	stopped bool
+	// toAdapter: price taken → the adapter's PlaceOrder entered;
+	// inAdapter: PlaceOrder entered → the HTTP round tripper entered.
+	toAdapter, inAdapter []time.Duration
+	stopped              bool
 }
 
 func startStack(b *testing.B) *stackPath {
@@ -193,7 +219,8 @@ func startStack(b *testing.B) *stackPath {
 		return fail(err)
 	}
 	src := &stampSource{src: es}
-	x, err := exchange.NewExecutor(c, exchange.WithRateLimits(
+	entered := &enteredExchange{Client: c}
+	x, err := exchange.NewExecutor(entered, exchange.WithRateLimits(
 		exchange.RateLimit{Scope: exchange.ScopeOrder, Interval: time.Second, Limit: 1 << 30},
 		exchange.RateLimit{Scope: exchange.ScopeRequest, Interval: time.Second, Limit: 1 << 30}))
 	if err != nil {
@@ -222,7 +249,7 @@ func startStack(b *testing.B) *stackPath {
 		defer wg.Done()
 		runErr <- runner.Run(ctx)
 	}()
-	sp := &stackPath{b: b, srv: srv, wc: wc, src: src, rules: rules, eng: eng, idle: idle, runErr: runErr}
+	sp := &stackPath{b: b, srv: srv, wc: wc, src: src, rules: rules, eng: eng, idle: idle, runErr: runErr, entered: entered}
 	sp.stop = func() {
 		if !sp.stopped {
 			sp.stopped = true
@@ -297,6 +324,9 @@ func (sp *stackPath) tick(i int) {
 	}
 	sp.lat = append(sp.lat, wrote.Sub(taken))
 	sp.e2e = append(sp.e2e, wrote.Sub(asked))
+	placeAt, posted := time.Unix(0, sp.entered.placeAt.Load()), time.Unix(0, sp.wc.posted.Load())
+	sp.toAdapter = append(sp.toAdapter, placeAt.Sub(taken))
+	sp.inAdapter = append(sp.inAdapter, posted.Sub(placeAt))
 	sp.settle(uint64(i)+1, uint64(2*i)+1)
 }
 
@@ -331,7 +361,10 @@ type floorPath struct {
 	buf  []byte
 	lat  []time.Duration
 	e2e  []time.Duration
-	next int
+	// built: the bookTicker read → the HTTP round tripper entered (scan,
+	// build, sign, request).
+	built []time.Duration
+	next  int
 }
 
 func startFloor(b *testing.B) *floorPath {
@@ -356,7 +389,7 @@ func startFloor(b *testing.B) *floorPath {
 	}
 	// Warm the connection: one price, one order.
 	fp.tick(-1)
-	fp.lat, fp.e2e = fp.lat[:0], fp.e2e[:0]
+	fp.lat, fp.e2e, fp.built = fp.lat[:0], fp.e2e[:0], fp.built[:0]
 	return fp
 }
 
@@ -442,6 +475,7 @@ func (fp *floorPath) tick(i int) {
 	}
 	fp.lat = append(fp.lat, wrote.Sub(taken))
 	fp.e2e = append(fp.e2e, wrote.Sub(asked))
+	fp.built = append(fp.built, time.Unix(0, fp.wc.posted.Load()).Sub(taken))
 }
 
 // quantile returns the q-quantile (0 < q < 1) of ds, which it sorts.
@@ -488,6 +522,14 @@ func reportLatency(b *testing.B, name string, ds []time.Duration) (p50, p99 time
 // the floor's; e2e-ratio-* the end-to-end ones (the fairer comparison:
 // both then include the WebSocket read and the decoding).
 //
+// Where the stack's time goes: to-adapter-* is price taken → the
+// adapter's PlaceOrder entered (the feed's hand-over, the runner's owner
+// goroutine and engine, its hand-over to a worker, the executor);
+// in-adapter-* is PlaceOrder entered → the HTTP client's round tripper
+// entered (rules, encoding, signing, building the request); the rest of
+// p50-µs is net/http up to the write. floor-build-* is the floor's own
+// share up to its round tripper (scan, encode, sign, build).
+//
 // The grid is a trailing long grid with one-level windows and no
 // hysteresis; each iteration moves the price up across one level, so
 // each tick causes exactly one order — the entry on the level just
@@ -513,6 +555,9 @@ func BenchmarkTickToOrder(b *testing.B) {
 	e50, e99 := reportLatency(b, "e2e-", sp.e2e)
 	f50, f99 := reportLatency(b, "floor-", fp.lat)
 	g50, g99 := reportLatency(b, "floor-e2e-", fp.e2e)
+	reportLatency(b, "to-adapter-", sp.toAdapter)
+	reportLatency(b, "in-adapter-", sp.inAdapter)
+	reportLatency(b, "floor-build-", fp.built)
 	if f50 > 0 && f99 > 0 && g50 > 0 && g99 > 0 {
 		b.ReportMetric(float64(p50)/float64(f50), "ratio-p50")
 		b.ReportMetric(float64(p99)/float64(f99), "ratio-p99")
