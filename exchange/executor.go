@@ -411,8 +411,8 @@ func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.C
 			return zero, e.fail(err)
 		}
 		sentAt := e.clock.Now()
-		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, j), e.timeout)
-		v, err := fn(cctx)
+		tctx, cancel := context.WithTimeout(ctx, e.timeout)
+		v, err := fn(j.callContext(tctx))
 		cancel()
 		e.limits.release(j.d)
 		e.stats.countRequest(cs)
@@ -454,6 +454,30 @@ func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int,
 		return nil, fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.symbol, err)
 	}
 	return j, nil
+}
+
+// callCtx is the context an attempt passes to the adapter: the call's
+// context with the executor's timeout, and the attempt's job as its
+// [UsageReporter] (what [WithUsageReporter] would add). It lives in the
+// job, so it costs the request no allocation of its own.
+type callCtx struct {
+	context.Context
+	j *job
+}
+
+// Value answers the usage reporter's key with the job and any other key
+// from the call's context.
+func (c *callCtx) Value(key any) any {
+	if _, ok := key.(usageKey); ok {
+		return c.j
+	}
+	return c.Context.Value(key)
+}
+
+// callContext returns j's attempt context over ctx.
+func (j *job) callContext(ctx context.Context) context.Context {
+	j.cc = callCtx{Context: ctx, j: j}
+	return &j.cc
 }
 
 // outcomeUnknown reports whether a place or cancel that failed with err may

@@ -60,7 +60,8 @@ type job struct {
 	at       time.Time // when it was admitted
 	keeperAt time.Time // not zero: this job keeps time for the queue and wakes then
 	x        *Executor
-	buf      [4]int // room for d.units
+	buf      [4]int  // room for d.units
+	cc       callCtx // the context of its attempt (callContext)
 }
 
 // ReportUsage passes the usage reports of the job's answer to its

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"sync"
@@ -59,46 +58,75 @@ func (s *stampSource) stamp() (exchange.Ticks, time.Time) {
 // wireClock times the end of the measured path: the moment the write
 // system call that hands a new order's request (POST /fapi/v1/order) to
 // the loopback socket returns. The HTTP transport writes a request into
-// its connection's buffer and then flushes it with one write; the round
-// tripper below arms the connection when the request has been written
-// into the buffer (httptrace WroteRequest), and the connection stamps the
-// write that follows — the flush.
+// its connection's buffer and then flushes it with one write (a request
+// of a few hundred bytes fits its 4 KiB buffer); the connection stamps
+// the write that carries an order placement's request line. The clock
+// adds nothing to the measured path: no httptrace of its own (which
+// net/http would merge with the adapter's by reflection, on the stack's
+// path only) and no copy of the request.
 type wireClock struct {
 	written chan time.Time
+	// split is set when an order placement's request was not written
+	// whole in one write: the stamp would then be early.
+	split atomic.Bool
+	// posted is when the last order placement entered the HTTP client's
+	// round tripper (UnixNano): the adapter's (or the floor's) own work
+	// ends there and net/http's begins.
+	posted atomic.Int64
 }
 
 // stampConn is a connection of the adapter's HTTP transport.
 type stampConn struct {
 	net.Conn
-	armed atomic.Bool
 	clock *wireClock
 }
 
+// orderLine starts the request of an order placement.
+var orderLine = []byte("POST /fapi/v1/order HTTP/1.1\r\n")
+
 func (c *stampConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	if c.armed.CompareAndSwap(true, false) {
+	if bytes.HasPrefix(p, orderLine) {
+		now := time.Now()
+		if !wholeRequest(p) {
+			c.clock.split.Store(true)
+		}
 		select {
-		case c.clock.written <- time.Now():
+		case c.clock.written <- now:
 		default:
 		}
 	}
 	return n, err
 }
 
-// stampTripper arms the connection of every order placement.
-type stampTripper struct{ base http.RoundTripper }
+// wholeRequest reports whether p holds a request's header and all of the
+// body its Content-Length announces.
+func wholeRequest(p []byte) bool {
+	i := bytes.Index(p, []byte("\r\n\r\n"))
+	if i < 0 {
+		return false
+	}
+	h := p[:i+2]
+	j := bytes.Index(h, []byte("\r\nContent-Length: "))
+	if j < 0 {
+		return len(p) == i+4
+	}
+	v := h[j+len("\r\nContent-Length: "):]
+	v = v[:bytes.IndexByte(v, '\r')]
+	n, err := strconv.Atoi(string(v))
+	return err == nil && len(p)-(i+4) == n
+}
+
+// stampTripper notes when each order placement enters the HTTP client's
+// transport.
+type stampTripper struct {
+	base http.RoundTripper
+	wc   *wireClock
+}
 
 func (t stampTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method == http.MethodPost && req.URL.Path == "/fapi/v1/order" {
-		var conn *stampConn
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-			GotConn: func(i httptrace.GotConnInfo) { conn, _ = i.Conn.(*stampConn) },
-			WroteRequest: func(httptrace.WroteRequestInfo) {
-				if conn != nil {
-					conn.armed.Store(true)
-				}
-			},
-		}))
+		t.wc.posted.Store(time.Now().UnixNano())
 	}
 	return t.base.RoundTrip(req)
 }
@@ -117,7 +145,21 @@ func stampedTransport(wc *wireClock) (*http.Transport, http.RoundTripper) {
 		}
 		return &stampConn{Conn: c, clock: wc}, nil
 	}
-	return tr, stampTripper{base: tr}
+	return tr, stampTripper{base: tr, wc: wc}
+}
+
+// enteredExchange is the adapter as the executor sees it, noting when
+// each PlaceOrder call enters it (UnixNano): the stack's path before the
+// adapter (feed, runner, engine, worker, executor) ends there. Embedding
+// keeps every optional interface of the adapter.
+type enteredExchange struct {
+	*binance.Client
+	placeAt atomic.Int64
+}
+
+func (e *enteredExchange) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
+	e.placeAt.Store(time.Now().UnixNano())
+	return e.Client.PlaceOrder(ctx, req)
 }
 
 // guard bounds every wait of the latency benchmarks: a stuck path fails
@@ -138,9 +180,13 @@ type stackPath struct {
 	runErr  chan error
 	last    grid.IdleState
 	stop    func() // ends the runner and the monitor, waits for them, closes everything
+	entered *enteredExchange
 	lat     []time.Duration
 	e2e     []time.Duration
-	stopped bool
+	// toAdapter: price taken → the adapter's PlaceOrder entered;
+	// inAdapter: PlaceOrder entered → the HTTP round tripper entered.
+	toAdapter, inAdapter []time.Duration
+	stopped              bool
 }
 
 func startStack(b *testing.B) *stackPath {
@@ -193,7 +239,8 @@ func startStack(b *testing.B) *stackPath {
 		return fail(err)
 	}
 	src := &stampSource{src: es}
-	x, err := exchange.NewExecutor(c, exchange.WithRateLimits(
+	entered := &enteredExchange{Client: c}
+	x, err := exchange.NewExecutor(entered, exchange.WithRateLimits(
 		exchange.RateLimit{Scope: exchange.ScopeOrder, Interval: time.Second, Limit: 1 << 30},
 		exchange.RateLimit{Scope: exchange.ScopeRequest, Interval: time.Second, Limit: 1 << 30}))
 	if err != nil {
@@ -222,7 +269,7 @@ func startStack(b *testing.B) *stackPath {
 		defer wg.Done()
 		runErr <- runner.Run(ctx)
 	}()
-	sp := &stackPath{b: b, srv: srv, wc: wc, src: src, rules: rules, eng: eng, idle: idle, runErr: runErr}
+	sp := &stackPath{b: b, srv: srv, wc: wc, src: src, rules: rules, eng: eng, idle: idle, runErr: runErr, entered: entered}
 	sp.stop = func() {
 		if !sp.stopped {
 			sp.stopped = true
@@ -286,6 +333,10 @@ func (sp *stackPath) tick(i int) {
 	var wrote time.Time
 	select {
 	case wrote = <-sp.wc.written:
+		if sp.wc.split.Load() {
+			sp.stop()
+			sp.b.Fatal("an order's request was written in more than one write: the stamp would be early")
+		}
 	case <-time.After(guard):
 		sp.stop()
 		sp.b.Fatalf("no order written for the tick to %s", p)
@@ -297,6 +348,9 @@ func (sp *stackPath) tick(i int) {
 	}
 	sp.lat = append(sp.lat, wrote.Sub(taken))
 	sp.e2e = append(sp.e2e, wrote.Sub(asked))
+	placeAt, posted := time.Unix(0, sp.entered.placeAt.Load()), time.Unix(0, sp.wc.posted.Load())
+	sp.toAdapter = append(sp.toAdapter, placeAt.Sub(taken))
+	sp.inAdapter = append(sp.inAdapter, posted.Sub(placeAt))
 	sp.settle(uint64(i)+1, uint64(2*i)+1)
 }
 
@@ -311,9 +365,15 @@ func (sp *stackPath) finish() {
 // floorPath is the loopback floor: the least a program can do between a
 // bookTicker and the order it causes — read the message off a WebSocket
 // (gorilla), take the bid out of it with a byte scan, build and sign
-// (HMAC-SHA256) the POST /fapi/v1/order of a GTX buy at that bid, and
+// (HMAC-SHA256) the POST /fapi/v1/order of an IOC buy at that bid, and
 // send it with net/http over a kept-alive loopback connection. No
 // decimal, no channel, no engine, no executor, no adapter.
+//
+// The order is IOC so that it expires at once (a buy at the bid does not
+// cross): the floor's server stays as small as the stack's, which keeps
+// one entry open. A resting order per tick (GTX) made the server's every
+// price move walk all of them in decimals — garbage and CPU that grew
+// with b.N and fell on both paths' GC and cores, the stack's included.
 type floorPath struct {
 	b    *testing.B
 	srv  *binancetest.Server
@@ -325,7 +385,10 @@ type floorPath struct {
 	buf  []byte
 	lat  []time.Duration
 	e2e  []time.Duration
-	next int
+	// built: the bookTicker read → the HTTP round tripper entered (scan,
+	// build, sign, request).
+	built []time.Duration
+	next  int
 }
 
 func startFloor(b *testing.B) *floorPath {
@@ -350,7 +413,7 @@ func startFloor(b *testing.B) *floorPath {
 	}
 	// Warm the connection: one price, one order.
 	fp.tick(-1)
-	fp.lat, fp.e2e = fp.lat[:0], fp.e2e[:0]
+	fp.lat, fp.e2e, fp.built = fp.lat[:0], fp.e2e[:0], fp.built[:0]
 	return fp
 }
 
@@ -397,7 +460,7 @@ func (fp *floorPath) tick(i int) {
 	}
 	fp.next++
 	q := fp.buf[:0]
-	q = append(q, "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTX&quantity=0.001&price="...)
+	q = append(q, "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price="...)
 	q = append(q, bid...)
 	q = append(q, "&newClientOrderId=floor-"...)
 	q = strconv.AppendInt(q, int64(fp.next), 10)
@@ -426,6 +489,10 @@ func (fp *floorPath) tick(i int) {
 	var wrote time.Time
 	select {
 	case wrote = <-fp.wc.written:
+		if fp.wc.split.Load() {
+			fp.stop()
+			fp.b.Fatal("an order's request was written in more than one write: the stamp would be early")
+		}
 	case <-time.After(guard):
 		fp.stop()
 		fp.b.Fatal("the floor's order write was not seen")
@@ -436,6 +503,7 @@ func (fp *floorPath) tick(i int) {
 	}
 	fp.lat = append(fp.lat, wrote.Sub(taken))
 	fp.e2e = append(fp.e2e, wrote.Sub(asked))
+	fp.built = append(fp.built, time.Unix(0, fp.wc.posted.Load()).Sub(taken))
 }
 
 // quantile returns the q-quantile (0 < q < 1) of ds, which it sorts.
@@ -482,6 +550,14 @@ func reportLatency(b *testing.B, name string, ds []time.Duration) (p50, p99 time
 // the floor's; e2e-ratio-* the end-to-end ones (the fairer comparison:
 // both then include the WebSocket read and the decoding).
 //
+// Where the stack's time goes: to-adapter-* is price taken → the
+// adapter's PlaceOrder entered (the feed's hand-over, the runner's owner
+// goroutine and engine, its hand-over to a worker, the executor);
+// in-adapter-* is PlaceOrder entered → the HTTP client's round tripper
+// entered (rules, encoding, signing, building the request); the rest of
+// p50-µs is net/http up to the write. floor-build-* is the floor's own
+// share up to its round tripper (scan, encode, sign, build).
+//
 // The grid is a trailing long grid with one-level windows and no
 // hysteresis; each iteration moves the price up across one level, so
 // each tick causes exactly one order — the entry on the level just
@@ -507,6 +583,9 @@ func BenchmarkTickToOrder(b *testing.B) {
 	e50, e99 := reportLatency(b, "e2e-", sp.e2e)
 	f50, f99 := reportLatency(b, "floor-", fp.lat)
 	g50, g99 := reportLatency(b, "floor-e2e-", fp.e2e)
+	reportLatency(b, "to-adapter-", sp.toAdapter)
+	reportLatency(b, "in-adapter-", sp.inAdapter)
+	reportLatency(b, "floor-build-", fp.built)
 	if f50 > 0 && f99 > 0 && g50 > 0 && g99 > 0 {
 		b.ReportMetric(float64(p50)/float64(f50), "ratio-p50")
 		b.ReportMetric(float64(p99)/float64(f99), "ratio-p99")

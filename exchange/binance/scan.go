@@ -191,10 +191,12 @@ func setBool(dst *bool, v []byte) error {
 func setNum(dst *num, v []byte) error { return dst.UnmarshalJSON(v) }
 
 // foldsInto reports whether key differs only in case from one of the
-// known keys (encoding/json would then decode it into that field).
+// known keys (encoding/json would then decode it into that field). Case
+// is Unicode's simple folding, as encoding/json's: a folded key may be
+// longer than the name ("ſ", U+017F, folds to "s").
 func foldsInto(key []byte, known []string) bool {
 	for _, k := range known {
-		if len(k) == len(key) && string(key) != k && bytes.EqualFold(key, []byte(k)) {
+		if string(key) != k && bytes.EqualFold(key, []byte(k)) {
 			return true
 		}
 	}

@@ -9,12 +9,18 @@ import (
 )
 
 // FuzzFastDecoders checks that the flat scanner decodes exactly what
-// encoding/json decodes whenever it does not decline.
+// encoding/json decodes whenever it does not decline, and that a REST
+// order answer (wireOrder, which falls back itself) always decodes as
+// encoding/json's reflection does.
 func FuzzFastDecoders(f *testing.F) {
 	seedStreamCorpus(f)
 	f.Add([]byte(`{"e":"ORDER_TRADE_UPDATE","o":{"s":"A","S":"B","Q":"1","q":"2"}}`))
 	f.Add([]byte(`{"e":"bookTicker","b":"1","b":null,"s":"\u0041"}`))
 	f.Add([]byte(`{"o":{"c":"x"},"o":{"s":"y"},"o":null}`))
+	f.Add([]byte(`{"e":"bookTicker","s":"A","b":"1","a":"2","ſ":"B"}`))
+	f.Add(fixture(f, "rest_order_gtx_real.json"))
+	f.Add([]byte(`{"orderId":1,"ORDERID":"2","price":null,"code":-1}`))
+	f.Add([]byte(`{"e":"ORDER_TRADE_UPDATE","o":{"s":"A","ſ":"B","\u212a":"k"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if !json.Valid(b) {
 			return
@@ -29,6 +35,7 @@ func FuzzFastDecoders(f *testing.F) {
 			}
 		}
 		sameBook(t, b)
+		sameWireOrder(t, b)
 		if fast, err := fastBookTicker(b); err == nil {
 			var slow wireBookTicker
 			if err := json.Unmarshal(b, &slow); err != nil {
@@ -129,3 +136,35 @@ func TestBookDecoderAgrees(t *testing.T) {
 }
 
 func d2(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// Regression: encoding/json matches a key to a field under Unicode case
+// folding, where a key may be longer than the field's name ("ſ", U+017F,
+// folds to "s"; "\u212a", the Kelvin sign, to "k"). The fast decoders
+// compared only keys of the field name's length, so they ignored such a
+// key where encoding/json decoded it into the field.
+func TestFastDecodersDeclineUnicodeFoldedKeys(t *testing.T) {
+	for _, b := range []string{
+		`{"e":"bookTicker","ſ":"BTCUSDT","b":"1","a":"2"}`,
+		`{"e":"bookTicker","s":"BTCUSDT","b":"1","a":"2","ſ":"ETHUSDT"}`,
+	} {
+		if _, err := fastBookTicker([]byte(b)); err != errFallback {
+			t.Errorf("fastBookTicker(%s) did not decline: %v", b, err)
+		}
+		sameBook(t, []byte(b))
+	}
+	for _, b := range []string{
+		`{"e":"ORDER_TRADE_UPDATE","o":{"ſ":"BTCUSDT","c":"x"}}`,
+		`{"e":"ORDER_TRADE_UPDATE","o":{"s":"BTCUSDT","ſ":"ETHUSDT"}}`,
+		`{"e":"ORDER_TRADE_UPDATE","o":{"s":"BTCUSDT","AP":"1","ap":"2"}}`,
+		`{"ORDER_TRADE_UPDATE":1,"\u212a":1,"ſ":{"s":"x"}}`,
+	} {
+		fast, err := fastOTU([]byte(b))
+		if err == errFallback {
+			continue
+		}
+		var slow wireOTU
+		if jerr := json.Unmarshal([]byte(b), &slow); jerr != nil || err != nil || !reflect.DeepEqual(normOTU(fast), normOTU(slow)) {
+			t.Errorf("fastOTU(%s) = %+v, %v; encoding/json %+v, %v", b, fast, err, slow, jerr)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -26,6 +27,9 @@ type stream struct {
 	url func(ctx context.Context) (string, error)
 	// handle processes one message in the reader goroutine. It returns
 	// false to end the connection (listen key expired, context done).
+	// msg is the connection's read buffer, overwritten by the next
+	// message: handle must not keep it, or any slice of it, after it
+	// returns (the decoders copy what they keep).
 	handle func(ctx context.Context, msg []byte) bool
 	// up is called after each successful dial, before any message is
 	// read; down after each connection ends while ctx is live. Either
@@ -163,14 +167,54 @@ func (c *Client) readLoop(ctx context.Context, conn *websocket.Conn, handle func
 		}
 		return nil
 	})
+	var buf []byte
 	for {
-		_, msg, err := conn.ReadMessage()
+		_, r, err := conn.NextReader()
 		if err != nil {
 			return err
 		}
+		if buf, err = readMessageInto(buf[:0], r); err != nil {
+			return err
+		}
 		_ = conn.SetReadDeadline(time.Now().Add(stale))
-		if !handle(ctx, msg) {
+		if !handle(ctx, buf) {
 			return nil
+		}
+		if cap(buf) > readBufKeep {
+			buf = nil // a rare large message: do not hold its buffer
+		}
+	}
+}
+
+// readBufStart is the first size of a connection's read buffer: a
+// bookTicker is about 170 bytes, an ORDER_TRADE_UPDATE about 600.
+const readBufStart = 1 << 10
+
+// readBufKeep is the largest read buffer a connection keeps between
+// messages.
+const readBufKeep = 64 << 10
+
+// readMessageInto appends the rest of r (one WebSocket message) to buf,
+// growing it as needed, and returns it. Unlike websocket.ReadMessage,
+// which allocates a new buffer (and grows it from 512 bytes) for every
+// message, a connection's reader reuses one buffer: the stream's hot path
+// then allocates nothing per message here. The connection's read limit
+// bounds the message.
+func readMessageInto(buf []byte, r io.Reader) ([]byte, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, readBufStart)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
 		}
 	}
 }
