@@ -24,6 +24,7 @@ const recentFillsWindow = 24 * time.Hour
 type job struct {
 	kind      IntentKind
 	intents   []Intent
+	bands     []priceBand // placements: the prices at which each stays in its slot's window
 	reconcile bool
 	fees      bool      // read the venue's trades since since, for fees booked without them
 	account   bool      // read the account and positions for the risk monitors
@@ -58,6 +59,11 @@ type answer struct {
 // every goroutine it started has ended; a stop by ctx returns nil, or an
 // error matching [ErrStopUnsettled] naming what it could not settle.
 func (r *Runner) Run(ctx context.Context) error {
+	endLane, err := r.useLane()
+	if err != nil {
+		return err
+	}
+	defer endLane() // after the workers ended (deferred calls run last-first)
 	// Requests, answers and the order stream outlive ctx by the stop: what
 	// is in flight when ctx ends is finished and applied, never dropped.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -146,6 +152,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				continue
 			}
 			l.prices++
+			r.lastPrice.Store(int64(p.Ticks))
 			l.dispatch(r.eng.OnPrice(r.cfg.now(), p.Ticks))
 			l.observePrice(p)
 		case k, ok := <-klines:
@@ -177,9 +184,18 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
+// urgentBurst is how many urgent jobs in a row a worker takes while
+// placements wait, before it takes one placement. Urgent work (cancels,
+// queries, reconciliation, account and fee reads) goes first, but a
+// steady stream of it — account polling on a slow venue with one worker —
+// must not hold a placement back for minutes (live soak, seed 30): the
+// placement waits for at most urgentBurst urgent jobs.
+const urgentBurst = 4
+
 // loop is the owner goroutine's state. Work waits in two queues: urgent
 // (cancels, queries, reconciliations: at most one of each per order, one
-// reconciliation) goes first; placements are bounded (WithMaxQueuedPlacements).
+// reconciliation) goes first, though after urgentBurst urgent jobs in a row
+// a waiting placement goes; placements are bounded (WithMaxQueuedPlacements).
 type loop struct {
 	r           *Runner
 	work        chan job
@@ -195,6 +211,7 @@ type loop struct {
 	polledAt    time.Time         // when it was last read
 	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
+	urgentRun   int         // urgent jobs handed out in a row while placements waited
 	stopping    atomic.Bool // read by the workers
 	orderEvents uint64
 	prices      uint64
@@ -211,20 +228,33 @@ type loop struct {
 // when there is none).
 func (l *loop) next() (chan job, job) {
 	switch {
+	case l.placeNext():
+		return l.work, l.places[0]
 	case len(l.urgent) > 0:
 		return l.work, l.urgent[0]
-	case len(l.places) > 0:
-		return l.work, l.places[0]
 	}
 	return nil, job{}
 }
 
+// placeNext reports whether the next job is a placement: none is urgent,
+// or urgentBurst urgent jobs went in a row while placements waited.
+func (l *loop) placeNext() bool {
+	return len(l.places) > 0 && (len(l.urgent) == 0 || l.urgentRun >= urgentBurst)
+}
+
 // sent takes the job next returned off its queue.
 func (l *loop) sent() {
-	if len(l.urgent) > 0 {
-		l.urgent = l.urgent[1:]
-	} else {
+	switch {
+	case l.placeNext():
 		l.places = l.places[1:]
+		l.urgentRun = 0
+	default:
+		l.urgent = l.urgent[1:]
+		if len(l.places) > 0 {
+			l.urgentRun++
+		} else {
+			l.urgentRun = 0
+		}
 	}
 	l.inflight++
 }
@@ -250,6 +280,7 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 				return errors.New("grid: the price feed ended before the first price")
 			}
 			l.prices++
+			r.lastPrice.Store(int64(p.Ticks))
 			r.eng.OnPrice(r.cfg.now(), p.Ticks) // not started: places nothing
 			l.observePrice(p)
 			priced = true
@@ -376,7 +407,11 @@ func (l *loop) dispatch(in []Intent) {
 		l.r.log.Warn("grid: placement queue full: orders dropped unsent", "queued", len(l.places), "dropped", len(places))
 		l.notSent(places, "the runner's placement queue is full")
 	default:
-		l.places = append(l.places, job{kind: IntentPlace, intents: places})
+		bands := make([]priceBand, len(places))
+		for i, it := range places {
+			bands[i] = l.r.eng.placeBand(it)
+		}
+		l.places = append(l.places, job{kind: IntentPlace, intents: places, bands: bands})
 	}
 	if reserve > 0 {
 		l.reserve(reserve)
