@@ -268,7 +268,7 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 		errs = append(errs, &OptionError{Option: "WithLane", Value: "nil", Reason: "must be a lane"})
 	}
 	if c.laneSet && c.executor != nil {
-		errs = append(errs, &OptionError{Option: "WithLane", Value: "with WithExecutor", Reason: "give the lane or the executor, not both"})
+		errs = append(errs, &OptionError{Option: "WithLane and WithExecutor", Value: "both set", Reason: "give the grid's lane or the executor to open it on, not both"})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
