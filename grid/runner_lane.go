@@ -155,3 +155,22 @@ func (r *Runner) stopPlacements() {
 	cancel()
 	_ = d.Drain(ctx) // an error only says requests are still on their way
 }
+
+// checkReconcileBudget warns, once, when the runner's reconciliation
+// interval is shorter than the executor it opened its lane on can serve
+// every open lane's reconciliation in (exchange.Executor.
+// MinReconcileInterval): the reads then queue, and each grid is
+// reconciled less often than asked. The host sets WithReconcileInterval
+// to at least that.
+func (l *loop) checkReconcileBudget() {
+	r := l.r
+	if l.overBudget || r.exec == nil {
+		return
+	}
+	need := r.exec.MinReconcileInterval(exchange.OpOpenOrders, exchange.OpPositions, exchange.OpRules)
+	if r.cfg.reconcile < need {
+		l.overBudget = true
+		r.log.Warn("grid: the reconciliation interval is shorter than the executor's limits allow for its open lanes: reconciliations will queue (set WithReconcileInterval to at least the minimum)",
+			"grid", r.gridID, "interval", r.cfg.reconcile, "minimum", need)
+	}
+}

@@ -180,6 +180,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			l.observeTimer(now, feed)
 		case <-recon.C:
 			l.queueReconcile()
+			l.checkReconcileBudget()
 		}
 	}
 }
@@ -211,6 +212,7 @@ type loop struct {
 	polledAt    time.Time         // when it was last read
 	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
+	overBudget  bool        // warned that the reconciliation interval is shorter than the executor can serve
 	urgentRun   int         // urgent jobs handed out in a row while placements waited
 	stopping    atomic.Bool // read by the workers
 	orderEvents uint64

@@ -150,6 +150,8 @@ func TestHundredRunnersShareOneExecutor(t *testing.T) {
 			t.Logf("first order: min %s, median %s, max %s; lane high water %d requests, %d orders; full %d; dropped %d; stop took %s; live after stop: %d entries, %d orders",
 				firsts[0], firsts[len(firsts)/2], firsts[len(firsts)-1], highWater, highOrders, full, dropped, stopTook, entries, len(open))
 		}
+		xs := x.Stats()
+		t.Logf("requests %v; errors %v", xs.Requests, xs.Errors)
 		feed.Close()
 		require.NoError(t, venue.Close())
 	})

@@ -3,6 +3,8 @@ package backtest
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -406,4 +408,53 @@ func TestNewRunnerChecksTheLaneOptions(t *testing.T) {
 	require.NoError(t, err)
 	_, ok := r.LaneStats()
 	assert.False(t, ok, "no lane statistics before Run, nor from an executor used as a lane")
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = append(s.b, p...)
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.b)
+}
+
+// TestRunnerWarnsWhenReconcilingFasterThanTheLimitsAllow: with 100 lanes
+// on an executor under Binance's limits, every grid can reconcile only
+// every 2 minutes; a runner asked to reconcile every 50 ms says so.
+func TestRunnerWarnsWhenReconcilingFasterThanTheLimitsAllow(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	rg := newLaneRig(t)
+	x, err := exchange.NewExecutor(rg.venue, exchange.WithLimits(binanceWindows()...))
+	require.NoError(t, err)
+	for i := range 99 {
+		l, err := x.Lane(fmt.Sprintf("other %d", i))
+		require.NoError(t, err)
+		defer l.Close()
+	}
+	var logs syncBuffer
+	g := rg.start(nil, laneGridOptions("gw"), grid.WithExecutor(x), grid.WithReconcileInterval(50*time.Millisecond),
+		grid.WithRunnerLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	rg.feed.Publish(1_000_000, time.Now())
+	eventually(t, "the warning", func() bool {
+		return strings.Contains(logs.String(), "the reconciliation interval is shorter than the executor's limits allow")
+	})
+	// the minimum for the 100 lanes open now: open orders 1, positions 10
+	// and rules 1, 1,200 units, at REQUEST_WEIGHT_1M's sustained read rate
+	// (10 a second)
+	min := x.MinReconcileInterval(exchange.OpOpenOrders, exchange.OpPositions, exchange.OpRules)
+	assert.Equal(t, 2*time.Minute, min.Round(time.Second))
+	assert.Contains(t, logs.String(), "interval=50ms minimum="+min.String())
+	require.NoError(t, g.stop(t))
+	assert.Equal(t, 1, strings.Count(logs.String(), "reconciliation interval is shorter"), "warned once")
 }
