@@ -143,7 +143,8 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 // in time or the price leaves the band of any of them while they wait
 // (exchange.WithSendWithin, exchange.WithValidUntil: a batch is sent
 // whole or not at all, so the still-valid ones come back unsent too and
-// the engine places them again).
+// the engine places them again; a batch with a market order in it is not
+// dropped for the price).
 func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand) []OrderEvent {
 	now := r.cfg.now()
 	price := exchange.Ticks(r.lastPrice.Load())
@@ -151,7 +152,9 @@ func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand)
 	var send []Intent
 	budget := time.Duration(-1)
 	band := anyPrice
+	market := false // a market order (the initial position, a hard stop's close) rides along
 	for i, it := range intents {
+		market = market || it.Market
 		b := anyPrice
 		if bands != nil {
 			b = bands[i]
@@ -180,7 +183,9 @@ func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand)
 	if budget >= 0 {
 		ctx = exchange.WithSendWithin(ctx, budget)
 	}
-	if band != anyPrice {
+	if band != anyPrice && !market {
+		// A batch is dropped whole: never with a market order in it, whose
+		// drop would end the initial position or a hard stop's close.
 		ctx = exchange.WithValidUntil(ctx, func() bool { return band.holds(exchange.Ticks(r.lastPrice.Load())) })
 	}
 	reqs := make([]exchange.OrderRequest, len(send))
