@@ -33,9 +33,10 @@
 //	}
 //
 // [Runner] is that loop for an [exchange.IExchange], with an
-// [exchange.Executor] for rate limits, retries and batches, reconciliation
-// every 30 s and after reconnects, restart recovery, risk monitors and a
-// clean stop. grid/backtest runs the same engine against the simulator
+// [exchange.Executor] for rate limits, retries and batches (each runner
+// has its own lane on it, so grids sharing one executor take fair turns
+// and stop alone: see [WithExecutor]), reconciliation every 30 s and after
+// reconnects, restart recovery, risk monitors and a clean stop. grid/backtest runs the same engine against the simulator
 // with direct calls.
 //
 // The engine reads no clock, starts no goroutine and does no I/O: only

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -23,8 +24,10 @@ type PriceFeed interface {
 // package that starts goroutines, reads the clock and calls the venue. One
 // goroutine owns the engine and feeds it, in order, the prices of the feed,
 // the venue's order stream, the answers to the engine's intents and timer
-// ticks; a few workers carry out the intents (through an
-// [exchange.Executor]: rate limits, retries, batches) and send the answers
+// ticks; a few workers carry out the intents through the grid's own
+// [Lane] on an [exchange.Executor] (rate limits, retries, batches, turns
+// taken fairly with the other grids sharing the executor; a placement
+// that goes stale while it waits is dropped unsent) and send the answers
 // back as events. Nothing is placed before the order stream reports ready,
 // and before that the runner rebuilds the grid from the venue
 // ([Engine.Recover]), so a restart with the same grid ID carries on.
@@ -36,11 +39,17 @@ type Runner struct {
 	fund     fundingBook     // funding booked from the venue's history (loop goroutine only)
 	eng      *Engine
 	ex       exchange.IExchange
-	x        *exchange.Executor
-	rules    exchange.Rules
-	gridID   string
-	cfg      runnerConfig
-	log      *slog.Logger
+	exec     *exchange.Executor // the executor the runner opens its lane on; nil with WithLane
+	x        Lane               // the run's lane (set by Run)
+	lane     laneHolder         // x, for LaneStats
+	// lastPrice is the last price the run took from the feed (ticks; 0
+	// before the first), read by placements' validity checks on the
+	// executor's goroutines.
+	lastPrice atomic.Int64
+	rules     exchange.Rules
+	gridID    string
+	cfg       runnerConfig
+	log       *slog.Logger
 }
 
 // RunnerOption configures a Runner.
@@ -52,6 +61,8 @@ func (f runnerOptionFunc) applyRunner(c *runnerConfig) { f(c) }
 
 type runnerConfig struct {
 	executor     *exchange.Executor
+	lane         Lane
+	laneSet      bool
 	feed         PriceFeed
 	timer        time.Duration
 	reconcile    time.Duration
@@ -83,7 +94,12 @@ type IdleState struct {
 
 // WithExecutor shares an executor between runners: several grids (one per
 // symbol) on one account must share one, since the venue's limits are per
-// account and IP. Default: a new executor over the venue.
+// account and IP. The runner opens its own lane on it when Run starts
+// (named after the grid ID and symbol: see [exchange.Executor.Lane]),
+// sends every request through it, so the executor serves the grids
+// fairly, and closes it when Run returns; stopping one grid never touches
+// another's lane. Default: a new executor over the venue, with a lane the
+// same way. Not with [WithLane].
 func WithExecutor(x *exchange.Executor) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.executor = x })
 }
@@ -251,26 +267,37 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 	if c.now == nil {
 		errs = append(errs, &OptionError{Option: "WithClock", Value: "nil", Reason: "must be a function"})
 	}
+	if c.laneSet && c.lane == nil {
+		errs = append(errs, &OptionError{Option: "WithLane", Value: "nil", Reason: "must be a lane"})
+	}
+	if c.laneSet && c.executor != nil {
+		errs = append(errs, &OptionError{Option: "WithLane and WithExecutor", Value: "both set", Reason: "give the grid's lane or the executor to open it on, not both"})
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	r := &Runner{eng: eng, ex: ex, x: c.executor, rules: eng.Rules(), gridID: eng.GridID(), cfg: c, log: c.logger}
+	r := &Runner{eng: eng, ex: ex, exec: c.executor, rules: eng.Rules(), gridID: eng.GridID(), cfg: c, log: c.logger}
 	if r.log == nil {
 		r.log = eng.log // never nil: New gives a discarding one
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if r.x == nil {
+	if r.exec == nil && !c.laneSet {
 		x, err := exchange.NewExecutor(ex)
 		if err != nil {
 			return nil, err
 		}
-		r.x = x
+		r.exec = x
 	}
 	// A "not found" proves an order absent only after the venue's receive
 	// window: the engine must use the venue's, never a shorter one.
-	venueWindow := r.x.ReceiveWindow()
+	var venueWindow time.Duration
+	if c.laneSet {
+		venueWindow = c.lane.ReceiveWindow()
+	} else {
+		venueWindow = r.exec.ReceiveWindow()
+	}
 	switch ec := &eng.cfg; {
 	case !ec.recvSet:
 		ec.recvWindow = venueWindow

@@ -126,7 +126,7 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 	}
 	switch j.kind {
 	case IntentPlace:
-		return answer{events: r.place(ctx, j.intents)}
+		return answer{events: r.place(ctx, j.intents, j.bands)}
 	case IntentCancel:
 		return answer{events: r.cancel(ctx, j.intents, stopping)}
 	case IntentQuery:
@@ -139,17 +139,35 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 	return answer{}
 }
 
-// place sends a batch of placements, each no later than its SendBy: one
-// already past it is answered OrderNotSent without being sent, and the
-// executor drops the rest unsent if they cannot leave in time.
-func (r *Runner) place(ctx context.Context, intents []Intent) []OrderEvent {
+// place sends a batch of placements, each no later than its SendBy and
+// only while the price stays in its band (bands[i], see placeBand; nil:
+// no band): one already past either is answered OrderNotSent without
+// being sent, and the executor drops the rest unsent if they cannot leave
+// in time or the price leaves the band of any of them while they wait
+// (exchange.WithSendWithin, exchange.WithValidUntil: a batch is sent
+// whole or not at all, so the still-valid ones come back unsent too and
+// the engine places them again; a batch with a market order in it is not
+// dropped for the price).
+func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand) []OrderEvent {
 	now := r.cfg.now()
+	price := exchange.Ticks(r.lastPrice.Load())
 	var evs []OrderEvent
 	var send []Intent
 	budget := time.Duration(-1)
-	for _, it := range intents {
+	band := anyPrice
+	market := false // a market order (the initial position, a hard stop's close) rides along
+	for i, it := range intents {
+		market = market || it.Market
+		b := anyPrice
+		if bands != nil {
+			b = bands[i]
+		}
+		if !b.holds(price) {
+			evs = append(evs, OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: "the price left its slot's window in the runner's queue"})
+			continue
+		}
 		if it.SendBy.IsZero() {
-			send = append(send, it)
+			send, band = append(send, it), band.and(b)
 			continue
 		}
 		left := it.SendBy.Sub(now)
@@ -160,13 +178,18 @@ func (r *Runner) place(ctx context.Context, intents []Intent) []OrderEvent {
 		if budget < 0 || left < budget {
 			budget = left
 		}
-		send = append(send, it)
+		send, band = append(send, it), band.and(b)
 	}
 	if len(send) == 0 {
 		return evs
 	}
 	if budget >= 0 {
 		ctx = exchange.WithSendWithin(ctx, budget)
+	}
+	if band != anyPrice && !market {
+		// A batch is dropped whole: never with a market order in it, whose
+		// drop would end the initial position or a hard stop's close.
+		ctx = exchange.WithValidUntil(ctx, func() bool { return band.holds(exchange.Ticks(r.lastPrice.Load())) })
 	}
 	reqs := make([]exchange.OrderRequest, len(send))
 	for i, it := range send {
@@ -185,6 +208,11 @@ func (r *Runner) place(ctx context.Context, intents []Intent) []OrderEvent {
 		switch {
 		case res.Err == nil:
 			evs = append(evs, OrderEvent{Ref: ref, Type: OrderAccepted})
+		case errors.Is(res.Err, exchange.ErrLaneFull):
+			// Back-pressure: the lane holds its bound of placements. The
+			// slot backs off (OrderNotSent); LaneStats counts it (Full).
+			r.log.Debug("grid: lane full: order not sent", "ref", ref.String(), "err", res.Err)
+			evs = append(evs, OrderEvent{Ref: ref, Type: OrderNotSent, Reason: res.Err.Error()})
 		case errors.Is(res.Err, exchange.ErrNotSent):
 			r.log.Info("grid: order dropped unsent", "ref", ref.String(), "err", res.Err)
 			evs = append(evs, OrderEvent{Ref: ref, Type: OrderNotSent, Reason: res.Err.Error()})

@@ -24,6 +24,7 @@ const recentFillsWindow = 24 * time.Hour
 type job struct {
 	kind      IntentKind
 	intents   []Intent
+	bands     []priceBand // placements: the prices at which each stays in its slot's window
 	reconcile bool
 	fees      bool      // read the venue's trades since since, for fees booked without them
 	account   bool      // read the account and positions for the risk monitors
@@ -62,6 +63,11 @@ type answer struct {
 // every goroutine it started has ended; a stop by ctx returns nil, or an
 // error matching [ErrStopUnsettled] naming what it could not settle.
 func (r *Runner) Run(ctx context.Context) error {
+	endLane, err := r.useLane()
+	if err != nil {
+		return err
+	}
+	defer endLane() // after the workers ended (deferred calls run last-first)
 	// Requests, answers and the order stream outlive ctx by the stop: what
 	// is in flight when ctx ends is finished and applied, never dropped.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -151,6 +157,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				continue
 			}
 			l.prices++
+			r.lastPrice.Store(int64(p.Ticks))
 			l.dispatch(r.eng.OnPrice(r.cfg.now(), p.Ticks))
 			l.observePrice(p)
 		case k, ok := <-klines:
@@ -180,13 +187,15 @@ func (r *Runner) Run(ctx context.Context) error {
 			l.observeTimer(now, feed)
 		case <-recon.C:
 			l.queueReconcile()
+			l.checkReconcileBudget()
 		}
 	}
 }
 
 // loop is the owner goroutine's state. Work waits in two queues: urgent
 // (cancels, queries, reconciliations: at most one of each per order, one
-// reconciliation) goes first; placements are bounded (WithMaxQueuedPlacements).
+// reconciliation) goes first, though after urgentBurst urgent jobs in a row
+// a waiting placement goes; placements are bounded (WithMaxQueuedPlacements).
 type loop struct {
 	r           *Runner
 	work        chan job
@@ -202,6 +211,8 @@ type loop struct {
 	polledAt    time.Time         // when it was last read
 	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
+	overBudget  bool        // warned that the reconciliation interval is shorter than the executor can serve
+	urgentRun   int         // urgent jobs handed out in a row while placements waited
 	stopping    atomic.Bool // read by the workers
 	orderEvents uint64
 	prices      uint64
@@ -213,35 +224,6 @@ type loop struct {
 	// ended); before, it holds neither, and saving it would overwrite the
 	// stored state with an empty one.
 	started bool
-}
-
-// next is the job to hand to a worker, and the channel to hand it on (nil
-// when there is none).
-func (l *loop) next() (chan job, job) {
-	switch {
-	case len(l.urgent) > 0:
-		return l.work, l.urgent[0]
-	case len(l.places) > 0:
-		return l.work, l.places[0]
-	}
-	return nil, job{}
-}
-
-// sent takes the job next returned off its queue.
-func (l *loop) sent() {
-	if len(l.urgent) > 0 {
-		l.urgent = l.urgent[1:]
-	} else {
-		l.places = l.places[1:]
-	}
-	l.inflight++
-}
-
-func (l *loop) queueReconcile() {
-	if !l.reconciling {
-		l.reconciling = true
-		l.urgent = append(l.urgent, job{reconcile: true})
-	}
 }
 
 // start waits for the first price and the order stream's ready, rebuilds
@@ -258,6 +240,7 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 				return errors.New("grid: the price feed ended before the first price")
 			}
 			l.prices++
+			r.lastPrice.Store(int64(p.Ticks))
 			r.eng.OnPrice(r.cfg.now(), p.Ticks) // not started: places nothing
 			l.observePrice(p)
 			priced = true
@@ -344,64 +327,6 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 	l.dispatch(r.eng.OnStreamReady(r.cfg.now()))
 	r.log.Info("grid: started", "grid", r.gridID, "symbol", r.rules.Symbol, "adopted", len(snap.Orders), "baseline", r.eng.Baseline())
 	return nil
-}
-
-// dispatch turns the engine's intents into jobs: places and cancels of one
-// dispatch turns the engine's intents into jobs: places and cancels of one
-// step go out as one batch each, queries one by one (one per order at a
-// time), reservations are stored at once.
-func (l *loop) dispatch(in []Intent) {
-	if len(in) == 0 {
-		return
-	}
-	var places, cancels []Intent
-	var reserve uint32
-	for _, it := range in {
-		switch it.Kind {
-		case IntentPlace:
-			places = append(places, it)
-		case IntentCancel:
-			cancels = append(cancels, it)
-		case IntentQuery:
-			if !l.queries[it.Ref] {
-				l.queries[it.Ref] = true
-				l.urgent = append(l.urgent, job{kind: IntentQuery, intents: []Intent{it}})
-			}
-		case IntentReserve:
-			reserve = max(reserve, it.Ref.Gen)
-		case IntentCheckStart:
-			l.urgent = append(l.urgent, job{check: true})
-		}
-	}
-	if len(cancels) > 0 {
-		l.urgent = append(l.urgent, job{kind: IntentCancel, intents: cancels})
-	}
-	switch {
-	case len(places) == 0:
-	case l.stopping.Load():
-		l.notSent(places, "the runner is stopping")
-	case len(l.places) >= l.r.cfg.maxPlaces:
-		l.r.log.Warn("grid: placement queue full: orders dropped unsent", "queued", len(l.places), "dropped", len(places))
-		l.notSent(places, "the runner's placement queue is full")
-	default:
-		l.places = append(l.places, job{kind: IntentPlace, intents: places})
-	}
-	if reserve > 0 {
-		l.reserve(reserve)
-	}
-}
-
-// notSent answers placements that were never handed to the venue.
-func (l *loop) notSent(places []Intent, why string) {
-	now := l.r.cfg.now()
-	evs := make([]OrderEvent, len(places))
-	for i, it := range places {
-		evs[i] = OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: why}
-	}
-	for _, ev := range evs {
-		in, _ := l.r.eng.Apply(now, ev)
-		l.dispatch(in)
-	}
 }
 
 // reserve stores a reservation of generations and confirms it to the

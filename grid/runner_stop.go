@@ -33,7 +33,9 @@ func (e *StopError) Error() string {
 // Is matches ErrStopUnsettled.
 func (e *StopError) Is(target error) bool { return target == ErrStopUnsettled }
 
-// stop ends the run: placements still queued are dropped (they never left),
+// stop ends the run: placements still queued are dropped (they never left;
+// those queued in the lane too, and the lane takes no new one: other
+// grids' lanes on the same executor are not touched),
 // requests in flight finish and are applied, and with WithCancelOnStop
 // every entry that may exist is canceled by its client order ID and
 // settled (its cancel, fill or absence confirmed) — within the stop
@@ -42,6 +44,7 @@ func (e *StopError) Is(target error) bool { return target == ErrStopUnsettled }
 // context).
 func (r *Runner) stop(l *loop, cause error) error {
 	l.stopping.Store(true)
+	r.stopPlacements()
 	places := l.places
 	l.places = nil
 	for _, j := range places {

@@ -1,0 +1,72 @@
+package grid
+
+import (
+	"math"
+
+	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/slot"
+)
+
+// priceBand is a range of prices, in ticks, both ends included.
+type priceBand struct{ lo, hi exchange.Ticks }
+
+// anyPrice is the band of a placement the price cannot make stale.
+var anyPrice = priceBand{lo: math.MinInt64, hi: math.MaxInt64}
+
+// holds reports whether price p lies in the band; no price yet (p ≤ 0)
+// holds in every band.
+func (b priceBand) holds(p exchange.Ticks) bool { return p <= 0 || (p >= b.lo && p <= b.hi) }
+
+// and is the intersection of two bands.
+func (b priceBand) and(o priceBand) priceBand {
+	return priceBand{lo: max(b.lo, o.lo), hi: min(b.hi, o.hi)}
+}
+
+// placeBand returns the prices at which the engine keeps a placement it
+// asked for: past them the order has left its slot's window by more than
+// the hysteresis, and the engine would cancel it as soon as it were
+// placed (see keepEntry, keepExit), so a placement still unsent then is
+// stale. It is the price form of the window rules, fixed when the
+// placement is asked for, so that other goroutines can check a price
+// against it without the engine:
+//
+//	long entry at level i   stale when the price > level i+bw+h
+//	short entry at level i  stale when the price < level i−bw−h
+//	long exit at level i+1  stale when the price < level i+1−sw−h
+//	short exit at level i−1 stale when the price > level i−1+sw+h
+//
+// A level past the grid's bounds is no bound. The initial position's and a
+// hard stop's market orders are never stale by price.
+func (e *Engine) placeBand(it Intent) priceBand {
+	if it.Kind != IntentPlace || it.Market || it.Ref.Level == InitialLevel || it.Ref.Level == CloseLevel || !e.has(it.Ref.Level) {
+		return anyPrice
+	}
+	i := it.Ref.Level
+	kind := e.lv(i).s.Kind
+	bw, sw, h := int64(e.cfg.buyWindow), int64(e.cfg.sellWindow), int64(e.cfg.hysteresis)
+	var m int64
+	var upper bool // stale above level m's price (else below it)
+	switch {
+	case kind == slot.Long && it.Role == slot.RoleEntry:
+		m, upper = i+bw+h, true
+	case kind == slot.Short && it.Role == slot.RoleEntry:
+		m, upper = i-bw-h, false
+	case kind == slot.Long && it.Role == slot.RoleExit:
+		m, upper = exitLevel(kind, i)-sw-h, false
+	case kind == slot.Short && it.Role == slot.RoleExit:
+		m, upper = exitLevel(kind, i)+sw+h, true
+	default:
+		return anyPrice
+	}
+	if m < e.minL || m > e.maxL {
+		return anyPrice
+	}
+	p, ok := e.lad.price(m)
+	if !ok {
+		return anyPrice
+	}
+	if upper {
+		return priceBand{lo: math.MinInt64, hi: p}
+	}
+	return priceBand{lo: p, hi: math.MaxInt64}
+}
