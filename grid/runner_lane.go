@@ -32,6 +32,10 @@ type Lane interface {
 	Positions(ctx context.Context, symbol string) ([]exchange.Position, error)
 	Account(ctx context.Context) (exchange.Account, error)
 	Rules(ctx context.Context, symbol string) (exchange.Rules, error)
+	// Do runs a venue call the executor has no method for (the runner's
+	// funding history read) under the lane's limits and retries, charged
+	// as the operation op (see [exchange.Executor.Do]).
+	Do(ctx context.Context, op string, fn func(context.Context) error) error
 	// ReceiveWindow is how long after it was sent a request may still
 	// reach the venue (see [exchange.Executor.ReceiveWindow]).
 	ReceiveWindow() time.Duration
