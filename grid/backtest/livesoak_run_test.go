@@ -204,6 +204,14 @@ func (s *liveSoak) quiet(where string) {
 	}()
 	s.reap()
 	for _, g := range s.grids {
+		if g.running && !g.stopping && g.store.frozen.Load() {
+			// The crash that was coming comes now: a grid that cannot
+			// save cannot reserve generations, so it places nothing (by
+			// design) and would never settle.
+			s.stopGrid(g, true)
+		}
+	}
+	for _, g := range s.grids {
 		if g.stopping {
 			s.awaitStop(g)
 		}
