@@ -177,6 +177,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			l.answer(a)
 		case <-timer.C:
 			now := r.cfg.now()
+			l.dropStale(now)
 			l.dispatch(r.eng.OnTimer(now))
 			l.pollAccount(now, false)
 			l.fundingTimer(now)

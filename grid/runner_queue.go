@@ -1,5 +1,11 @@
 package grid
 
+import (
+	"time"
+
+	"github.com/gridmesh/gridmesh/exchange"
+)
+
 // urgentBurst is how many urgent jobs in a row a worker takes while
 // placements wait, before it takes one placement. Urgent work (cancels,
 // queries, reconciliation, account and fee reads) goes first, but a
@@ -96,6 +102,47 @@ func (l *loop) dispatch(in []Intent) {
 	}
 	if reserve > 0 {
 		l.reserve(reserve)
+	}
+}
+
+// dropStale answers OrderNotSent, on the loop goroutine, for the queued
+// placements whose send deadline has passed or whose price band the last
+// price has left, instead of letting each wait its turn for a worker only
+// to be dropped there. Without it a deep queue livelocks: every placement
+// expires behind the others, its slot places again at the tail, and the
+// worker spends its turns on dead placements and on the queries their
+// unanswered slots ask (live soak, mixed seed 231: 100+ queued, none sent
+// for minutes).
+func (l *loop) dropStale(now time.Time) {
+	price := exchange.Ticks(l.r.lastPrice.Load())
+	var stale []Intent
+	kept := l.places[:0]
+	for _, j := range l.places {
+		live := j.intents[:0]
+		var bands []priceBand
+		for i, it := range j.intents {
+			b := anyPrice
+			if j.bands != nil {
+				b = j.bands[i]
+			}
+			if (!it.SendBy.IsZero() && !now.Before(it.SendBy)) || !b.holds(price) {
+				stale = append(stale, it)
+				continue
+			}
+			live = append(live, it)
+			if j.bands != nil {
+				bands = append(bands, b)
+			}
+		}
+		if len(live) > 0 {
+			j.intents, j.bands = live, bands
+			kept = append(kept, j)
+		}
+	}
+	clear(l.places[len(kept):])
+	l.places = kept
+	if len(stale) > 0 {
+		l.notSent(stale, "its send deadline passed, or the price left its slot's window, in the runner's queue")
 	}
 }
 

@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -137,4 +138,48 @@ func TestLoopGivesAPlacementItsTurn(t *testing.T) {
 	l = &loop{work: make(chan job)}
 	ch, _ := l.next()
 	assert.Nil(t, ch, "nothing to hand out")
+}
+
+// TestLoopDropsStalePlacementsOnTheTimer: queued placements whose send
+// deadline passed, or whose band the price left, are answered not-sent by
+// the loop itself on its timer, not one worker turn at a time. Regression:
+// live soak mixed seed 231 (one worker, a steady stream of queries) kept
+// 100+ dead placements queued for minutes, each slot placing again at the
+// tail when its own expired, and never settled.
+func TestLoopDropsStalePlacementsOnTheTimer(t *testing.T) {
+	e, err := New(unitRules, WithStartPrice(d("1000")), WithQuantity(d("1")), WithBounds(d("900"), d("1100"), 20),
+		WithMode(Neutral), WithPositionMode(exchange.Hedge), WithWindows(3, 3, 1))
+	require.NoError(t, err)
+	t0 := time.Unix(1_700_000_000, 0)
+	r := &Runner{eng: e, log: slog.New(slog.DiscardHandler), cfg: runnerConfig{maxPlaces: 256, now: func() time.Time { return t0 }}}
+	r.lastPrice.Store(1000)
+	l := &loop{r: r, work: make(chan job), queries: map[OrderRef]bool{}}
+	l.dispatch(e.OnStreamReady(t0))
+	l.dispatch(e.OnPrice(t0, 1000))
+	queued := func() (n int) {
+		for _, j := range l.places {
+			require.Len(t, j.bands, len(j.intents))
+			n += len(j.intents)
+		}
+		return n
+	}
+	placed := queued()
+	require.Equal(t, 6, placed, "three entries each side")
+
+	l.dropStale(t0.Add(time.Second))
+	assert.Equal(t, placed, queued(), "nothing stale yet")
+	assert.Equal(t, 0, e.Stats().NotSent)
+
+	// The price leaves the lowest buy's band: that one goes, the rest stay.
+	r.lastPrice.Store(1000 + 2*10)
+	l.dropStale(t0.Add(time.Second))
+	left := queued()
+	assert.Less(t, left, placed)
+	assert.Equal(t, placed-left, e.Stats().NotSent)
+
+	// Past the send deadline every queued placement is answered at once.
+	l.dropStale(t0.Add(time.Hour))
+	assert.Zero(t, queued())
+	assert.Empty(t, l.places)
+	assert.Equal(t, placed, e.Stats().NotSent)
 }
