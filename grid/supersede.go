@@ -58,6 +58,24 @@ func (e *Engine) supersede(now time.Time, snap Snapshot) {
 			g.fills = append(g.fills, f)
 		}
 	}
+	// A closing order sent after the state was saved proves that every
+	// order the state has live had ended before it (a hard stop closes
+	// only once the grid has no order left): each ends now, with the fills
+	// the venue shows for it, so that the close is taken out of what the
+	// slots hold at that point.
+	settle := map[int64]bool{}
+	if e.closedSinceSaved(snap) {
+		live := snap.refs()
+		for j := range e.levels {
+			s := &e.levels[j].s
+			ref := OrderRef{Level: e.base + int64(j), Gen: s.Gen}
+			if _, ok := live[ref]; !s.Live() || ok {
+				continue
+			}
+			settle[ref.Level] = true
+			find(ref, e.sideOf(s.Kind, s.Role))
+		}
+	}
 	levels := make([]int64, 0, len(hist))
 	for i := range hist {
 		levels = append(levels, i)
@@ -70,10 +88,14 @@ func (e *Engine) supersede(now time.Time, snap Snapshot) {
 		s := &lv.s
 		slices.SortFunc(gens, func(a, b *venueGen) int { return cmp.Compare(a.gen, b.gen) })
 		newest := gens[len(gens)-1]
-		if s.Kind == 0 || newest.gen <= s.Gen {
+		switch {
+		case s.Kind == 0 || newest.gen < s.Gen || newest.gen == s.Gen && !settle[i]:
 			continue
+		case newest.gen == s.Gen:
+			e.repair(now, "stored state is stale: its order ended before a later hard stop's close; settled from the venue's fills", OrderRef{Level: i, Gen: s.Gen})
+		default:
+			e.repair(now, fmt.Sprintf("stored state is stale: the venue has order %d of this slot; rebuilt from the venue's fills", newest.gen), OrderRef{Level: i, Gen: s.Gen})
 		}
-		e.repair(now, fmt.Sprintf("stored state is stale: the venue has order %d of this slot; rebuilt from the venue's fills", newest.gen), OrderRef{Level: i, Gen: s.Gen})
 		r, err := e.replay(now, i, lv, gens)
 		if err != nil {
 			e.log.Error("grid: the venue's fills of a stale slot cannot be booked; rebuilt without them", "level", i, "err", err)
@@ -81,6 +103,65 @@ func (e *Engine) supersede(now time.Time, snap Snapshot) {
 			continue
 		}
 		e.commitReplay(now, i, lv, newest, r)
+	}
+	e.supersedeClose(now, snap)
+}
+
+// closedSinceSaved reports whether the venue shows a fill of a closing
+// order sent after the stored state was saved.
+func (e *Engine) closedSinceSaved(snap Snapshot) bool {
+	for _, f := range snap.Fills {
+		if f.Ref.Level == CloseLevel && f.Ref.Gen > e.closing.gen {
+			return true
+		}
+	}
+	return false
+}
+
+// supersedeClose books the fills of the closing orders a hard stop sent
+// after the stored state was saved (generations above the state's
+// CloseGen): the position they closed is taken out of the slots as the
+// closer's own fills are (see bookClose), after the slots' replays, each
+// trade's fee once under its trade ID.
+func (e *Engine) supersedeClose(now time.Time, snap Snapshot) {
+	c := &e.closing
+	stored := c.gen
+	net := e.cfg.posMode == exchange.OneWay && e.cfg.mode == Neutral
+	crossed := false
+	for _, f := range snap.Fills {
+		if f.Ref.Level != CloseLevel || f.Ref.Gen <= stored {
+			continue
+		}
+		c.gen = max(c.gen, f.Ref.Gen)
+		if net && !crossed {
+			// A net close books the sides' offsetting holdings against
+			// each other at its first fill's price.
+			crossed = true
+			if cross := min(e.books.LongHeld, e.books.ShortHeld); cross > 0 {
+				e.bookClose(now, slot.Long, cross, f.Price)
+				e.bookClose(now, slot.Short, cross, f.Price)
+			}
+		}
+		fee := exchange.Money(0)
+		switch {
+		case f.TradeID != "" && e.tradeSeen(f.TradeID):
+		case !f.OtherFee.IsZero():
+			e.NoteUnbookedFee(f.TradeID, f.FeeAsset, f.OtherFee)
+		default:
+			fee = f.Fee
+			if f.TradeID != "" {
+				e.rememberTrade(f.TradeID)
+			}
+		}
+		kind := slot.Long
+		if f.Side == exchange.Buy {
+			kind = slot.Short
+		}
+		e.books.Fills++
+		e.books.Fees += fee
+		e.obs.Fill(FillNote{Time: now, Ref: f.Ref, Side: f.Side, Price: f.Price, Qty: f.Qty, Fee: fee})
+		e.bookClose(now, kind, f.Qty, f.Price)
+		e.repair(now, "stored state is stale: a closing order filled after it was saved; booked from the venue's fills", f.Ref)
 	}
 }
 
