@@ -32,6 +32,9 @@ type closer struct {
 	// limitFirst: the first closing orders are limits (see WithStopClose);
 	// limitTried: they were sent, so what is left goes at market.
 	limitFirst, limitTried bool
+	// restored: the closing orders live when a restored state was saved,
+	// with the quantity of their fills it booked (see supersedeClose).
+	restored map[uint32]exchange.Steps
 }
 
 type closeLeg struct {

@@ -107,33 +107,58 @@ func (e *Engine) supersede(now time.Time, snap Snapshot) {
 	e.supersedeClose(now, snap)
 }
 
+// closeBooked is how much of closing order gen's fills the stored state
+// booked: nothing of an order sent after the save, what the state says of
+// one live at the save, all of any other.
+func (c *closer) closeBooked(gen, stored uint32) exchange.Steps {
+	if gen > stored {
+		return 0
+	}
+	if q, ok := c.restored[gen]; ok {
+		return q
+	}
+	return math.MaxInt64
+}
+
 // closedSinceSaved reports whether the venue shows a fill of a closing
-// order sent after the stored state was saved.
+// order that the stored state did not book.
 func (e *Engine) closedSinceSaved(snap Snapshot) bool {
+	cum := map[uint32]exchange.Steps{}
 	for _, f := range snap.Fills {
-		if f.Ref.Level == CloseLevel && f.Ref.Gen > e.closing.gen {
-			return true
+		if f.Ref.Level == CloseLevel {
+			cum[f.Ref.Gen] += f.Qty
+			if cum[f.Ref.Gen] > e.closing.closeBooked(f.Ref.Gen, e.closing.gen) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
 // supersedeClose books the fills of the closing orders a hard stop sent
-// after the stored state was saved (generations above the state's
-// CloseGen): the position they closed is taken out of the slots as the
-// closer's own fills are (see bookClose), after the slots' replays, each
-// trade's fee once under its trade ID.
+// that the stored state did not book (those sent after the save, and the
+// rest of those live at the save): the position they closed is taken out
+// of the slots as the closer's own fills are (see bookClose), after the
+// slots' replays, each trade's fee once under its trade ID.
 func (e *Engine) supersedeClose(now time.Time, snap Snapshot) {
 	c := &e.closing
 	stored := c.gen
 	net := e.cfg.posMode == exchange.OneWay && e.cfg.mode == Neutral
 	crossed := false
+	cum := map[uint32]exchange.Steps{}
 	for _, f := range snap.Fills {
-		if f.Ref.Level != CloseLevel || f.Ref.Gen <= stored {
+		if f.Ref.Level != CloseLevel {
+			continue
+		}
+		booked := c.closeBooked(f.Ref.Gen, stored)
+		from := max(cum[f.Ref.Gen], booked)
+		cum[f.Ref.Gen] += f.Qty
+		q := cum[f.Ref.Gen] - from
+		if q <= 0 {
 			continue
 		}
 		c.gen = max(c.gen, f.Ref.Gen)
-		if net && !crossed {
+		if net && !crossed && booked == 0 {
 			// A net close books the sides' offsetting holdings against
 			// each other at its first fill's price.
 			crossed = true
@@ -159,10 +184,11 @@ func (e *Engine) supersedeClose(now time.Time, snap Snapshot) {
 		}
 		e.books.Fills++
 		e.books.Fees += fee
-		e.obs.Fill(FillNote{Time: now, Ref: f.Ref, Side: f.Side, Price: f.Price, Qty: f.Qty, Fee: fee})
-		e.bookClose(now, kind, f.Qty, f.Price)
+		e.obs.Fill(FillNote{Time: now, Ref: f.Ref, Side: f.Side, Price: f.Price, Qty: q, Fee: fee})
+		e.bookClose(now, kind, q, f.Price)
 		e.repair(now, "stored state is stale: a closing order filled after it was saved; booked from the venue's fills", f.Ref)
 	}
+	c.restored = nil
 }
 
 // replayed is the outcome of a slot's replay: what it holds after the
