@@ -35,6 +35,7 @@ type venueGen struct {
 // slot's books cannot follow (money beyond the level's bounds) rebuilds
 // the slot without booking it, as drift for reconciliation to report.
 func (e *Engine) supersede(now time.Time, snap Snapshot) {
+	e.supersedeInitial(now, snap)
 	hist := map[int64][]*venueGen{}
 	find := func(ref OrderRef, side exchange.Side) *venueGen {
 		for _, g := range hist[ref.Level] {
@@ -105,6 +106,35 @@ func (e *Engine) supersede(now time.Time, snap Snapshot) {
 		e.commitReplay(now, i, lv, newest, r)
 	}
 	e.supersedeClose(now, snap)
+}
+
+// supersedeInitial books the fills of the initial-position order that the
+// stored state, saved while it was live, did not book: first, since the
+// slots' later orders (their exits) build on the position it gave them.
+func (e *Engine) supersedeInitial(now time.Time, snap Snapshot) {
+	in := &e.initial
+	if !in.live {
+		return
+	}
+	ref := OrderRef{Level: InitialLevel, Gen: in.gen}
+	var cum exchange.Steps
+	for _, f := range snap.Fills {
+		if f.Ref != ref {
+			continue
+		}
+		cum += f.Qty
+		if cum <= in.filled || !in.live {
+			continue
+		}
+		if !f.OtherFee.IsZero() {
+			e.NoteUnbookedFee(f.TradeID, f.FeeAsset, f.OtherFee)
+		}
+		e.repair(now, "stored state is stale: the initial-position order filled after it was saved; booked from the venue's fills", ref)
+		if err := e.applyInitial(now, OrderEvent{Ref: ref, Type: OrderFilled, CumQty: cum, Price: f.Price, TradeID: f.TradeID, Fee: f.Fee}); err != nil {
+			e.log.Error("grid: the initial-position order's fills cannot be booked", "err", err)
+			return
+		}
+	}
 }
 
 // closeBooked is how much of closing order gen's fills the stored state
