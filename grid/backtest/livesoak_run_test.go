@@ -36,6 +36,7 @@ func (s *liveSoak) run() {
 	if len(s.violations) == 0 {
 		s.quiet("the end")
 	}
+	s.logf("restarts from a stale store: %d", s.stale)
 	for _, g := range s.grids {
 		if g.running && !g.stopping {
 			s.stopGrid(g, false)
@@ -142,7 +143,7 @@ func (s *liveSoak) stopped(g *soakGrid, err error) {
 	g.running, g.stopping = false, false
 	g.restarts++
 	if g.store.frozen.Load() {
-		s.stale = true
+		s.stale++
 	}
 	var unsettled []string
 	var se *grid.StopError
@@ -262,7 +263,7 @@ func (s *liveSoak) busy() string {
 		if b.OpenOrders != live {
 			return fmt.Sprintf("%s: %d open orders, %d live slots (a hard stop's close or the initial order)", g.id, b.OpenOrders, live)
 		}
-		if g.eng.Stats().Halted && g.closePos && !s.closeDust(b) && (!s.stale || liveSoakStaleBooks) {
+		if g.eng.Stats().Halted && g.closePos && !s.closeDust(b) {
 			return fmt.Sprintf("%s: hard-stopped, still closing long %d short %d", g.id, b.LongHeld, b.ShortHeld)
 		}
 	}
@@ -304,7 +305,7 @@ func (s *liveSoak) agree(where string) {
 			s.fail("%s: %s: venue order %s (%s) belongs to no live slot", where, g.id, ref, o.ClientOrderID)
 		}
 		b := g.eng.Books()
-		if st.Halted && g.closePos && !s.closeDust(b) && (!s.stale || liveSoakStaleBooks) {
+		if st.Halted && g.closePos && !s.closeDust(b) {
 			s.fail("%s: %s: hard-stopped with close, still holds long %d short %d", where, g.id, b.LongHeld, b.ShortHeld)
 		}
 		pos += b.Position
@@ -323,16 +324,9 @@ func (s *liveSoak) agree(where string) {
 	for _, p := range ps {
 		venuePos += exchange.Steps(s.steps(p.Quantity))
 	}
-	// A known gap (issue 12, reported): a restart from a store saved before
-	// the crash rebuilds each slot from the venue's newest order of it
-	// (grid's supersede), but books neither the realized PnL nor the fees
-	// of the fills it skips over, nor the fills of a hard stop's closing
-	// orders; its books then differ from the venue's. The identity checks
-	// (one order per slot, no reused ID, stops) hold all the same.
-	if s.stale && !liveSoakStaleBooks {
-		s.logf("%s: books not compared: a grid restarted from a stale store (GRIDMESH_LIVESOAK_STALE_BOOKS=1 compares them)", where)
-		return
-	}
+	// A restart from a stale store books, from the venue's recent fills,
+	// what the grid did after the save (grid's supersede): the books are
+	// compared after it as after any other restart.
 	if pos != venuePos {
 		s.fail("%s: position: grids %d, venue %d", where, pos, venuePos)
 	}
