@@ -235,7 +235,10 @@ func (e *Engine) repair(now time.Time, what string, ref OrderRef) {
 // After [Engine.RestoreState] the stored state says what the grid owns:
 // every restored live order is checked against the venue (matched, or
 // queried when the venue no longer shows it), orders of newer generations
-// are adopted as above, nothing is claimed and the stored baseline stands;
+// are adopted as above after the fills the state did not book are booked
+// from Snapshot.Fills (see supersede: the slots' orders, the initial
+// position's, a hard stop's closing orders — PnL and fees, each trade's
+// fee once), nothing is claimed and the stored baseline stands;
 // a position difference is reported as drift for the queries and later
 // reconciliations to explain.
 func (e *Engine) Recover(now time.Time, snap Snapshot, claim bool) ([]Intent, error) {

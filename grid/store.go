@@ -20,7 +20,11 @@ import (
 // baseline. A host saves [Engine.State] after every batch of events it
 // applied, and on start loads it and calls [Engine.RestoreState] before
 // [Engine.Recover]. A stale state (events applied after the last save) is
-// repaired like any drift, but round trips booked after the save are lost.
+// brought up to date from the venue's recent fills ([Snapshot.Fills]):
+// what the slots, the initial-position order and a hard stop's closing
+// orders did after the save is booked — realized PnL, and each trade's fee
+// once under its trade ID — as the live events would have booked it; what
+// the venue no longer reports (fills older than its history) is drift.
 //
 // Implementations must be safe for the way the host calls them; the
 // runner calls them from its one loop goroutine.
