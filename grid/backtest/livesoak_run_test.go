@@ -263,8 +263,15 @@ func (s *liveSoak) busy() string {
 		if b.OpenOrders != live {
 			return fmt.Sprintf("%s: %d open orders, %d live slots (a hard stop's close or the initial order)", g.id, b.OpenOrders, live)
 		}
-		if g.eng.Stats().Halted && g.closePos && !s.closeDust(b) {
+		st := g.eng.Stats()
+		switch {
+		case !st.Halted || !g.closePos || b.LongHeld == 0 && b.ShortHeld == 0:
+		case !s.closeDust(b):
 			return fmt.Sprintf("%s: hard-stopped, still closing long %d short %d", g.id, b.LongHeld, b.ShortHeld)
+		case st.CloseDustLong.IsZero() && st.CloseDustShort.IsZero():
+			// Dust no order can close must be given up and reported,
+			// not retried for ever.
+			return fmt.Sprintf("%s: hard-stopped with dust long %d short %d not reported (Stats.CloseDustLong/Short): still retrying", g.id, b.LongHeld, b.ShortHeld)
 		}
 	}
 	return ""
