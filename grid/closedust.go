@@ -13,11 +13,12 @@ import (
 // minimum notional (not from the minimum quantity), so a one-way long or
 // short grid's reduce-only close of a small remainder is still sent; a
 // venue that refuses it anyway as an invalid order
-// ([exchange.ErrInvalidOrder]) is taken at its word, and the close is
-// not exempt from then on. What cannot be closed is not retried: the
-// closer gives it up, logs it once as an error and reports it in
-// [Stats] (CloseDustLong, CloseDustShort) until the holding changes (a later fill, or a
-// restart with the position closed by hand).
+// ([exchange.ErrInvalidOrder]) is taken at its word, and the close is not
+// exempt from then on. What cannot be closed is not retried: the closer
+// gives it up, logs it once as an error and reports it in [Stats]
+// (CloseDustLong, CloseDustShort) until the holding changes (a later
+// fill, or a restart with the position closed by hand) or the price makes
+// its notional tradable, when it is sent after all.
 
 // closeDust reports whether a closing order of qty (reduce-only or not)
 // is one the venue refuses whatever the retries: below the minimum market
@@ -91,12 +92,10 @@ func (e *Engine) refusedAsDust(leg *closeLeg, ev OrderEvent) bool {
 	return true
 }
 
-// closeSide sends the close of qty on side unless it is dust, which it
-// gives up (once) instead.
+// closeSide sends the close of qty on side unless it is dust at the last
+// price, which it gives up (logged once) instead; dust that a price move
+// makes tradable is sent then.
 func (e *Engine) closeSide(now time.Time, dust *exchange.Steps, side exchange.Side, qty, cross exchange.Steps) {
-	if qty == *dust && qty != 0 {
-		return // given up already
-	}
 	if e.closeDust(qty, e.cfg.posMode == exchange.OneWay && e.cfg.mode != Neutral) {
 		if cross > 0 {
 			// The sides' offsetting holdings close against each other at
