@@ -160,6 +160,7 @@ type liveSoak struct {
 	price      exchange.Ticks
 	initial    exchange.Money
 	stale      int // stops with a stale store (saves failing since a moment before): restarts from it
+	noState    int // restarts from a store holding no books (its first save failed)
 	trace      []string
 	violations []string
 	logTrace   bool
@@ -234,6 +235,13 @@ func (s *liveSoak) fail(format string, a ...any) {
 // startGrid builds a new engine and runner for g (a first start or a
 // restart: the same options, store and venue) and runs it.
 func (s *liveSoak) startGrid(g *soakGrid) {
+	if g.restarts > 0 && !s.storeHasBooks(g) {
+		// Its first save failed (the crash came at once): the restart is
+		// one without a store, which takes over no books of the last run
+		// (see the grid package: a restart without a store).
+		s.noState++
+		s.logf("%s: restarts with no books stored", g.id)
+	}
 	g.store.frozen.Store(false)
 	mon := risk.MonitorFunc{Label: "soak", Fn: func(risk.Observation) risk.Status {
 		return risk.Status{Triggered: g.trigger.Load(), Reason: "the soak's trigger"}
@@ -267,4 +275,15 @@ func (s *liveSoak) startGrid(g *soakGrid) {
 	g.eng, g.cancel, g.done, g.running, g.stopping = eng, cancel, make(chan error, 1), true, false
 	go func() { g.done <- runner.Run(ctx) }()
 	s.logf("%s: started (restart %d)", g.id, g.restarts)
+}
+
+// storeHasBooks reports whether g's store holds a state with something of
+// the grid's in it (books or slots), not just the generations reserved at
+// its start.
+func (s *liveSoak) storeHasBooks(g *soakGrid) bool {
+	st, err := g.store.Store.Load(context.Background())
+	if err != nil {
+		return false
+	}
+	return st.Books != (grid.StoredBooks{}) || len(st.Slots) > 0 || st.Initial.Gen > 0 || st.Terminal != nil
 }
