@@ -24,6 +24,9 @@ func (s *liveSoak) run() {
 		s.startGrid(g)
 	}
 	s.tick(s.price)
+	if s.p.seed%4 == 0 { // apart from the seed's draws, which stay as they were
+		s.probePositionMode()
+	}
 	for step := 0; step < s.p.steps && len(s.violations) == 0; step++ {
 		s.reap()
 		s.act()
@@ -280,6 +283,7 @@ func (s *liveSoak) busy() string {
 // agree compares every grid's slots with the venue's orders, and the books
 // with the venue's position and equity.
 func (s *liveSoak) agree(where string) {
+	s.checkMonitorsSee(where)
 	orders := s.v.gridOrders()
 	var pos exchange.Steps
 	var gross, fees exchange.Money

@@ -179,6 +179,7 @@ type soakGrid struct {
 	pauseCancels bool
 	trigger      atomic.Bool
 	began        atomic.Bool // the run got past its start (its idle hook ran)
+	books        booksWatch  // when its risk monitors last saw its books
 
 	eng      *grid.Engine
 	cancel   context.CancelFunc
@@ -243,7 +244,9 @@ func (s *liveSoak) startGrid(g *soakGrid) {
 		s.logf("%s: restarts with no books stored", g.id)
 	}
 	g.store.frozen.Store(false)
-	mon := risk.MonitorFunc{Label: "soak", Fn: func(risk.Observation) risk.Status {
+	g.books.at.Store(time.Now().UnixNano())
+	mon := risk.MonitorFunc{Label: "soak", Fn: func(o risk.Observation) risk.Status {
+		g.books.observe(o)
 		return risk.Status{Triggered: g.trigger.Load(), Reason: "the soak's trigger"}
 	}}
 	lo, hi := btcRules.TicksToPrice(g.start-20*soakLevel), btcRules.TicksToPrice(g.start+20*soakLevel)
