@@ -39,6 +39,11 @@ func (s *liveSoak) run() {
 	if len(s.violations) == 0 {
 		s.quiet("the end")
 	}
+	if w := s.v.shared; w != nil {
+		if n := w.overLimit(); n > 0 {
+			s.fail("%d requests came past the maximum of a window shared with another program: the executor did not heed the venue's usage reports", n)
+		}
+	}
 	s.logf("restarts from a stale store: %d, with no books stored: %d", s.stale, s.noState)
 	for _, g := range s.grids {
 		if g.running && !g.stopping {

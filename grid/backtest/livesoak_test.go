@@ -109,11 +109,12 @@ type liveSoakPlan struct {
 	wireP, busyP float64
 	lostMarket   float64 // chance that a market order is lost on its way (unknown outcome)
 	workers      int
+	sharedRoom   int // what another program on the IP leaves of a 200-per-10 s window (0: no shared window)
 }
 
 func (p liveSoakPlan) String() string {
-	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, faults %+v",
-		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.faults)
+	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, shared window room %d, faults %+v",
+		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.sharedRoom, p.faults)
 }
 
 func drawLiveSoakPlan(seed uint64, profile string) liveSoakPlan {
@@ -193,6 +194,9 @@ const soakLevel = 1000 // ticks (100 USDT) between levels
 
 func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoak {
 	p := drawLiveSoakPlan(seed, profile)
+	if seed%4 == 2 { // apart from the seed's draws, which stay as they were
+		p.sharedRoom = 15 + int(seed/4%26)
+	}
 	s := &liveSoak{t: t, p: p, r: rand.New(rand.NewPCG(seed, 0xa11ce)), price: 1_000_000, logTrace: trace}
 	sc := sim.DefaultCoreConfig(btcRules)
 	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("1000000"))
@@ -204,8 +208,12 @@ func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoa
 	require.NoError(t, venue.SetPriceTicks(context.Background(), s.price))
 	s.v = &soakVenue{Venue: venue, recv: p.recv, rng: rand.New(rand.NewPCG(seed, 0x3e7)), wireP: p.wireP,
 		wireMax: p.recv / 2, busyP: p.busyP, lostMarket: p.lostMarket, used: map[string]int{}}
-	s.x, err = exchange.NewExecutor(s.v, exchange.WithRequestTimeout(p.recv),
-		exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7))))
+	xopts := []exchange.ExecutorOption{exchange.WithRequestTimeout(p.recv), exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7)))}
+	if p.sharedRoom > 0 {
+		s.v.shared = &sharedIP{max: 200, room: p.sharedRoom, interval: 10 * time.Second}
+		xopts = append(xopts, exchange.WithLimits(s.v.shared.window()))
+	}
+	s.x, err = exchange.NewExecutor(s.v, xopts...)
 	require.NoError(t, err)
 	s.feed, err = pricefeed.NewMonitor(btcRules.Symbol)
 	require.NoError(t, err)
