@@ -14,7 +14,9 @@ import (
 // Checks of the live soak that close gaps the reverted fixes of issue 10
 // showed (issue 12, item 5): a grid set for another position mode than the
 // account's must refuse to start and place nothing; the risk monitors of a
-// running grid must see the grid's books on the runner's timer.
+// running grid must see the grid's books on the runner's timer; the venue
+// halting the symbol's trading now and then (a pause of its own owner)
+// must not lift a risk pause when trading resumes.
 
 // probeGrid is the ID of the position-mode probe's grid.
 const probeGrid = "gx"
@@ -75,6 +77,36 @@ func (s *liveSoak) checkMonitorsSee(where string) {
 		}
 		if since := time.Since(time.Unix(0, g.books.at.Load())); since > time.Second {
 			s.fail("%s: %s: the risk monitors have not seen the grid's books for %s (the runner's timer reports them)", where, g.id, since)
+		}
+	}
+}
+
+// haltTrading toggles, in the seeds that have the fault, the symbol's
+// trading on the venue (its rules then answer exchange.ErrTradingRestricted
+// and the runners pause entries as the venue's owner until it trades
+// again). It draws from its own source, so the seed's other draws stay.
+func (s *liveSoak) haltTrading() {
+	if s.halts == nil || s.halts.Float64() >= 0.03 {
+		return
+	}
+	on := !s.v.restricted.Load()
+	s.v.restricted.Store(on)
+	s.logf("venue: symbol trading halted %v", on)
+}
+
+// riskOn reports whether g's risk trigger holds a pause (not a hard stop).
+func (s *liveSoak) riskOn(g *soakGrid) bool { return g.trigger.Load() && !g.hardStop }
+
+// checkPauseOwners requires every running grid whose risk trigger is on
+// (a pause, not a hard stop) to hold its risk pause: no other owner's
+// resume (the venue's, when the symbol trades again) may lift it.
+func (s *liveSoak) checkPauseOwners(where string) {
+	for _, g := range s.grids {
+		if !g.running || g.stopping || !g.began.Load() || !s.riskOn(g) || g.eng.Stats().Halted {
+			continue
+		}
+		if !g.eng.PausedBy(grid.PauseRisk) {
+			s.fail("%s: %s: the risk trigger is on but the grid's risk pause is gone (pauses: %v)", where, g.id, g.eng.Stats().Pauses)
 		}
 	}
 }

@@ -30,6 +30,7 @@ func (s *liveSoak) run() {
 	for step := 0; step < s.p.steps && len(s.violations) == 0; step++ {
 		s.reap()
 		s.act()
+		s.haltTrading()
 		s.price += exchange.Ticks((s.r.Int64N(7) - 3) * soakLevel / 2)
 		s.price = min(max(s.price, 1_000_000-25*soakLevel), 1_000_000+25*soakLevel)
 		s.tick(s.price)
@@ -289,6 +290,7 @@ func (s *liveSoak) busy() string {
 // with the venue's position and equity.
 func (s *liveSoak) agree(where string) {
 	s.checkMonitorsSee(where)
+	s.checkPauseOwners(where)
 	orders := s.v.gridOrders()
 	var pos exchange.Steps
 	var gross, fees exchange.Money
@@ -312,7 +314,7 @@ func (s *liveSoak) agree(where string) {
 				s.fail("%s: %s: slot %d has order %s live (%s), the venue does not", where, g.id, v.Level, ref, v.Slot.State)
 			case s.steps(o.FilledQty) != v.Slot.Filled:
 				s.fail("%s: %s: order %s filled %s on the venue, %d steps in its slot", where, g.id, o.ClientOrderID, o.FilledQty, v.Slot.Filled)
-			case v.Slot.Role == slot.RoleEntry && st.Paused && g.pauseCancels && !st.Halted:
+			case v.Slot.Role == slot.RoleEntry && (st.Paused || s.riskOn(g)) && g.pauseCancels && !st.Halted:
 				s.fail("%s: %s: entry %s live while a risk pause cancels entries", where, g.id, o.ClientOrderID)
 			}
 			delete(venue, ref)

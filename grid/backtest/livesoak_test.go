@@ -109,12 +109,13 @@ type liveSoakPlan struct {
 	wireP, busyP float64
 	lostMarket   float64 // chance that a market order is lost on its way (unknown outcome)
 	workers      int
-	sharedRoom   int // what another program on the IP leaves of a 200-per-10 s window (0: no shared window)
+	sharedRoom   int  // what another program on the IP leaves of a 200-per-10 s window (0: no shared window)
+	tradingHalts bool // the venue halts the symbol's trading now and then
 }
 
 func (p liveSoakPlan) String() string {
-	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, shared window room %d, faults %+v",
-		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.sharedRoom, p.faults)
+	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, shared window room %d, trading halts %v, faults %+v",
+		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.sharedRoom, p.tradingHalts, p.faults)
 }
 
 func drawLiveSoakPlan(seed uint64, profile string) liveSoakPlan {
@@ -160,8 +161,9 @@ type liveSoak struct {
 	grids      []*soakGrid
 	price      exchange.Ticks
 	initial    exchange.Money
-	stale      int // stops with a stale store (saves failing since a moment before): restarts from it
-	noState    int // restarts from a store holding no books (its first save failed)
+	stale      int        // stops with a stale store (saves failing since a moment before): restarts from it
+	noState    int        // restarts from a store holding no books (its first save failed)
+	halts      *rand.Rand // draws the venue's trading halts (nil: none)
 	trace      []string
 	violations []string
 	logTrace   bool
@@ -197,7 +199,11 @@ func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoa
 	if seed%4 == 2 { // apart from the seed's draws, which stay as they were
 		p.sharedRoom = 15 + int(seed/4%26)
 	}
+	p.tradingHalts = seed%4 == 1
 	s := &liveSoak{t: t, p: p, r: rand.New(rand.NewPCG(seed, 0xa11ce)), price: 1_000_000, logTrace: trace}
+	if p.tradingHalts {
+		s.halts = rand.New(rand.NewPCG(seed, 0x4a17))
+	}
 	sc := sim.DefaultCoreConfig(btcRules)
 	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("1000000"))
 	sc.PartialFill, sc.TradeThrough = p.partial, p.tradeThrough

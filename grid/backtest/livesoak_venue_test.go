@@ -40,6 +40,16 @@ type soakVenue struct {
 	wire       atomic.Int64 // requests on the wire now
 	limited    int          // requests refused for rate
 	shared     *sharedIP    // a window shared with another program (nil: none)
+	restricted atomic.Bool  // the symbol does not trade: its rules answer ErrTradingRestricted
+}
+
+// Rules answers exchange.ErrTradingRestricted while the symbol's trading
+// is halted.
+func (v *soakVenue) Rules(ctx context.Context, symbol string) (exchange.Rules, error) {
+	if v.restricted.Load() {
+		return exchange.Rules{}, fmt.Errorf("soak: %s: trading halted: %w", symbol, exchange.ErrTradingRestricted)
+	}
+	return v.Venue.Rules(ctx, symbol)
 }
 
 func (v *soakVenue) ReceiveWindow() time.Duration { return v.recv }
