@@ -41,9 +41,11 @@ func (s *liveSoak) run() {
 		s.quiet("the end")
 	}
 	if w := s.v.shared; w != nil {
-		if n := w.overLimit(); n > 0 {
-			s.fail("%d requests came past the maximum of a window shared with another program: the executor did not heed the venue's usage reports", n)
+		over, burst := w.overLimit()
+		if over > 0 {
+			s.fail("%d requests came past the maximum of a window shared with another program: the executor did not heed the venue's usage reports", over)
 		}
+		s.logf("shared window: %d requests past its maximum as a window opened", burst)
 	}
 	s.logf("restarts from a stale store: %d, with no books stored: %d", s.stale, s.noState)
 	for _, g := range s.grids {
