@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
@@ -277,24 +276,4 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 			Reason: fmt.Sprintf("is shorter than the venue's receive window %s (%s): a query could declare an order absent while it may still arrive", venueWindow, ex.Name())}
 	}
 	return r, nil
-}
-
-// venueFill converts one of the grid's trades for a Snapshot: its fee in
-// quote money, or apart when the venue charged it in another asset.
-func (r *Runner) venueFill(ref OrderRef, f exchange.Fill) VenueFill {
-	v := VenueFill{Ref: ref, Side: f.Side, Price: r.ticks(f.Price), Qty: r.steps(f.Quantity), TradeID: f.TradeID}
-	if f.Fee.IsZero() {
-		return v
-	}
-	if f.FeeAsset != "" && !strings.HasSuffix(r.rules.Symbol, f.FeeAsset) {
-		v.FeeAsset, v.OtherFee = f.FeeAsset, f.Fee
-		return v
-	}
-	fee, err := r.rules.DecimalToMoney(f.Fee)
-	if err != nil {
-		r.log.Error("grid: fee cannot be booked", "trade", f.TradeID, "fee", f.Fee.String(), "err", err)
-		return v
-	}
-	v.Fee = fee
-	return v
 }
