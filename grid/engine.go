@@ -45,6 +45,7 @@ type Engine struct {
 	mktMax     exchange.Steps // the venue's market-order maximum (0: none known)
 	limMax     exchange.Steps // the venue's limit-order maximum (0: none known)
 	minNotion  exchange.Money
+	mktMin     exchange.Steps // the venue's market-order minimum (0: none known)
 	maxNotion  exchange.Money // the largest order a level may carry (see maxLevelNotional)
 	longSlots  bool
 	shortSlots bool
@@ -188,6 +189,9 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 		return nil, err
 	}
 	e.minQty, e.minNotion = rules.MinQtySteps(), rules.MinNotionalMoney()
+	if lo, _ := rules.MarketQtyBounds(); lo.IsPositive() && rules.StepSize.IsPositive() {
+		e.mktMin = exchange.Steps(lo.Div(rules.StepSize).Ceil().IntPart())
+	}
 	if _, hi := rules.MarketQtyBounds(); hi.IsPositive() {
 		if e.mktMax, err = rules.QtyToSteps(rules.FloorQty(hi)); err != nil || e.mktMax <= 0 {
 			return nil, fmt.Errorf("grid: rules: market maximum quantity %s: below the step size %s", hi, rules.StepSize)

@@ -646,6 +646,13 @@ type Stats struct {
 	// PnL is NetRealized − Funding + Unrealized: what take-profit and
 	// stop-loss by PnL compare.
 	PnL decimal.Decimal
+	// CloseDustLong and CloseDustShort are what a hard stop's close gave
+	// up on each side (base quantities; a one-way neutral grid's net on
+	// its side): a remainder below the venue's minimum order (quantity,
+	// or notional where a reduce-only close is not exempt), which no
+	// order can close and which the grid does not retry; zero otherwise.
+	// Close it by hand.
+	CloseDustLong, CloseDustShort decimal.Decimal
 	// Terminal is why the grid ended for good (a TerminalXxx kind, e.g.
 	// "stop-loss"), "" while it runs; Reason then says more.
 	Terminal string
@@ -686,6 +693,7 @@ type Stats struct {
 func (e *Engine) Stats() Stats {
 	b, r := e.books, e.rules
 	nLo, nHi := e.notionalRange()
+	dustLong, dustShort := e.dustNow()
 	reason := e.pauseReasons()
 	if e.halted {
 		reason = e.haltReason
@@ -703,7 +711,7 @@ func (e *Engine) Stats() Stats {
 		CancelsDeferred: b.CancelsDeferred,
 		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(), Refusal: e.refusal, UnbookedFees: e.unbookedFees(),
 		Funding: r.MoneyToDecimal(b.Funding), PnL: r.MoneyToDecimal(e.pnlAt(e.price)),
-		Terminal: e.ctl.terminal, Waiting: e.ctl.waiting, Amount: r.MoneyToDecimal(e.amountNow()),
+		CloseDustLong: r.StepsToQty(dustLong), CloseDustShort: r.StepsToQty(dustShort), Terminal: e.ctl.terminal, Waiting: e.ctl.waiting, Amount: r.MoneyToDecimal(e.amountNow()),
 		MinNotional: r.MoneyToDecimal(nLo), MaxNotional: r.MoneyToDecimal(nHi),
 		LadderEnd: end, LadderEndLevel: endLevel,
 	}

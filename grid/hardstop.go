@@ -32,6 +32,15 @@ type closer struct {
 	// limitFirst: the first closing orders are limits (see WithStopClose);
 	// limitTried: they were sent, so what is left goes at market.
 	limitFirst, limitTried bool
+	// dustLong, dustShort, dustNet: what the close gave up on each side
+	// (or net) as below the venue's minimum order (see closeDust);
+	// noExemption: the venue refused a reduce-only close below its
+	// minimum notional, so it does not exempt them.
+	dustLong, dustShort, dustNet exchange.Steps
+	noExemption                  bool
+	// restored: the closing orders live when a restored state was saved,
+	// with the quantity of their fills it booked (see supersedeClose).
+	restored map[uint32]exchange.Steps
 }
 
 type closeLeg struct {
@@ -105,23 +114,29 @@ func (e *Engine) maybeClose(now time.Time) {
 		cross := min(long, short)
 		switch q := long - short; {
 		case q > 0:
-			e.sendClose(now, exchange.Sell, q, cross)
+			e.closeSide(now, &c.dustNet, exchange.Sell, q, cross)
 		case q < 0:
-			e.sendClose(now, exchange.Buy, -q, cross)
+			e.closeSide(now, &c.dustNet, exchange.Buy, -q, cross)
 		default:
 			// Both sides offset exactly: nothing to trade; close them
 			// against each other at the last price.
-			e.bookClose(now, slot.Long, cross, e.price)
-			e.bookClose(now, slot.Short, cross, e.price)
+			e.bookCross(now, cross)
 		}
 		return
 	}
 	if long > 0 {
-		e.sendClose(now, exchange.Sell, long, 0)
+		e.closeSide(now, &c.dustLong, exchange.Sell, long, 0)
 	}
 	if short > 0 {
-		e.sendClose(now, exchange.Buy, short, 0)
+		e.closeSide(now, &c.dustShort, exchange.Buy, short, 0)
 	}
+}
+
+// bookCross closes the long and short slots' offsetting holdings of a
+// one-way neutral grid against each other at the last price.
+func (e *Engine) bookCross(now time.Time, cross exchange.Steps) {
+	e.bookClose(now, slot.Long, cross, e.price)
+	e.bookClose(now, slot.Short, cross, e.price)
 }
 
 // sendClose sends the orders that close qty on side: one, or several when
@@ -283,6 +298,11 @@ func (e *Engine) applyClose(now time.Time, ev OrderEvent) {
 		return
 	case OrderRejected:
 		e.books.Rejected++
+		if e.refusedAsDust(leg, ev) {
+			e.endClose(now, leg, "")
+			e.log.Warn("grid: the venue refused a reduce-only close below its minimum notional", "ref", ev.Ref.String(), "reason", ev.Reason)
+			return // maybeClose gives the remainder up as dust
+		}
 		e.endClose(now, leg, "rejected: "+ev.Reason)
 		return
 	case OrderFilled, OrderCanceled, OrderExpired:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/slot"
 )
@@ -25,6 +27,15 @@ type VenueFill struct {
 	Side  exchange.Side
 	Price exchange.Ticks
 	Qty   exchange.Steps
+	// TradeID is the venue's ID of the trade; a restart books each
+	// trade's fee once under it (see [Engine.Recover]).
+	TradeID string
+	// Fee is the trade's fee in quote money (positive paid, negative
+	// rebate); a fee in another asset is in FeeAsset and OtherFee
+	// instead (kept apart: Stats.UnbookedFees).
+	Fee      exchange.Money
+	FeeAsset string
+	OtherFee decimal.Decimal
 }
 
 // Snapshot is the venue's view of the grid: its live orders (only those
@@ -224,7 +235,10 @@ func (e *Engine) repair(now time.Time, what string, ref OrderRef) {
 // After [Engine.RestoreState] the stored state says what the grid owns:
 // every restored live order is checked against the venue (matched, or
 // queried when the venue no longer shows it), orders of newer generations
-// are adopted as above, nothing is claimed and the stored baseline stands;
+// are adopted as above after the fills the state did not book are booked
+// from Snapshot.Fills (see supersede: the slots' orders, the initial
+// position's, a hard stop's closing orders — PnL and fees, each trade's
+// fee once), nothing is claimed and the stored baseline stands;
 // a position difference is reported as drift for the queries and later
 // reconciliations to explain.
 func (e *Engine) Recover(now time.Time, snap Snapshot, claim bool) ([]Intent, error) {
@@ -325,75 +339,6 @@ func (e *Engine) recheckRestored(now time.Time, snap Snapshot) {
 	if e.initial.live {
 		e.initial.req = request{askedAt: t, sendBy: t, queryAt: t + int64(e.cfg.ackTimeout)}
 		e.out = append(e.out, Intent{Kind: IntentQuery, Ref: OrderRef{Level: InitialLevel, Gen: e.initial.gen}})
-	}
-}
-
-// supersede rebuilds, from the venue, the slots a stored state is stale
-// about: those of which the venue shows an order (live, or among the recent
-// fills) of a newer generation than the state's. The state was saved
-// before that order was sent, so what it says of the slot — its live
-// order, what it holds — has been overtaken: its order is not queried
-// (its fills may already be behind the newer order), and the slot restarts
-// from the newest order: adopted if live (see reconcileOrder), else
-// holding what an entry filled or nothing after an exit. The position
-// difference this leaves is reported as drift.
-func (e *Engine) supersede(now time.Time, snap Snapshot) {
-	type newest struct {
-		gen    uint32
-		live   bool
-		entry  bool
-		filled exchange.Steps
-		cost   int64
-	}
-	latest := map[int64]*newest{}
-	note := func(ref OrderRef, side exchange.Side, live bool) *newest {
-		n := latest[ref.Level]
-		if n == nil || ref.Gen > n.gen {
-			n = &newest{gen: ref.Gen}
-			latest[ref.Level] = n
-		}
-		if ref.Gen == n.gen {
-			n.live = n.live || live
-			if i := ref.Level; i >= e.minL && i <= e.maxL {
-				e.ensure(i-1, i+1)
-				n.entry = side == e.sideOf(e.lv(i).s.Kind, slot.RoleEntry)
-			}
-		}
-		return n
-	}
-	for _, o := range snap.Orders {
-		if o.Ref.Level != InitialLevel && o.Ref.Level != CloseLevel {
-			note(o.Ref, o.Side, true)
-		}
-	}
-	for _, f := range snap.Fills {
-		if f.Ref.Level == InitialLevel || f.Ref.Level == CloseLevel {
-			continue
-		}
-		if n := note(f.Ref, f.Side, false); n.gen == f.Ref.Gen {
-			n.filled += f.Qty
-			n.cost += int64(f.Qty) * int64(f.Price)
-		}
-	}
-	for i, n := range latest {
-		if i < e.minL || i > e.maxL {
-			continue
-		}
-		lv := e.lv(i)
-		s := &lv.s
-		if s.Kind == 0 || n.gen <= s.Gen {
-			continue
-		}
-		ev := slot.Event{Type: slot.Reconciled, Gen: n.gen - 1} // adoption takes the newest order itself
-		if !n.live {
-			ev.Gen = n.gen
-			if n.entry && n.filled > 0 {
-				ev.Held, ev.Cost = int64(n.filled), n.cost
-			}
-		}
-		e.repair(now, fmt.Sprintf("stored state is stale: the venue has order %d of this slot; rebuilt from the venue", n.gen), OrderRef{Level: i, Gen: s.Gen})
-		e.applyQuiet(now, i, lv, ev)
-		lv.pnl, lv.fees = 0, 0
 	}
 }
 

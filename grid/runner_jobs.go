@@ -383,7 +383,7 @@ func (r *Runner) snapshot(ctx context.Context, since time.Time) (Snapshot, error
 			if err != nil || grid != r.gridID {
 				continue
 			}
-			snap.Fills = append(snap.Fills, VenueFill{Ref: ref, Side: f.Side, Price: r.ticks(f.Price), Qty: r.steps(f.Quantity)})
+			snap.Fills = append(snap.Fills, r.venueFill(ref, f))
 		}
 	}
 	return snap, nil

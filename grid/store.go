@@ -20,7 +20,11 @@ import (
 // baseline. A host saves [Engine.State] after every batch of events it
 // applied, and on start loads it and calls [Engine.RestoreState] before
 // [Engine.Recover]. A stale state (events applied after the last save) is
-// repaired like any drift, but round trips booked after the save are lost.
+// brought up to date from the venue's recent fills ([Snapshot.Fills]):
+// what the slots, the initial-position order and a hard stop's closing
+// orders did after the save is booked — realized PnL, and each trade's fee
+// once under its trade ID — as the live events would have booked it; what
+// the venue no longer reports (fills older than its history) is drift.
 //
 // Implementations must be safe for the way the host calls them; the
 // runner calls them from its one loop goroutine.
@@ -46,8 +50,11 @@ type Store interface {
 // take-profit, stop-loss, stop top/bottom or time limit that ended the
 // grid for good, and whether its position is still to be closed) and
 // Books.Funding. Read from version 1, Started, Terminal and Funding are
-// empty: no trigger fired, not terminal, no funding booked.
-const StoredStateVersion = 2
+// empty: no trigger fired, not terminal, no funding booked. Version 3 added
+// Closing (the closing orders live at the save and what of them was
+// booked); read from an older version it is empty: every closing order up
+// to CloseGen counts as booked in full.
+const StoredStateVersion = 3
 
 // oldestStoredStateVersion is the oldest version this package reads.
 const oldestStoredStateVersion = 1
@@ -89,6 +96,11 @@ type StoredState struct {
 	// CloseGen is the generation of the last order that closed the grid's
 	// position at a hard stop (0: none).
 	CloseGen uint32 `json:"closeGen,omitempty"`
+	// Closing lists the closing orders live at the save, each with the
+	// quantity of its fills the books hold, so that a restart books the
+	// rest from the venue's trades (every other closing order up to
+	// CloseGen was booked in full).
+	Closing []StoredCloseLeg `json:"closing,omitempty"`
 	// Trades are the IDs of the latest trades whose fees the engine booked
 	// (at most 1,024, oldest first), so that a restarted engine does not
 	// book a fee again when the venue delivers one of them late.
@@ -108,6 +120,13 @@ type StoredState struct {
 	// Slots lists every slot that has sent an order or holds a position,
 	// in level order.
 	Slots []StoredSlot `json:"slots"`
+}
+
+// StoredCloseLeg is a closing order live at the save: its generation and
+// the quantity of its fills booked.
+type StoredCloseLeg struct {
+	Gen    uint32         `json:"gen"`
+	Filled exchange.Steps `json:"filled"`
 }
 
 // StoredTerminal is how a grid ended for good (see [Engine.Terminal]).
@@ -195,6 +214,11 @@ func (e *Engine) State() StoredState {
 	if k := &e.ctl; k.terminal != "" {
 		st.Terminal = &StoredTerminal{Kind: k.terminal, Reason: k.terminalWhy, At: time.Unix(0, k.terminalAt).UnixMilli(), Close: k.terminalClose}
 	}
+	for _, leg := range e.closing.legs {
+		if leg.live {
+			st.Closing = append(st.Closing, StoredCloseLeg{Gen: leg.gen, Filled: leg.filled})
+		}
+	}
 	if in := &e.initial; in.live {
 		st.Initial.Live, st.Initial.Filled = true, in.filled
 		st.Initial.Waiting = append([]int64{}, in.targets[in.next:]...)
@@ -249,6 +273,12 @@ func (e *Engine) RestoreState(st StoredState) error {
 	}
 	e.initial.gen = st.Initial.Gen
 	e.closing.gen = st.CloseGen
+	for _, leg := range st.Closing {
+		if e.closing.restored == nil {
+			e.closing.restored = make(map[uint32]exchange.Steps, len(st.Closing))
+		}
+		e.closing.restored[leg.Gen] = leg.Filled
+	}
 	for _, id := range st.Trades {
 		e.rememberTrade(id)
 	}
@@ -314,6 +344,11 @@ func (e *Engine) checkState(st StoredState) error {
 	}
 	if st.Started < 0 {
 		bad("Started", st.Started, "must not be negative")
+	}
+	for k, leg := range st.Closing {
+		if leg.Gen == 0 || leg.Gen > st.CloseGen || leg.Filled < 0 {
+			bad(fmt.Sprintf("Closing[%d]", k), fmt.Sprintf("generation %d filled %d", leg.Gen, leg.Filled), fmt.Sprintf("want a generation from 1 to CloseGen (%d) and a filled quantity ≥ 0", st.CloseGen))
+		}
 	}
 	if t := st.Terminal; t != nil {
 		switch t.Kind {

@@ -37,8 +37,9 @@ import (
 // stop closes the position and a pause that cancels entries leaves none,
 // that a stop leaves no entry live it should have canceled and settles
 // within its timeout, and (synctest and goleak) that no goroutine is left.
-// After a restart from a stale store only the books are not compared
-// (see agree; GRIDMESH_LIVESOAK_STALE_BOOKS=1 compares them).
+// A restart from a stale store (saves failing for a while before the crash)
+// is held to all of it too: the engine books what happened after the save
+// from the venue's recent fills.
 //
 // GRIDMESH_LIVESOAK_SEEDS=n runs seeds 1..n of each profile (default: a
 // few, for CI); GRIDMESH_LIVESOAK_SEED=s runs one seed, of the profile
@@ -52,11 +53,19 @@ import (
 // liveSoakCISeeds is how many seeds of each profile CI runs.
 var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24}
 
-// liveSoakStaleBooks compares the books with the venue's after a restart
-// from a stale store too (a known gap: see the note in agree).
-var liveSoakStaleBooks = os.Getenv("GRIDMESH_LIVESOAK_STALE_BOOKS") != ""
+// liveSoakSharedRoom is the least room another program leaves the grids
+// of the shared window (GRIDMESH_LIVESOAK_SHARED_ROOM; default 40). Below
+// about 20 the executor has been seen to hold a query for minutes (seeds
+// 314 and 626 of "mixed" at 15: an exit of unknown outcome never queried),
+// an open finding of issue 12.
+var liveSoakSharedRoom = 40
 
 func TestLiveSoak(t *testing.T) {
+	if v := os.Getenv("GRIDMESH_LIVESOAK_SHARED_ROOM"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "GRIDMESH_LIVESOAK_SHARED_ROOM")
+		liveSoakSharedRoom = n
+	}
 	defer goleak.VerifyNone(t)
 	trace := os.Getenv("GRIDMESH_LIVESOAK_TRACE") != ""
 	for _, profile := range []string{"mixed", "hardstops"} {
@@ -112,11 +121,13 @@ type liveSoakPlan struct {
 	wireP, busyP float64
 	lostMarket   float64 // chance that a market order is lost on its way (unknown outcome)
 	workers      int
+	sharedRoom   int  // what another program on the IP leaves of a 200-per-10 s window (0: no shared window)
+	tradingHalts bool // the venue halts the symbol's trading now and then
 }
 
 func (p liveSoakPlan) String() string {
-	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, faults %+v",
-		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.faults)
+	return fmt.Sprintf("grids %d %s, recv %s, ack %s, reconcile %s, partial %d, through %v, steps %d, wire %.2f, 503 %.2f, workers %d, lost market orders %.1f, shared window room %d, trading halts %v, faults %+v",
+		p.grids, p.mode, p.recv, p.ack, p.reconcile, p.partial, p.tradeThrough, p.steps, p.wireP, p.busyP, p.workers, p.lostMarket, p.sharedRoom, p.tradingHalts, p.faults)
 }
 
 func drawLiveSoakPlan(seed uint64, profile string) liveSoakPlan {
@@ -162,7 +173,9 @@ type liveSoak struct {
 	grids      []*soakGrid
 	price      exchange.Ticks
 	initial    exchange.Money
-	stale      bool // a grid stopped with a stale store (saves failing since a moment before)
+	stale      int        // stops with a stale store (saves failing since a moment before): restarts from it
+	noState    int        // restarts from a store holding no books (its first save failed)
+	halts      *rand.Rand // draws the venue's trading halts (nil: none)
 	trace      []string
 	violations []string
 	logTrace   bool
@@ -181,6 +194,7 @@ type soakGrid struct {
 	pauseCancels bool
 	trigger      atomic.Bool
 	began        atomic.Bool // the run got past its start (its idle hook ran)
+	books        booksWatch  // when its risk monitors last saw its books
 
 	eng      *grid.Engine
 	cancel   context.CancelFunc
@@ -194,7 +208,14 @@ const soakLevel = 1000 // ticks (100 USDT) between levels
 
 func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoak {
 	p := drawLiveSoakPlan(seed, profile)
+	if seed%4 == 2 { // apart from the seed's draws, which stay as they were
+		p.sharedRoom = liveSoakSharedRoom + int(seed/4%26)
+	}
+	p.tradingHalts = seed%4 == 1
 	s := &liveSoak{t: t, p: p, r: rand.New(rand.NewPCG(seed, 0xa11ce)), price: 1_000_000, logTrace: trace}
+	if p.tradingHalts {
+		s.halts = rand.New(rand.NewPCG(seed, 0x4a17))
+	}
 	sc := sim.DefaultCoreConfig(btcRules)
 	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("1000000"))
 	sc.PartialFill, sc.TradeThrough = p.partial, p.tradeThrough
@@ -205,8 +226,12 @@ func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoa
 	require.NoError(t, venue.SetPriceTicks(context.Background(), s.price))
 	s.v = &soakVenue{Venue: venue, recv: p.recv, rng: rand.New(rand.NewPCG(seed, 0x3e7)), wireP: p.wireP,
 		wireMax: p.recv / 2, busyP: p.busyP, lostMarket: p.lostMarket, used: map[string]int{}}
-	s.x, err = exchange.NewExecutor(s.v, exchange.WithRequestTimeout(p.recv),
-		exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7))))
+	xopts := []exchange.ExecutorOption{exchange.WithRequestTimeout(p.recv), exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7)))}
+	if p.sharedRoom > 0 {
+		s.v.shared = &sharedIP{max: 200, room: p.sharedRoom, interval: 10 * time.Second}
+		xopts = append(xopts, exchange.WithLimits(s.v.shared.window()))
+	}
+	s.x, err = exchange.NewExecutor(s.v, xopts...)
 	require.NoError(t, err)
 	s.feed, err = pricefeed.NewMonitor(btcRules.Symbol)
 	require.NoError(t, err)
@@ -237,8 +262,17 @@ func (s *liveSoak) fail(format string, a ...any) {
 // startGrid builds a new engine and runner for g (a first start or a
 // restart: the same options, store and venue) and runs it.
 func (s *liveSoak) startGrid(g *soakGrid) {
+	if g.restarts > 0 && !s.storeHasBooks(g) {
+		// Its first save failed (the crash came at once): the restart is
+		// one without a store, which takes over no books of the last run
+		// (see the grid package: a restart without a store).
+		s.noState++
+		s.logf("%s: restarts with no books stored", g.id)
+	}
 	g.store.frozen.Store(false)
-	mon := risk.MonitorFunc{Label: "soak", Fn: func(risk.Observation) risk.Status {
+	g.books.at.Store(time.Now().UnixNano())
+	mon := risk.MonitorFunc{Label: "soak", Fn: func(o risk.Observation) risk.Status {
+		g.books.observe(o)
 		return risk.Status{Triggered: g.trigger.Load(), Reason: "the soak's trigger"}
 	}}
 	lo, hi := btcRules.TicksToPrice(g.start-20*soakLevel), btcRules.TicksToPrice(g.start+20*soakLevel)
@@ -270,4 +304,15 @@ func (s *liveSoak) startGrid(g *soakGrid) {
 	g.eng, g.cancel, g.done, g.running, g.stopping = eng, cancel, make(chan error, 1), true, false
 	go func() { g.done <- runner.Run(ctx) }()
 	s.logf("%s: started (restart %d)", g.id, g.restarts)
+}
+
+// storeHasBooks reports whether g's store holds a state with something of
+// the grid's in it (books or slots), not just the generations reserved at
+// its start.
+func (s *liveSoak) storeHasBooks(g *soakGrid) bool {
+	st, err := g.store.Store.Load(context.Background())
+	if err != nil {
+		return false
+	}
+	return st.Books != (grid.StoredBooks{}) || len(st.Slots) > 0 || st.Initial.Gen > 0 || st.Terminal != nil
 }

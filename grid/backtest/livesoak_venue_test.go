@@ -39,6 +39,17 @@ type soakVenue struct {
 	violations []string
 	wire       atomic.Int64 // requests on the wire now
 	limited    int          // requests refused for rate
+	shared     *sharedIP    // a window shared with another program (nil: none)
+	restricted atomic.Bool  // the symbol does not trade: its rules answer ErrTradingRestricted
+}
+
+// Rules answers exchange.ErrTradingRestricted while the symbol's trading
+// is halted.
+func (v *soakVenue) Rules(ctx context.Context, symbol string) (exchange.Rules, error) {
+	if v.restricted.Load() {
+		return exchange.Rules{}, fmt.Errorf("soak: %s: trading halted: %w", symbol, exchange.ErrTradingRestricted)
+	}
+	return v.Venue.Rules(ctx, symbol)
 }
 
 func (v *soakVenue) ReceiveWindow() time.Duration { return v.recv }
@@ -65,10 +76,15 @@ func (v *soakVenue) setCalm(on bool) {
 
 // gate draws the wrapper's faults for one request: a refusal (nil when the
 // request goes on) and how long it stays on the wire.
-func (v *soakVenue) gate(mutating bool) (error, time.Duration) {
+func (v *soakVenue) gate(ctx context.Context, mutating bool) (error, time.Duration) {
+	now := time.Now()
+	if v.shared != nil {
+		if err := v.shared.take(ctx, now); err != nil {
+			return err, 0
+		}
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	now := time.Now()
 	if now.Before(v.limitUntil) {
 		v.limited++
 		return &exchange.RateLimitError{RetryAfter: v.limitUntil.Sub(now), Err: errors.New("soak: 429 back-pressure")}, 0
@@ -105,7 +121,7 @@ func (v *soakVenue) onWire(ctx context.Context, d time.Duration) context.Context
 }
 
 func (v *soakVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
-	refuse, wire := v.gate(true)
+	refuse, wire := v.gate(ctx, true)
 	if refuse != nil {
 		return exchange.Order{}, refuse
 	}
@@ -148,7 +164,7 @@ func (v *soakVenue) PlaceOrders(ctx context.Context, reqs []exchange.OrderReques
 }
 
 func (v *soakVenue) CancelOrder(ctx context.Context, req exchange.CancelRequest) (exchange.Order, error) {
-	refuse, wire := v.gate(true)
+	refuse, wire := v.gate(ctx, true)
 	if refuse != nil {
 		return exchange.Order{}, refuse
 	}
@@ -164,14 +180,14 @@ func (v *soakVenue) CancelOrders(ctx context.Context, reqs []exchange.CancelRequ
 }
 
 func (v *soakVenue) QueryOrder(ctx context.Context, symbol, clientOrderID string) (exchange.Order, error) {
-	if refuse, _ := v.gate(false); refuse != nil {
+	if refuse, _ := v.gate(ctx, false); refuse != nil {
 		return exchange.Order{}, refuse
 	}
 	return v.Venue.QueryOrder(ctx, symbol, clientOrderID)
 }
 
 func (v *soakVenue) OpenOrders(ctx context.Context, symbol string) ([]exchange.Order, error) {
-	if refuse, _ := v.gate(false); refuse != nil {
+	if refuse, _ := v.gate(ctx, false); refuse != nil {
 		return nil, refuse
 	}
 	return v.Venue.OpenOrders(ctx, symbol)

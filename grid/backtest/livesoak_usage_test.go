@@ -1,0 +1,79 @@
+package backtest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gridmesh/gridmesh/exchange"
+)
+
+// A fault of the live soak that closes a gap issue 11's fixes showed (issue
+// 12, item 5): a limit window shared with another program on the same IP,
+// seen only through the venue's usage reports. The other program takes
+// most of each window at its start; the venue reports its count with every
+// answer (exchange.ReportUsage) and refuses with a 429 a request past the
+// window's maximum. An executor that heeds the reports sends none, but for
+// the requests it releases at once when a window opens, before the first
+// report of the new window can reach it.
+
+// sharedWindow is the window the soak's venue shares with another program.
+const sharedWindow = "SHARED_10S"
+
+// sharedIP is the venue's count of a window shared with another program.
+type sharedIP struct {
+	mu        sync.Mutex
+	max, room int // the window's maximum, and what the other program leaves of it
+	interval  time.Duration
+	start     time.Time // the current window's start (aligned to the clock)
+	first     time.Time // when the window's first request came
+	used      int
+	over      int // requests that came past the maximum after the window's first instant
+	burst     int // requests past the maximum at the window's first instant
+}
+
+// window is the executor's declaration of the shared window: every order
+// operation, query and open-orders read takes 1 (per order for batches).
+func (w *sharedIP) window() exchange.LimitWindow {
+	return exchange.LimitWindow{Name: sharedWindow, Per: exchange.PerIP, Interval: w.interval, Max: w.max, Costs: []exchange.OpCost{
+		{Op: exchange.OpPlace, Units: 1}, {Op: exchange.OpBatchPlace, PerOrder: 1},
+		{Op: exchange.OpCancel, Units: 1}, {Op: exchange.OpBatchCancel, PerOrder: 1},
+		{Op: exchange.OpQuery, Units: 1}, {Op: exchange.OpOpenOrders, Units: 1},
+	}}
+}
+
+// take counts one request (one order of a batch) at now and reports the
+// count to the executor that sent it; past the maximum it is refused.
+func (w *sharedIP) take(ctx context.Context, now time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if start := now.Truncate(w.interval); !start.Equal(w.start) {
+		w.start, w.first, w.used = start, now, w.max-w.room // the other program's burst
+	}
+	reset := w.start.Add(w.interval)
+	if w.used >= w.max {
+		// Requests the executor admitted at once when the window opened
+		// (those it held for the reset) reach the venue before any report
+		// of the new window: they may pass the maximum. Any later one was
+		// admitted after a report and must not.
+		if now.After(w.first) {
+			w.over++
+		} else {
+			w.burst++
+		}
+		exchange.ReportUsage(ctx, exchange.Usage{Window: sharedWindow, Used: w.used, At: now, Reset: reset})
+		return &exchange.RateLimitError{RetryAfter: reset.Sub(now), Err: errors.New("soak: 429: the shared window is used up")}
+	}
+	w.used++
+	exchange.ReportUsage(ctx, exchange.Usage{Window: sharedWindow, Used: w.used, At: now, Reset: reset})
+	return nil
+}
+
+// overLimit is how many requests came past the maximum after a window's
+// first instant, and how many at it.
+func (w *sharedIP) overLimit() (over, burst int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.over, w.burst
+}
