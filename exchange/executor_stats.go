@@ -22,6 +22,7 @@ const (
 	opRules
 	opBatchPlace
 	opBatchCancel
+	opAllPositions
 	numOps
 )
 
@@ -62,6 +63,8 @@ func (o execOp) name() string {
 		return OpBatchPlace
 	case opBatchCancel:
 		return OpBatchCancel
+	case opAllPositions:
+		return OpAllPositions
 	}
 	return "op(" + itoa(int64(o)) + ")"
 }
@@ -219,6 +222,9 @@ type ExecutorStats struct {
 	Batches uint64
 	// UsageReports counts the venue's usage reports applied ([ReportUsage]).
 	UsageReports uint64
+	// Coalesced counts calls answered by a read another call sent (see
+	// [AllPositionsReader]); Requests counts that read once.
+	Coalesced uint64
 	// Errors counts the errors returned to callers (one per order of a batch)
 	// by kind: "unknown_outcome", "deadline", "canceled", "rate_limited",
 	// "post_only_rejected", "insufficient_margin", "order_not_found",
@@ -241,6 +247,7 @@ type execCounters struct {
 	unknownOutcomes atomic.Uint64
 	batches         atomic.Uint64
 	usageReports    atomic.Uint64
+	coalesced       atomic.Uint64
 	namedMu         sync.Mutex
 	named           map[string]uint64 // requests of named operations (Do)
 }
@@ -270,6 +277,7 @@ func (c *execCounters) snapshot() ExecutorStats {
 		UnknownOutcomes:   c.unknownOutcomes.Load(),
 		Batches:           c.batches.Load(),
 		UsageReports:      c.usageReports.Load(),
+		Coalesced:         c.coalesced.Load(),
 	}
 	c.namedMu.Lock()
 	for k, n := range c.named {
