@@ -126,4 +126,3 @@ func (j *job) callContext(ctx context.Context) context.Context {
 	j.cc = callCtx{Context: ctx, j: j}
 	return &j.cc
 }
-
