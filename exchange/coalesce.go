@@ -58,7 +58,7 @@ type shareKey struct {
 
 // shareKeyOf returns the key of a call under the rule above.
 func shareKeyOf(cs callSpec, sendBy bool, valid bool) shareKey {
-	if sendBy || valid {
+	if sendBy || valid || cs.own {
 		return shareKey{}
 	}
 	switch cs.op {

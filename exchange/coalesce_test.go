@@ -446,3 +446,25 @@ func (legacyReads) Weight(op string) int {
 	}
 	return 1
 }
+
+// A request sent with Do under a coalesced operation's name runs the
+// caller's own function: it never joins, nor is joined by, another call.
+func TestCoalesceNeverSharesDo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := newReadVenue()
+		e := mustExecutor(t, v, WithLimits(readWindow()))
+		ls := lanes(t, e, "A", "B")
+		_, err := e.Rules(context.Background(), "X")
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		var ran bool
+		queue(&wg, func() { _, err := ls[0].Account(context.Background()); assert.NoError(t, err) })
+		queue(&wg, func() {
+			assert.NoError(t, ls[1].Do(context.Background(), OpAccount, func(context.Context) error { ran = true; return nil }))
+		})
+		wg.Wait()
+		assert.True(t, ran, "Do's function ran")
+		assert.Equal(t, 1, v.Calls(OpAccount), "the Account call sent its own request")
+		assert.Zero(t, e.Stats().Coalesced)
+	})
+}

@@ -293,7 +293,8 @@ type callSpec struct {
 	lane     string // the lane's name
 	symbol   string
 	clientID string
-	orders   int // orders carried: 1 for a place or cancel, n for a batch of n
+	orders   int  // orders carried: 1 for a place or cancel, n for a batch of n
+	own      bool // sent with Do: its fn is the caller's, never shared
 }
 
 // opName is the public name of the call's operation.
