@@ -12,41 +12,11 @@ import (
 // /fapi/v3/positionRisk without a symbol). A symbol absent from the answer
 // has no position. With it, an [Executor] serves two or more Positions
 // calls for different symbols that wait at the same time with one
-// AllPositions read (see "Coalesced reads" in [Executor]), charged as
+// AllPositions read (see coalesced reads in [Executor]), charged as
 // [OpAllPositions].
 type AllPositionsReader interface {
 	AllPositions(ctx context.Context) ([]Position, error)
 }
-
-// Coalesced reads
-//
-// The rule: a call may be answered by a read that starts after it asked.
-// When the executor admits a read of an operation it coalesces, every
-// other call of that operation still queued, in any lane — each asked
-// before this request is sent — joins it and gets the same answer or the
-// same error. A call never joins a request already admitted or in flight:
-// the venue may have looked before the call was made. So a joined answer
-// is never older than the call, exactly as if the call's own request had
-// been sent at that moment; a caller that reasons from "the venue looked
-// after I asked" (an order-absence proof) keeps its guarantee.
-//
-// Coalesced: Account; Positions of one symbol (and, through an
-// [AllPositionsReader], Positions of several symbols, each caller getting
-// its symbol's rows — none when the symbol is absent); OpenOrders of one
-// symbol (the same rule makes it safe: the list was taken after the call);
-// Rules of one symbol. Not coalesced: Fills (each caller has its own since,
-// and the venue pages), queries by client order ID (urgent, and no two
-// grids share an ID), named operations (Do), and any call carrying a send
-// deadline ([WithSendWithin]) or a validity condition ([WithValidUntil]),
-// whose not-sent guarantees are per request.
-//
-// A coalesced read is charged once to the windows; every lane it serves
-// counts it as served in the fair order and in [LaneStats].Admitted, and
-// the joined ones also in [LaneStats].Joined. Each joined caller gets its
-// own copy of a list. A retryable error is shared like any answer, and
-// each caller then retries by its own policy; when the sending caller's
-// context ends before it has an answer, the joined calls go back to their
-// queues and are sent (or joined) again.
 
 // shareKey identifies reads that may share one request: the operation and
 // its symbol. ok is false for a read that never joins another.

@@ -31,12 +31,40 @@ import (
 // because the venue's limits are per account and IP; each takes a [Lane]
 // ([Executor.Lane]), and when the limits are the bottleneck the lanes are
 // served in turn. Identical reads waiting at the same time share one
-// request — a call is answered by a read that starts after it asked, never
-// by one already on its way (see [AllPositionsReader] and the comment
-// "Coalesced reads" in coalesce.go for the rule and what it covers). A request that cannot be sent (its lane full or closed,
+// request (below). A request that cannot be sent (its lane full or closed,
 // its send deadline or validity condition passed, its context ended) fails
 // with an error matching [ErrNotSent]. The executor's own methods use a
 // lane of its own, without bound.
+//
+// Coalesced reads. The rule: a call may be answered by a read that starts
+// after it asked. When the executor admits a read of an operation it
+// coalesces, every other call of that operation (and symbol) still queued,
+// in any lane — each asked before this request is sent — joins it and gets
+// the same answer or the same error. A call never joins a request already admitted or in flight:
+// the venue may have looked before the call was made. So a joined answer
+// is never older than the call, exactly as if the call's own request had
+// been sent at that moment; a caller that reasons from "the venue looked
+// after I asked" (an order-absence proof) keeps its guarantee.
+//
+// Coalesced: Account; Positions of one symbol (and, through an
+// [AllPositionsReader], Positions of several symbols, each caller getting
+// its symbol's rows — none when the symbol is absent — whenever the one
+// read costs no more in any window than the per-symbol reads it replaces;
+// a lone Positions call is sent as itself); OpenOrders of one
+// symbol (the same rule makes it safe: the list was taken after the call);
+// Rules of one symbol. Not coalesced: Fills (each caller has its own since,
+// and the venue pages), queries by client order ID (urgent, and no two
+// grids share an ID), named operations (Do), and any call carrying a send
+// deadline ([WithSendWithin]) or a validity condition ([WithValidUntil]),
+// whose not-sent guarantees are per request.
+//
+// A coalesced read is charged once to the windows; every lane it serves
+// counts it as served in the fair order and in [LaneStats].Admitted, and
+// the joined ones also in [LaneStats].Joined. Each joined caller gets its
+// own copy of a list. A retryable error is shared like any answer, and
+// each caller then retries by its own policy; when the sending caller's
+// context ends before it has an answer, the joined calls go back to their
+// queues and are sent (or joined) again.
 //
 // The zero value is not usable: build one with [NewExecutor]. An Executor
 // is safe for concurrent use and starts no goroutine: a queued request

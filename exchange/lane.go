@@ -57,7 +57,9 @@ func WithLaneQueue(n int) LaneOption {
 // lane, cancels and queries by client order ID go before placements. Reads
 // (open orders, fills, positions, account, rules) are served the same way
 // in a round of their own, so each lane gets an equal part of the reads'
-// share ([Executor.MinReconcileInterval]).
+// share ([Executor.MinReconcileInterval]). Identical reads of several
+// lanes waiting at once share one request, charged once; each lane it
+// serves counts it as served (see coalesced reads in [Executor]).
 //
 // A lane holds at most its bound of queued placements ([WithLaneQueue]);
 // [Lane.Drain] and [Lane.Close] stop it without touching other lanes. The
