@@ -43,6 +43,12 @@ func (c *Client) AllPositions(ctx context.Context) ([]exchange.Position, error) 
 	if err := json.Unmarshal(cb, &sc); err != nil {
 		return nil, fmt.Errorf("binance: symbolConfig: malformed answer: %w", err)
 	}
+	return positionsFromWire(ws, sc), nil
+}
+
+// positionsFromWire joins positionRisk rows with their symbols'
+// configuration (leverage, margin type; zero for a symbol sc lacks).
+func positionsFromWire(ws []wirePositionRisk, sc []wireSymbolConfig) []exchange.Position {
 	cfg := make(map[string]wireSymbolConfig, len(sc))
 	for _, s := range sc {
 		cfg[s.Symbol] = s
@@ -60,7 +66,7 @@ func (c *Client) AllPositions(ctx context.Context) ([]exchange.Position, error) 
 		}
 		out = append(out, pos)
 	}
-	return out, nil
+	return out
 }
 
 // allOf reports whether every row is of symbol.
