@@ -100,6 +100,7 @@ const (
 	kindUnsupported
 	kindLaneFull
 	kindLaneClosed
+	kindNotSent
 	numKinds
 )
 
@@ -147,6 +148,8 @@ func classifyExecError(err error) errKind {
 		return kindClosed
 	case errors.Is(err, ErrUnsupported):
 		return kindUnsupported
+	case errors.Is(err, ErrNotSent):
+		return kindNotSent
 	}
 	return kindOther
 }
@@ -194,6 +197,8 @@ func (k errKind) String() string {
 		return "lane_full"
 	case kindLaneClosed:
 		return "lane_closed"
+	case kindNotSent:
+		return "not_sent"
 	}
 	return "other"
 }
@@ -231,7 +236,8 @@ type ExecutorStats struct {
 	// "duplicate_client_order_id", "invalid_order", "reduce_only_rejected",
 	// "position_mode", "clock_skew", "auth", "trading_restricted",
 	// "too_many_orders", "unavailable", "closed", "unsupported",
-	// "lane_full", "lane_closed", "other".
+	// "lane_full", "lane_closed", "not_sent" (dropped unsent for another
+	// reason: its send deadline or validity condition), "other".
 	// Kinds never seen are absent.
 	Errors map[string]uint64
 }
