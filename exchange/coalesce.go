@@ -21,8 +21,8 @@ type AllPositionsReader interface {
 // shareKey identifies reads that may share one request: the operation and
 // its symbol. ok is false for a read that never joins another.
 type shareKey struct {
-	op     execOp
 	symbol string
+	op     execOp
 	ok     bool
 }
 
@@ -48,6 +48,7 @@ type flight struct {
 	members []*job
 	done    bool
 	gone    bool // the leader got no answer of theirs: members queue again
+	v       any  // the answer, which nobody changes: members take copies
 	err     error
 }
 
@@ -151,8 +152,9 @@ func (s *scheduler) joinLocked(j *job) {
 func (j *job) member() bool { return j.fl != nil && j.fl.leader != j }
 
 // finish ends j's flight, when j leads one: with the answer v (or err)
-// handed to every member, each its own copy, or — gone — sending them back
-// to their queues. It is called once, before the leader's caller gets v.
+// for every member, or — gone — sending them back to their queues. v must
+// be a value the leader's caller never sees (a copy, or the all-positions
+// answer): members take their own copies of it.
 func (s *scheduler) finish(j *job, v any, err error, gone bool) {
 	fl := j.fl
 	if fl == nil || fl.leader != j {
@@ -163,11 +165,8 @@ func (s *scheduler) finish(j *job, v any, err error, gone bool) {
 	if fl.done {
 		return
 	}
-	fl.done, fl.gone, fl.err = true, gone, err
+	fl.done, fl.gone, fl.v, fl.err = true, gone, v, err
 	for _, m := range fl.members {
-		if !gone && err == nil {
-			m.res = shareValue(fl, v, m.share.symbol)
-		}
 		if m.w != nil {
 			m.w.Wake()
 		}
@@ -220,7 +219,7 @@ func (s *scheduler) awaitFlight(ctx context.Context, j *job) (any, error) {
 			case fl.err != nil:
 				return nil, fl.err
 			}
-			return j.res, nil
+			return shareValue(fl, fl.v, j.share.symbol), nil
 		}
 		if j.w == nil {
 			j.w = newExecWaiter(s.clk)
@@ -235,11 +234,19 @@ func (s *scheduler) awaitFlight(ctx context.Context, j *job) (any, error) {
 
 // sendShared sends the request of leader j: AllPositions for a wide
 // flight (the caller's own rows returned, as T), else fn. v is the caller's
-// answer and shared what the flight hands its members.
+// answer and shared what the flight hands its members (nil without a
+// flight): a copy of v, or the all-positions answer.
 func sendShared[T any](ctx context.Context, e *Executor, j *job, symbol string, fn func(context.Context) (T, error)) (v T, shared any, err error) {
-	if j.fl == nil || !j.fl.wide {
+	if j.fl == nil {
 		v, err = fn(ctx)
-		return v, v, err
+		return v, nil, err
+	}
+	if !j.fl.wide {
+		v, err = fn(ctx)
+		if err != nil {
+			return v, nil, err
+		}
+		return v, shareValue(j.fl, v, symbol), nil
 	}
 	all, err := e.allPos.AllPositions(ctx)
 	if err != nil {

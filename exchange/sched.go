@@ -48,6 +48,7 @@ const (
 type job struct {
 	lane     *Lane
 	class    jobClass
+	wide     bool // d is an all-positions read's (shapeLocked)
 	d        demand
 	orders   int       // placement orders it carries (the lane's bound counts them)
 	sendBy   time.Time // zero: no send deadline
@@ -63,9 +64,7 @@ type job struct {
 	buf      [4]int  // room for d.units
 	cc       callCtx // the context of its attempt (callContext)
 	share    shareKey
-	wide     bool    // d is an all-positions read's (shapeLocked)
 	fl       *flight // the coalesced request it sends or joined; nil: its own
-	res      any     // a member's copy of the shared answer
 }
 
 // ReportUsage passes the usage reports of the job's answer to its
