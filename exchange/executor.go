@@ -30,10 +30,41 @@ import (
 // Several engines (one per symbol) on one account share one Executor,
 // because the venue's limits are per account and IP; each takes a [Lane]
 // ([Executor.Lane]), and when the limits are the bottleneck the lanes are
-// served in turn. A request that cannot be sent (its lane full or closed,
+// served in turn. Identical reads waiting at the same time share one
+// request (below). A request that cannot be sent (its lane full or closed,
 // its send deadline or validity condition passed, its context ended) fails
 // with an error matching [ErrNotSent]. The executor's own methods use a
 // lane of its own, without bound.
+//
+// Coalesced reads. The rule: a call may be answered by a read that starts
+// after it asked. When the executor admits a read of an operation it
+// coalesces, every other call of that operation (and symbol) still queued,
+// in any lane — each asked before this request is sent — joins it and gets
+// the same answer or the same error. A call never joins a request already admitted or in flight:
+// the venue may have looked before the call was made. So a joined answer
+// is never older than the call, exactly as if the call's own request had
+// been sent at that moment; a caller that reasons from "the venue looked
+// after I asked" (an order-absence proof) keeps its guarantee.
+//
+// Coalesced: Account; Positions of one symbol (and, through an
+// [AllPositionsReader], Positions of several symbols, each caller getting
+// its symbol's rows — none when the symbol is absent — whenever the one
+// read costs no more in any window than the per-symbol reads it replaces;
+// a lone Positions call is sent as itself); OpenOrders of one
+// symbol (the same rule makes it safe: the list was taken after the call);
+// Rules of one symbol. Not coalesced: Fills (each caller has its own since,
+// and the venue pages), queries by client order ID (urgent, and no two
+// grids share an ID), named operations (Do), and any call carrying a send
+// deadline ([WithSendWithin]) or a validity condition ([WithValidUntil]),
+// whose not-sent guarantees are per request.
+//
+// A coalesced read is charged once to the windows; every lane it serves
+// counts it as served in the fair order and in [LaneStats].Admitted, and
+// the joined ones also in [LaneStats].Joined. Each joined caller gets its
+// own copy of a list. A retryable error is shared like any answer, and
+// each caller then retries by its own policy; when the sending caller's
+// context ends before it has an answer, the joined calls go back to their
+// queues and are sent (or joined) again.
 //
 // The zero value is not usable: build one with [NewExecutor]. An Executor
 // is safe for concurrent use and starts no goroutine: a queued request
@@ -41,11 +72,12 @@ import (
 // closing; lanes are closed one by one.
 type Executor struct {
 	ex            IExchange
-	batchPlacer   BatchPlacer   // nil: orders are placed one by one
-	batchCanceler BatchCanceler // nil: orders are canceled one by one
-	placeChunk    int           // orders per batch place
-	cancelChunk   int           // orders per batch cancel
-	legacy        []RateLimit   // the windows as declared in the legacy form; nil when declared as LimitWindows
+	batchPlacer   BatchPlacer        // nil: orders are placed one by one
+	batchCanceler BatchCanceler      // nil: orders are canceled one by one
+	allPos        AllPositionsReader // nil: Positions calls are coalesced per symbol only
+	placeChunk    int                // orders per batch place
+	cancelChunk   int                // orders per batch cancel
+	legacy        []RateLimit        // the windows as declared in the legacy form; nil when declared as LimitWindows
 	limits        *limiterSet
 	sched         *scheduler
 	def           *Lane // the lane of the executor's own methods
@@ -93,6 +125,9 @@ func NewExecutor(ex IExchange, opts ...ExecutorOption) (*Executor, error) {
 		} else {
 			e.batchPlacer, e.placeChunk = bp, n
 		}
+	}
+	if ap, ok := ex.(AllPositionsReader); ok {
+		e.allPos = ap
 	}
 	if bc, ok := ex.(BatchCanceler); ok {
 		if n := bc.MaxBatch(); n < 1 {
@@ -286,7 +321,8 @@ type callSpec struct {
 	lane     string // the lane's name
 	symbol   string
 	clientID string
-	orders   int // orders carried: 1 for a place or cancel, n for a batch of n
+	orders   int  // orders carried: 1 for a place or cancel, n for a batch of n
+	own      bool // sent with Do: its fn is the caller's, never shared
 }
 
 // opName is the public name of the call's operation.
@@ -390,96 +426,6 @@ func (e *Executor) sendable(l *Lane, cs callSpec, sendBy time.Time, valid func()
 	return nil
 }
 
-// runCall sends fn within the limits through lane l, retrying retryable
-// errors.
-func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.Context) (T, error)) (T, error) {
-	var zero T
-	e := l.x
-	if err := l.enter(cs.op); err != nil {
-		return zero, e.fail(fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.clientID, err))
-	}
-	defer l.leave()
-	sendBy := e.sendBy(ctx)
-	valid := validFrom(ctx)
-	for attempt := 1; ; attempt++ {
-		j, err := e.admit(ctx, l, cs, attempt, sendBy, valid)
-		if err != nil {
-			return zero, e.fail(notSent(cs, err))
-		}
-		if err := e.sendable(l, cs, sendBy, valid); err != nil {
-			e.limits.release(j.d)
-			return zero, e.fail(err)
-		}
-		sentAt := e.clock.Now()
-		tctx, cancel := context.WithTimeout(ctx, e.timeout)
-		v, err := fn(j.callContext(tctx))
-		cancel()
-		e.limits.release(j.d)
-		e.stats.countRequest(cs)
-		if err == nil {
-			return v, nil
-		}
-		if cs.op.mutating() && outcomeUnknown(err) {
-			return zero, e.unknown(cs, attempt, sentAt, err)
-		}
-		wait, again := e.retryDelay(ctx, cs, attempt, err)
-		if !again {
-			return zero, e.fail(execGiveUp(cs, attempt, err))
-		}
-		if serr := execSleep(ctx, e.clock, wait); serr != nil {
-			return zero, e.fail(notSent(cs, execAbandon(cs, attempt, err, serr, wait)))
-		}
-	}
-}
-
-// admit waits for the rate limiter and reports the wait. A request with a
-// send deadline (sendBy, zero for none) is refused at once when the limiter
-// would admit it only after that.
-//
-// An admitted request counts as on its way until the caller releases its
-// job's demand ([limiterSet.release]) once it is answered or given up.
-func (e *Executor) admit(ctx context.Context, l *Lane, cs callSpec, attempt int, sendBy time.Time, valid func() bool) (*job, error) {
-	j := &job{x: e, lane: l, class: classOf(cs.op), sendBy: sendBy, valid: valid}
-	j.d = e.limits.demandInto(j.buf[:], cs.op, cs.named, cs.orders)
-	if j.class == classPlace {
-		j.orders = max(cs.orders, 1)
-	}
-	waited, err := e.sched.enqueue(ctx, j, attempt > 1)
-	if waited > 0 {
-		e.stats.waits.Add(1)
-		e.stats.waitTime.Add(int64(waited))
-		e.observe(ExecutorEventRateLimitWait, cs, attempt, waited, nil)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("exchange: %s %s: %w", cs.opName(), cs.symbol, err)
-	}
-	return j, nil
-}
-
-// callCtx is the context an attempt passes to the adapter: the call's
-// context with the executor's timeout, and the attempt's job as its
-// [UsageReporter] (what [WithUsageReporter] would add). It lives in the
-// job, so it costs the request no allocation of its own.
-type callCtx struct {
-	context.Context
-	j *job
-}
-
-// Value answers the usage reporter's key with the job and any other key
-// from the call's context.
-func (c *callCtx) Value(key any) any {
-	if _, ok := key.(usageKey); ok {
-		return c.j
-	}
-	return c.Context.Value(key)
-}
-
-// callContext returns j's attempt context over ctx.
-func (j *job) callContext(ctx context.Context) context.Context {
-	j.cc = callCtx{Context: ctx, j: j}
-	return &j.cc
-}
-
 // outcomeUnknown reports whether a place or cancel that failed with err may
 // have taken effect: the venue said so, or the request's context ended while
 // it may have been on its way.
@@ -518,10 +464,17 @@ func (e *Executor) unknown(cs callSpec, attempt int, sentAt time.Time, err error
 // sent again, and after how long. A rate-limit refusal pauses every request
 // of the executor for the venue's RetryAfter (or the backoff, without one);
 // the retry then waits in the limiter, not here.
-func (e *Executor) retryDelay(ctx context.Context, cs callSpec, attempt int, err error) (time.Duration, bool) {
+//
+// shared is true for an error a call shared with the call that sent the
+// request (a coalesced read): that call has already paused the executor
+// for a rate-limit refusal.
+func (e *Executor) retryDelay(ctx context.Context, cs callSpec, attempt int, err error, shared bool) (time.Duration, bool) {
 	again := Retryable(err) && attempt < e.retry.MaxAttempts
 	if errors.Is(err, ErrRateLimited) {
-		pause := e.venueLimited(ctx, cs, attempt, err)
+		var pause time.Duration
+		if !shared {
+			pause = e.venueLimited(ctx, cs, attempt, err)
+		}
 		if !again || exceedsDeadline(ctx, pause) {
 			return 0, false
 		}

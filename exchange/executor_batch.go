@@ -188,7 +188,7 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 				}
 				return
 			}
-			wait, again := e.retryDelay(ctx, cs, attempt, err)
+			wait, again := e.retryDelay(ctx, cs, attempt, err, false)
 			if !again {
 				gerr := execGiveUp(cs, attempt, err)
 				for _, i := range pending {
@@ -237,7 +237,7 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 		}
 		sym, cid = b.ids(items[retry[0]])
 		cs = callSpec{op: b.op, symbol: sym, clientID: cid, orders: len(retry), lane: b.l.name}
-		wait, again := e.retryDelay(ctx, cs, attempt, cause)
+		wait, again := e.retryDelay(ctx, cs, attempt, cause, false)
 		if !again {
 			for _, i := range retry {
 				out[i].Err = e.fail(execGiveUp(b.itemSpec(items[i]), attempt, out[i].Err))

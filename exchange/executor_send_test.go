@@ -43,6 +43,7 @@ func TestExecutorSendBudgetBeyondTheLimiter(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotSent)
 	assert.Len(t, f.Calls(), 1)
 	assert.Empty(t, clk.Sleeps(), "it did not wait for the hour")
+	assert.Equal(t, uint64(1), e.Stats().Errors["not_sent"], "counted as not sent, not as other")
 
 	res := e.PlaceBatch(WithSendWithin(context.Background(), time.Minute), []OrderRequest{execOrder("b1"), execOrder("b2")})
 	for _, r := range res {

@@ -22,6 +22,7 @@ const (
 	opRules
 	opBatchPlace
 	opBatchCancel
+	opAllPositions
 	numOps
 )
 
@@ -62,6 +63,8 @@ func (o execOp) name() string {
 		return OpBatchPlace
 	case opBatchCancel:
 		return OpBatchCancel
+	case opAllPositions:
+		return OpAllPositions
 	}
 	return "op(" + itoa(int64(o)) + ")"
 }
@@ -97,6 +100,7 @@ const (
 	kindUnsupported
 	kindLaneFull
 	kindLaneClosed
+	kindNotSent
 	numKinds
 )
 
@@ -144,6 +148,8 @@ func classifyExecError(err error) errKind {
 		return kindClosed
 	case errors.Is(err, ErrUnsupported):
 		return kindUnsupported
+	case errors.Is(err, ErrNotSent):
+		return kindNotSent
 	}
 	return kindOther
 }
@@ -191,6 +197,8 @@ func (k errKind) String() string {
 		return "lane_full"
 	case kindLaneClosed:
 		return "lane_closed"
+	case kindNotSent:
+		return "not_sent"
 	}
 	return "other"
 }
@@ -219,13 +227,17 @@ type ExecutorStats struct {
 	Batches uint64
 	// UsageReports counts the venue's usage reports applied ([ReportUsage]).
 	UsageReports uint64
+	// Coalesced counts calls answered by a read another call sent (see
+	// [AllPositionsReader]); Requests counts that read once.
+	Coalesced uint64
 	// Errors counts the errors returned to callers (one per order of a batch)
 	// by kind: "unknown_outcome", "deadline", "canceled", "rate_limited",
 	// "post_only_rejected", "insufficient_margin", "order_not_found",
 	// "duplicate_client_order_id", "invalid_order", "reduce_only_rejected",
 	// "position_mode", "clock_skew", "auth", "trading_restricted",
 	// "too_many_orders", "unavailable", "closed", "unsupported",
-	// "lane_full", "lane_closed", "other".
+	// "lane_full", "lane_closed", "not_sent" (dropped unsent for another
+	// reason: its send deadline or validity condition), "other".
 	// Kinds never seen are absent.
 	Errors map[string]uint64
 }
@@ -241,6 +253,7 @@ type execCounters struct {
 	unknownOutcomes atomic.Uint64
 	batches         atomic.Uint64
 	usageReports    atomic.Uint64
+	coalesced       atomic.Uint64
 	namedMu         sync.Mutex
 	named           map[string]uint64 // requests of named operations (Do)
 }
@@ -270,6 +283,7 @@ func (c *execCounters) snapshot() ExecutorStats {
 		UnknownOutcomes:   c.unknownOutcomes.Load(),
 		Batches:           c.batches.Load(),
 		UsageReports:      c.usageReports.Load(),
+		Coalesced:         c.coalesced.Load(),
 	}
 	c.namedMu.Lock()
 	for k, n := range c.named {

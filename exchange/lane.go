@@ -57,7 +57,9 @@ func WithLaneQueue(n int) LaneOption {
 // lane, cancels and queries by client order ID go before placements. Reads
 // (open orders, fills, positions, account, rules) are served the same way
 // in a round of their own, so each lane gets an equal part of the reads'
-// share ([Executor.MinReconcileInterval]).
+// share ([Executor.MinReconcileInterval]). Identical reads of several
+// lanes waiting at once share one request, charged once; each lane it
+// serves counts it as served (see coalesced reads in [Executor]).
 //
 // A lane holds at most its bound of queued placements ([WithLaneQueue]);
 // [Lane.Drain] and [Lane.Close] stop it without touching other lanes. The
@@ -85,6 +87,7 @@ type laneCounters struct {
 	highWaterPlace int
 	admitted       uint64
 	placed         uint64 // placement requests admitted
+	joined         uint64 // reads answered by another call's request (coalesced)
 	waits          uint64
 	waitTime       time.Duration
 	maxWait        time.Duration
@@ -170,6 +173,7 @@ func (l *Lane) pushLocked(j *job) {
 		l.x.sched.levelLocked(l, f)
 	}
 	l.q[j.class] = append(l.q[j.class], j)
+	l.x.sched.shareAddLocked(j, 1)
 	l.queued++
 	if j.class == classPlace {
 		l.placeQ += j.orders
@@ -185,6 +189,7 @@ func (l *Lane) removeLocked(j *job) {
 			copy(q[i:], q[i+1:])
 			q[len(q)-1] = nil
 			l.q[j.class] = q[:len(q)-1]
+			l.x.sched.shareAddLocked(j, -1)
 			l.queued--
 			if j.class == classPlace {
 				l.placeQ -= j.orders
@@ -307,9 +312,14 @@ type LaneStats struct {
 	// largest they have been.
 	Queued, QueuedOrders       int
 	HighWater, HighWaterOrders int
-	// Admitted counts requests the limiter let through. Waits counts those
-	// that had to queue, WaitTime their total wait and MaxWait the longest.
+	// Admitted counts requests the limiter let through, a read that joined
+	// another call's request (a coalesced read) included. Joined counts
+	// those coalesced reads: answered by a request another call sent, and
+	// charged to the windows once, for the call that sent it. Waits counts
+	// the admitted requests that had to queue, WaitTime their total wait
+	// and MaxWait the longest.
 	Admitted uint64
+	Joined   uint64
 	Waits    uint64
 	WaitTime time.Duration
 	MaxWait  time.Duration
@@ -338,7 +348,7 @@ func (l *Lane) statsLocked() LaneStats {
 	return LaneStats{
 		Name: l.name, Queued: l.queued, QueuedOrders: l.placeQ,
 		HighWater: c.highWater, HighWaterOrders: c.highWaterPlace,
-		Admitted: c.admitted, Waits: c.waits, WaitTime: c.waitTime, MaxWait: c.maxWait,
+		Admitted: c.admitted, Joined: c.joined, Waits: c.waits, WaitTime: c.waitTime, MaxWait: c.maxWait,
 		Full: c.full, Expired: c.dropped[dropExpired], Invalid: c.dropped[dropInvalid],
 		Closed: c.dropped[dropClosed], Abandoned: c.dropped[dropAbandoned], Deadline: c.dropped[dropDeadline],
 		Closing: l.closed || l.noPlace,

@@ -76,7 +76,7 @@ func (l *Lane) Rules(ctx context.Context, symbol string) (Rules, error) {
 // and is retried on a [Retryable] error. It is meant for requests that do
 // not place or cancel orders: their outcome is never treated as unknown.
 func (l *Lane) Do(ctx context.Context, op string, fn func(context.Context) error) error {
-	cs := l.spec(callSpec{op: opNamed, named: op})
+	cs := l.spec(callSpec{op: opNamed, named: op, own: true})
 	if o, ok := opByName(op); ok {
 		if o.mutating() {
 			return l.x.fail(fmt.Errorf("exchange: Do(%q): orders are placed and canceled with Place, Cancel, PlaceBatch and CancelBatch: %w", op, ErrUnsupported))

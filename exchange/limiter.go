@@ -84,12 +84,19 @@ func newLimiterSet(windows []LimitWindow, other []func(string) int, p limiterPar
 		if other != nil {
 			w.other = other[i]
 		}
+		allListed := false
 		for _, c := range def.Costs {
 			if op, ok := opByName(c.Op); ok {
 				w.cost[op] = c
+				allListed = allListed || op == opAllPositions
 			} else {
 				w.named[c.Op] = c
 			}
+		}
+		if !allListed {
+			// Undeclared: one all-positions read costs what one positions
+			// read does (see OpAllPositions).
+			w.cost[opAllPositions] = OpCost{Op: OpAllPositions, Units: w.cost[opPositions].Units, PerOrder: w.cost[opPositions].PerOrder}
 		}
 		maxUnit, maxRead, orders, reads := 1, 0, false, false
 		for op := range numOps {

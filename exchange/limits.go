@@ -174,7 +174,13 @@ func windowsFromRateLimits(limits []RateLimit, weight func(string) int) []LimitW
 		case ScopeRequest:
 			w.Per = PerIP
 			for op := range numOps {
-				w.Costs = append(w.Costs, OpCost{Op: op.name(), Units: weight(op.name())})
+				n := weight(op.name())
+				if op == opAllPositions {
+					// An adapter that predates the operation may weigh it as
+					// an unknown one: never less than one positions read.
+					n = max(n, weight(OpPositions))
+				}
+				w.Costs = append(w.Costs, OpCost{Op: op.name(), Units: n})
 			}
 		}
 		out = append(out, w)

@@ -31,6 +31,12 @@ const (
 	OpRules       = "rules"
 	OpBatchPlace  = "batchPlace"
 	OpBatchCancel = "batchCancel"
+	// OpAllPositions is one read of every symbol's positions
+	// ([AllPositionsReader]), which the executor sends in place of several
+	// waiting Positions calls. A window that lists OpPositions but not
+	// OpAllPositions charges it what a positions read costs there; the
+	// legacy form weighs it at least as much as OpPositions.
+	OpAllPositions = "allPositions"
 )
 
 // ErrWaitExceedsDeadline: the rate limiter (or a retry's wait) would hold a
@@ -61,7 +67,7 @@ func DefaultRateLimits() []RateLimit {
 // none: the weights of the Binance endpoints, rounded up.
 func defaultWeight(op string) int {
 	switch op {
-	case OpFills, OpAccount, OpPositions, OpBatchPlace, OpBatchCancel:
+	case OpFills, OpAccount, OpPositions, OpAllPositions, OpBatchPlace, OpBatchCancel:
 		return 5
 	}
 	return 1

@@ -48,6 +48,7 @@ const (
 type job struct {
 	lane     *Lane
 	class    jobClass
+	wide     bool // d is an all-positions read's (shapeLocked)
 	d        demand
 	orders   int       // placement orders it carries (the lane's bound counts them)
 	sendBy   time.Time // zero: no send deadline
@@ -62,6 +63,8 @@ type job struct {
 	x        *Executor
 	buf      [4]int  // room for d.units
 	cc       callCtx // the context of its attempt (callContext)
+	share    shareKey
+	fl       *flight // the coalesced request it sends or joined; nil: its own
 }
 
 // ReportUsage passes the usage reports of the job's answer to its
@@ -86,6 +89,10 @@ type scheduler struct {
 	// for the first lane's request.
 	cands    []*Lane
 	reserved []bool
+	// Queued shareable reads by key, and how many keys are Positions
+	// calls (symbols), for coalescing (coalesce.go).
+	shareN  map[shareKey]int
+	posKeys int
 }
 
 // errors of a request that was dropped before it was sent.
@@ -159,8 +166,12 @@ func (s *scheduler) await(ctx context.Context, j *job) (time.Duration, error) {
 			}
 			s.mu.Unlock()
 			if j.state == jobAdmitted {
-				// Admitted as the context ended: it is not sent either.
-				s.lim.release(j.d)
+				// Admitted as the context ended: it is not sent either,
+				// and calls that joined it queue again.
+				if !j.member() {
+					s.lim.release(j.d)
+					s.finish(j, nil, nil, true)
+				}
 				return max(j.at.Sub(j.enq), 0), err
 			}
 			return s.result(j)
@@ -252,6 +263,9 @@ func (s *scheduler) pumpLocked(now time.Time) {
 			clear(s.reserved)
 			for k, l := range s.cands {
 				j := l.head(f)
+				if f == 1 {
+					s.shapeLocked(j)
+				}
 				if j.valid != nil && !j.valid() {
 					s.dropLocked(j, errInvalidated, dropInvalid)
 					progressed = true
@@ -263,6 +277,9 @@ func (s *scheduler) pumpLocked(now time.Time) {
 				at, ok := s.lim.take(now, j.d)
 				if ok {
 					s.admitLocked(j, at)
+					if f == 1 {
+						s.joinLocked(j)
+					}
 					s.level[f] = s.cands[0].served[f] // the least served of the waiting lanes
 					l.served[f] += uint64(max(j.orders, 1))
 					l.seen[f] = true

@@ -39,11 +39,14 @@ var weights = map[string]int{
 	"fills":        5,
 	"account":      10, // v3 account (5) + accountConfig (5)
 	"positions":    10, // v3 positionRisk (5) + symbolConfig (5)
-	"leverage":     1,
-	"positionMode": 1, // POST /fapi/v1/positionSide/dual
-	"rules":        1,
-	"time":         1,
-	"listenKey":    1,
+	// positionRisk without a symbol (5) + symbolConfig (5), every symbol
+	// at once ([Client.AllPositions]).
+	exchange.OpAllPositions: 10,
+	"leverage":              1,
+	"positionMode":          1, // POST /fapi/v1/positionSide/dual
+	"rules":                 1,
+	"time":                  1,
+	"listenKey":             1,
 	// Klines weigh by their limit (sheet §3.4): KlinesOp names the
 	// operation of each limit.
 	opKlines1:  1,

@@ -219,6 +219,7 @@ func TestDeclaredWeightsMatchSheet(t *testing.T) {
 		{exchange.OpFills, 5, []req{{"GET", "/fapi/v1/userTrades", "symbol=BTCUSDT"}}}, // one 7-day window; more windows and order look-ups are charged per request and reported by the venue
 		{exchange.OpAccount, 10, []req{{"GET", "/fapi/v3/account", ""}, {"GET", "/fapi/v1/accountConfig", ""}}},
 		{exchange.OpPositions, 10, []req{{"GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT"}, {"GET", "/fapi/v1/symbolConfig", "symbol=BTCUSDT"}}},
+		{exchange.OpAllPositions, 10, []req{{"GET", "/fapi/v3/positionRisk", ""}, {"GET", "/fapi/v1/symbolConfig", ""}}},
 		{"leverage", 1, []req{{"POST", "/fapi/v1/leverage", "symbol=BTCUSDT&leverage=10"}}},
 		{"positionMode", 1, []req{{"POST", "/fapi/v1/positionSide/dual", "dualSidePosition=true"}}},
 		{exchange.OpRules, 1, []req{{"GET", "/fapi/v1/exchangeInfo", ""}}},
