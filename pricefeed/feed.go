@@ -134,7 +134,7 @@ func WithLogger(l *slog.Logger) FeedOption {
 
 // NewFeed returns the price feed of symbol. It reports every bad
 // option at once, each naming the option and the value. It starts no
-// goroutine; Subscribe does.
+// goroutine; Subscribe does, with a positive interval.
 func NewFeed(symbol string, opts ...FeedOption) (*Feed, error) {
 	o := monitorOptions{interval: DefaultInterval, clock: SystemClock()}
 	for _, opt := range opts {
