@@ -135,3 +135,60 @@ func (p GridParser) parseSlow(b []byte) (int64, error) {
 
 // ParseString is [GridParser.Parse] for a string.
 func (p GridParser) ParseString(s string) (int64, error) { return p.Parse([]byte(s)) }
+
+// FromDecimal converts a decimal to a count of increments, rounded to the
+// nearest increment, half away from zero. A decimal whose coefficient has
+// at most 18 digits (every real price and quantity) is converted in int64
+// arithmetic, with no allocation; others through decimal division. A
+// count beyond ±[math.MaxInt64]/4 is out of range.
+func (p GridParser) FromDecimal(d decimal.Decimal) (int64, error) {
+	if p.coef == 0 {
+		return 0, &ParseError{Field: "value", Text: d.String(), Err: "parser is not initialised"}
+	}
+	if d.NumDigits() <= 18 {
+		if n, ok := p.fromParts(d.CoefficientInt64(), int(d.Exponent())); ok {
+			return n, nil
+		}
+	}
+	q := d.DivRound(p.unit, 0)
+	if q.Abs().GreaterThan(maxCount) {
+		return 0, &ParseError{Field: p.field, Text: d.String(), Err: "out of range"}
+	}
+	return q.IntPart(), nil
+}
+
+var maxCount = decimal.NewFromInt(math.MaxInt64 / 4)
+
+// fromParts converts c × 10^exp (|c| < 10^18) to increments in int64
+// arithmetic: c × 10^(exp+scale) / coef, rounded half away from zero. ok
+// is false when an intermediate value would not fit.
+func (p GridParser) fromParts(c int64, exp int) (int64, bool) {
+	neg := c < 0
+	if neg {
+		c = -c
+	}
+	num, den := c, p.coef
+	switch k := exp + p.scale; {
+	case k > 0:
+		if k > 18 || c > math.MaxInt64/pow10[k] {
+			return 0, false
+		}
+		num = c * pow10[k]
+	case k < 0:
+		if -k > 18 || p.coef > math.MaxInt64/pow10[-k] {
+			return 0, false
+		}
+		den = p.coef * pow10[-k]
+	}
+	n := num / den
+	if r := num % den; r >= den-r {
+		n++
+	}
+	if n > math.MaxInt64/4 {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}

@@ -91,9 +91,13 @@ type MonitorOption = FeedOption
 // Deprecated: use NewFeed (see [Monitor] for why the alias stays).
 func NewMonitor(symbol string, opts ...FeedOption) (*Feed, error) { return NewFeed(symbol, opts...) }
 
-// subscriber is one Subscribe call's state shared with Publish.
+// subscriber is one Subscribe call's state shared with Publish. A paced
+// subscriber (interval > 0) has a goroutine of its own that Publish wakes;
+// a direct one (interval 0) has none: Publish hands it the newest price
+// itself (see direct).
 type subscriber struct {
-	wake chan struct{} // capacity 1: "the latest price changed"
+	wake   chan struct{} // capacity 1: "the latest price changed"; paced only
+	direct *direct       // interval 0 only
 }
 
 // FeedOption configures a [Feed].
@@ -130,7 +134,7 @@ func WithLogger(l *slog.Logger) FeedOption {
 
 // NewFeed returns the price feed of symbol. It reports every bad
 // option at once, each naming the option and the value. It starts no
-// goroutine; Subscribe does.
+// goroutine; Subscribe does, with a positive interval.
 func NewFeed(symbol string, opts ...FeedOption) (*Feed, error) {
 	o := monitorOptions{interval: DefaultInterval, clock: SystemClock()}
 	for _, opt := range opts {
@@ -188,6 +192,10 @@ func (m *Feed) Publish(price exchange.Ticks, t time.Time) {
 	}
 	if subs := m.subs.Load(); subs != nil {
 		for _, s := range *subs {
+			if s.direct != nil {
+				s.direct.offer(&m.latest)
+				continue
+			}
 			select {
 			case s.wake <- struct{}{}:
 			default: // already woken
@@ -239,11 +247,20 @@ func (m *Monitor) Messages() uint64 { return m.messages.Load() }
 
 // Subscribe returns a channel of coalesced price changes for one consumer
 // (see [Feed] for the rules). If a price is already known it is
-// delivered first. The channel is unbuffered, so what a consumer receives
-// is the newest price at the moment it receives. It is closed when ctx
-// ends or the feed is closed; after Close, Subscribe returns a closed
-// channel. Each call starts one goroutine, owned by the feed.
+// delivered first. What a consumer receives is the newest price at the
+// moment it receives (give or take a Publish racing with the receive,
+// whose price then follows). The channel is closed when ctx ends or the
+// feed is closed; after Close, Subscribe returns a closed channel.
+//
+// With a positive interval each call starts one goroutine, owned by the
+// feed, that paces the subscriber; the channel is unbuffered. With
+// interval 0 there is nothing to pace and no goroutine: the channel holds
+// one price, and Publish, on the writer's goroutine, replaces it with the
+// newest without ever waiting for the consumer.
 func (m *Feed) Subscribe(ctx context.Context) <-chan Price {
+	if m.interval == 0 {
+		return m.subscribeDirect(ctx)
+	}
 	out := make(chan Price)
 	m.mu.Lock()
 	if m.closed {
@@ -393,7 +410,7 @@ func (m *Feed) Run(ctx context.Context, src Source) error {
 	}
 }
 
-// Close stops every subscriber goroutine, closes their channels, makes Run
+// Close ends every subscription, closes their channels, makes Run
 // return and waits for the goroutines to end. It is idempotent.
 func (m *Feed) Close() {
 	m.mu.Lock()

@@ -214,10 +214,24 @@ type request struct {
 	sec      secType
 	op       string // for errors: "place", "cancel", …
 	mutating bool   // changes venue state: an unknown outcome matters
+	// signInPlace lets send append the signed parameters to params.b in
+	// its spare capacity instead of a copy: params.b is the request's own
+	// and nothing reads past its length. A retry signs a copy.
+	signInPlace bool
 	// usage, when set, receives the answer's header and send time instead
 	// of their being reported at once (the clock sync reports its answer
 	// once it knows the offset).
 	usage *heldUsage
+}
+
+// apiKeyHeader is X-MBX-APIKEY in the canonical form net/http sends.
+var apiKeyHeader = http.CanonicalHeaderKey("X-MBX-APIKEY")
+
+// wroteTrace is a mutating request's trace: wrote is set once the
+// transport has written the request.
+type wroteTrace struct {
+	wrote atomic.Bool
+	trace httptrace.ClientTrace
 }
 
 // heldUsage is an answer's usage, held back for reporting.
@@ -273,6 +287,9 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 		if serr := c.SyncTime(ctx); serr != nil {
 			return nil, errors.Join(err, serr)
 		}
+		// The first attempt's body may still be held by the transport:
+		// the retry signs a copy.
+		r.signInPlace = false
 		body, err = c.send(ctx, r)
 	}
 	return body, err
@@ -289,7 +306,10 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 	signed := r.sec == secSigned
 	if signed {
 		// recvWindow, timestamp and the signature add at most 112 bytes.
-		p := params{b: append(make([]byte, 0, len(payload)+128), payload...)}
+		p := params{b: payload}
+		if !r.signInPlace || cap(payload)-len(payload) < 128 {
+			p.b = append(make([]byte, 0, len(payload)+128), payload...)
+		}
 		p.addInt("recvWindow", c.cfg.RecvWindow.Milliseconds())
 		p.addInt("timestamp", c.serverNow().UnixMilli())
 		n := len(p.b)
@@ -311,19 +331,31 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.RequestTimeout)
 		defer cancel()
 	}
-	var wrote atomic.Bool
+	var wrote *atomic.Bool
 	if r.mutating {
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }})
+		// One allocation for the flag and the trace that sets it.
+		w := new(wroteTrace)
+		w.trace.WroteRequest = func(httptrace.WroteRequestInfo) { w.wrote.Store(true) }
+		wrote = &w.wrote
+		ctx = httptrace.WithClientTrace(ctx, &w.trace)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, bodyReader)
 	if err != nil {
 		return nil, fmt.Errorf("binance: %s: build %s %s: %w", r.op, r.method, r.path, scrubErr(err, c.requestSecrets(payload, signed)))
 	}
-	if bodyReader != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if r.sec != secNone {
-		req.Header.Set("X-MBX-APIKEY", c.cfg.APIKey.Reveal())
+	// The headers are set in their canonical form, as Header.Set would
+	// set them, from one backing array: Set allocates the canonical key of
+	// X-MBX-APIKEY and a slice per header on every request.
+	if bodyReader != nil || r.sec != secNone {
+		vals := new([2]string)
+		if bodyReader != nil {
+			vals[0] = "application/x-www-form-urlencoded"
+			req.Header["Content-Type"] = vals[0:1:1]
+		}
+		if r.sec != secNone {
+			vals[1] = c.cfg.APIKey.Reveal()
+			req.Header[apiKeyHeader] = vals[1:2:2]
+		}
 	}
 	c.charges.add(r.op, endpointCost(r.method, r.path, payload))
 	sentAt := c.now()

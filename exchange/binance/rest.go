@@ -76,15 +76,17 @@ func (c *Client) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exc
 	if err != nil {
 		return exchange.Order{}, err
 	}
-	p := params{b: make([]byte, 0, 256)}
+	// Room for the parameters and what signing appends (recvWindow,
+	// timestamp, signature: at most 112 bytes), signed in place.
+	p := params{b: make([]byte, 0, 256+128)}
 	o.appendQuery(&p)
-	body, err := c.do(ctx, request{method: http.MethodPost, path: "/fapi/v1/order", params: p, sec: secSigned, op: "place", mutating: true})
+	body, err := c.do(ctx, request{method: http.MethodPost, path: "/fapi/v1/order", params: p, sec: secSigned, op: "place", mutating: true, signInPlace: true})
 	if err != nil {
 		c.staleRulesOn(err)
 		return exchange.Order{}, err
 	}
 	var w wireOrder
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := decodeWireOrder(body, &w); err != nil {
 		return exchange.Order{}, &exchange.UnknownOutcomeError{Op: "place", SentAt: c.now(), Err: fmt.Errorf("binance: malformed order answer: %w", err)}
 	}
 	return c.seen(w.order()), nil
@@ -146,7 +148,7 @@ func (c *Client) PlaceOrders(ctx context.Context, reqs []exchange.OrderRequest) 
 // it has a negative code, or a msg without orderId.
 func (c *Client) batchItem(op string, raw json.RawMessage, sentAt time.Time) exchange.BatchResult {
 	var w wireOrder
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := decodeWireOrder(raw, &w); err != nil {
 		return exchange.BatchResult{Err: &exchange.UnknownOutcomeError{Op: op, SentAt: sentAt, Err: fmt.Errorf("binance: malformed batch item %q: %w", truncate(raw, 100), err)}}
 	}
 	if (w.Code != nil && *w.Code < 0) || (w.Msg != "" && w.OrderID == 0) {
@@ -172,7 +174,7 @@ func (c *Client) CancelOrder(ctx context.Context, req exchange.CancelRequest) (e
 		return exchange.Order{}, err
 	}
 	var w wireOrder
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := decodeWireOrder(body, &w); err != nil {
 		return exchange.Order{}, &exchange.UnknownOutcomeError{Op: "cancel", SentAt: c.now(), Err: fmt.Errorf("binance: malformed cancel answer: %w", err)}
 	}
 	return c.seen(w.order()), nil
@@ -306,7 +308,7 @@ func (c *Client) getOrder(ctx context.Context, p params, op string) (exchange.Or
 		return exchange.Order{}, err
 	}
 	var w wireOrder
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := decodeWireOrder(body, &w); err != nil {
 		return exchange.Order{}, fmt.Errorf("binance: query: malformed answer: %w", err)
 	}
 	return c.seen(w.order()), nil
