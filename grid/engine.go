@@ -102,52 +102,6 @@ type Engine struct {
 	books Books
 }
 
-type initialOrder struct {
-	gen     uint32
-	live    bool
-	filled  exchange.Steps
-	targets []int64 // levels to receive the position, nearest the price first
-	next    int
-	req     request
-}
-
-// Books are the engine's integer books, in the symbol's units: money in
-// ticks × steps ([exchange.Money]), quantities in steps. [Engine.Stats]
-// gives the same in decimals.
-type Books struct {
-	RoundTrips int
-	Realized   exchange.Money // gross realized PnL of exits (per slot, against its own entry)
-	Fees       exchange.Money // every fee the grid's orders paid (signed)
-	Position   exchange.Steps // signed: Σ long held − Σ short held
-	LongHeld   exchange.Steps
-	LongCost   exchange.Money
-	ShortHeld  exchange.Steps
-	ShortCost  exchange.Money
-	// Funding is the funding the host booked (signed: positive paid), see
-	// [Engine.BookFunding].
-	Funding    exchange.Money
-	OpenOrders int // orders sent and not ended
-	Placed     int
-	Canceled   int
-	Rejected   int
-	NotSent    int // placements the host dropped before sending them (OrderNotSent)
-	Fills      int
-	Stale      int // updates ignored as stale or duplicate
-	Illegal    int // updates that contradicted the engine's view
-	// CancelsDeferred counts the times the cancel budget held a window
-	// cancel back (an order held back on several sweeps counts each time).
-	CancelsDeferred int
-}
-
-// Unrealized is the open position's PnL at mark.
-func (b Books) Unrealized(mark exchange.Ticks) exchange.Money {
-	return exchange.Notional(mark, b.LongHeld) - b.LongCost + b.ShortCost - exchange.Notional(mark, b.ShortHeld)
-}
-
-// ErrIllegalUpdate is matched by the error [Engine.Apply] returns when an
-// update contradicts the engine's view; the host should reconcile.
-var ErrIllegalUpdate = errors.New("grid: update contradicts the engine's view")
-
 // New builds an engine for a symbol with the given options, validating all
 // of them and every level against the symbol's rules and against what the
 // engine's int64 books can hold exactly (a level's notional within
@@ -228,6 +182,12 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// Rules returns the symbol's rules the engine was built with.
+func (e *Engine) Rules() exchange.Rules { return e.rules }
+
+// GridID returns the grid's ID.
+func (e *Engine) GridID() string { return e.cfg.gridID }
 
 // checkLevels makes the bounded grid's levels (or a trailing grid's first
 // window down to its floor) and checks every one against the sizing rule
