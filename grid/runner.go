@@ -47,9 +47,12 @@ type Runner struct {
 	// executor's goroutines.
 	lastPrice atomic.Int64
 	rules     exchange.Rules
-	gridID    string
-	cfg       runnerConfig
-	log       *slog.Logger
+	// tickP and stepP turn the venue's prices and quantities into ticks
+	// and steps without allocating (read-only: any goroutine).
+	tickP, stepP exchange.GridParser
+	gridID       string
+	cfg          runnerConfig
+	log          *slog.Logger
 }
 
 // RunnerOption configures a Runner.
@@ -280,6 +283,9 @@ func NewRunner(eng *Engine, ex exchange.IExchange, opts ...RunnerOption) (*Runne
 	if r.log == nil {
 		r.log = eng.log // never nil: New gives a discarding one
 	}
+	// The engine's rules passed Validate: their tick and step are positive.
+	r.tickP, _ = r.rules.TickParser()
+	r.stepP, _ = r.rules.StepParser()
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

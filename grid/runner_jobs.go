@@ -389,11 +389,21 @@ func (r *Runner) snapshot(ctx context.Context, since time.Time) (Snapshot, error
 	return snap, nil
 }
 
+// ticks and steps convert a venue's price and quantity, rounded to the
+// nearest increment (half away from zero), without allocating for every
+// real figure; a figure the parser cannot take (none real) goes through
+// decimal division.
 func (r *Runner) ticks(d decimal.Decimal) exchange.Ticks {
+	if n, err := r.tickP.FromDecimal(d); err == nil {
+		return exchange.Ticks(n)
+	}
 	return exchange.Ticks(d.Div(r.rules.TickSize).Round(0).IntPart())
 }
 
 func (r *Runner) steps(d decimal.Decimal) exchange.Steps {
+	if n, err := r.stepP.FromDecimal(d); err == nil {
+		return exchange.Steps(n)
+	}
 	return exchange.Steps(d.Div(r.rules.StepSize).Round(0).IntPart())
 }
 
