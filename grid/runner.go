@@ -46,6 +46,9 @@ type Runner struct {
 	// before the first), read by placements' validity checks on the
 	// executor's goroutines.
 	lastPrice atomic.Int64
+	// reconciled counts the reconciliations that read the venue, and
+	// reconciledAt is the last one's time (Unix ns): see Reconciliations.
+	reconciled, reconciledAt atomic.Int64
 	rules     exchange.Rules
 	// tickP and stepP turn the venue's prices and quantities into ticks
 	// and steps without allocating (read-only: any goroutine).

@@ -81,6 +81,8 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 			return a
 		}
 		a.snapshot = &snap
+		r.reconciled.Add(1)
+		r.reconciledAt.Store(r.cfg.now().UnixNano())
 		switch rules, err := r.x.Rules(ctx, r.rules.Symbol); {
 		case err == nil:
 			a.halt, a.trading = rulesChange(r.rules, rules), true

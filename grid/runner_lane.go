@@ -127,6 +127,19 @@ func (r *Runner) LaneStats() (stats exchange.LaneStats, ok bool) {
 	return s.Stats(), true
 }
 
+// Reconciliations reports how many periodic or reconnection
+// reconciliations read the venue's view of the grid (its open orders and
+// position) since the runner was made, and when the last did (zero before
+// the first): a host watching many grids on one executor sees a grid
+// whose reconciliation falls behind its interval. Safe for concurrent use.
+func (r *Runner) Reconciliations() (count int64, last time.Time) {
+	count = r.reconciled.Load()
+	if ns := r.reconciledAt.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
+	return count, last
+}
+
 // useLane sets up the lane for a run: the one given with WithLane, or a
 // new one on the runner's executor. It returns a func that ends it when
 // the run ends (closes the lane if the runner opened it).

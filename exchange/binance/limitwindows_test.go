@@ -11,14 +11,15 @@ import (
 
 // The adapter declares its limits in the executor's full form, and the
 // executor takes them: two ORDERS windows per account and the weight
-// window per IP, named as the usage headers are.
+// window per IP, named as the usage headers are, and the funding-rate
+// history's own window (500 per 5 minutes per IP).
 func TestLimitWindows(t *testing.T) {
 	srv := binancetest.NewServer()
 	defer srv.Close()
 	c := newTestClient(t, srv)
 	defer c.Close()
 	ws := c.LimitWindows()
-	if len(ws) != 3 {
+	if len(ws) != 4 {
 		t.Fatalf("LimitWindows = %+v", ws)
 	}
 	byName := map[string]exchange.LimitWindow{}
@@ -47,11 +48,16 @@ func TestLimitWindows(t *testing.T) {
 		cost(rw, exchange.OpPositions).Units != 10 || cost(rw, exchange.OpFills).Units != 5 || cost(rw, "listenKey").Units != 1 {
 		t.Errorf("REQUEST_WEIGHT_1M = %+v", rw)
 	}
+	fr := byName["FUNDING_RATE_5M"]
+	if fr.Max != 500 || fr.Interval != 5*time.Minute || fr.Per != exchange.PerIP ||
+		cost(fr, binance.OpFundingRate).Units != 1 || cost(fr, exchange.OpPlace) != (exchange.OpCost{}) {
+		t.Errorf("FUNDING_RATE_5M = %+v", fr)
+	}
 	x, err := exchange.NewExecutor(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := x.LimitWindows(); len(got) != 3 || got[0].Name != ws[0].Name {
+	if got := x.LimitWindows(); len(got) != 4 || got[0].Name != ws[0].Name {
 		t.Errorf("executor windows = %+v", got)
 	}
 }

@@ -103,7 +103,7 @@ func TestHundredRunnersShareOneExecutor(t *testing.T) {
 			eng, err := grid.New(btcRules, laneGridOptions(fmt.Sprintf("h%03d", i))...)
 			require.NoError(t, err)
 			r, err := grid.NewRunner(eng, v, grid.WithExecutor(x), grid.WithPriceFeed(feed),
-				grid.WithReconcileInterval(3*time.Minute), grid.WithStopTimeout(2*time.Minute))
+				grid.WithReconcileInterval(time.Minute), grid.WithStopTimeout(2*time.Minute))
 			require.NoError(t, err)
 			runners[i] = r
 			ctx, cancel := context.WithCancel(context.Background())
@@ -134,6 +134,16 @@ func TestHundredRunnersShareOneExecutor(t *testing.T) {
 		if len(firsts) > 0 {
 			assert.LessOrEqual(t, firsts[len(firsts)-1], 10*time.Second, "max time to first order")
 		}
+		// Every grid reconciled in each full interval before the stop (at
+		// 1 and 2 minutes; the one due at 3 meets the stop).
+		minRec, maxRec := int64(1<<62), int64(0)
+		for i, r := range runners {
+			n, last := r.Reconciliations()
+			minRec, maxRec = min(minRec, n), max(maxRec, n)
+			assert.GreaterOrEqual(t, n, int64(2), "grid %d reconciled %d times in 3 minutes at 1 per minute", i, n)
+			assert.False(t, last.IsZero(), "grid %d", i)
+		}
+		t.Logf("reconciliations per grid in 3 minutes at one a minute: min %d, max %d", minRec, maxRec)
 		highWater, highOrders, full, dropped := 0, 0, uint64(0), uint64(0)
 		for _, r := range runners {
 			s, ok := r.LaneStats()
