@@ -49,7 +49,7 @@ type Runner struct {
 	// reconciled counts the reconciliations that read the venue, and
 	// reconciledAt is the last one's time (Unix ns): see Reconciliations.
 	reconciled, reconciledAt atomic.Int64
-	rules     exchange.Rules
+	rules                    exchange.Rules
 	// tickP and stepP turn the venue's prices and quantities into ticks
 	// and steps without allocating (read-only: any goroutine).
 	tickP, stepP exchange.GridParser
