@@ -61,6 +61,12 @@ type CoreConfig struct {
 	// ends at once with an EventCanceled, nothing filled, instead of the
 	// exchange.ErrPostOnlyRejected error (Binance -5022, the default).
 	PostOnlyCancelLater bool
+	// ReduceOnlyMinNotional applies the minimum notional to reduce-only
+	// orders too. By default they are exempt, as on Binance (-4164: "…
+	// unless you choose reduce only"): a reduce-only order needs only the
+	// minimum quantity, so a position worth less than the minimum notional
+	// can still be closed.
+	ReduceOnlyMinNotional bool
 }
 
 // DefaultCoreConfig returns Binance USDⓈ-M defaults for the rules: maker fee

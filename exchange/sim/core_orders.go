@@ -128,7 +128,8 @@ func (c *Core) check(o OrderSpec) error {
 		if n, err := exchange.CheckedNotional(max(top, 0), o.Qty); err != nil || n > exchange.MaxNotional {
 			return specErr("Qty", fmt.Sprint(int64(o.Qty)), fmt.Sprintf("at price %d ticks is a notional beyond %d Money units", top, int64(exchange.MaxNotional)), exchange.ErrInvalidOrder)
 		}
-		if o.Qty < c.minQty || exchange.Notional(px, o.Qty) < c.minNotional {
+		exempt := o.ReduceOnly && !c.cfg.ReduceOnlyMinNotional // Binance: reduce-only needs no minimum notional
+		if o.Qty < c.minQty || (!exempt && exchange.Notional(px, o.Qty) < c.minNotional) {
 			if err := c.cfg.Rules.CheckTicks(px, o.Qty); err != nil {
 				errs = append(errs, err)
 			}

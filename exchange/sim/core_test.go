@@ -700,3 +700,39 @@ func TestPostOnlyCancelLater(t *testing.T) {
 		}
 	}
 }
+
+// A reduce-only order below the minimum notional (but not below the
+// minimum quantity) is accepted, as on Binance, unless the venue applies
+// the minimum to reduce-only orders too (ReduceOnlyMinNotional); an order
+// that opens is refused either way, and so is one below the minimum
+// quantity.
+func TestReduceOnlyIsExemptFromMinNotional(t *testing.T) {
+	rules := exchange.Rules{Symbol: "X", TickSize: decimal.New(1, 0), StepSize: decimal.New(1, 0),
+		MinQty: decimal.New(2, 0), MinNotional: decimal.New(500, 0)}
+	for _, strict := range []bool{false, true} {
+		cfg := DefaultCoreConfig(rules)
+		cfg.ReduceOnlyMinNotional = strict
+		cfg.InitialBalance = 1_000_000 // no liquidation when the price halves
+		c, err := NewCore(cfg)
+		require.NoError(t, err)
+		now := time.Unix(1000, 0)
+		c.Tick(now, 100)
+		_, err = c.Place(now, OrderSpec{Side: exchange.Buy, PositionSide: exchange.PositionBoth, Market: true, Qty: 6})
+		require.NoError(t, err, "600 of notional opens")
+		c.Tick(now, 50) // the position is now worth 300, under the minimum notional
+
+		_, err = c.Place(now, OrderSpec{Side: exchange.Buy, PositionSide: exchange.PositionBoth, Price: 40, Qty: 3})
+		require.ErrorIs(t, err, exchange.ErrInvalidOrder, "an opening order below the minimum notional")
+		_, err = c.Place(now, OrderSpec{Side: exchange.Sell, PositionSide: exchange.PositionBoth, Market: true, Qty: 1, ReduceOnly: true})
+		require.ErrorIs(t, err, exchange.ErrInvalidOrder, "below the minimum quantity")
+
+		_, err = c.Place(now, OrderSpec{Side: exchange.Sell, PositionSide: exchange.PositionBoth, Market: true, Qty: 6, ReduceOnly: true})
+		if strict {
+			require.ErrorIs(t, err, exchange.ErrInvalidOrder, "strict venue")
+			continue
+		}
+		require.NoError(t, err, "reduce-only closes what is worth less than the minimum")
+		pos, _ := c.Position(exchange.PositionBoth)
+		assert.Zero(t, pos, "closed")
+	}
+}
