@@ -47,6 +47,7 @@ func (s *liveSoak) run() {
 		}
 		s.logf("shared window: %d requests past its maximum as a window opened", burst)
 	}
+	s.logf("placements: %s", s.v.stale.summary())
 	s.logf("restarts from a stale store: %d, with no books stored: %d", s.stale, s.noState)
 	for _, g := range s.grids {
 		if g.running && !g.stopping {
@@ -69,6 +70,7 @@ func (s *liveSoak) tick(p exchange.Ticks) {
 	if err := s.v.SetPriceTicks(context.Background(), p); err != nil {
 		s.fail("set price: %v", err)
 	}
+	s.v.stale.setMarket(p)
 	s.feed.Publish(p, time.Now())
 }
 

@@ -39,7 +39,9 @@ import (
 // within its timeout, and (synctest and goleak) that no goroutine is left.
 // A restart from a stale store (saves failing for a while before the crash)
 // is held to all of it too: the engine books what happened after the save
-// from the venue's recent fills.
+// from the venue's recent fills. No grid limit order may reach the venue
+// when the price has already left its window by more than the hysteresis
+// (a stale placement, livesoak_stale_test.go).
 //
 // GRIDMESH_LIVESOAK_SEEDS=n runs seeds 1..n of each profile (default: a
 // few, for CI); GRIDMESH_LIVESOAK_SEED=s runs one seed, of the profile
@@ -226,6 +228,7 @@ func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoa
 	require.NoError(t, venue.SetPriceTicks(context.Background(), s.price))
 	s.v = &soakVenue{Venue: venue, recv: p.recv, rng: rand.New(rand.NewPCG(seed, 0x3e7)), wireP: p.wireP,
 		wireMax: p.recv / 2, busyP: p.busyP, lostMarket: p.lostMarket, used: map[string]int{}}
+	s.v.stale.setMarket(s.price)
 	xopts := []exchange.ExecutorOption{exchange.WithRequestTimeout(p.recv), exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7)))}
 	if p.sharedRoom > 0 {
 		s.v.shared = &sharedIP{max: 200, room: p.sharedRoom, interval: 10 * time.Second}

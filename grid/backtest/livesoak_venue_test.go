@@ -41,6 +41,7 @@ type soakVenue struct {
 	limited    int          // requests refused for rate
 	shared     *sharedIP    // a window shared with another program (nil: none)
 	restricted atomic.Bool  // the symbol does not trade: its rules answer ErrTradingRestricted
+	stale      staleWatch   // how far past its window each grid limit order arrives
 }
 
 // Rules answers exchange.ErrTradingRestricted while the symbol's trading
@@ -124,6 +125,9 @@ func (v *soakVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (
 	refuse, wire := v.gate(ctx, true)
 	if refuse != nil {
 		return exchange.Order{}, refuse
+	}
+	if msg := v.stale.check(req); msg != "" {
+		v.violate("%s", msg)
 	}
 	ctx = v.onWire(ctx, wire)
 	if req.Type == exchange.Market && v.lose(v.lostMarket) {
