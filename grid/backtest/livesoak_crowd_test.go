@@ -23,6 +23,14 @@ import (
 //     the venue before one of its own arrives (fair turns between lanes;
 //     a lane's turn may carry a batch). The bound counts placements, not
 //     time: when the limits admit nothing, every grid waits alike.
+//   - over the run, every grid gets at least 1/crowdShare of the share of
+//     its due placements (those neither withdrawn by its stop nor dropped
+//     because the price left their window) through to the venue that the
+//     best-served grid gets: the grids place alike (same levels, windows
+//     and prices), so the executor, not the grids, makes a gap. Over 300
+//     seeds with the fix, no grid with 50 placements due fell below; with
+//     the lanes served in a fixed order instead of by turns, 47 of 48
+//     seeds have one that does.
 //   - every running grid's open-orders reads (its reconciliation) come
 //     through at least once per reconciliation interval, plus
 //     crowdReadSlack.
@@ -61,6 +69,12 @@ const (
 	// three entries and three exits) and for the lanes' order of service
 	// then (the least served first).
 	crowdOvertake = 12
+	// crowdShare is how many times the best-served grid's share of its
+	// due placements through to the venue may exceed another's.
+	crowdShare = 6
+	// crowdMinDue is how many due placements a grid must have had for
+	// its share to count.
+	crowdMinDue = 50
 	// crowdIdle is how long a grid with nothing queued must stay so
 	// before a new placement starts a new wait.
 	crowdIdle = 2 * time.Second
@@ -88,6 +102,8 @@ type crowdGrid struct {
 	waitFrom time.Time // when its current wait began (zero: not waiting)
 	from     uint64    // the placements of every grid served when it began
 	over     uint64    // the most placements of other grids served during one of its waits
+	asked    int       // placements handed to its lanes (every run)
+	through  int       // of them, those that reached the venue
 	lastDrop time.Time // when a placement of it last came back unsent
 	lastRead time.Time // when its last open-orders read was answered (or the run began)
 	worst    time.Duration
@@ -118,7 +134,7 @@ func (w *crowdWatch) begin(g string) {
 	old := w.grids[g]
 	c := &crowdGrid{lastRead: time.Now()}
 	if old != nil {
-		c.run, c.worst, c.reads, c.over = old.run+1, old.worst, old.reads, old.over
+		c.run, c.worst, c.reads, c.over, c.asked, c.through = old.run+1, old.worst, old.reads, old.over, old.asked, old.through
 	}
 	w.grids[g] = c
 	for id, og := range w.ids {
@@ -158,6 +174,7 @@ func (w *crowdWatch) asked(g string, reqs []exchange.OrderRequest) {
 		w.ids[r.ClientOrderID] = g
 	}
 	c.pending += len(reqs)
+	c.asked += len(reqs)
 }
 
 // arrived records a placement reaching the venue, and checks the grids
@@ -173,6 +190,7 @@ func (w *crowdWatch) arrived(id string) {
 	delete(w.ids, id)
 	c := w.grids[g]
 	c.pending--
+	c.through++
 	if !c.waitFrom.IsZero() {
 		c.worst = max(c.worst, now.Sub(c.waitFrom))
 	}
@@ -208,19 +226,24 @@ func (w *crowdWatch) arrived(id string) {
 
 // returned records the placements of grid g coming back from its lane;
 // those that never reached the venue came back unsent.
-func (w *crowdWatch) returned(g string, reqs []exchange.OrderRequest) {
+func (w *crowdWatch) returned(g string, reqs []exchange.OrderRequest, errs []error) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.grids[g]
-	for _, r := range reqs {
+	for i, r := range reqs {
 		if og, ok := w.ids[r.ClientOrderID]; ok && og == g {
 			delete(w.ids, r.ClientOrderID)
 			if c == nil {
 				continue
 			}
 			c.pending--
+			if errors.Is(errs[i], exchange.ErrLaneClosed) || errors.Is(errs[i], context.Canceled) {
+				c.asked-- // the grid stopped: not the executor's to serve
+				continue
+			}
 			if w.outside(r) {
+				c.asked-- // no longer due
 				// Dropped for the price: no longer due.
 				if c.pending == 0 {
 					c.waitFrom = time.Time{}
@@ -271,6 +294,33 @@ func (w *crowdWatch) check() []string {
 	return out
 }
 
+// shares checks the grids' shares of their due placements through to
+// the venue (see crowdShare) and returns a violation ("" when none).
+func (w *crowdWatch) shares() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var lo, hi float64 = 2, -1
+	var lg, hg string
+	for g, c := range w.grids {
+		if c.asked < crowdMinDue {
+			continue
+		}
+		f := float64(c.through) / float64(c.asked)
+		if f < lo {
+			lo, lg = f, g
+		}
+		if f > hi {
+			hi, hg = f, g
+		}
+	}
+	if hi < 0 || hi <= crowdShare*lo {
+		return ""
+	}
+	l, h := w.grids[lg], w.grids[hg]
+	return fmt.Sprintf("grid %s starved: %d of its %d due placements reached the venue (%.2f), grid %s got %d of %d (%.2f): more than %d times its share",
+		lg, l.through, l.asked, lo, hg, h.through, h.asked, hi, crowdShare)
+}
+
 // summary is the worst waits, for the soak's trace.
 func (w *crowdWatch) summary() string {
 	w.mu.Lock()
@@ -289,7 +339,14 @@ func (w *crowdWatch) summary() string {
 			reads, rg = c.reads, g
 		}
 	}
-	return fmt.Sprintf("longest wait for a placement %s (%s), most placements of others during a wait %d (%s), longest between reads %s (%s)", worst, wg, over, og, reads, rg)
+	lo, hi := 2.0, -1.0
+	for _, c := range w.grids {
+		if c.asked >= crowdMinDue {
+			f := float64(c.through) / float64(c.asked)
+			lo, hi = min(lo, f), max(hi, f)
+		}
+	}
+	return fmt.Sprintf("share of due placements through: least %.2f, most %.2f; longest wait for a placement %s (%s), most placements of others during a wait %d (%s), longest between reads %s (%s)", lo, hi, worst, wg, over, og, reads, rg)
 }
 
 // crowdLane is a grid's lane as the crowd watch sees it.
@@ -302,14 +359,20 @@ type crowdLane struct {
 func (l crowdLane) Place(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
 	reqs := []exchange.OrderRequest{req}
 	l.w.asked(l.g, reqs)
-	defer l.w.returned(l.g, reqs)
-	return l.Lane.Place(ctx, req)
+	o, err := l.Lane.Place(ctx, req)
+	l.w.returned(l.g, reqs, []error{err})
+	return o, err
 }
 
 func (l crowdLane) PlaceBatch(ctx context.Context, reqs []exchange.OrderRequest) []exchange.BatchResult {
 	l.w.asked(l.g, reqs)
-	defer l.w.returned(l.g, reqs)
-	return l.Lane.PlaceBatch(ctx, reqs)
+	res := l.Lane.PlaceBatch(ctx, reqs)
+	errs := make([]error, len(reqs))
+	for i := range res {
+		errs[i] = res[i].Err
+	}
+	l.w.returned(l.g, reqs, errs)
+	return res
 }
 
 func (l crowdLane) OpenOrders(ctx context.Context, symbol string) ([]exchange.Order, error) {

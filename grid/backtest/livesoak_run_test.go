@@ -50,6 +50,9 @@ func (s *liveSoak) run() {
 	s.logf("placements: %s", s.v.stale.summary())
 	if s.crowd != nil {
 		s.logf("crowd: %s", s.crowd.summary())
+		if v := s.crowd.shares(); v != "" {
+			s.fail("%s", v)
+		}
 	}
 	s.logf("restarts from a stale store: %d, with no books stored: %d", s.stale, s.noState)
 	for _, g := range s.grids {
