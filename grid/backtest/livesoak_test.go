@@ -50,10 +50,11 @@ import (
 // everything from the seed; "hardstops" makes every grid's risk trigger a
 // hard stop that closes the position, toggled often, with market orders
 // lost on their way half the time (a hard stop's close of unknown outcome
-// is rare in "mixed").
+// is rare in "mixed"); "crowd" runs 8 to 20 grids on the executor under
+// tight declared limits and checks that none starves (livesoak_crowd_test.go).
 
 // liveSoakCISeeds is how many seeds of each profile CI runs.
-var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24, "crowd": 4}
+var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24, "crowd": 8}
 
 // liveSoakSharedRoom is the least room another program leaves the grids
 // of the shared window (GRIDMESH_LIVESOAK_SHARED_ROOM; default 40). Below
