@@ -24,7 +24,7 @@ func (s *liveSoak) run() {
 		s.startGrid(g)
 	}
 	s.tick(s.price)
-	if s.p.seed%4 == 0 { // apart from the seed's draws, which stay as they were
+	if s.p.seed%4 == 0 && s.crowd == nil { // apart from the seed's draws, which stay as they were
 		s.probePositionMode()
 	}
 	for step := 0; step < s.p.steps && len(s.violations) == 0; step++ {
@@ -46,6 +46,13 @@ func (s *liveSoak) run() {
 			s.fail("%d requests came past the maximum of a window shared with another program: the executor did not heed the venue's usage reports", over)
 		}
 		s.logf("shared window: %d requests past its maximum as a window opened", burst)
+	}
+	s.logf("placements: %s", s.v.stale.summary())
+	if s.crowd != nil {
+		s.logf("crowd: %s", s.crowd.summary())
+		if v := s.crowd.shares(); v != "" {
+			s.fail("%s", v)
+		}
 	}
 	s.logf("restarts from a stale store: %d, with no books stored: %d", s.stale, s.noState)
 	for _, g := range s.grids {
@@ -69,6 +76,7 @@ func (s *liveSoak) tick(p exchange.Ticks) {
 	if err := s.v.SetPriceTicks(context.Background(), p); err != nil {
 		s.fail("set price: %v", err)
 	}
+	s.v.stale.setMarket(p)
 	s.feed.Publish(p, time.Now())
 }
 
@@ -81,6 +89,8 @@ func (s *liveSoak) act() {
 		s.logf("%s: risk trigger %v (hard stop, close)", g.id, g.trigger.Load())
 	}
 	switch x := r.Float64(); {
+	case x < 0.02 && s.crowd != nil:
+		// The crowd's grids wait for the declared limits, not for a 429.
 	case x < 0.02: // rate-limit back-pressure longer than the ack timeout
 		d := s.p.ack + time.Duration(r.Int64N(int64(s.p.ack+s.p.recv+3*time.Second)))
 		s.v.throttle(d)
@@ -196,6 +206,11 @@ func (s *liveSoak) stopped(g *soakGrid, err error) {
 func (s *liveSoak) collect() {
 	for _, v := range s.v.takeViolations() {
 		s.fail("%s", v)
+	}
+	if s.crowd != nil {
+		for _, v := range s.crowd.check() {
+			s.fail("%s", v)
+		}
 	}
 }
 

@@ -39,7 +39,9 @@ import (
 // within its timeout, and (synctest and goleak) that no goroutine is left.
 // A restart from a stale store (saves failing for a while before the crash)
 // is held to all of it too: the engine books what happened after the save
-// from the venue's recent fills.
+// from the venue's recent fills. No grid limit order may reach the venue
+// when the price has already left its window by more than the hysteresis
+// (a stale placement, livesoak_stale_test.go).
 //
 // GRIDMESH_LIVESOAK_SEEDS=n runs seeds 1..n of each profile (default: a
 // few, for CI); GRIDMESH_LIVESOAK_SEED=s runs one seed, of the profile
@@ -48,10 +50,11 @@ import (
 // everything from the seed; "hardstops" makes every grid's risk trigger a
 // hard stop that closes the position, toggled often, with market orders
 // lost on their way half the time (a hard stop's close of unknown outcome
-// is rare in "mixed").
+// is rare in "mixed"); "crowd" runs 8 to 20 grids on the executor under
+// tight declared limits and checks that none starves (livesoak_crowd_test.go).
 
 // liveSoakCISeeds is how many seeds of each profile CI runs.
-var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24}
+var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24, "crowd": 8}
 
 // liveSoakSharedRoom is the least room another program leaves the grids
 // of the shared window (GRIDMESH_LIVESOAK_SHARED_ROOM; default 40). Below
@@ -68,7 +71,7 @@ func TestLiveSoak(t *testing.T) {
 	}
 	defer goleak.VerifyNone(t)
 	trace := os.Getenv("GRIDMESH_LIVESOAK_TRACE") != ""
-	for _, profile := range []string{"mixed", "hardstops"} {
+	for _, profile := range []string{"mixed", "hardstops", "crowd"} {
 		first, n := uint64(1), liveSoakCISeeds[profile]
 		if s := os.Getenv("GRIDMESH_LIVESOAK_SEEDS"); s != "" {
 			v, err := strconv.ParseUint(s, 10, 64)
@@ -173,9 +176,10 @@ type liveSoak struct {
 	grids      []*soakGrid
 	price      exchange.Ticks
 	initial    exchange.Money
-	stale      int        // stops with a stale store (saves failing since a moment before): restarts from it
-	noState    int        // restarts from a store holding no books (its first save failed)
-	halts      *rand.Rand // draws the venue's trading halts (nil: none)
+	stale      int         // stops with a stale store (saves failing since a moment before): restarts from it
+	noState    int         // restarts from a store holding no books (its first save failed)
+	halts      *rand.Rand  // draws the venue's trading halts (nil: none)
+	crowd      *crowdWatch // the crowd profile's watch of the grids' waits (nil in the others)
 	trace      []string
 	violations []string
 	logTrace   bool
@@ -212,6 +216,9 @@ func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoa
 		p.sharedRoom = liveSoakSharedRoom + int(seed/4%26)
 	}
 	p.tradingHalts = seed%4 == 1
+	if profile == "crowd" {
+		crowdPlan(&p)
+	}
 	s := &liveSoak{t: t, p: p, r: rand.New(rand.NewPCG(seed, 0xa11ce)), price: 1_000_000, logTrace: trace}
 	if p.tradingHalts {
 		s.halts = rand.New(rand.NewPCG(seed, 0x4a17))
@@ -226,7 +233,13 @@ func newLiveSoak(t *testing.T, seed uint64, profile string, trace bool) *liveSoa
 	require.NoError(t, venue.SetPriceTicks(context.Background(), s.price))
 	s.v = &soakVenue{Venue: venue, recv: p.recv, rng: rand.New(rand.NewPCG(seed, 0x3e7)), wireP: p.wireP,
 		wireMax: p.recv / 2, busyP: p.busyP, lostMarket: p.lostMarket, used: map[string]int{}}
+	s.v.stale.setMarket(s.price)
 	xopts := []exchange.ExecutorOption{exchange.WithRequestTimeout(p.recv), exchange.WithExecutorRand(rand.New(rand.NewPCG(seed, 7)))}
+	if profile == "crowd" {
+		s.crowd = newCrowdWatch(p.reconcile, s.v.stale.outside)
+		s.v.crowd = s.crowd
+		xopts = append(xopts, exchange.WithLimits(crowdWindows()...))
+	}
 	if p.sharedRoom > 0 {
 		s.v.shared = &sharedIP{max: 200, room: p.sharedRoom, interval: 10 * time.Second}
 		xopts = append(xopts, exchange.WithLimits(s.v.shared.window()))
@@ -289,7 +302,11 @@ func (s *liveSoak) startGrid(g *soakGrid) {
 	}
 	eng, err := grid.New(btcRules, opts...)
 	require.NoError(s.t, err)
-	ropts := []grid.RunnerOption{grid.WithExecutor(s.x), grid.WithPriceFeed(s.feed), grid.WithStore(g.store, g.saveEvery),
+	laneOpt, closeLane := grid.WithExecutor(s.x), func() {}
+	if s.crowd != nil {
+		laneOpt, closeLane = s.crowdRunnerOptions(g)
+	}
+	ropts := []grid.RunnerOption{laneOpt, grid.WithPriceFeed(s.feed), grid.WithStore(g.store, g.saveEvery),
 		grid.WithTimerInterval(100 * time.Millisecond), grid.WithReconcileInterval(s.p.reconcile),
 		grid.WithWorkers(s.p.workers), grid.WithCancelOnStop(g.cancelOnStop), grid.WithStopTimeout(30 * time.Second),
 		grid.WithRestartSettle(s.p.recv)}
@@ -302,7 +319,11 @@ func (s *liveSoak) startGrid(g *soakGrid) {
 	require.NoError(s.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	g.eng, g.cancel, g.done, g.running, g.stopping = eng, cancel, make(chan error, 1), true, false
-	go func() { g.done <- runner.Run(ctx) }()
+	go func() {
+		err := runner.Run(ctx)
+		closeLane()
+		g.done <- err
+	}()
 	s.logf("%s: started (restart %d)", g.id, g.restarts)
 }
 

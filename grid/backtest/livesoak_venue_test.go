@@ -41,6 +41,8 @@ type soakVenue struct {
 	limited    int          // requests refused for rate
 	shared     *sharedIP    // a window shared with another program (nil: none)
 	restricted atomic.Bool  // the symbol does not trade: its rules answer ErrTradingRestricted
+	stale      staleWatch   // how far past its window each grid limit order arrives
+	crowd      *crowdWatch  // the crowd profile's watch (nil: none)
 }
 
 // Rules answers exchange.ErrTradingRestricted while the symbol's trading
@@ -121,6 +123,23 @@ func (v *soakVenue) onWire(ctx context.Context, d time.Duration) context.Context
 }
 
 func (v *soakVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
+	v.arrive(req)
+	return v.placeOne(ctx, req)
+}
+
+// arrive records a placement the executor sent, as it reaches the venue
+// (a batch's orders all at once, before any of them meets a fault).
+func (v *soakVenue) arrive(req exchange.OrderRequest) {
+	if v.crowd != nil {
+		v.crowd.arrived(req.ClientOrderID)
+	}
+	if msg := v.stale.check(req); msg != "" {
+		v.violate("%s", msg)
+	}
+}
+
+// placeOne places one order that has arrived, through the wrapper's faults.
+func (v *soakVenue) placeOne(ctx context.Context, req exchange.OrderRequest) (exchange.Order, error) {
 	refuse, wire := v.gate(ctx, true)
 	if refuse != nil {
 		return exchange.Order{}, refuse
@@ -156,9 +175,12 @@ func (v *soakVenue) PlaceOrder(ctx context.Context, req exchange.OrderRequest) (
 // PlaceOrders places one by one, so that each order meets the faults and
 // is recorded.
 func (v *soakVenue) PlaceOrders(ctx context.Context, reqs []exchange.OrderRequest) ([]exchange.BatchResult, error) {
+	for _, r := range reqs {
+		v.arrive(r)
+	}
 	out := make([]exchange.BatchResult, len(reqs))
 	for i, r := range reqs {
-		out[i].Order, out[i].Err = v.PlaceOrder(ctx, r)
+		out[i].Order, out[i].Err = v.placeOne(ctx, r)
 	}
 	return out, nil
 }
