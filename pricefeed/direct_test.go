@@ -8,6 +8,7 @@ import (
 
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/pricefeed"
+	"go.uber.org/goleak"
 )
 
 // TestDirectSubscribeStartsNoGoroutine: with interval 0 there is nothing
@@ -21,6 +22,12 @@ func TestDirectSubscribeStartsNoGoroutine(t *testing.T) {
 	}{{0, true}, {time.Second, false}} {
 		m := newMonitor(t, pricefeed.WithInterval(tc.interval))
 		ctx, cancel := context.WithCancel(context.Background())
+		// Let the goroutines of earlier tests (and of this one's previous
+		// round) finish exiting first: one still unwinding after its
+		// channel closed would leave during the count and hide a new one.
+		if err := goleak.Find(); err != nil {
+			t.Fatal(err)
+		}
 		before := runtime.NumGoroutine()
 		chans := make([]<-chan pricefeed.Price, n)
 		for i := range chans {

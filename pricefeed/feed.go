@@ -114,7 +114,10 @@ type monitorOptionFunc func(*monitorOptions)
 func (f monitorOptionFunc) applyFeed(o *monitorOptions) { f(o) }
 
 // WithInterval sets the coalescing interval: after delivering a price to a
-// subscriber, the next one waits until at least d has passed. 0 delivers
+// subscriber, the next one waits until at least d has passed, counted from
+// the feed clock's last reading before the handoff (the time the price
+// was offered), never from a reading taken after the consumer has already
+// run on. 0 delivers
 // every change the subscriber takes; negative is an error. Default
 // [DefaultInterval] (50 ms).
 func WithInterval(d time.Duration) FeedOption {
@@ -322,20 +325,27 @@ func (m *Feed) serve(ctx context.Context, s *subscriber, out chan<- Price) {
 				return
 			}
 		}
-		if sent && m.interval > 0 {
-			if wait := lastAt.Add(m.interval).Sub(m.clock.Now()); wait > 0 {
+		// One clock reading decides the wait and, once the price is taken,
+		// stands as its delivery time. Reading the clock again after the
+		// handoff would race with the consumer, which may already have
+		// moved a fake clock on (or been descheduled past the interval):
+		// the recorded time would be later than the delivery, and the next
+		// change after a full quiet interval would wait another interval.
+		now := m.clock.Now()
+		if sent {
+			if wait := lastAt.Add(m.interval).Sub(now); wait > 0 {
 				if !m.sleep(ctx, s, wait) {
 					return
 				}
 				continue // take the newest price after the wait
 			}
 		}
-		q, ok := m.send(ctx, s, out, p, sent, last)
+		q, at, ok := m.send(ctx, s, out, p, sent, last, now)
 		if !ok {
 			return
 		}
 		if q != nil {
-			sent, last, lastAt = true, q.Ticks, m.clock.Now()
+			sent, last, lastAt = true, q.Ticks, at
 		}
 	}
 }
@@ -358,24 +368,27 @@ func (m *Feed) sleep(ctx context.Context, s *subscriber, d time.Duration) bool {
 	}
 }
 
-// send offers p until the consumer takes it, replacing it with each newer
-// price meanwhile (latest wins). It returns the price delivered, or nil
-// when the newest price came back to the one delivered before, and false
-// when the subscriber must stop.
-func (m *Feed) send(ctx context.Context, s *subscriber, out chan<- Price, p *Price, sent bool, last exchange.Ticks) (*Price, bool) {
+// send offers p, first offered at now, until the consumer takes it,
+// replacing it with each newer price meanwhile (latest wins). It returns
+// the price delivered and its delivery time — the last clock reading taken
+// before the handoff: the offer's, or that of the newest replacement — or
+// nil when the newest price came back to the one delivered before, and
+// false when the subscriber must stop.
+func (m *Feed) send(ctx context.Context, s *subscriber, out chan<- Price, p *Price, sent bool, last exchange.Ticks, now time.Time) (*Price, time.Time, bool) {
 	for {
 		select {
 		case out <- *p:
-			return p, true
+			return p, now, true
 		case <-s.wake:
 			p = m.latest.Load()
 			if sent && p.Ticks == last {
-				return nil, true
+				return nil, now, true
 			}
+			now = m.clock.Now()
 		case <-ctx.Done():
-			return nil, false
+			return nil, now, false
 		case <-m.ctx.Done():
-			return nil, false
+			return nil, now, false
 		}
 	}
 }

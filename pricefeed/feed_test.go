@@ -462,3 +462,76 @@ func BenchmarkMonitorLatest(b *testing.B) {
 		b.Fatal("no price")
 	}
 }
+
+// holdClock is a fakeClock whose next Now call, once asked for, blocks
+// until the test releases it, and which reports every timer armed: a
+// test can then put the consumer's next step between the pacing
+// goroutine's handoff and its next clock reading.
+type holdClock struct {
+	*fakeClock
+	hold    atomic.Bool
+	held    chan struct{} // a Now call is blocked
+	release chan struct{} // lets it return
+	armed   chan struct{} // a timer was armed
+}
+
+func (c *holdClock) Now() time.Time {
+	if c.hold.CompareAndSwap(true, false) {
+		c.held <- struct{}{}
+		<-c.release
+	}
+	return c.fakeClock.Now()
+}
+
+func (c *holdClock) NewTimer(d time.Duration) pricefeed.Timer {
+	select {
+	case c.armed <- struct{}{}:
+	default:
+	}
+	return c.fakeClock.NewTimer(d)
+}
+
+// A consumer that moves a fake clock on right after taking a price (here
+// before the pacing goroutine runs again, the interleaving that made
+// TestMonitorLeadingEdge hang about once in 10 runs on 2 CPUs) must still
+// get the next change at once after a quiet interval: the delivery time is
+// the clock reading the pacing goroutine took before the handoff, not one
+// taken after the consumer has run on.
+func TestMonitorDeliveryTimeReadBeforeHandoff(t *testing.T) {
+	clk := &holdClock{
+		fakeClock: newFakeClock(false),
+		held:      make(chan struct{}, 1),
+		release:   make(chan struct{}, 1),
+		armed:     make(chan struct{}, 1),
+	}
+	m := newMonitor(t, pricefeed.WithClock(clk)) // 50 ms
+	ch := m.Subscribe(context.Background())
+	clk.hold.Store(true)
+	m.Publish(100, t0)
+	select {
+	case p := <-ch:
+		// Handed over before any clock reading: the consumer moves the
+		// clock on before the pacing goroutine reads it.
+		if p.Ticks != 100 {
+			t.Fatalf("got %d, want 100", p.Ticks)
+		}
+		clk.Advance(60 * time.Millisecond)
+		clk.release <- struct{}{}
+	case <-clk.held:
+		// The clock is read before the handoff.
+		clk.release <- struct{}{}
+		if got := recv(t, ch); got != 100 {
+			t.Fatalf("got %d, want 100", got)
+		}
+		clk.Advance(60 * time.Millisecond)
+	}
+	m.Publish(101, t0)
+	select {
+	case p := <-ch:
+		if p.Ticks != 101 {
+			t.Fatalf("got %d, want 101", p.Ticks)
+		}
+	case <-clk.armed:
+		t.Fatalf("a timer was armed for a change 60 ms after the last delivery (interval 50 ms): the delivery time was read after the consumer moved the clock on")
+	}
+}
