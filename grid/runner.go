@@ -46,6 +46,10 @@ type Runner struct {
 	// before the first), read by placements' validity checks on the
 	// executor's goroutines.
 	lastPrice atomic.Int64
+	// market is the run's feed when it tells its latest price
+	// (marketSource): placements' validity is checked against the market,
+	// not only against the last price the busy loop took.
+	market atomic.Value
 	// reconciled counts the reconciliations that read the venue, and
 	// reconciledAt is the last one's time (Unix ns): see Reconciliations.
 	reconciled, reconciledAt atomic.Int64

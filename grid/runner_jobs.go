@@ -152,7 +152,7 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 // dropped for the price).
 func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand) []OrderEvent {
 	now := r.cfg.now()
-	price := exchange.Ticks(r.lastPrice.Load())
+	price := r.marketPrice()
 	var evs []OrderEvent
 	var send []Intent
 	budget := time.Duration(-1)
@@ -191,7 +191,7 @@ func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand)
 	if band != anyPrice && !market {
 		// A batch is dropped whole: never with a market order in it, whose
 		// drop would end the initial position or a hard stop's close.
-		ctx = exchange.WithValidUntil(ctx, func() bool { return band.holds(exchange.Ticks(r.lastPrice.Load())) })
+		ctx = exchange.WithValidUntil(ctx, func() bool { return band.holds(r.marketPrice()) })
 	}
 	reqs := make([]exchange.OrderRequest, len(send))
 	for i, it := range send {

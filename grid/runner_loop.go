@@ -103,6 +103,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		defer mon.Close()
 		feed = mon
 	}
+	if lp, ok := feed.(latestPricer); ok {
+		r.market.Store(marketSource{lp})
+	}
 	prices := feed.Subscribe(runCtx)
 	klines, err := r.subscribeKlines(runCtx, &wg)
 	if err != nil {

@@ -2,8 +2,6 @@ package grid
 
 import (
 	"time"
-
-	"github.com/gridmesh/gridmesh/exchange"
 )
 
 // urgentBurst is how many urgent jobs in a row a worker takes while
@@ -114,7 +112,7 @@ func (l *loop) dispatch(in []Intent) {
 // unanswered slots ask (live soak, mixed seed 231: 100+ queued, none sent
 // for minutes).
 func (l *loop) dropStale(now time.Time) {
-	price := exchange.Ticks(l.r.lastPrice.Load())
+	price := l.r.marketPrice()
 	var stale []Intent
 	kept := l.places[:0]
 	for _, j := range l.places {

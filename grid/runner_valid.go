@@ -2,6 +2,7 @@ package grid
 
 import (
 	"math"
+	"time"
 
 	"github.com/gridmesh/gridmesh/exchange"
 	"github.com/gridmesh/gridmesh/slot"
@@ -9,6 +10,29 @@ import (
 
 // priceBand is a range of prices, in ticks, both ends included.
 type priceBand struct{ lo, hi exchange.Ticks }
+
+// latestPricer is a price feed that tells its latest price
+// (pricefeed.Feed and pricefeed.Monitor do).
+type latestPricer interface {
+	Latest() (price exchange.Ticks, t time.Time, ok bool)
+}
+
+// marketSource wraps the run's latestPricer (one concrete type for the
+// Runner's atomic.Value).
+type marketSource struct{ feed latestPricer }
+
+// marketPrice is the price a queued placement's band is checked against:
+// the feed's latest when it tells it — the owner loop may not have taken
+// it yet, and the engine will act on it when it does — else the last price
+// the loop took. Safe for concurrent use.
+func (r *Runner) marketPrice() exchange.Ticks {
+	if m, ok := r.market.Load().(marketSource); ok {
+		if p, _, ok := m.feed.Latest(); ok && p > 0 {
+			return p
+		}
+	}
+	return exchange.Ticks(r.lastPrice.Load())
+}
 
 // anyPrice is the band of a placement the price cannot make stale.
 var anyPrice = priceBand{lo: math.MinInt64, hi: math.MaxInt64}

@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"testing"
@@ -182,4 +183,30 @@ func TestLoopDropsStalePlacementsOnTheTimer(t *testing.T) {
 	assert.Zero(t, queued())
 	assert.Empty(t, l.places)
 	assert.Equal(t, placed, e.Stats().NotSent)
+}
+
+// fixedFeed is a feed whose latest price is p.
+type fixedFeed struct{ p exchange.Ticks }
+
+func (f fixedFeed) Latest() (exchange.Ticks, time.Time, bool) { return f.p, time.Time{}, f.p > 0 }
+
+// A queued placement is checked against the market's latest price, not
+// only against the last price the owner loop took: a loop busy elsewhere
+// must not let an order the market has left reach the venue (the live
+// soak's stale-placement check saw orders sent up to 3 levels past their
+// window while the loop lagged).
+func TestPlacementCheckedAgainstTheMarketsLatestPrice(t *testing.T) {
+	r := &Runner{cfg: runnerConfig{now: time.Now}, log: slog.New(slog.DiscardHandler)}
+	r.lastPrice.Store(1000)
+	assert.Equal(t, exchange.Ticks(1000), r.marketPrice(), "without a feed that tells its latest price")
+	r.market.Store(marketSource{fixedFeed{1100}})
+	assert.Equal(t, exchange.Ticks(1100), r.marketPrice())
+	ref := OrderRef{Level: 3, Gen: 1}
+	evs := r.place(context.Background(), []Intent{{Kind: IntentPlace, Ref: ref}}, []priceBand{{lo: 990, hi: 1010}})
+	require.Len(t, evs, 1)
+	assert.Equal(t, OrderNotSent, evs[0].Type)
+	assert.Equal(t, ref, evs[0].Ref)
+
+	r.market.Store(marketSource{fixedFeed{0}}) // a feed with no price yet: the loop's
+	assert.Equal(t, exchange.Ticks(1000), r.marketPrice())
 }
