@@ -148,9 +148,15 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 // in time or the price leaves the band of any of them while they wait
 // (exchange.WithSendWithin, exchange.WithValidUntil: a batch is sent
 // whole or not at all, so the still-valid ones come back unsent too and
-// the engine places them again; a batch with a market order in it is not
-// dropped for the price).
+// the engine places them again). Market orders (the initial position, a
+// hard stop's close) are never dropped for the price — that would end the
+// initial position or the close — so they go as a batch of their own,
+// ahead of the limits, which keep their bands.
 func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand) []OrderEvent {
+	if markets, limits, limitBands := splitMarkets(intents, bands); len(markets) > 0 && len(limits) > 0 {
+		evs := r.place(ctx, markets, nil)
+		return append(evs, r.place(ctx, limits, limitBands)...)
+	}
 	now := r.cfg.now()
 	price := r.marketPrice()
 	var evs []OrderEvent
@@ -229,6 +235,30 @@ func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand)
 		}
 	}
 	return evs
+}
+
+// splitMarkets separates a batch's market orders from its limit orders
+// and their bands (nil bands: none); with no market order it returns
+// intents as limits, without copying.
+func splitMarkets(intents []Intent, bands []priceBand) (markets, limits []Intent, limitBands []priceBand) {
+	for _, it := range intents {
+		if it.Market {
+			markets = append(markets, it)
+		}
+	}
+	if len(markets) == 0 {
+		return nil, intents, bands
+	}
+	for i, it := range intents {
+		if it.Market {
+			continue
+		}
+		limits = append(limits, it)
+		if bands != nil {
+			limitBands = append(limitBands, bands[i])
+		}
+	}
+	return markets, limits, limitBands
 }
 
 // cancel cancels a batch of orders by client order ID. While the runner

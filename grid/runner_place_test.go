@@ -39,9 +39,12 @@ func (v *jumpVenue) PlaceOrder(_ context.Context, req exchange.OrderRequest) (ex
 
 // TestPlaceDropsTheRestOfABatchThePriceLeft: the executor checks each
 // placement's band just before sending it; a batch of entries whose band
-// the price left after the first was sent comes back unsent — unless it
-// carries a market order (the initial position), which is never dropped
-// for the price.
+// the price left after the first was sent comes back unsent. A market
+// order in the batch (the initial position) is never dropped for the
+// price, and goes first on its own, so the entries beside it keep their
+// bands (the crowd soak, seed 782, saw a short grid's initial entries
+// reach the venue far past their window because they rode along with the
+// initial position's market order).
 func TestPlaceDropsTheRestOfABatchThePriceLeft(t *testing.T) {
 	entry := func(level int64, price exchange.Ticks) Intent {
 		return Intent{Kind: IntentPlace, Ref: OrderRef{Level: level, Gen: 1}, Role: slot.RoleEntry, Side: exchange.Buy, Price: price, Qty: 1, PostOnly: true}
@@ -58,7 +61,7 @@ func TestPlaceDropsTheRestOfABatchThePriceLeft(t *testing.T) {
 		{"entries", []Intent{entry(9, 99), entry(8, 98), entry(7, 97)}, []priceBand{stale, stale, stale},
 			[]OrderEventType{OrderAccepted, OrderNotSent, OrderNotSent}, 1},
 		{"with the initial position", []Intent{entry(9, 99), market, entry(7, 97)}, []priceBand{stale, anyPrice, stale},
-			[]OrderEventType{OrderAccepted, OrderAccepted, OrderAccepted}, 3},
+			[]OrderEventType{OrderAccepted, OrderNotSent, OrderNotSent}, 1}, // the market order first
 		{"no band", []Intent{entry(9, 99), entry(8, 98)}, nil,
 			[]OrderEventType{OrderAccepted, OrderAccepted}, 2},
 	} {
@@ -80,7 +83,7 @@ func TestPlaceDropsTheRestOfABatchThePriceLeft(t *testing.T) {
 			}
 			assert.Equal(t, tc.want, got)
 			assert.Len(t, v.placed, tc.sent)
-			if tc.sent < len(tc.intents) {
+			if tc.name == "entries" { // with the market order first, the runner's own check drops the rest
 				assert.Positive(t, lane.Stats().Invalid, "counted as invalid by the lane")
 			}
 		})
