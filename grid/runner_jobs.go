@@ -163,27 +163,16 @@ func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand)
 	var send []Intent
 	budget := time.Duration(-1)
 	band := anyPrice
-	market := false // a market order (the initial position, a hard stop's close) rides along
 	for i, it := range intents {
-		market = market || it.Market
 		b := anyPrice
 		if bands != nil {
 			b = bands[i]
 		}
-		if !b.holds(price) {
-			evs = append(evs, OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: "the price left its slot's window in the runner's queue"})
+		if why := staleness(it, b, price, now); why != "" {
+			evs = append(evs, OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: why})
 			continue
 		}
-		if it.SendBy.IsZero() {
-			send, band = append(send, it), band.and(b)
-			continue
-		}
-		left := it.SendBy.Sub(now)
-		if left <= 0 {
-			evs = append(evs, OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: "its send deadline passed in the runner's queue"})
-			continue
-		}
-		if budget < 0 || left < budget {
+		if left := it.SendBy.Sub(now); !it.SendBy.IsZero() && (budget < 0 || left < budget) {
 			budget = left
 		}
 		send, band = append(send, it), band.and(b)
@@ -194,9 +183,10 @@ func (r *Runner) place(ctx context.Context, intents []Intent, bands []priceBand)
 	if budget >= 0 {
 		ctx = exchange.WithSendWithin(ctx, budget)
 	}
-	if band != anyPrice && !market {
-		// A batch is dropped whole: never with a market order in it, whose
-		// drop would end the initial position or a hard stop's close.
+	if band != anyPrice {
+		// A batch is dropped whole. Market orders have no band (placeBand)
+		// and go in batches of their own (above): never dropped for the
+		// price, whose drop would end the initial position or a close.
 		ctx = exchange.WithValidUntil(ctx, func() bool { return band.holds(r.marketPrice()) })
 	}
 	reqs := make([]exchange.OrderRequest, len(send))

@@ -113,7 +113,7 @@ func (l *loop) dispatch(in []Intent) {
 // for minutes).
 func (l *loop) dropStale(now time.Time) {
 	price := l.r.marketPrice()
-	var stale []Intent
+	var stale []OrderEvent
 	kept := l.places[:0]
 	for _, j := range l.places {
 		live := j.intents[:0]
@@ -123,8 +123,8 @@ func (l *loop) dropStale(now time.Time) {
 			if j.bands != nil {
 				b = j.bands[i]
 			}
-			if (!it.SendBy.IsZero() && !now.Before(it.SendBy)) || !b.holds(price) {
-				stale = append(stale, it)
+			if why := staleness(it, b, price, now); why != "" {
+				stale = append(stale, OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: why})
 				continue
 			}
 			live = append(live, it)
@@ -139,18 +139,22 @@ func (l *loop) dropStale(now time.Time) {
 	}
 	clear(l.places[len(kept):])
 	l.places = kept
-	if len(stale) > 0 {
-		l.notSent(stale, "its send deadline passed, or the price left its slot's window, in the runner's queue")
-	}
+	l.applyNotSent(stale)
 }
 
 // notSent answers placements that were never handed to the venue.
 func (l *loop) notSent(places []Intent, why string) {
-	now := l.r.cfg.now()
 	evs := make([]OrderEvent, len(places))
 	for i, it := range places {
 		evs[i] = OrderEvent{Ref: it.Ref, Type: OrderNotSent, Reason: why}
 	}
+	l.applyNotSent(evs)
+}
+
+// applyNotSent applies not-sent answers to the engine and dispatches what
+// it asks next.
+func (l *loop) applyNotSent(evs []OrderEvent) {
+	now := l.r.cfg.now()
 	for _, ev := range evs {
 		in, _ := l.r.eng.Apply(now, ev)
 		l.dispatch(in)

@@ -34,6 +34,20 @@ func (r *Runner) marketPrice() exchange.Ticks {
 	return exchange.Ticks(r.lastPrice.Load())
 }
 
+// staleness says why a queued placement may no longer be sent at now
+// with the market at price (b: its band): its slot's window left, or its
+// send deadline passed; "" while it may. The one rule of both the loop's
+// queue (dropStale) and a worker's last look before sending (place).
+func staleness(it Intent, b priceBand, price exchange.Ticks, now time.Time) string {
+	switch {
+	case !b.holds(price):
+		return "the price left its slot's window in the runner's queue"
+	case !it.SendBy.IsZero() && !now.Before(it.SendBy):
+		return "its send deadline passed in the runner's queue"
+	}
+	return ""
+}
+
 // anyPrice is the band of a placement the price cannot make stale.
 var anyPrice = priceBand{lo: math.MinInt64, hi: math.MaxInt64}
 
