@@ -42,6 +42,11 @@ func (p LimitPer) String() string {
 // the same way.
 const OpMarketData = "marketData"
 
+// OpFundingRate names reads of a symbol's funding settlement history sent
+// through [Executor.Do] (grid.Runner's, for the grid's funding); Binance
+// declares a window of its own for them.
+const OpFundingRate = "fundingRate"
+
 // OpCost is what one request of an operation takes from a [LimitWindow]:
 // Units per request plus PerOrder for every order it carries (1 for a place
 // or cancel, n for a batch of n). Op is one of the executor's operations

@@ -134,9 +134,9 @@ func (l *loop) fundingTimer(now time.Time) {
 // readFunding reads the venue's settlements since since, on a worker.
 func (r *Runner) readFunding(ctx context.Context, since time.Time) answer {
 	var got []exchange.FundingSettlement
-	// "fundingRate" is the operation adapters declare the read under
-	// (Binance: its own 500-per-5-minutes window, binance.OpFundingRate).
-	err := r.x.Do(ctx, "fundingRate", func(ctx context.Context) error {
+	// Adapters declare the read's cost under exchange.OpFundingRate
+	// (Binance: a window of its own, 500 per 5 minutes).
+	err := r.x.Do(ctx, exchange.OpFundingRate, func(ctx context.Context) error {
 		var err error
 		got, err = r.fund.src.FundingHistory(ctx, r.rules.Symbol, since)
 		return err

@@ -40,7 +40,7 @@ func (c *Client) FundingHistory(ctx context.Context, symbol string, since time.T
 			p.addInt("startTime", start.UnixMilli())
 		}
 		p.addInt("limit", fundingPage)
-		body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/fundingRate", params: p, op: "fundingRate"})
+		body, err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/fundingRate", params: p, op: exchange.OpFundingRate})
 		if err != nil {
 			return nil, err
 		}

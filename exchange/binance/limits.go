@@ -415,15 +415,11 @@ func (c *Client) LimitWindows() []exchange.LimitWindow {
 	// fundingInfo: 500 requests per 5 minutes per IP. The sheet is silent;
 	// this is Binance's documentation of the endpoint. A runner booking
 	// funding ([Client.FundingHistory]) reads it through the executor as
-	// OpFundingRate.
+	// exchange.OpFundingRate.
 	out = append(out, exchange.LimitWindow{Name: "FUNDING_RATE_5M", Per: exchange.PerIP, Interval: 5 * time.Minute, Max: 500,
-		Costs: []exchange.OpCost{{Op: OpFundingRate, Units: 1}}})
+		Costs: []exchange.OpCost{{Op: exchange.OpFundingRate, Units: 1}}})
 	return out
 }
-
-// OpFundingRate is the operation under which funding history reads go
-// through an executor (grid.Runner names its reads so).
-const OpFundingRate = "fundingRate"
 
 // intervalSuffix spells an interval as Binance's headers do: 10S, 1M, 1H, 1D.
 func intervalSuffix(d time.Duration) string {

@@ -50,7 +50,7 @@ func TestLimitWindows(t *testing.T) {
 	}
 	fr := byName["FUNDING_RATE_5M"]
 	if fr.Max != 500 || fr.Interval != 5*time.Minute || fr.Per != exchange.PerIP ||
-		cost(fr, binance.OpFundingRate).Units != 1 || cost(fr, exchange.OpPlace) != (exchange.OpCost{}) {
+		cost(fr, exchange.OpFundingRate).Units != 1 || cost(fr, exchange.OpPlace) != (exchange.OpCost{}) {
 		t.Errorf("FUNDING_RATE_5M = %+v", fr)
 	}
 	x, err := exchange.NewExecutor(c)
