@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,26 +18,31 @@ import (
 // on one executor under tight declared limits — Binance's order windows
 // scaled down tenfold — so that the grids' placements always outrun the
 // limits and wait in the executor. However the executor orders the lanes,
-// it must not let some grids starve while others are served. Two checks:
+// it must not let some grids starve while others are served. Three checks:
 //
 //   - while a running grid has a placement waiting in its lane, the other
 //     grids may get at most crowdOvertake placements per other grid to
 //     the venue before one of its own arrives (fair turns between lanes;
 //     a lane's turn may carry a batch). The bound counts placements, not
 //     time: when the limits admit nothing, every grid waits alike.
-//   - over the run, every grid gets at least 1/crowdShare of the share of
-//     its due placements (those neither withdrawn by its stop nor dropped
-//     because the price left their window) through to the venue that the
-//     best-served grid gets: the grids place alike (same levels, windows
-//     and prices), so the executor, not the grids, makes a gap. Over 300
-//     seeds with the fix, no grid with 50 placements due fell below; with
-//     the lanes served in a fixed order instead of by turns, 47 of 48
-//     seeds have one that does.
+//   - every grid gets at least 1/crowdShare of another's share of its due
+//     placements (those neither withdrawn by its stop nor dropped because
+//     the price left their window) through to the venue, both counted
+//     over the same stretches of time (crowdBucket) in which both asked
+//     for placements: the grids place alike (same levels, windows and
+//     prices), so the executor, not the grids, makes a gap. Counted over
+//     the whole run instead, a grid that asked only through the crowd's
+//     congested start (then was paused or stopped) looks starved beside
+//     grids that went on placing in calmer times (seed 461). A gap counts
+//     when the grid is crowdShort placements short, too: with the limits
+//     far below the asks, all shares are small and noisy. With the lanes
+//     served in a fixed order instead of by turns, 46 of 48 seeds have a
+//     grid that falls below; first come first served, 1 of 48.
 //   - every running grid's open-orders reads (its reconciliation) come
 //     through at least once per reconciliation interval, plus
 //     crowdReadSlack.
 //
-// Both are measured around the grid's lane (the soak wraps the lane the
+// All are measured around the grid's lane (the soak wraps the lane the
 // runner uses) and at the venue. A placement dropped unsent while the
 // price is still in its window (its send deadline passed, its lane was
 // full) does not end a grid's wait: the grid asked and got nothing. One
@@ -75,6 +82,16 @@ const (
 	// crowdMinDue is how many due placements a grid must have had for
 	// its share to count.
 	crowdMinDue = 50
+	// crowdShort is how many placements a grid must be short of another's
+	// share for a gap of shares to count: when the limits admit far less
+	// than the grids ask, all shares are small, and which grid's requests
+	// happen to wait when a window opens makes gaps of a few placements
+	// (up to 30 short at 4.6 times the share over 200 seeds; lanes served
+	// in a fixed order leave grids 34 to 79 short).
+	crowdShort = 25
+	// crowdBucket is the stretch of time over which two grids' shares are
+	// compared: the shorter order window.
+	crowdBucket = 10 * time.Second
 	// crowdIdle is how long a grid with nothing queued must stay so
 	// before a new placement starts a new wait.
 	crowdIdle = 2 * time.Second
@@ -95,19 +112,62 @@ func crowdPlan(p *liveSoakPlan) {
 	p.reconcile = time.Duration(20+r.IntN(11)) * time.Second
 }
 
-// crowdGrid is the crowd watch's record of one grid's run.
+// crowdGrid is the crowd watch's record of one grid's runs.
 type crowdGrid struct {
 	run      int       // the run it belongs to (a restart begins a new one)
 	pending  int       // placements in its lane that have not reached the venue
 	waitFrom time.Time // when its current wait began (zero: not waiting)
 	from     uint64    // the placements of every grid served when it began
 	over     uint64    // the most placements of other grids served during one of its waits
-	asked    int       // placements handed to its lanes (every run)
-	through  int       // of them, those that reached the venue
 	lastDrop time.Time // when a placement of it last came back unsent
 	lastRead time.Time // when its last open-orders read was answered (or the run began)
 	worst    time.Duration
 	reads    time.Duration // longest gap between its reads answered
+
+	placements []*crowdPlacement // every placement handed to its lanes, in order
+}
+
+// crowdPlacement is one placement a grid handed to its lane.
+type crowdPlacement struct {
+	at      time.Time // when it was handed over
+	through bool      // it reached the venue
+	undue   bool      // withdrawn by the grid's stop, or dropped because the price left its window
+	n       int       // how many placements its request carried
+	err     error     // why it came back unsent
+}
+
+// crowdTally is a count of due placements and of those that reached the
+// venue.
+type crowdTally struct{ due, through int }
+
+func (t crowdTally) share() float64 { return float64(t.through) / float64(t.due) }
+
+// tally counts c's due placements handed over in the given stretches of
+// time (see crowdBucket; all of them when in is nil).
+func (c *crowdGrid) tally(in map[time.Time]bool) crowdTally {
+	var t crowdTally
+	for _, p := range c.placements {
+		if p.undue || in != nil && !in[p.at.Truncate(crowdBucket)] {
+			continue
+		}
+		t.due++
+		if p.through {
+			t.through++
+		}
+	}
+	return t
+}
+
+// asking is the stretches of time (see crowdBucket) in which c asked for
+// a placement still due.
+func (c *crowdGrid) asking() map[time.Time]bool {
+	in := map[time.Time]bool{}
+	for _, p := range c.placements {
+		if !p.undue {
+			in[p.at.Truncate(crowdBucket)] = true
+		}
+	}
+	return in
 }
 
 // crowdWatch measures how long each grid waits for the executor. Safe for
@@ -119,26 +179,34 @@ type crowdWatch struct {
 	mu         sync.Mutex
 	served     uint64 // placements of every grid that reached the venue
 	grids      map[string]*crowdGrid
-	ids        map[string]string // client order ID → grid, of placements in lanes not yet at the venue
+	ids        map[string]crowdPending // client order ID → its placement, of those in lanes not yet at the venue
 	violations []string
 }
 
+// crowdPending is a placement in a lane, not yet at the venue.
+type crowdPending struct {
+	g string
+	p *crowdPlacement
+}
+
 func newCrowdWatch(reconcile time.Duration, outside func(exchange.OrderRequest) bool) *crowdWatch {
-	return &crowdWatch{reconcile: reconcile, outside: outside, grids: map[string]*crowdGrid{}, ids: map[string]string{}}
+	return &crowdWatch{reconcile: reconcile, outside: outside, grids: map[string]*crowdGrid{}, ids: map[string]crowdPending{}}
 }
 
 // begin starts a new run of grid g.
 func (w *crowdWatch) begin(g string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	now := time.Now()
 	old := w.grids[g]
-	c := &crowdGrid{lastRead: time.Now()}
+	c := &crowdGrid{lastRead: now}
 	if old != nil {
-		c.run, c.worst, c.reads, c.over, c.asked, c.through = old.run+1, old.worst, old.reads, old.over, old.asked, old.through
+		c.run, c.worst, c.reads, c.over = old.run+1, old.worst, old.reads, old.over
+		c.placements = old.placements
 	}
 	w.grids[g] = c
-	for id, og := range w.ids {
-		if og == g {
+	for id, op := range w.ids {
+		if op.g == g {
 			delete(w.ids, id)
 		}
 	}
@@ -171,10 +239,11 @@ func (w *crowdWatch) asked(g string, reqs []exchange.OrderRequest) {
 		c.waitFrom, c.from = now, w.served
 	}
 	for _, r := range reqs {
-		w.ids[r.ClientOrderID] = g
+		p := &crowdPlacement{at: now, n: len(reqs)}
+		c.placements = append(c.placements, p)
+		w.ids[r.ClientOrderID] = crowdPending{g: g, p: p}
 	}
 	c.pending += len(reqs)
-	c.asked += len(reqs)
 }
 
 // arrived records a placement reaching the venue, and checks the grids
@@ -183,14 +252,15 @@ func (w *crowdWatch) arrived(id string) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	g, ok := w.ids[id]
+	op, ok := w.ids[id]
 	if !ok {
 		return
 	}
 	delete(w.ids, id)
+	g := op.g
+	op.p.through = true
 	c := w.grids[g]
 	c.pending--
-	c.through++
 	if !c.waitFrom.IsZero() {
 		c.worst = max(c.worst, now.Sub(c.waitFrom))
 	}
@@ -232,25 +302,25 @@ func (w *crowdWatch) returned(g string, reqs []exchange.OrderRequest, errs []err
 	defer w.mu.Unlock()
 	c := w.grids[g]
 	for i, r := range reqs {
-		if og, ok := w.ids[r.ClientOrderID]; ok && og == g {
+		if op, ok := w.ids[r.ClientOrderID]; ok && op.g == g {
 			delete(w.ids, r.ClientOrderID)
 			if c == nil {
 				continue
 			}
 			c.pending--
 			if errors.Is(errs[i], exchange.ErrLaneClosed) || errors.Is(errs[i], context.Canceled) {
-				c.asked-- // the grid stopped: not the executor's to serve
+				op.p.undue = true // the grid stopped: not the executor's to serve
 				continue
 			}
 			if w.outside(r) {
-				c.asked-- // no longer due
-				// Dropped for the price: no longer due.
+				op.p.undue = true // dropped for the price: no longer due
 				if c.pending == 0 {
 					c.waitFrom = time.Time{}
 				}
 				continue
 			}
 			c.lastDrop = now
+			op.p.err = errs[i]
 		}
 	}
 }
@@ -294,31 +364,68 @@ func (w *crowdWatch) check() []string {
 	return out
 }
 
+// crowdPair is two grids' tallies over the stretches of time both asked.
+type crowdPair struct {
+	lg, hg string
+	lt, ht crowdTally
+}
+
+// short is how many more of its due placements grid lg would have got
+// through at hg's share.
+func (p crowdPair) short() float64 { return float64(p.lt.due)*p.ht.share() - float64(p.lt.through) }
+
+// ratio is how many times lg's share hg's is (+Inf when lg got none
+// through and hg some).
+func (p crowdPair) ratio() float64 { return p.ht.share() / p.lt.share() }
+
+// starved reports whether lg fell short of hg's share by the crowd's
+// bounds: below 1/crowdShare of it, and by crowdShort placements at least.
+func (p crowdPair) starved() bool { return p.ratio() > crowdShare && p.short() >= crowdShort }
+
+// worstPair returns, of the pairs of grids with crowdMinDue placements
+// due each over the stretches of time both asked and the first at least
+// crowdShort placements short of the second's share, the one with the
+// highest ratio of shares; ok is false when there is none.
+func (w *crowdWatch) worstPair() (worst crowdPair, ok bool) {
+	names := slices.Sorted(maps.Keys(w.grids))
+	asking := map[string]map[time.Time]bool{}
+	for _, g := range names {
+		asking[g] = w.grids[g].asking()
+	}
+	for _, lg := range names {
+		for _, hg := range names {
+			if hg == lg {
+				continue
+			}
+			both := map[time.Time]bool{}
+			for b := range asking[lg] {
+				if asking[hg][b] {
+					both[b] = true
+				}
+			}
+			p := crowdPair{lg: lg, hg: hg, lt: w.grids[lg].tally(both), ht: w.grids[hg].tally(both)}
+			if p.lt.due < crowdMinDue || p.ht.due < crowdMinDue || p.short() < crowdShort {
+				continue
+			}
+			if !ok || p.ratio() > worst.ratio() {
+				worst, ok = p, true
+			}
+		}
+	}
+	return worst, ok
+}
+
 // shares checks the grids' shares of their due placements through to
 // the venue (see crowdShare) and returns a violation ("" when none).
 func (w *crowdWatch) shares() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var lo, hi float64 = 2, -1
-	var lg, hg string
-	for g, c := range w.grids {
-		if c.asked < crowdMinDue {
-			continue
-		}
-		f := float64(c.through) / float64(c.asked)
-		if f < lo {
-			lo, lg = f, g
-		}
-		if f > hi {
-			hi, hg = f, g
-		}
-	}
-	if hi < 0 || hi <= crowdShare*lo {
+	p, ok := w.worstPair()
+	if !ok || !p.starved() {
 		return ""
 	}
-	l, h := w.grids[lg], w.grids[hg]
-	return fmt.Sprintf("grid %s starved: %d of its %d due placements reached the venue (%.2f), grid %s got %d of %d (%.2f): more than %d times its share",
-		lg, l.through, l.asked, lo, hg, h.through, h.asked, hi, crowdShare)
+	return fmt.Sprintf("grid %s starved: %d of the %d due placements it asked for while grid %s asked too reached the venue (%.2f), while %s got %d of the %d it asked for then (%.2f): more than %d times its share, %.0f placements short",
+		p.lg, p.lt.through, p.lt.due, p.hg, p.lt.share(), p.hg, p.ht.through, p.ht.due, p.ht.share(), crowdShare, p.short())
 }
 
 // summary is the worst waits, for the soak's trace.
@@ -341,12 +448,15 @@ func (w *crowdWatch) summary() string {
 	}
 	lo, hi := 2.0, -1.0
 	for _, c := range w.grids {
-		if c.asked >= crowdMinDue {
-			f := float64(c.through) / float64(c.asked)
-			lo, hi = min(lo, f), max(hi, f)
+		if t := c.tally(nil); t.due >= crowdMinDue {
+			lo, hi = min(lo, t.share()), max(hi, t.share())
 		}
 	}
-	return fmt.Sprintf("share of due placements through: least %.2f, most %.2f; longest wait for a placement %s (%s), most placements of others during a wait %d (%s), longest between reads %s (%s)", lo, hi, worst, wg, over, og, reads, rg)
+	var pair string
+	if p, ok := w.worstPair(); ok {
+		pair = fmt.Sprintf(" (over the same times, worst pair %s %d/%d against %s %d/%d: %.1f short)", p.lg, p.lt.through, p.lt.due, p.hg, p.ht.through, p.ht.due, p.short())
+	}
+	return fmt.Sprintf("share of due placements through: least %.2f, most %.2f%s; longest wait for a placement %s (%s), most placements of others during a wait %d (%s), longest between reads %s (%s)", lo, hi, pair, worst, wg, over, og, reads, rg)
 }
 
 // crowdLane is a grid's lane as the crowd watch sees it.
