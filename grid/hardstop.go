@@ -20,7 +20,9 @@ import (
 // handling (query, never resend until proven absent) and IDs from the
 // reserved generations; one that ends before the position is closed
 // (refused, expired, proven absent, dropped unsent) is sent again for what
-// is left, after a back-off, until the grid holds nothing. A quantity over
+// is left, after a back-off, until the grid holds nothing — except a
+// reduce-only refusal, after which nothing is sent until the venue's
+// position is read (closeverify.go). A quantity over
 // the venue's market maximum ([exchange.Rules.MarketQtyBounds]) goes out
 // as several orders, as equal as the step allows.
 type closer struct {
@@ -92,6 +94,16 @@ func (c *closer) liveOrders() int {
 // grid in one-way mode, one plain order for the net of both sides.
 //
 // With [WithStopClose] the close goes limit first, as a grid control's does.
+//
+// A closing order the venue refuses as reduce-only with nothing (or less)
+// to reduce ([exchange.ErrReduceOnlyRejected]) is not sent again blindly:
+// the engine asks for the venue's view ([IntentReconcile]) and settles
+// the close from the position the [Snapshot] given to [Engine.Reconcile]
+// shows, less the baseline: none left — the close is done, and what the
+// slots held is taken out at no PnL and reported
+// (Stats.ClosedElsewhereLong, ClosedElsewhereShort, an observer repair);
+// less — the difference likewise, and the rest is closed at once; as much —
+// the close is sent again after the back-off, logged at WARN once.
 func (e *Engine) HardStop(now time.Time, reason string, closePosition bool) []Intent {
 	e.out = e.out[:0]
 	e.halt(now, reason, true)
