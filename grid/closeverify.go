@@ -61,7 +61,15 @@ func (e *Engine) askPosition(now time.Time) {
 // read after the grid asked for it (see the comment at the top).
 func (e *Engine) settleRefusedClose(now time.Time, snap Snapshot) {
 	c := &e.closing
-	if !c.verify || c.verifyAsked == 0 || !snap.HavePosition || e.books.OpenOrders > 0 {
+	if !c.verify || c.verifyAsked == 0 || !snap.HavePosition {
+		return
+	}
+	if e.books.OpenOrders > 0 {
+		// An order of the grid is live (a closing order of an earlier run
+		// this reconciliation adopted, to cancel): the position moves
+		// with it. Ask again once it ended (maybeClose), and take only a
+		// read made after that.
+		c.verifyAsked, c.verifyFrom = 0, 0
 		return
 	}
 	if !snap.At.IsZero() && snap.At.UnixNano() < c.verifyFrom {

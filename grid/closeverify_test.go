@@ -226,3 +226,27 @@ func TestRefusedReduceOnlyCloseWaitsForTheOtherLegs(t *testing.T) {
 	assert.Equal(t, "2", e.Stats().Realized.String(), "2 sold @100, bought @99")
 	assert.True(t, e.Stats().Position.IsZero())
 }
+
+// A reconciliation that shows a closing order the grid does not know (an
+// earlier run's, adopted to be canceled) does not settle the close: the
+// position moves with that order. The position is read again once it
+// ended, and only a read made after that settles.
+func TestRefusedReduceOnlyCloseWaitsForAnAdoptedClose(t *testing.T) {
+	e, t0, in, _, _ := heldGrid(t, Long, WithAckTimeout(time.Hour))
+	require.Equal(t, []string{"reconcile"}, strsOf(mustApplyEv(t, e, t0, reduceOnlyRefusal(in[0].Ref))))
+	old := OrderRef{Level: CloseLevel, Gen: 7}
+	t1 := t0.Add(time.Second)
+	assert.Empty(t, e.Reconcile(t1, Snapshot{HavePosition: true, Position: 0, At: t1,
+		Orders: []VenueOrder{{Ref: old, Side: exchange.Sell, Price: 100, Qty: 3}}}))
+	assert.Equal(t, exchange.Steps(3), e.Books().LongHeld, "not settled while an order is live")
+	assert.Equal(t, []string{"cancel close/7"}, strsOf(e.OnTimer(t1)))
+	t2 := t1.Add(time.Second)
+	assert.Equal(t, []string{"reconcile"}, strsOf(mustApplyEv(t, e, t2, OrderEvent{Ref: old, Type: OrderCanceled, CumQty: 1, Price: 100})))
+	assert.Equal(t, []string{"reconcile"}, strsOf(e.Reconcile(t2, Snapshot{HavePosition: true, Position: 0, At: t1})), "read before: asked again")
+	assert.Empty(t, e.Reconcile(t2, Snapshot{HavePosition: true, Position: 0, At: t2}))
+	st := e.Stats()
+	assert.Equal(t, "2", st.ClosedElsewhereLong.String())
+	assert.Equal(t, "1", st.Realized.String(), "the adopted close's fill: 1 sold @100, bought @99")
+	assert.True(t, st.Position.IsZero())
+	assert.Empty(t, intentsIn(e, t2, time.Minute))
+}
