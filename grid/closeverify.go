@@ -38,7 +38,11 @@ func (e *Engine) refusedReduceOnly(now time.Time, leg *closeLeg, ev OrderEvent) 
 	e.endClose(now, leg, "") // no back-off: the position read decides
 	c.verify, c.verifyAsked, c.verifyFrom = true, 0, 0
 	c.refusedWhy = ev.Reason
-	e.log.Info("grid: the venue refused the reduce-only close: reading its position before closing again",
+	log := e.log.Info
+	if c.refusedWarned {
+		log = e.log.Debug // refused again, as the WARN said: not logged on every retry
+	}
+	log("grid: the venue refused the reduce-only close: reading its position before closing again",
 		"ref", ev.Ref.String(), "reason", ev.Reason)
 }
 

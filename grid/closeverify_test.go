@@ -178,6 +178,8 @@ func TestRefusedReduceOnlyCloseBacksOffWhenThePositionIsUnchanged(t *testing.T) 
 		t0 = t0.Add(backoff)
 	}
 	assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN msg=\"grid: the venue refuses the reduce-only close though it shows"), logs.String())
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=INFO msg=\"grid: the venue refused the reduce-only close"), "INFO for the first refusal only")
+	assert.NotContains(t, logs.String(), "closing order failed", "not logged as a failed close")
 	assert.Contains(t, e.Stats().Refusal, "-2022 ReduceOnly Order is rejected")
 	assert.True(t, e.Stats().ClosedElsewhereLong.IsZero())
 	assert.Equal(t, exchange.Steps(3), e.Books().LongHeld)
