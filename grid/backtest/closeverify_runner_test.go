@@ -82,15 +82,22 @@ func (r *repairSeen) closedElsewhere() bool {
 // position), and the next close, for the rest the grid still believes it
 // holds, is refused and settled the same way.
 func TestRunnerHardStopSettlesAPositionClosedBehindItsBack(t *testing.T) {
-	for name, frac := range map[string]string{"all": "1", "half": "0.5"} {
-		t.Run(name, func(t *testing.T) { runClosedBehindItsBack(t, dec(frac)) })
+	for name, tc := range map[string]struct {
+		frac string
+		mode exchange.PositionMode
+	}{
+		"all": {"1", exchange.OneWay}, "half": {"0.5", exchange.OneWay},
+		"hedge, all": {"1", exchange.Hedge}, "hedge, half": {"0.5", exchange.Hedge},
+	} {
+		t.Run(name, func(t *testing.T) { runClosedBehindItsBack(t, dec(tc.frac), tc.mode) })
 	}
 }
 
-func runClosedBehindItsBack(t *testing.T, frac decimal.Decimal) {
+func runClosedBehindItsBack(t *testing.T, frac decimal.Decimal, mode exchange.PositionMode) {
 	defer goleak.VerifyNone(t)
 	sc := sim.DefaultCoreConfig(btcRules)
 	sc.InitialBalance, _ = btcRules.DecimalToMoney(dec("10000"))
+	sc.PositionMode = mode
 	sv, err := sim.NewVenue(sim.VenueConfig{Core: sc})
 	require.NoError(t, err)
 	defer sv.Close()
@@ -104,7 +111,7 @@ func runClosedBehindItsBack(t *testing.T, frac decimal.Decimal) {
 	obs := &repairSeen{}
 	eng, err := grid.New(btcRules, grid.WithGridID("behind"), grid.WithStartPrice(dec("100000")),
 		grid.WithBounds(dec("90000"), dec("110000"), 20), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1),
-		grid.WithRiskMonitors(0, mon), grid.WithRiskHardStop(true), grid.WithObserver(obs))
+		grid.WithRiskMonitors(0, mon), grid.WithRiskHardStop(true), grid.WithObserver(obs), grid.WithPositionMode(mode))
 	require.NoError(t, err)
 	runner, err := grid.NewRunner(eng, venue, grid.WithPriceFeed(feed), grid.WithTimerInterval(20*time.Millisecond))
 	require.NoError(t, err)
@@ -127,8 +134,11 @@ func runClosedBehindItsBack(t *testing.T, frac decimal.Decimal) {
 	}
 	held := position() // the initial position: the grid's own
 	manual := btcRules.FloorQty(held.Mul(frac))
-	_, err = venue.PlaceOrder(context.Background(), exchange.OrderRequest{Symbol: btcRules.Symbol, ClientOrderID: "manual-close",
-		Side: exchange.Sell, Type: exchange.Market, Quantity: manual, ReduceOnly: true})
+	req := exchange.OrderRequest{Symbol: btcRules.Symbol, ClientOrderID: "manual-close", Side: exchange.Sell, Type: exchange.Market, Quantity: manual, ReduceOnly: true}
+	if mode == exchange.Hedge {
+		req.PositionSide, req.ReduceOnly = exchange.PositionLong, false // closes LONG by its side
+	}
+	_, err = venue.PlaceOrder(context.Background(), req)
 	require.NoError(t, err)
 	require.True(t, position().Equal(held.Sub(manual)))
 
