@@ -28,6 +28,7 @@
 //			case grid.IntentPlace: // it.OrderRequest(rules, eng.GridID())
 //			case grid.IntentCancel: // by grid.ClientOrderID(eng.GridID(), it.Ref)
 //			case grid.IntentQuery: // answer with OrderAccepted/Filled/Canceled or OrderNotFound
+//			case grid.IntentReconcile: // read orders and position now: answer with eng.Reconcile
 //			}
 //		}
 //	}

@@ -1,6 +1,7 @@
 package grid
 
 import (
+	"errors"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -19,7 +20,9 @@ import (
 // handling (query, never resend until proven absent) and IDs from the
 // reserved generations; one that ends before the position is closed
 // (refused, expired, proven absent, dropped unsent) is sent again for what
-// is left, after a back-off, until the grid holds nothing. A quantity over
+// is left, after a back-off, until the grid holds nothing — except a
+// reduce-only refusal, after which nothing is sent until the venue's
+// position is read (closeverify.go). A quantity over
 // the venue's market maximum ([exchange.Rules.MarketQtyBounds]) goes out
 // as several orders, as equal as the step allows.
 type closer struct {
@@ -41,6 +44,16 @@ type closer struct {
 	// restored: the closing orders live when a restored state was saved,
 	// with the quantity of their fills it booked (see supersedeClose).
 	restored map[uint32]exchange.Steps
+	// verify: the venue refused a reduce-only close
+	// (exchange.ErrReduceOnlyRejected), so no closing order is sent until
+	// a snapshot read after verifyFrom shows the venue's position
+	// (closeverify.go); verifyAsked is when IntentReconcile was last
+	// emitted (0: not yet), refusedWhy the venue's message, and
+	// refusedWarned that an unchanged position was logged at WARN.
+	verify                  bool
+	verifyAsked, verifyFrom int64
+	refusedWhy              string
+	refusedWarned           bool
 }
 
 type closeLeg struct {
@@ -81,6 +94,16 @@ func (c *closer) liveOrders() int {
 // grid in one-way mode, one plain order for the net of both sides.
 //
 // With [WithStopClose] the close goes limit first, as a grid control's does.
+//
+// A closing order the venue refuses as reduce-only with nothing (or less)
+// to reduce ([exchange.ErrReduceOnlyRejected]) is not sent again blindly:
+// the engine asks for the venue's view ([IntentReconcile]) and settles
+// the close from the position the [Snapshot] given to [Engine.Reconcile]
+// shows, less the baseline: none left — the close is done, and what the
+// slots held is taken out at no PnL and reported
+// (Stats.ClosedElsewhereLong, ClosedElsewhereShort, an observer repair);
+// less — the difference likewise, and the rest is closed at once; as much —
+// the close is sent again after the back-off, logged at WARN once.
 func (e *Engine) HardStop(now time.Time, reason string, closePosition bool) []Intent {
 	e.out = e.out[:0]
 	e.halt(now, reason, true)
@@ -97,7 +120,14 @@ func (e *Engine) HardStop(now time.Time, reason string, closePosition bool) []In
 // back-off after a failed one has passed.
 func (e *Engine) maybeClose(now time.Time) {
 	c := &e.closing
-	if !c.wanted || !e.ready || e.books.OpenOrders > 0 || now.UnixNano() < c.retryAt {
+	if !c.wanted || !e.ready || e.books.OpenOrders > 0 {
+		return
+	}
+	if c.verify {
+		e.askPosition(now) // a reduce-only close was refused: read the venue first
+		return
+	}
+	if now.UnixNano() < c.retryAt {
 		return
 	}
 	long, short := e.books.LongHeld, e.books.ShortHeld
@@ -298,6 +328,10 @@ func (e *Engine) applyClose(now time.Time, ev OrderEvent) {
 		return
 	case OrderRejected:
 		e.books.Rejected++
+		if errors.Is(ev.Cause, exchange.ErrReduceOnlyRejected) {
+			e.refusedReduceOnly(now, leg, ev)
+			return // maybeClose asks for the venue's position
+		}
 		if e.refusedAsDust(leg, ev) {
 			e.endClose(now, leg, "")
 			e.log.Warn("grid: the venue refused a reduce-only close below its minimum notional", "ref", ev.Ref.String(), "reason", ev.Reason)
@@ -361,6 +395,9 @@ func (e *Engine) closeTimer(now time.Time) {
 		return
 	}
 	t := now.UnixNano()
+	if c.verify && c.verifyAsked != 0 && t >= c.verifyAsked+int64(e.cfg.ackTimeout) {
+		c.verifyAsked = 0 // unanswered (the host's read failed): maybeClose asks again
+	}
 	for i := range c.legs {
 		leg := &c.legs[i]
 		if !leg.live || (leg.limit && leg.req.seen() && !leg.canceling && leg.req.queryAt == 0) {
@@ -377,6 +414,20 @@ func (e *Engine) closeTimer(now time.Time) {
 // bookClose takes qty closed at price out of the slots of kind, in level
 // order, booking each slot's realized PnL against its own cost.
 func (e *Engine) bookClose(now time.Time, kind slot.Kind, qty exchange.Steps, price exchange.Ticks) {
+	taken, removed := e.takeHeld(now, kind, qty)
+	// Σ over the slots of price × q − cost removed: the products are
+	// exact, as Unrealized's of the whole holding.
+	realized := int64(price)*int64(taken) - int64(removed)
+	if kind == slot.Short {
+		realized = -realized
+	}
+	e.books.Realized += exchange.Money(realized)
+}
+
+// takeHeld takes up to qty out of the holdings of the idle slots of kind,
+// in level order, each with its share of its cost (exact), and returns
+// what it took and the cost removed with it.
+func (e *Engine) takeHeld(now time.Time, kind slot.Kind, qty exchange.Steps) (taken exchange.Steps, removed exchange.Money) {
 	left := qty
 	for j := range e.levels {
 		if left == 0 {
@@ -387,15 +438,12 @@ func (e *Engine) bookClose(now time.Time, kind slot.Kind, qty exchange.Steps, pr
 			continue
 		}
 		q := min(exchange.Steps(lv.s.Held), left)
-		removed, _ := exchange.MulDiv(lv.s.Cost, int64(q), lv.s.Held) // exact; cannot fail: q ≤ Held
-		realized := int64(price)*int64(q) - removed
-		if kind == slot.Short {
-			realized = -realized
-		}
-		e.books.Realized += exchange.Money(realized)
-		e.applyQuiet(now, e.base+int64(j), lv, slot.Event{Type: slot.Reconciled, Held: lv.s.Held - int64(q), Cost: lv.s.Cost - removed})
+		part, _ := exchange.MulDiv(lv.s.Cost, int64(q), lv.s.Held) // exact; cannot fail: q ≤ Held
+		e.applyQuiet(now, e.base+int64(j), lv, slot.Event{Type: slot.Reconciled, Held: lv.s.Held - int64(q), Cost: lv.s.Cost - part})
 		left -= q
+		removed += exchange.Money(part)
 	}
+	return qty - left, removed
 }
 
 // adoptClose keeps a closing order the venue shows: one of the live legs,

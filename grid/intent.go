@@ -73,6 +73,15 @@ const (
 	// and to answer with [Engine.StartChecked]: a start trigger fired
 	// ([WithStartTrigger]) and the grid waits for the answer to start.
 	IntentCheckStart
+	// IntentReconcile asks the host to read the venue's view of the grid
+	// now — its live orders and the position, as for a periodic
+	// reconciliation, with [Snapshot.At] set to when the read started —
+	// and to answer with [Engine.Reconcile]. A hard stop asks when the
+	// venue refuses its reduce-only close ([exchange.ErrReduceOnlyRejected]):
+	// the grid's position and the venue's disagree, and the close is not
+	// sent again until the venue's position is known (see [Engine.HardStop]).
+	// The engine asks again every ack timeout until it is answered.
+	IntentReconcile
 )
 
 // String names the kind.
@@ -88,6 +97,8 @@ func (k IntentKind) String() string {
 		return "reserve"
 	case IntentCheckStart:
 		return "check-start"
+	case IntentReconcile:
+		return "reconcile"
 	}
 	return fmt.Sprintf("IntentKind(%d)", uint8(k))
 }
@@ -126,6 +137,8 @@ func (in Intent) String() string {
 		return "reserve " + strconv.FormatUint(uint64(in.Ref.Gen), 10)
 	case IntentCheckStart:
 		return "check-start"
+	case IntentReconcile:
+		return "reconcile"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "place %s %s %s %d", in.Ref, in.Role, in.Side, in.Qty)

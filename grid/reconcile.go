@@ -47,7 +47,18 @@ type Snapshot struct {
 	Orders       []VenueOrder
 	Position     exchange.Steps
 	HavePosition bool
-	Fills        []VenueFill
+	// PositionLong and PositionShort are, in hedge mode, the venue's
+	// position on each side (both ≥ 0; Position is their difference);
+	// HaveSides says they were read. A hard stop whose close the venue
+	// refused settles each side from them (see [Engine.HardStop]).
+	PositionLong, PositionShort exchange.Steps
+	HaveSides                   bool
+	Fills                       []VenueFill
+	// At is when the host started reading the venue (zero: unknown, taken
+	// as read after everything the engine asked). A hard stop settles a
+	// refused close only from a snapshot read after it asked for one
+	// ([IntentReconcile]).
+	At time.Time
 }
 
 // refs is the set of the snapshot's order references.
@@ -69,7 +80,9 @@ func (snap Snapshot) refs() map[OrderRef]struct{} {
 //     it fits the slot (an entry of a free slot, an exit of a holding slot
 //     no larger than held) and canceled by its ID otherwise;
 //   - a difference between the venue's position (less the baseline the
-//     grid found at start) and the slots' is reported as drift.
+//     grid found at start) and the slots' is reported as drift;
+//   - a hard stop whose reduce-only close the venue refused settles the
+//     close from the position shown (see [Engine.HardStop]).
 //
 // Orders without the grid's prefix never reach the engine and are never
 // touched. Every repair is logged and reported to the observer.
@@ -98,6 +111,7 @@ func (e *Engine) Reconcile(now time.Time, snap Snapshot) []Intent {
 	for _, o := range snap.Orders {
 		e.reconcileOrder(now, o)
 	}
+	e.settleRefusedClose(now, snap) // a hard stop waiting for the venue's position
 	if snap.HavePosition {
 		if drift := snap.Position - e.baseline - e.books.Position; drift != 0 {
 			e.drift = drift

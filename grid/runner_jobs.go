@@ -373,6 +373,7 @@ func rulesChange(was, now exchange.Rules) string {
 // snapshot reads the venue's view of this grid: its live orders, the
 // position and, when since is not zero, its fills since then.
 func (r *Runner) snapshot(ctx context.Context, since time.Time) (Snapshot, error) {
+	at := r.cfg.now()
 	orders, err := r.x.OpenOrders(ctx, r.rules.Symbol)
 	if err != nil {
 		return Snapshot{}, err
@@ -381,7 +382,7 @@ func (r *Runner) snapshot(ctx context.Context, since time.Time) (Snapshot, error
 	if err != nil {
 		return Snapshot{}, err
 	}
-	var snap Snapshot
+	snap := Snapshot{At: at}
 	for _, o := range orders {
 		grid, ref, err := ParseClientOrderID(o.ClientOrderID)
 		if err != nil || grid != r.gridID {
@@ -391,7 +392,14 @@ func (r *Runner) snapshot(ctx context.Context, since time.Time) (Snapshot, error
 	}
 	for _, p := range positions {
 		if p.Symbol == "" || p.Symbol == r.rules.Symbol {
-			snap.Position += r.steps(p.Quantity)
+			q := r.steps(p.Quantity)
+			snap.Position += q
+			switch p.PositionSide {
+			case exchange.PositionLong:
+				snap.PositionLong, snap.HaveSides = snap.PositionLong+absSteps(q), true
+			case exchange.PositionShort:
+				snap.PositionShort, snap.HaveSides = snap.PositionShort+absSteps(q), true
+			}
 		}
 	}
 	snap.HavePosition = true

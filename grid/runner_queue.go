@@ -79,6 +79,8 @@ func (l *loop) dispatch(in []Intent) {
 			reserve = max(reserve, it.Ref.Gen)
 		case IntentCheckStart:
 			l.urgent = append(l.urgent, job{check: true})
+		case IntentReconcile:
+			l.queueReconcile()
 		}
 	}
 	if len(cancels) > 0 {

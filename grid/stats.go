@@ -32,6 +32,9 @@ type Books struct {
 	// CancelsDeferred counts the times the cancel budget held a window
 	// cancel back (an order held back on several sweeps counts each time).
 	CancelsDeferred int
+	// ClosedElsewhereLong and ClosedElsewhereShort are what the slots held
+	// that a hard stop found closed by something else (see Stats).
+	ClosedElsewhereLong, ClosedElsewhereShort exchange.Steps
 }
 
 // Unrealized is the open position's PnL at mark.
@@ -75,7 +78,9 @@ type Stats struct {
 	// (see [Engine.PauseFor]).
 	Pauses []string
 	// Refusal is the last refusal the venue repeated on one slot (which
-	// backed off its side), or that proved a misconfiguration; "" if none.
+	// backed off its side), that proved a misconfiguration, or a hard
+	// stop's reduce-only close refused although the venue shows the
+	// position; "" if none.
 	Refusal string
 	// UnbookedFees are fees paid in another asset than the quote, by
 	// asset: not in Fees or NetRealized (see [Engine.NoteUnbookedFee]).
@@ -93,6 +98,13 @@ type Stats struct {
 	// order can close and which the grid does not retry; zero otherwise.
 	// Close it by hand.
 	CloseDustLong, CloseDustShort decimal.Decimal
+	// ClosedElsewhereLong and ClosedElsewhereShort are what the slots held
+	// on each side (base quantities) that a hard stop found already closed
+	// on the venue — by a liquidation, a manual close or a fill the grid
+	// missed — when the venue refused its reduce-only close and its
+	// position was read: taken out of the books at no PnL (the PnL of that
+	// close is the venue's; Realized does not include it), zero otherwise.
+	ClosedElsewhereLong, ClosedElsewhereShort decimal.Decimal
 	// Terminal is why the grid ended for good (a TerminalXxx kind, e.g.
 	// "stop-loss"), "" while it runs; Reason then says more.
 	Terminal string
@@ -151,7 +163,8 @@ func (e *Engine) Stats() Stats {
 		CancelsDeferred: b.CancelsDeferred,
 		Paused:          e.paused, Halted: e.halted, Reason: reason, Pauses: e.pauseList(), Refusal: e.refusal, UnbookedFees: e.unbookedFees(),
 		Funding: r.MoneyToDecimal(b.Funding), PnL: r.MoneyToDecimal(e.pnlAt(e.price)),
-		CloseDustLong: r.StepsToQty(dustLong), CloseDustShort: r.StepsToQty(dustShort), Terminal: e.ctl.terminal, Waiting: e.ctl.waiting, Amount: r.MoneyToDecimal(e.amountNow()),
+		CloseDustLong: r.StepsToQty(dustLong), CloseDustShort: r.StepsToQty(dustShort),
+		ClosedElsewhereLong: r.StepsToQty(b.ClosedElsewhereLong), ClosedElsewhereShort: r.StepsToQty(b.ClosedElsewhereShort), Terminal: e.ctl.terminal, Waiting: e.ctl.waiting, Amount: r.MoneyToDecimal(e.amountNow()),
 		MinNotional: r.MoneyToDecimal(nLo), MaxNotional: r.MoneyToDecimal(nHi),
 		LadderEnd: end, LadderEndLevel: endLevel,
 	}

@@ -71,6 +71,9 @@ func (r *run) do(now time.Time, it grid.Intent) error {
 		return nil
 	case grid.IntentCheckStart:
 		return r.checkStart(now)
+	case grid.IntentReconcile:
+		r.queue = append(r.queue, r.eng.Reconcile(now, r.snapshot(now))...)
+		return nil
 	}
 	return fmt.Errorf("backtest: intent kind %s", it.Kind)
 }
@@ -152,4 +155,24 @@ func (r *run) apply(now time.Time, ev grid.OrderEvent) error {
 	}
 	r.queue = append(r.queue, in...)
 	return nil
+}
+
+// snapshot is the simulator's view of the grid, as a runner reads it for
+// a reconciliation: its live orders and the position (by side in hedge
+// mode).
+func (r *run) snapshot(now time.Time) grid.Snapshot {
+	snap := grid.Snapshot{HavePosition: true, At: now}
+	for _, o := range r.core.OpenOrders() {
+		if o.Tag != 0 {
+			snap.Orders = append(snap.Orders, grid.VenueOrder{Ref: grid.RefFromTag(o.Tag), Side: o.Side, Price: o.Price, Qty: o.Qty, Filled: o.Filled})
+		}
+	}
+	both, _ := r.core.Position(exchange.PositionBoth)
+	long, _ := r.core.Position(exchange.PositionLong)
+	short, _ := r.core.Position(exchange.PositionShort)
+	snap.Position = both + long + short
+	if r.core.Config().PositionMode == exchange.Hedge {
+		snap.PositionLong, snap.PositionShort, snap.HaveSides = long, -short, true
+	}
+	return snap
 }
