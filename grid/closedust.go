@@ -96,7 +96,7 @@ func (e *Engine) refusedAsDust(leg *closeLeg, ev OrderEvent) bool {
 // price, which it gives up (logged once) instead; dust that a price move
 // makes tradable is sent then.
 func (e *Engine) closeSide(now time.Time, dust *exchange.Steps, side exchange.Side, qty, cross exchange.Steps) {
-	if e.closeDust(qty, e.cfg.posMode == exchange.OneWay && e.cfg.mode != Neutral) {
+	if e.closeDust(qty, e.closeReduces(side, qty)) {
 		if cross > 0 {
 			// The sides' offsetting holdings close against each other at
 			// the last price; only the net is dust.
@@ -107,4 +107,23 @@ func (e *Engine) closeSide(now time.Time, dust *exchange.Steps, side exchange.Si
 	}
 	*dust = 0
 	e.sendClose(now, side, qty, cross)
+}
+
+// closeReduces reports whether a close of qty on side goes reduce-only: in
+// one-way mode, when it reduces the account's net position (the baseline
+// and the grid's, as the engine knows them) by all of qty. Then a venue
+// whose position was closed elsewhere refuses it rather than opening the
+// other way (see refusedReduceOnly). A neutral grid's net close is
+// reduce-only too; a close against a baseline of the other sign (the grid
+// long, the account short beyond it) cannot be, and goes plain. Hedge mode
+// has no reduce-only: the position side says what is closed.
+func (e *Engine) closeReduces(side exchange.Side, qty exchange.Steps) bool {
+	if e.cfg.posMode != exchange.OneWay {
+		return false
+	}
+	net := e.baseline + e.books.Position
+	if side == exchange.Sell {
+		return net >= qty
+	}
+	return -net >= qty
 }

@@ -252,3 +252,81 @@ func TestRefusedReduceOnlyCloseWaitsForAnAdoptedClose(t *testing.T) {
 	assert.True(t, st.Position.IsZero())
 	assert.Empty(t, intentsIn(e, t2, time.Minute))
 }
+
+// A neutral grid in one-way mode closes its net with one order. It goes
+// reduce-only, as a long or short grid's does, so a venue whose position
+// was closed elsewhere refuses it and the close settles from the venue's
+// position. Before, the net close went plain: with the position already
+// closed elsewhere it filled, and opened a position the other way.
+func TestNeutralOneWayCloseIsReduceOnlyAndSettlesWhenRefused(t *testing.T) {
+	obs := &repairLog{}
+	e, err := New(unitRules, WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("3")),
+		WithWindows(1, 1, 0), WithInitialPosition(false), WithMode(Neutral), WithObserver(obs))
+	require.NoError(t, err)
+	t0 := time.Unix(1000, 0)
+	e.OnPrice(t0, 100)
+	var buy OrderRef
+	live := map[OrderRef]bool{}
+	for _, it := range e.OnStreamReady(t0) {
+		mustApplyEv(t, e, t0, OrderEvent{Ref: it.Ref, Type: OrderAccepted})
+		live[it.Ref] = true
+		if it.Side == exchange.Buy {
+			buy = it.Ref
+		}
+	}
+	require.NotEqual(t, OrderRef{}, buy, "a buy entry")
+	delete(live, buy)
+	for _, it := range mustApplyEv(t, e, t0, OrderEvent{Ref: buy, Type: OrderFilled, CumQty: 3, Price: 99}) {
+		if it.Kind == IntentPlace {
+			mustApplyEv(t, e, t0, OrderEvent{Ref: it.Ref, Type: OrderAccepted})
+			live[it.Ref] = true
+		}
+	}
+	var in []Intent
+	for _, it := range e.HardStop(t0, "stop", true) {
+		require.Equal(t, IntentCancel, it.Kind, "%s", it)
+	}
+	for ref := range live {
+		in = append(in, mustApplyEv(t, e, t0, OrderEvent{Ref: ref, Type: OrderCanceled})...)
+	}
+	require.Equal(t, []string{"place close/1 exit SELL 3 market reduce-only"}, strsOf(in))
+	assert.Equal(t, []string{"reconcile"}, strsOf(mustApplyEv(t, e, t0, reduceOnlyRefusal(in[0].Ref))))
+	now := t0.Add(time.Second)
+	assert.Empty(t, e.Reconcile(now, Snapshot{HavePosition: true, Position: 0, At: now}))
+	require.NoError(t, e.CheckInvariants())
+	assert.Zero(t, e.Books().Position)
+	assert.Equal(t, "3", e.Stats().ClosedElsewhereLong.String())
+	assert.Len(t, obs.what, 1)
+	assert.Empty(t, intentsIn(e, now, time.Minute), "the close is done")
+}
+
+// A close goes reduce-only in one-way mode when it reduces the account's
+// net position (baseline and grid) by all of its quantity; against a
+// baseline of the other sign it cannot, and goes plain (a reduce-only one
+// would be refused for ever).
+func TestCloseReducesTheAccountsNetPosition(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		mode               exchange.PositionMode
+		baseline, position exchange.Steps
+		side               exchange.Side
+		qty                exchange.Steps
+		want               bool
+	}{
+		{"long, no baseline", exchange.OneWay, 0, 3, exchange.Sell, 3, true},
+		{"short, no baseline", exchange.OneWay, 0, -3, exchange.Buy, 3, true},
+		{"long, baseline long", exchange.OneWay, 5, 3, exchange.Sell, 3, true},
+		{"long, baseline short beyond it", exchange.OneWay, -5, 3, exchange.Sell, 3, false},
+		{"long, baseline short within it", exchange.OneWay, -1, 3, exchange.Sell, 3, false},
+		{"short, baseline long beyond it", exchange.OneWay, 5, -3, exchange.Buy, 3, false},
+		{"a leg of a split close", exchange.OneWay, 0, 10, exchange.Sell, 4, true},
+		{"hedge", exchange.Hedge, 0, 3, exchange.Sell, 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := New(unitRules, WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("3")), WithPositionMode(tc.mode))
+			require.NoError(t, err)
+			e.baseline, e.books.Position = tc.baseline, tc.position
+			assert.Equal(t, tc.want, e.closeReduces(tc.side, tc.qty))
+		})
+	}
+}

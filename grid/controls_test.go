@@ -247,7 +247,7 @@ func TestNeutralStopBottomAndTimeLimit(t *testing.T) {
 	assert.Equal(t, TerminalStopBottom, e.Stats().Terminal)
 	require.NotEmpty(t, closes)
 	assert.False(t, closes[0].Market)
-	assert.False(t, closes[0].ReduceOnly)
+	assert.True(t, closes[0].ReduceOnly, "the net close reduces the account's position")
 	assert.Equal(t, exchange.PositionBoth, closes[0].PositionSide)
 	assert.Equal(t, exchange.Ticks(96), closes[0].Price, "96 × (1 − 0.001) = 95.904: rounded toward the price, 96")
 	assert.Zero(t, e.Books().Position)

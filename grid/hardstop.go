@@ -88,10 +88,11 @@ func (c *closer) liveOrders() int {
 
 // HardStop halts the grid (every live order canceled by its ID, nothing
 // placed again) and, with closePosition, closes the position the grid's
-// slots hold with market orders once the cancels are confirmed: reduce-only
-// in one-way mode for a long or short grid; by position side in hedge mode,
-// where the venue refuses reduce-only (Binance -1106); and, for a neutral
-// grid in one-way mode, one plain order for the net of both sides.
+// slots hold with market orders once the cancels are confirmed: in one-way
+// mode, reduce-only (for a neutral grid, one order for the net of both
+// sides), but plain against a baseline of the other sign, which the close
+// does not reduce; by position side in hedge mode, where the venue refuses
+// reduce-only (Binance -1106).
 //
 // With [WithStopClose] the close goes limit first, as a grid control's does.
 //
@@ -216,7 +217,7 @@ func (e *Engine) sendCloseLeg(now time.Time, side exchange.Side, qty, cross exch
 	}
 	in := Intent{Kind: IntentPlace, Ref: OrderRef{Level: CloseLevel, Gen: gen}, Role: slot.RoleExit,
 		Side: side, PositionSide: e.posSide(kind), Market: true, Qty: qty,
-		ReduceOnly: e.cfg.posMode == exchange.OneWay && e.cfg.mode != Neutral}
+		ReduceOnly: e.closeReduces(side, qty)}
 	if limit {
 		in.Market, in.Price = false, e.closePrice(side)
 		leg.limit, leg.price = true, in.Price
