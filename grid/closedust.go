@@ -116,9 +116,11 @@ func (e *Engine) closeSide(now time.Time, dust *exchange.Steps, side exchange.Si
 // other way (see refusedReduceOnly). A neutral grid's net close is
 // reduce-only too; a close against a baseline of the other sign (the grid
 // long, the account short beyond it) cannot be, and goes plain. Hedge mode
-// has no reduce-only: the position side says what is closed.
+// has no reduce-only: the position side says what is closed; nor a grid
+// that shares its symbol (WithSharedSymbol), whose account's net it does
+// not know.
 func (e *Engine) closeReduces(side exchange.Side, qty exchange.Steps) bool {
-	if e.cfg.posMode != exchange.OneWay {
+	if e.cfg.posMode != exchange.OneWay || e.cfg.shared {
 		return false
 	}
 	net := e.baseline + e.books.Position

@@ -30,6 +30,10 @@ import (
 //   - it holds as much or more: the refusal has another cause; the close
 //     is sent again after the back-off, logged at WARN once with the
 //     venue's message (and shown in Stats.Refusal), not on every retry.
+//
+// A grid that shares its symbol (WithSharedSymbol) cannot read its own
+// position off the venue's, so its refused closes back off and are sent
+// again, as any refusal is.
 
 // refusedReduceOnly ends a closing order the venue refused as reduce-only
 // and holds the close until the venue's position is read.

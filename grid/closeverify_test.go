@@ -330,3 +330,47 @@ func TestCloseReducesTheAccountsNetPosition(t *testing.T) {
 		})
 	}
 }
+
+// A grid that shares its symbol with other grids (WithSharedSymbol) sends
+// no reduce-only order in one-way mode — neither exits nor a stop's
+// close — because the account's net may stand on the other side; and a
+// refusal of its close is not settled from the venue's position, which
+// holds the others' too. Without the option, the live soak's neutral
+// grids on one symbol had their closes refused (the account net short
+// under a grid's long) and then took their holdings out as "closed
+// elsewhere" (crowd seed 149: books 21 short, venue 19).
+func TestSharedSymbolSendsNoReduceOnlyAndNeverSettlesFromTheVenue(t *testing.T) {
+	e, t0, in, _, obs := heldGrid(t, Long, WithSharedSymbol())
+	require.Equal(t, []string{"place close/1 exit SELL 3 market"}, strsOf(in), "the close goes plain")
+	out := strsOf(mustApplyEv(t, e, t0, reduceOnlyRefusal(in[0].Ref)))
+	assert.NotContains(t, out, "reconcile", "no read of the venue's position to settle from")
+	now := t0.Add(time.Second)
+	e.Reconcile(now, Snapshot{HavePosition: true, Position: -9, At: now})
+	assert.Equal(t, exchange.Steps(3), e.Books().LongHeld, "nothing taken out as closed elsewhere")
+	for _, w := range obs.what {
+		assert.NotContains(t, w, "closed elsewhere")
+	}
+	assert.Contains(t, intentsIn(e, now, 3*time.Second), "1s place close/2 exit SELL 3 market", "sent again after the back-off")
+}
+
+// A long grid's exits go reduce-only in one-way mode, but not when it
+// shares its symbol.
+func TestSharedSymbolExitsArePlain(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		opts := []Option{WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("3")),
+			WithWindows(1, 1, 0), WithInitialPosition(false), WithMode(Long)}
+		if shared {
+			opts = append(opts, WithSharedSymbol())
+		}
+		e, err := New(unitRules, opts...)
+		require.NoError(t, err)
+		t0 := time.Unix(1000, 0)
+		e.OnPrice(t0, 100)
+		in := e.OnStreamReady(t0)
+		require.Len(t, in, 1)
+		mustApplyEv(t, e, t0, OrderEvent{Ref: in[0].Ref, Type: OrderAccepted})
+		exit := mustApplyEv(t, e, t0, OrderEvent{Ref: in[0].Ref, Type: OrderFilled, CumQty: 3, Price: 99})
+		require.Len(t, exit, 1)
+		assert.Equal(t, !shared, exit[0].ReduceOnly, "shared %v", shared)
+	}
+}

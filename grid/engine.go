@@ -162,7 +162,7 @@ func New(rules exchange.Rules, opts ...Option) (*Engine, error) {
 	}
 	e.longSlots = c.mode != Short
 	e.shortSlots = c.mode != Long
-	e.reduceOnly = c.posMode == exchange.OneWay && c.mode != Neutral
+	e.reduceOnly = c.posMode == exchange.OneWay && c.mode != Neutral && !c.shared
 	e.edgeOffsets()
 	e.cancelBudget = c.cancelBurst
 	e.minL, e.maxL = e.lad.span()

@@ -329,7 +329,7 @@ func (e *Engine) applyClose(now time.Time, ev OrderEvent) {
 		return
 	case OrderRejected:
 		e.books.Rejected++
-		if errors.Is(ev.Cause, exchange.ErrReduceOnlyRejected) {
+		if errors.Is(ev.Cause, exchange.ErrReduceOnlyRejected) && !e.cfg.shared {
 			e.refusedReduceOnly(now, leg, ev)
 			return // maybeClose asks for the venue's position
 		}

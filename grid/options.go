@@ -83,6 +83,7 @@ type config struct {
 	hysteresis  int
 	initial     *bool
 	posMode     exchange.PositionMode
+	shared      bool // WithSharedSymbol: the venue's position is not the grid's alone
 	recvWindow  time.Duration
 	recvSet     bool // WithReceiveWindow was given
 	ackTimeout  time.Duration
@@ -207,10 +208,26 @@ func WithInitialPosition(on bool) Option {
 
 // WithPositionMode tells the engine the account's position mode. In hedge
 // mode long slots trade the LONG side and short slots the SHORT side; in
-// one-way mode (default) exits of long or short grids are reduce-only.
+// one-way mode (default) exits of long or short grids are reduce-only
+// (see [WithSharedSymbol]).
 func WithPositionMode(m exchange.PositionMode) Option {
 	return optionFunc(func(c *config) { c.posMode = m })
 }
+
+// WithSharedSymbol tells the engine that other grids (or other positions
+// that change while it runs) trade its symbol on the same account, so the
+// venue's position is not the grid's alone, less the baseline it found at
+// start. Then, in one-way mode, no order of the grid goes reduce-only —
+// neither a long or short grid's exits nor a stop's close — because the
+// account's net position may stand on the other side (another grid's
+// short under this grid's long), where a reduce-only order is refused or
+// trimmed; and a stop's close the venue refuses is never settled from the
+// venue's position ("closed elsewhere": the venue shows the other grids'
+// positions too), but backs off and tries again. Position drift is then
+// the others' positions, reported as such. Default off: a grid alone on
+// its symbol, whose reduce-only orders keep a position closed behind its
+// back from being opened the other way.
+func WithSharedSymbol() Option { return optionFunc(func(c *config) { c.shared = true }) }
 
 // WithReceiveWindow is how long after sending a request the venue may still
 // execute it. An order whose placement had an unknown outcome is only
