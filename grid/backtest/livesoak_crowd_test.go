@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,23 +51,18 @@ import (
 // due any more), and so does a grid that stops asking for a while
 // (crowdIdle).
 
-// crowdWindows are the crowd's declared limits: Binance's ORDERS_10S and
-// ORDERS_1M scaled down tenfold (30 per 10 s, 120 a minute), and the
-// request weight of its IP as it is (2,400 a minute).
+// crowdWindows are the crowd's declared limits: the Binance adapter's
+// (binanceWindows), with the ORDERS windows scaled down tenfold (30 per
+// 10 s, 120 a minute; a batch still counts 5 on the first and 1 on the
+// second) and the request weight of its IP as it is (2,400 a minute).
 func crowdWindows() []exchange.LimitWindow {
-	return []exchange.LimitWindow{
-		{Name: "CROWD_ORDERS_10S", Per: exchange.PerAccount, Interval: 10 * time.Second, Max: 30, Costs: []exchange.OpCost{
-			{Op: exchange.OpPlace, PerOrder: 1}, {Op: exchange.OpBatchPlace, PerOrder: 1},
-		}},
-		{Name: "CROWD_ORDERS_1M", Per: exchange.PerAccount, Interval: time.Minute, Max: 120, Costs: []exchange.OpCost{
-			{Op: exchange.OpPlace, PerOrder: 1}, {Op: exchange.OpBatchPlace, PerOrder: 1},
-		}},
-		{Name: "CROWD_WEIGHT_1M", Per: exchange.PerIP, Interval: time.Minute, Max: 2400, Costs: []exchange.OpCost{
-			{Op: exchange.OpBatchPlace, Units: 5}, {Op: exchange.OpCancel, Units: 1}, {Op: exchange.OpBatchCancel, Units: 1},
-			{Op: exchange.OpQuery, Units: 1}, {Op: exchange.OpOpenOrders, Units: 1}, {Op: exchange.OpFills, Units: 5},
-			{Op: exchange.OpAccount, Units: 10}, {Op: exchange.OpPositions, Units: 10}, {Op: exchange.OpRules, Units: 1},
-		}},
+	ws := binanceWindows()
+	for i := range ws {
+		if strings.HasPrefix(ws[i].Name, "ORDERS_") {
+			ws[i].Name, ws[i].Max = "CROWD_"+ws[i].Name, ws[i].Max/10
+		}
 	}
+	return ws
 }
 
 const (

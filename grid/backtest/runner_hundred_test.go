@@ -13,28 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gridmesh/gridmesh/exchange"
+	"github.com/gridmesh/gridmesh/exchange/binance"
 	"github.com/gridmesh/gridmesh/exchange/sim"
 	"github.com/gridmesh/gridmesh/grid"
 	"github.com/gridmesh/gridmesh/pricefeed"
 )
 
-// binanceWindows is Binance USDⓈ-M's limit declaration as its adapter
-// makes it (exchange/binance/limits.go; protocol sheet §3).
+// binanceWindows are the limit windows the Binance adapter declares
+// (binance.Client.LimitWindows, the sheet's defaults before exchangeInfo is
+// loaded), so the tests' limits stay those of the adapter.
 func binanceWindows() []exchange.LimitWindow {
-	return []exchange.LimitWindow{
-		{Name: "ORDERS_10S", Per: exchange.PerAccount, Interval: 10 * time.Second, Max: 300, Costs: []exchange.OpCost{
-			{Op: exchange.OpPlace, PerOrder: 1}, {Op: exchange.OpBatchPlace, Units: 5},
-		}},
-		{Name: "ORDERS_1M", Per: exchange.PerAccount, Interval: time.Minute, Max: 1200, Costs: []exchange.OpCost{
-			{Op: exchange.OpPlace, PerOrder: 1}, {Op: exchange.OpBatchPlace, Units: 1},
-		}},
-		{Name: "REQUEST_WEIGHT_1M", Per: exchange.PerIP, Interval: time.Minute, Max: 2400, Costs: []exchange.OpCost{
-			{Op: exchange.OpBatchPlace, Units: 5}, {Op: exchange.OpCancel, Units: 1}, {Op: exchange.OpBatchCancel, Units: 1},
-			{Op: exchange.OpQuery, Units: 1}, {Op: exchange.OpOpenOrders, Units: 1}, {Op: exchange.OpFills, Units: 5},
-			{Op: exchange.OpAccount, Units: 10}, {Op: exchange.OpPositions, Units: 10}, {Op: exchange.OpAllPositions, Units: 10},
-			{Op: exchange.OpRules, Units: 1},
-		}},
+	c, err := binance.New(binance.Config{RESTURL: binance.TestnetRESTURL, WSURL: binance.TestnetWSURL})
+	if err != nil {
+		panic(fmt.Sprintf("binance.New: %v", err)) // the testnet's URLs and the defaults are valid
 	}
+	defer c.Close()
+	return c.LimitWindows()
 }
 
 // firstOrderVenue records when each grid's first order reached the venue.
