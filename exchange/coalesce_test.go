@@ -122,6 +122,24 @@ func queue(wg *sync.WaitGroup, call func()) {
 	synctest.Wait()
 }
 
+// queueEach queues call for each lane, one after the other (each waiting
+// before the next is made), and returns once every call returned.
+func queueEach(ls []*Lane, call func(i int, l *Lane)) {
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		queue(&wg, func() { call(i, l) })
+	}
+	wg.Wait()
+}
+
+// spendBurst spends the read window's burst with a Rules read, so that
+// the next reads wait in the executor's queue together.
+func spendBurst(t *testing.T, e *Executor) {
+	t.Helper()
+	_, err := e.Rules(context.Background(), "BTCUSDT")
+	require.NoError(t, err)
+}
+
 // Two lanes' Account calls queued behind the limiter share one request:
 // one venue call, both answered, each with its own copy, the window
 // charged once, and both lanes counting it as served.
@@ -130,17 +148,12 @@ func TestCoalesceAccountQueuedTogether(t *testing.T) {
 		v := newReadVenue()
 		e := mustExecutor(t, v, WithLimits(readWindow()))
 		ls := lanes(t, e, "A", "B")
-		_, err := e.Rules(context.Background(), "BTCUSDT") // spends the burst
-		require.NoError(t, err)
+		spendBurst(t, e)
 
-		var wg sync.WaitGroup
 		got := make([]Account, 2)
 		errs := make([]error, 2)
 		start := time.Now()
-		for i, l := range ls {
-			queue(&wg, func() { got[i], errs[i] = l.Account(context.Background()) })
-		}
-		wg.Wait()
+		queueEach(ls, func(i int, l *Lane) { got[i], errs[i] = l.Account(context.Background()) })
 		took := time.Since(start)
 
 		require.NoError(t, errs[0])
@@ -161,7 +174,7 @@ func TestCoalesceAccountQueuedTogether(t *testing.T) {
 		// The window was charged once: a third read waits one refill (~55 s
 		// for 10 units), not two.
 		start = time.Now()
-		_, err = e.Rules(context.Background(), "BTCUSDT")
+		_, err := e.Rules(context.Background(), "BTCUSDT")
 		require.NoError(t, err)
 		assert.Less(t, time.Since(start)+took, 2*time.Minute-10*time.Second)
 	})
@@ -207,15 +220,10 @@ func TestCoalesceSharesErrors(t *testing.T) {
 		v.fail = &VenueError{Venue: "reads", Code: -2015, Msg: "Invalid API-key", HTTPStatus: 401, Kind: ErrAuth}
 		e := mustExecutor(t, v, WithLimits(readWindow()))
 		ls := lanes(t, e, "A", "B", "C")
-		_, err := e.Rules(context.Background(), "BTCUSDT")
-		require.NoError(t, err)
+		spendBurst(t, e)
 
-		var wg sync.WaitGroup
 		errs := make([]error, len(ls))
-		for i, l := range ls {
-			queue(&wg, func() { _, errs[i] = l.Account(context.Background()) })
-		}
-		wg.Wait()
+		queueEach(ls, func(i int, l *Lane) { _, errs[i] = l.Account(context.Background()) })
 		assert.Equal(t, 1, v.Calls(OpAccount))
 		for i, err := range errs {
 			assert.ErrorIs(t, err, ErrAuth, "lane %d", i)
@@ -238,19 +246,14 @@ func TestCoalescePositionsThroughAllPositions(t *testing.T) {
 		e := mustExecutor(t, allReadVenue{v}, WithLimits(readWindow()))
 		syms := []string{"BTCUSDT", "ETHUSDT", "SOLUSDT", "BTCUSDT"}
 		ls := lanes(t, e, "btc", "eth", "sol", "btc2")
-		_, err := e.Rules(context.Background(), "BTCUSDT")
-		require.NoError(t, err)
+		spendBurst(t, e)
 
-		var wg sync.WaitGroup
 		got := make([][]Position, len(ls))
-		for i, l := range ls {
-			queue(&wg, func() {
-				var err error
-				got[i], err = l.Positions(context.Background(), syms[i])
-				assert.NoError(t, err)
-			})
-		}
-		wg.Wait()
+		queueEach(ls, func(i int, l *Lane) {
+			var err error
+			got[i], err = l.Positions(context.Background(), syms[i])
+			assert.NoError(t, err)
+		})
 
 		assert.Equal(t, 1, v.Calls(OpAllPositions))
 		assert.Zero(t, v.Calls(OpPositions))
@@ -289,19 +292,14 @@ func TestCoalescePositionsWithoutCapability(t *testing.T) {
 		e := mustExecutor(t, v, WithLimits(readWindow()))
 		syms := []string{"BTCUSDT", "ETHUSDT", "ETHUSDT"}
 		ls := lanes(t, e, "a", "b", "c")
-		_, err := e.Rules(context.Background(), "BTCUSDT")
-		require.NoError(t, err)
+		spendBurst(t, e)
 
-		var wg sync.WaitGroup
 		got := make([][]Position, len(ls))
-		for i, l := range ls {
-			queue(&wg, func() {
-				var err error
-				got[i], err = l.Positions(context.Background(), syms[i])
-				assert.NoError(t, err)
-			})
-		}
-		wg.Wait()
+		queueEach(ls, func(i int, l *Lane) {
+			var err error
+			got[i], err = l.Positions(context.Background(), syms[i])
+			assert.NoError(t, err)
+		})
 		assert.Equal(t, 2, v.Calls(OpPositions), "one per symbol")
 		assert.Empty(t, got[0])
 		assert.Equal(t, v.positions, got[1])
@@ -318,16 +316,12 @@ func TestCoalesceAllPositionsOnlyWhenCheaper(t *testing.T) {
 		w.Max = 50 // bursts of 25: the all-positions read fits
 		e := mustExecutor(t, allReadVenue{v}, WithLimits(w))
 		ls := lanes(t, e, "a", "b")
-		_, err := e.Rules(context.Background(), "X")
-		require.NoError(t, err)
-		_, err = e.Rules(context.Background(), "X")
-		require.NoError(t, err)
-		var wg sync.WaitGroup
-		for i, l := range ls {
-			sym := []string{"BTCUSDT", "ETHUSDT"}[i]
-			queue(&wg, func() { _, err := l.Positions(context.Background(), sym); assert.NoError(t, err) })
-		}
-		wg.Wait()
+		spendBurst(t, e)
+		spendBurst(t, e) // twice: bursts of 25
+		queueEach(ls, func(i int, l *Lane) {
+			_, err := l.Positions(context.Background(), []string{"BTCUSDT", "ETHUSDT"}[i])
+			assert.NoError(t, err)
+		})
 		assert.Equal(t, 2, v.Calls(OpPositions))
 		assert.Zero(t, v.Calls(OpAllPositions))
 	})
@@ -341,18 +335,13 @@ func TestCoalesceOpenOrdersPerSymbol(t *testing.T) {
 		e := mustExecutor(t, v, WithLimits(readWindow()))
 		syms := []string{"BTCUSDT", "ETHUSDT", "BTCUSDT"}
 		ls := lanes(t, e, "a", "b", "c")
-		_, err := e.Rules(context.Background(), "X")
-		require.NoError(t, err)
-		var wg sync.WaitGroup
+		spendBurst(t, e)
 		got := make([][]Order, len(ls))
-		for i, l := range ls {
-			queue(&wg, func() {
-				var err error
-				got[i], err = l.OpenOrders(context.Background(), syms[i])
-				assert.NoError(t, err)
-			})
-		}
-		wg.Wait()
+		queueEach(ls, func(i int, l *Lane) {
+			var err error
+			got[i], err = l.OpenOrders(context.Background(), syms[i])
+			assert.NoError(t, err)
+		})
 		assert.Equal(t, 2, v.Calls(OpOpenOrders))
 		assert.Equal(t, v.open["BTCUSDT"], got[0])
 		assert.Empty(t, got[1])
@@ -369,8 +358,7 @@ func TestCoalesceSenderGoneRequeuesMembers(t *testing.T) {
 		v.hold = make(chan struct{}) // the first request never answers
 		e := mustExecutor(t, v, WithLimits(readWindow()))
 		ls := lanes(t, e, "A", "B")
-		_, err := e.Rules(context.Background(), "X")
-		require.NoError(t, err)
+		spendBurst(t, e)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
@@ -398,8 +386,7 @@ func TestCoalesceMemberGivesUp(t *testing.T) {
 		v.hold = make(chan struct{})
 		e := mustExecutor(t, v, WithLimits(readWindow()))
 		ls := lanes(t, e, "A", "B")
-		_, err := e.Rules(context.Background(), "X")
-		require.NoError(t, err)
+		spendBurst(t, e)
 
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
@@ -454,8 +441,7 @@ func TestCoalesceNeverSharesDo(t *testing.T) {
 		v := newReadVenue()
 		e := mustExecutor(t, v, WithLimits(readWindow()))
 		ls := lanes(t, e, "A", "B")
-		_, err := e.Rules(context.Background(), "X")
-		require.NoError(t, err)
+		spendBurst(t, e)
 		var wg sync.WaitGroup
 		var ran bool
 		queue(&wg, func() { _, err := ls[0].Account(context.Background()); assert.NoError(t, err) })
