@@ -24,7 +24,10 @@ import (
 // what the slots, the initial-position order and a hard stop's closing
 // orders did after the save is booked — realized PnL, and each trade's fee
 // once under its trade ID — as the live events would have booked it; what
-// the venue no longer reports (fills older than its history) is drift.
+// the venue no longer reports (fills older than its history) is drift. A
+// [Runner] saves with the state where its booking of the venue's funding
+// stood (StoredState.FundingMark), so that a restart books the funding
+// settled while no runner ran (see [FundingHistory]).
 //
 // Implementations must be safe for the way the host calls them; the
 // runner calls them from its one loop goroutine.
