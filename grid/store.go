@@ -510,8 +510,8 @@ func checkFundingMark(m *StoredFundingMark, bad func(field string, v any, reason
 	if m.Through < 0 {
 		bad("FundingMark.Through", m.Through, "must not be negative")
 	}
-	if m.Remainder.Abs().GreaterThanOrEqual(decimal.NewFromInt(1)) {
-		bad("FundingMark.Remainder", m.Remainder, "want a part of the Money unit, in (−1, 1)")
+	if half := decimal.New(5, -1); m.Remainder.LessThan(half.Neg()) || m.Remainder.GreaterThanOrEqual(half) {
+		bad("FundingMark.Remainder", m.Remainder, "want what rounding half up leaves, from −0.5 to below 0.5 Money units")
 	}
 	if len(m.Positions) == 0 {
 		bad("FundingMark.Positions", "none", "a mark holds at least the position at the save")

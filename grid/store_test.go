@@ -224,7 +224,7 @@ func TestRestoreStateRefusesAStateThatDoesNotFit(t *testing.T) {
 		{"funding mark without positions", func(s *StoredState) { s.FundingMark = &StoredFundingMark{Through: 1} }, []string{"FundingMark.Positions = none"}},
 		{"funding mark out of range", func(s *StoredState) {
 			s.FundingMark = &StoredFundingMark{Through: -1, Remainder: d("-1.5"), Positions: []StoredPosition{{At: 5, Position: 2}, {At: 4, Position: 1}}}
-		}, []string{"FundingMark.Through = -1", "FundingMark.Remainder = -1.5", "FundingMark.Positions[1].At = 4: earlier than the one before it"}},
+		}, []string{"FundingMark.Through = -1", "FundingMark.Remainder = -1.5: want what rounding half up leaves", "FundingMark.Positions[1].At = 4: earlier than the one before it"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := good
