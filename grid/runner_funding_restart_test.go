@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -288,4 +289,74 @@ func TestFillsAfterSave(t *testing.T) {
 	st.Closing[0].Filled = 5
 	gap = e.fillsAfterSave(st, Snapshot{Fills: fills})
 	assert.Contains(t, gap.why, "fewer than the stored state booked (5)")
+}
+
+// TestFillsAfterSaveProperty: over random histories of orders (each level's
+// orders one after another, each filled in parts, ended by its last fill or
+// canceled) saved at a random moment, the fills after the save are exactly
+// the venue's fills later than the save, whatever was live at either end.
+func TestFillsAfterSaveProperty(t *testing.T) {
+	e, err := New(unitRules, storeOpts()...)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(12, 2026))
+	for iter := range 500 {
+		type order struct {
+			ref         OrderRef
+			qty, filled exchange.Steps
+			ended       bool
+		}
+		cur := map[int64]*order{}
+		var fills []VenueFill
+		var saved StoredState
+		saveAt := 1 + rng.IntN(60)
+		for tick := 1; tick <= 60; tick++ {
+			at := fAt(time.Duration(tick) * time.Second)
+			lvl := int64(2 + rng.IntN(6))
+			o := cur[lvl]
+			switch {
+			case o == nil || o.ended:
+				gen := uint32(1)
+				if o != nil {
+					gen = o.ref.Gen + 1
+				}
+				cur[lvl] = &order{ref: OrderRef{Level: lvl, Gen: gen}, qty: exchange.Steps(1 + rng.IntN(4))}
+			case rng.IntN(5) == 0:
+				o.ended = true // canceled
+			default:
+				q := min(o.qty-o.filled, exchange.Steps(1+rng.IntN(2)))
+				o.filled += q
+				o.ended = o.filled == o.qty
+				fills = append(fills, VenueFill{Ref: o.ref, Side: exchange.Buy, Qty: q, Time: at})
+			}
+			if tick == saveAt {
+				saved = StoredState{}
+				for l, o := range cur {
+					ss := StoredSlot{Level: l, Kind: "long", State: "Free", Role: "none", Gen: o.ref.Gen}
+					if !o.ended {
+						ss.State, ss.Role, ss.OrderQty, ss.Filled = "EntryOpen", "entry", o.qty, o.filled
+					}
+					saved.Slots = append(saved.Slots, ss)
+				}
+			}
+		}
+		var snap Snapshot
+		snap.Fills = fills
+		for _, o := range cur {
+			if !o.ended {
+				snap.Orders = append(snap.Orders, VenueOrder{Ref: o.ref, Side: exchange.Buy, Qty: o.qty, Filled: o.filled})
+			}
+		}
+		var want, got []string
+		for _, f := range fills {
+			if f.Time.After(fAt(time.Duration(saveAt) * time.Second)) {
+				want = append(want, fmt.Sprintf("%s×%d@%s", f.Ref, f.Qty, f.Time.Sub(fT0)))
+			}
+		}
+		gap := e.fillsAfterSave(saved, snap)
+		require.Empty(t, gap.why, "iteration %d", iter)
+		for _, f := range gap.fills {
+			got = append(got, fmt.Sprintf("%s×%d@%s", f.Ref, f.Qty, f.Time.Sub(fT0)))
+		}
+		require.ElementsMatch(t, want, got, "iteration %d: saved at %ds", iter, saveAt)
+	}
 }
