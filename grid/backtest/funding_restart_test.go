@@ -30,6 +30,7 @@ func (s *crashStore) Save(ctx context.Context, st grid.StoredState) error {
 	if s.frozen.Load() {
 		return nil
 	}
+
 	return s.Store.Save(ctx, st)
 }
 
@@ -72,7 +73,9 @@ func liveGrid(t *testing.T, first pricefeed.Candle) *grid.Engine {
 // and 19:00 and fills the grid's resting orders meanwhile), then a crash
 // at 01:50 whose store stopped saving at 01:00 — after the runner had read
 // and booked the 01:00 settlement, so that booking is lost with the crash
-// — down until 04:40 (02:00, 03:00 and 04:00 settle). The grid's funding
+// (the replay outruns the runner's timer, so the last save is through an
+// earlier settlement still, with the positions since) — down until 04:40
+// (02:00, 03:00 and 04:00 settle). The grid's funding
 // equals the venue's to the Money unit: every settlement is booked once,
 // with the position the grid held at its time (the grid is the account's
 // only trader). Before the fix the settlements that fell while no runner
@@ -147,7 +150,8 @@ func TestRunnerBooksTheFundingSettledWhileStopped(t *testing.T) {
 	down(stop1, back1)
 
 	// Run 2 from the store, from 19:40; at 01:00 the store stops saving.
-	ls = startLockstep(t, lr.venue, fv, liveGrid(t, day[0]), &lr.clock, opts...)
+	eng2 := liveGrid(t, day[0])
+	ls = startLockstep(t, lr.venue, fv, eng2, &lr.clock, opts...)
 	ls.begin(day[back1])
 	run(ls, back1, freeze)
 	settle(freeze)
@@ -160,6 +164,13 @@ func TestRunnerBooksTheFundingSettledWhileStopped(t *testing.T) {
 	run(ls, freeze+10, crash) // from 01:10 on
 	ls.halt()                 // the crash: its final save is lost too
 	store.frozen.Store(false)
+	// The crash lost a booking: run 2 had booked the 01:00 settlement,
+	// the store is still through an earlier one.
+	stored, err := file.Load(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, stored.FundingMark)
+	assert.Less(t, stored.FundingMark.Through, hour.Add(-time.Millisecond).UnixNano(), "the store does not have the 01:00 settlement")
+	assert.NotEqual(t, btcRules.MoneyToDecimal(stored.Books.Funding).String(), eng2.Stats().Funding.String(), "run 2 booked it")
 	down(crash, back2)
 
 	// Run 3 from the store saved before 01:00, from 04:40 to the end.
