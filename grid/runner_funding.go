@@ -165,17 +165,21 @@ func (r *Runner) fundingMark() *StoredFundingMark {
 	now, pos := r.cfg.now(), r.eng.books.Position
 	b.sample(now, pos, false)
 	ps := b.samples[b.inForce(b.last):]
-	if len(ps) > storedFundingPositions-1 {
-		ps = ps[len(ps)-(storedFundingPositions-1):]
-	}
 	m := &StoredFundingMark{Through: b.last.UnixNano(), Remainder: b.exact.Sub(decimal.NewFromInt(int64(b.booked))),
-		Positions: make([]StoredPosition, 0, len(ps)+1)}
-	for _, p := range ps {
+		Positions: make([]StoredPosition, 0, min(len(ps)+1, storedFundingPositions))}
+	// The latest positions, and the save itself last: the position was
+	// known until then.
+	last := ps[len(ps)-1]
+	save := StoredPosition{At: max(now.UnixNano(), last.t.UnixNano()), Position: pos}
+	keep := storedFundingPositions
+	if save.At != last.t.UnixNano() {
+		keep--
+	}
+	for _, p := range ps[max(len(ps)-keep, 0):] {
 		m.Positions = append(m.Positions, StoredPosition{At: p.t.UnixNano(), Position: p.pos, Unknown: p.unknown})
 	}
-	// The last entry is the save itself: the position was known until then.
-	if at := max(now.UnixNano(), m.Positions[len(m.Positions)-1].At); at != m.Positions[len(m.Positions)-1].At {
-		m.Positions = append(m.Positions, StoredPosition{At: at, Position: pos})
+	if keep < storedFundingPositions {
+		m.Positions = append(m.Positions, save)
 	}
 	return m
 }

@@ -360,3 +360,25 @@ func TestFillsAfterSaveProperty(t *testing.T) {
 		require.ElementsMatch(t, want, got, "iteration %d: saved at %ds", iter, saveAt)
 	}
 }
+
+// TestFundingMarkKeepsTheLatestPositions: a save keeps at most
+// storedFundingPositions positions, the latest; a settlement before the
+// oldest kept is not booked after a restart (the position then is no
+// longer known), one after it is.
+func TestFundingMarkKeepsTheLatestPositions(t *testing.T) {
+	l, _ := fundingRestart(t, ptr(savedHolding()), Snapshot{}, fAt(3*time.Hour))
+	sec := func(k int) time.Time { return fAt(3*time.Hour + time.Duration(k)*time.Second) }
+	for k := 1; k <= 300; k++ {
+		l.r.fund.sample(sec(k), exchange.Steps(2*(k%2)), false) // 2 from each odd second, 0 from each even one
+	}
+	st := l.r.storedState() // the save: the engine holds 2 (from second 300 on)
+	m := st.FundingMark
+	require.Len(t, m.Positions, storedFundingPositions)
+	assert.Equal(t, sec(300-storedFundingPositions+1).UnixNano(), m.Positions[0].At, "the latest kept")
+	assert.Equal(t, StoredPosition{At: sec(300).UnixNano(), Position: 2}, m.Positions[len(m.Positions)-1])
+
+	l, logs := fundingRestart(t, &st, Snapshot{}, fAt(4*time.Hour))
+	l.bookSettlements([]exchange.FundingSettlement{settlement(sec(20), "0.5"), settlement(sec(101), "0.0123")})
+	assert.Equal(t, exchange.Money(2), l.r.eng.Books().Funding, "only the second: 2 × 100 × 0.0123 = 2.46 → 2")
+	assert.Contains(t, logs.String(), "funding settlement not booked")
+}
