@@ -154,8 +154,8 @@ type StoredFundingMark struct {
 	Remainder decimal.Decimal `json:"remainder"`
 	// Positions is the grid's position from each time on, oldest first:
 	// the one in force at Through and every later change up to the save
-	// (at most storedFundingPositions, the latest), the last being the
-	// position of this state. Before the first, the position is unknown.
+	// (at most 256, the latest), the last being the position of this
+	// state at the save's time. Before the first, the position is unknown.
 	Positions []StoredPosition `json:"positions"`
 }
 
