@@ -24,7 +24,8 @@ import (
 //
 // The runner keeps the grid's position over time (each change stamped on
 // its clock as it applies it), reads the history every 5 minutes and a
-// minute past every whole hour, and books each settlement once, in time
+// minute past every whole hour (and at once after a restart that restored
+// a funding mark), and books each settlement once, in time
 // order, with the position the grid held at the settlement's time — not at
 // the read. With a [Store] it also books the settlements that fell while
 // no runner ran (a crash, a restart across a funding time): each save
