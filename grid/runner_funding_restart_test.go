@@ -116,6 +116,7 @@ func TestRestartBooksTheFundingSettledWhileDown(t *testing.T) {
 			st := savedHolding()
 			st.FundingMark.Remainder = d(tc.remainder)
 			l, logs := fundingRestart(t, &st, Snapshot{Fills: tc.fills}, fAt(3*time.Hour))
+			assert.Equal(t, fAt(3*time.Hour), l.r.fund.next, "a restart reads the history at once")
 			l.bookSettlements(append([]exchange.FundingSettlement(nil), tc.ss...))
 			assert.Equal(t, tc.want, l.r.eng.Books().Funding)
 			assert.NotContains(t, logs.String(), "WARN", "every position was known")
@@ -381,4 +382,24 @@ func TestFundingMarkKeepsTheLatestPositions(t *testing.T) {
 	l.bookSettlements([]exchange.FundingSettlement{settlement(sec(20), "0.5"), settlement(sec(101), "0.0123")})
 	assert.Equal(t, exchange.Money(2), l.r.eng.Books().Funding, "only the second: 2 × 100 × 0.0123 = 2.46 → 2")
 	assert.Contains(t, logs.String(), "funding settlement not booked")
+}
+
+// TestNoFundingMarkWithoutBooking: a runner that books no funding
+// (WithFundingBooking(false), or a venue without the capability) saves no
+// funding mark and ignores a stored one.
+func TestNoFundingMarkWithoutBooking(t *testing.T) {
+	st := savedHolding()
+	for _, r := range []*Runner{
+		{ex: fhVenue{}, cfg: runnerConfig{noFunding: true}},
+		{ex: struct{ exchange.IExchange }{}},
+	} {
+		eng, err := New(unitRules, storeOpts()...)
+		require.NoError(t, err)
+		require.NoError(t, eng.RestoreState(st))
+		r.eng, r.rules, r.log = eng, unitRules, slog.New(slog.DiscardHandler)
+		r.cfg.now = func() time.Time { return fAt(time.Hour) }
+		r.startFunding(fAt(time.Hour), &st, Snapshot{}, fAt(-time.Hour))
+		assert.Nil(t, r.fund.src)
+		assert.Nil(t, r.storedState().FundingMark)
+	}
 }
