@@ -36,6 +36,10 @@ type VenueFill struct {
 	Fee      exchange.Money
 	FeeAsset string
 	OtherFee decimal.Decimal
+	// Time is when the trade happened, on the venue's clock (zero when the
+	// venue does not say): a restart books the funding settled while no
+	// runner ran with the position these times give (see [FundingHistory]).
+	Time time.Time
 }
 
 // Snapshot is the venue's view of the grid: its live orders (only those

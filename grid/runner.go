@@ -193,7 +193,8 @@ func WithRiskKlines(interval string, basket ...string) RunnerOption {
 }
 
 // WithStore keeps what the venue cannot give back across a restart (the
-// books and each slot's held quantity and cost, see [Store]): the runner
+// books and each slot's held quantity and cost, see [Store], and where
+// the runner's funding booking stood, see [FundingHistory]): the runner
 // restores it before rebuilding the grid from the venue, saves it every
 // saveEvery (default 5 s when zero) and when it stops.
 func WithStore(s Store, saveEvery time.Duration) RunnerOption {

@@ -9,7 +9,7 @@ import (
 // venueFill converts one of the grid's trades for a Snapshot: its fee in
 // quote money, or apart when the venue charged it in another asset.
 func (r *Runner) venueFill(ref OrderRef, f exchange.Fill) VenueFill {
-	v := VenueFill{Ref: ref, Side: f.Side, Price: r.ticks(f.Price), Qty: r.steps(f.Quantity), TradeID: f.TradeID}
+	v := VenueFill{Ref: ref, Side: f.Side, Price: r.ticks(f.Price), Qty: r.steps(f.Quantity), TradeID: f.TradeID, Time: f.Time}
 	if f.Fee.IsZero() {
 		return v
 	}

@@ -24,14 +24,27 @@ import (
 //
 // The runner keeps the grid's position over time (each change stamped on
 // its clock as it applies it), reads the history every 5 minutes and a
-// minute past every whole hour, and books each settlement once, in time
+// minute past every whole hour (and at once after a restart that restored
+// a funding mark), and books each settlement once, in time
 // order, with the position the grid held at the settlement's time — not at
-// the read. It books only settlements after its own start: the position
-// while no runner ran is unknown, so a settlement that fell then is not
-// booked, and a restart never books one twice. The booked total is kept
-// with the books ([Books].Funding, in the [Store]); the stored state has
-// no field for the last settlement booked (StoredState version 2), which
-// the rule above makes unnecessary. Amounts are exact and the running
+// the read. With a [Store] it also books the settlements that fell while
+// no runner ran (a crash, a restart across a funding time): each save
+// carries a funding mark (StoredState.FundingMark: the latest settlement
+// booked, the booked total's remainder below the Money unit, and the
+// grid's position since that settlement), and a restart rebuilds the
+// position while it was down from the stored position and the venue's
+// fills after the save, at their times (a fill at or before a
+// settlement's time counts). Each settlement is booked exactly once
+// across any sequence of crashes and restarts, a crash between booking
+// and saving included: what was booked is saved with the settlement it
+// reached, atomically, and a restart books only later ones. When the
+// position at a settlement's time cannot be known — a state without a
+// funding mark (an older version's store, a runner that did not book
+// funding), a start from the venue alone, the venue's fills after the save
+// incomplete (older than the 24 hours a restart reads, a trade without a
+// time, trades lagging an order) — the settlement is not booked and the
+// runner warns: it never guesses. The booked total is kept with the books
+// ([Books].Funding, in the [Store]). Amounts are exact and the running
 // total is rounded half up to the Money unit, as exchange/sim books it.
 type FundingHistory interface {
 	FundingHistory(ctx context.Context, symbol string, since time.Time) ([]exchange.FundingSettlement, error)
@@ -53,10 +66,13 @@ func WithFundingBooking(on bool) RunnerOption {
 	return runnerOptionFunc(func(c *runnerConfig) { c.noFunding = !on })
 }
 
-// posSample is the grid's signed position from time t on (runner's clock).
+// posSample is the grid's signed position from time t on (the runner's
+// clock, or the venue's for a fill a restart learned of); unknown says the
+// position from t on is not known.
 type posSample struct {
-	t   time.Time
-	pos exchange.Steps
+	t       time.Time
+	pos     exchange.Steps
+	unknown bool
 }
 
 // fundingBook is the runner's funding state, owned by the loop goroutine
@@ -65,10 +81,9 @@ type fundingBook struct {
 	src     FundingHistory // nil: not booked
 	init    bool
 	samples []posSample     // the grid's position over time, oldest first
-	from    time.Time       // the first sample: the run's start
 	last    time.Time       // the latest settlement booked or passed over
-	exact   decimal.Decimal // this run's funding, exact, in Money units
-	booked  exchange.Money  // … rounded half up, booked so far
+	exact   decimal.Decimal // the restored remainder plus this run's funding, exact, in Money units
+	booked  exchange.Money  // … rounded half up, booked so far by this run
 	reading bool            // a read waiting or running
 	next    time.Time       // when the next read is due
 }
@@ -79,34 +94,101 @@ type fundingBook struct {
 func (r *Runner) fundingSample() {
 	b := &r.fund
 	if !b.init {
-		b.init = true
-		fh, ok := r.ex.(FundingHistory)
-		if !ok || r.cfg.noFunding {
-			return
-		}
-		now := r.cfg.now()
-		b.src, b.from, b.last, b.next = fh, now, now, nextFundingRead(now)
-		b.samples = append(b.samples, posSample{t: now, pos: r.eng.books.Position})
+		r.startFunding(r.cfg.now(), nil, Snapshot{}, time.Time{})
 		return
 	}
 	if b.src == nil {
 		return
 	}
-	pos := r.eng.books.Position
-	n := len(b.samples)
-	if n > 0 && b.samples[n-1].pos == pos {
-		return
-	}
-	now := r.cfg.now()
-	if n > 0 && now.Before(b.samples[n-1].t) {
-		now = b.samples[n-1].t // the clock stepped back: keep the history in order
-	}
-	if n > 0 && now.Equal(b.samples[n-1].t) {
-		b.samples[n-1].pos = pos
-		return
-	}
-	b.samples = append(b.samples, posSample{t: now, pos: pos})
+	b.sample(r.cfg.now(), r.eng.books.Position, false)
 }
+
+// sample records that the position is pos from now on (or unknown): a
+// time before the latest sample's is taken as the latest's, so that the
+// history stays in order whatever the clocks do.
+func (b *fundingBook) sample(now time.Time, pos exchange.Steps, unknown bool) {
+	if n := len(b.samples); n > 0 {
+		last := &b.samples[n-1]
+		if last.pos == pos && last.unknown == unknown {
+			return
+		}
+		if now.Before(last.t) {
+			now = last.t // the clock stepped back: keep the history in order
+		}
+		if now.Equal(last.t) {
+			last.pos, last.unknown = pos, unknown
+			return
+		}
+	}
+	b.samples = append(b.samples, posSample{t: now, pos: pos, unknown: unknown})
+}
+
+// startFunding starts the funding book when the run starts (on the loop
+// goroutine, after the grid was rebuilt from st — nil without a stored
+// state — and snap, whose fills the venue gave from fillsFrom on).
+func (r *Runner) startFunding(now time.Time, st *StoredState, snap Snapshot, fillsFrom time.Time) {
+	b := &r.fund
+	b.init = true
+	fh, ok := r.ex.(FundingHistory)
+	if !ok || r.cfg.noFunding {
+		return
+	}
+	b.src, b.last, b.next = fh, now, nextFundingRead(now)
+	switch {
+	case st != nil && st.FundingMark != nil:
+		r.restoreFunding(*st, snap, fillsFrom)
+		b.next = now // settlements may have fallen while no runner ran: read at once
+	case st != nil:
+		r.log.Warn("grid: the stored state has no funding mark (saved by an older version, or without funding booking): funding settled before this start is not booked",
+			"grid", r.gridID, "start", now)
+	case r.eng.recovered:
+		r.log.Warn("grid: started from the venue alone: funding settled before this start is not booked (the grid's position then is unknown)",
+			"grid", r.gridID, "start", now)
+	}
+	b.sample(now, r.eng.books.Position, false)
+}
+
+// storedState is the engine's state with the runner's funding mark, as
+// the runner saves it.
+func (r *Runner) storedState() StoredState {
+	st := r.eng.State()
+	st.FundingMark = r.fundingMark()
+	return st
+}
+
+// fundingMark is the funding book as a [Store] keeps it, ending with the
+// position of the state being saved; nil when the runner books no funding.
+func (r *Runner) fundingMark() *StoredFundingMark {
+	b := &r.fund
+	if !b.init || b.src == nil {
+		return nil
+	}
+	now, pos := r.cfg.now(), r.eng.books.Position
+	b.sample(now, pos, false)
+	ps := b.samples[b.inForce(b.last):]
+	m := &StoredFundingMark{Through: b.last.UnixNano(), Remainder: b.exact.Sub(decimal.NewFromInt(int64(b.booked))),
+		Positions: make([]StoredPosition, 0, min(len(ps)+1, storedFundingPositions))}
+	// The latest positions, and the save itself last: the position was
+	// known until then.
+	last := ps[len(ps)-1]
+	save := StoredPosition{At: max(now.UnixNano(), last.t.UnixNano()), Position: pos}
+	keep := storedFundingPositions
+	if save.At != last.t.UnixNano() {
+		keep--
+	}
+	for _, p := range ps[max(len(ps)-keep, 0):] {
+		m.Positions = append(m.Positions, StoredPosition{At: p.t.UnixNano(), Position: p.pos, Unknown: p.unknown})
+	}
+	if keep < storedFundingPositions {
+		m.Positions = append(m.Positions, save)
+	}
+	return m
+}
+
+// storedFundingPositions bounds the positions a funding mark keeps: the
+// latest changes before a save, far more than the few minutes between a
+// settlement and the read that books it see.
+const storedFundingPositions = 256
 
 // nextFundingRead is the first read time after now: fundingAfter past the
 // next whole hour, or fundingPoll from now, whichever comes first.
@@ -161,8 +243,8 @@ func (l *loop) bookSettlements(ss []exchange.FundingSettlement) {
 		b.last = s.Time
 		pos, ok := b.positionAt(s.Time)
 		if !ok {
-			r.log.Warn("grid: funding settled before the runner started is not booked (the grid's position then is unknown)",
-				"time", s.Time, "rate", s.Rate.String(), "started", b.from)
+			r.log.Warn("grid: funding settlement not booked: the grid's position at its time is unknown (no runner ran then, and no stored state or venue fills say it)",
+				"grid", r.gridID, "time", s.Time, "rate", s.Rate.String())
 			continue
 		}
 		if pos == 0 {
@@ -198,23 +280,25 @@ func fineUnits(v decimal.Decimal) decimal.Decimal {
 }
 
 // positionAt is the grid's position at t: that of the last sample at or
-// before t; ok is false before the first sample.
+// before t; ok is false before the first sample and while unknown.
 func (b *fundingBook) positionAt(t time.Time) (exchange.Steps, bool) {
-	if t.Before(b.from) {
-		return 0, false
-	}
 	i := sort.Search(len(b.samples), func(i int) bool { return b.samples[i].t.After(t) })
-	if i == 0 {
+	if i == 0 || b.samples[i-1].unknown {
 		return 0, false
 	}
 	return b.samples[i-1].pos, true
 }
 
+// inForce is the index of the sample in force at t (0 when none is).
+func (b *fundingBook) inForce(t time.Time) int {
+	i := sort.Search(len(b.samples), func(i int) bool { return b.samples[i].t.After(t) })
+	return max(i-1, 0)
+}
+
 // prune drops the samples no later settlement needs: those before the
 // last one at or before the latest settlement booked.
 func (b *fundingBook) prune() {
-	i := sort.Search(len(b.samples), func(i int) bool { return b.samples[i].t.After(b.last) })
-	if i > 1 {
-		b.samples = append(b.samples[:0], b.samples[i-1:]...)
+	if i := b.inForce(b.last); i > 0 {
+		b.samples = append(b.samples[:0], b.samples[i:]...)
 	}
 }

@@ -41,8 +41,8 @@ func TestBookSettlements(t *testing.T) {
 	l := &loop{r: r}
 	t0 := time.Unix(1_746_000_000, 0)
 	b := &r.fund
-	b.init, b.src, b.from, b.last = true, FundingHistory(nil), t0, t0
-	b.samples = []posSample{{t0, 0}, {t0.Add(time.Hour), 20}, {t0.Add(3 * time.Hour), -5}}
+	b.init, b.src, b.last = true, FundingHistory(nil), t0
+	b.samples = []posSample{{t: t0}, {t: t0.Add(time.Hour), pos: 20}, {t: t0.Add(3 * time.Hour), pos: -5}}
 	s := func(h time.Duration, rate, mark string) exchange.FundingSettlement {
 		return exchange.FundingSettlement{Symbol: "BTCUSDT", Time: t0.Add(h), Rate: d(rate), MarkPrice: d(mark)}
 	}
@@ -62,7 +62,7 @@ func TestBookSettlements(t *testing.T) {
 	assert.Equal(t, "0.1383", eng.Stats().Funding.String())
 	assert.False(t, b.reading)
 	// Samples older than the one in force at the last settlement are gone.
-	assert.Equal(t, []posSample{{t0.Add(3 * time.Hour), -5}}, b.samples)
+	assert.Equal(t, []posSample{{t: t0.Add(3 * time.Hour), pos: -5}}, b.samples)
 	pos, ok := b.positionAt(t0.Add(10 * time.Hour))
 	assert.True(t, ok)
 	assert.Equal(t, exchange.Steps(-5), pos)

@@ -343,7 +343,7 @@ func (r *Runner) subscribeKlines(ctx context.Context, wg *sync.WaitGroup) (<-cha
 // save writes the engine's state to the store; a failure is logged (the
 // next save tries again) and never stops the grid.
 func (r *Runner) save(ctx context.Context) {
-	if err := r.cfg.store.Save(ctx, r.eng.State()); err != nil {
+	if err := r.cfg.store.Save(ctx, r.storedState()); err != nil {
 		r.log.Error("grid: saving the state failed", "err", err)
 	}
 }

@@ -318,6 +318,8 @@ func (l *loop) start(ctx context.Context, user <-chan exchange.UserEvent, prices
 		return err
 	}
 	in = append([]Intent(nil), in...)
+	// Before any save: the funding mark saved with the state starts here.
+	r.startFunding(r.cfg.now(), st, snap, since)
 	if r.cfg.store != nil {
 		// The first block of generations is stored before any order.
 		res := r.eng.UseReservations()
@@ -350,7 +352,7 @@ func (l *loop) reserve(upTo uint32) {
 // engine asked for, so that it is durable before any generation of it is
 // used.
 func (r *Runner) reserve(ctx context.Context, upTo uint32) error {
-	st := r.eng.State()
+	st := r.storedState()
 	if st.GenReserved < upTo {
 		return fmt.Errorf("grid: the state reserves up to %d, not %d", st.GenReserved, upTo)
 	}

@@ -24,7 +24,10 @@ import (
 // what the slots, the initial-position order and a hard stop's closing
 // orders did after the save is booked — realized PnL, and each trade's fee
 // once under its trade ID — as the live events would have booked it; what
-// the venue no longer reports (fills older than its history) is drift.
+// the venue no longer reports (fills older than its history) is drift. A
+// [Runner] saves with the state where its booking of the venue's funding
+// stood (StoredState.FundingMark), so that a restart books the funding
+// settled while no runner ran (see [FundingHistory]).
 //
 // Implementations must be safe for the way the host calls them; the
 // runner calls them from its one loop goroutine.
@@ -53,8 +56,14 @@ type Store interface {
 // empty: no trigger fired, not terminal, no funding booked. Version 3 added
 // Closing (the closing orders live at the save and what of them was
 // booked); read from an older version it is empty: every closing order up
-// to CloseGen counts as booked in full.
-const StoredStateVersion = 3
+// to CloseGen counts as booked in full. Version 4 added FundingMark (where
+// the runner's funding booking stood, and the grid's position over time
+// since, see [FundingHistory]); read from an older version it is nil: the
+// funding settled before the restart is not booked (the runner warns).
+// (Adding even an optional field takes a version: readers refuse unknown
+// fields, so an older reader would call a newer file corrupt instead of
+// saying it is newer.)
+const StoredStateVersion = 4
 
 // oldestStoredStateVersion is the oldest version this package reads.
 const oldestStoredStateVersion = 1
@@ -117,9 +126,47 @@ type StoredState struct {
 	// restored engine with it stays stopped (and finishes closing its
 	// position if it was closing). nil while the grid runs.
 	Terminal *StoredTerminal `json:"terminal,omitempty"`
+	// FundingMark is where the runner's booking of the venue's funding
+	// stood at the save (see [FundingHistory]); nil when the runner books
+	// no funding, or the state was not saved by a runner. The engine
+	// keeps no part of it: [Engine.State] leaves it nil and
+	// [Engine.RestoreState] only checks it.
+	FundingMark *StoredFundingMark `json:"fundingMark,omitempty"`
 	// Slots lists every slot that has sent an order or holds a position,
 	// in level order.
 	Slots []StoredSlot `json:"slots"`
+}
+
+// StoredFundingMark is where a runner's funding booking stood at a save:
+// the latest settlement it booked (or passed over), the booked total's
+// part below the Money unit, and the grid's signed position over time
+// since that settlement, so that a restart books each settlement that
+// fell while no runner ran, once, with the position the grid held then.
+// The zero value is not a valid mark (it has no position).
+type StoredFundingMark struct {
+	// Through is the time of the latest settlement booked or passed over,
+	// in Unix nanoseconds (the run's start when none was): a restart
+	// books only later ones.
+	Through int64 `json:"through"`
+	// Remainder is the exact funding booked minus what Books.Funding
+	// holds of it, in Money units (in [−0.5, 0.5): the total is rounded
+	// half up), so that the running total goes on rounding as the venue's.
+	Remainder decimal.Decimal `json:"remainder"`
+	// Positions is the grid's position from each time on, oldest first:
+	// the one in force at Through and every later change up to the save
+	// (at most 256, the latest), the last being the position of this
+	// state at the save's time. Before the first, the position is unknown.
+	Positions []StoredPosition `json:"positions"`
+}
+
+// StoredPosition is the grid's signed position (steps) from a time on.
+type StoredPosition struct {
+	At       int64          `json:"at"` // Unix nanoseconds
+	Position exchange.Steps `json:"position"`
+	// Unknown says the position from At on is not known (the venue's
+	// fills of that time were not available): a settlement then is not
+	// booked.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // StoredCloseLeg is a closing order live at the save: its generation and
@@ -345,6 +392,9 @@ func (e *Engine) checkState(st StoredState) error {
 	if st.Started < 0 {
 		bad("Started", st.Started, "must not be negative")
 	}
+	if m := st.FundingMark; m != nil {
+		checkFundingMark(m, bad)
+	}
 	for k, leg := range st.Closing {
 		if leg.Gen == 0 || leg.Gen > st.CloseGen || leg.Filled < 0 {
 			bad(fmt.Sprintf("Closing[%d]", k), fmt.Sprintf("generation %d filled %d", leg.Gen, leg.Filled), fmt.Sprintf("want a generation from 1 to CloseGen (%d) and a filled quantity ≥ 0", st.CloseGen))
@@ -453,6 +503,27 @@ func (e *Engine) checkState(st StoredState) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkFundingMark reports what is wrong with a stored funding mark.
+func checkFundingMark(m *StoredFundingMark, bad func(field string, v any, reason string)) {
+	if m.Through < 0 {
+		bad("FundingMark.Through", m.Through, "must not be negative")
+	}
+	if half := decimal.New(5, -1); m.Remainder.LessThan(half.Neg()) || m.Remainder.GreaterThanOrEqual(half) {
+		bad("FundingMark.Remainder", m.Remainder, "want what rounding half up leaves, from −0.5 to below 0.5 Money units")
+	}
+	if len(m.Positions) == 0 {
+		bad("FundingMark.Positions", "none", "a mark holds at least the position at the save")
+	}
+	if len(m.Positions) > storedFundingPositions {
+		bad("FundingMark.Positions", fmt.Sprintf("%d", len(m.Positions)), fmt.Sprintf("at most %d", storedFundingPositions))
+	}
+	for k, p := range m.Positions {
+		if k > 0 && p.At < m.Positions[k-1].At {
+			bad(fmt.Sprintf("FundingMark.Positions[%d].At", k), p.At, "earlier than the one before it: want oldest first")
+		}
+	}
 }
 
 func parseState(s string) (slot.State, bool) {

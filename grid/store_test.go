@@ -221,6 +221,10 @@ func TestRestoreStateRefusesAStateThatDoesNotFit(t *testing.T) {
 		{"negative held", func(s *StoredState) { s.Slots[0].Held = -1 }, []string{"Slots[0].Held = -1"}},
 		{"bad state", func(s *StoredState) { s.Slots[0].State = "Dozing" }, []string{"Slots[0].State = Dozing"}},
 		{"negative count", func(s *StoredState) { s.Books.Fills = -3 }, []string{"Books.Fills = -3"}},
+		{"funding mark without positions", func(s *StoredState) { s.FundingMark = &StoredFundingMark{Through: 1} }, []string{"FundingMark.Positions = none"}},
+		{"funding mark out of range", func(s *StoredState) {
+			s.FundingMark = &StoredFundingMark{Through: -1, Remainder: d("-1.5"), Positions: []StoredPosition{{At: 5, Position: 2}, {At: 4, Position: 1}}}
+		}, []string{"FundingMark.Through = -1", "FundingMark.Remainder = -1.5: want what rounding half up leaves", "FundingMark.Positions[1].At = 4: earlier than the one before it"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := good
@@ -259,6 +263,7 @@ func FuzzStoredState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","slots":[{"level":3,"kind":"long","state":"ExitOpen","role":"exit","gen":4,"orderQty":2,"filled":1,"held":1,"cost":93}]}`))
 	f.Add([]byte(`{"version":1,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","initial":{"gen":2,"live":true,"waiting":[12,11]}}`))
 	f.Add([]byte(`{"version":2,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","started":1700000000000,"terminal":{"kind":"stop-loss","reason":"stop-loss: price 95","at":1700000060000,"close":true},"books":{"funding":7},"slots":[{"level":3,"kind":"long","state":"Holding","role":"none","gen":4,"held":1,"cost":93}]}`))
+	f.Add([]byte(`{"version":4,"gridId":"st","symbol":"TEST","tickSize":"1","stepSize":"1","fundingMark":{"through":1746000000000000000,"remainder":"-0.25","positions":[{"at":1746000000000000000,"position":0},{"at":1746000600000000000,"position":2,"unknown":true}]},"slots":[{"level":9,"kind":"long","state":"Holding","role":"none","gen":3,"held":2,"cost":198}]}`))
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`[]`))
 	if file, err := encodeState(e.State()); err == nil {
@@ -337,4 +342,36 @@ func TestStoreReadsVersion1(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Version)
 	assert.Equal(t, uint32(41), st.reservedFloor())
+}
+
+// A funding mark survives the file store exactly, and a version-3 file
+// (written before it) is read without one.
+func TestStoreKeepsTheFundingMark(t *testing.T) {
+	st := savedHolding()
+	st.FundingMark.Remainder = d("-0.12345678")
+	st.FundingMark.Positions[2].Unknown = true
+	s, err := NewJSONFileStore(filepath.Join(t.TempDir(), "grid.json"))
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.Save(ctx, st))
+	got, err := s.Load(ctx)
+	require.NoError(t, err)
+	require.NotNil(t, got.FundingMark)
+	assert.Equal(t, "-0.12345678", got.FundingMark.Remainder.String())
+	assert.Equal(t, st.FundingMark.Positions, got.FundingMark.Positions)
+	assert.Equal(t, st.FundingMark.Through, got.FundingMark.Through)
+	e, err := New(unitRules, storeOpts()...)
+	require.NoError(t, err)
+	require.NoError(t, e.RestoreState(got))
+
+	path := filepath.Join(t.TempDir(), "v3.json")
+	v3, err := encodeState(StoredState{Version: 3, GridID: "st", Symbol: "TEST", TickSize: d("1"), StepSize: d("1")})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, v3, 0o600))
+	s, err = NewJSONFileStore(path)
+	require.NoError(t, err)
+	got, err = s.Load(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 3, got.Version)
+	assert.Nil(t, got.FundingMark)
 }
