@@ -28,12 +28,18 @@ func (r *repairLog) Repair(what string, _ OrderRef) { r.what = append(r.what, wh
 // (the close) and the captured logs.
 func heldGrid(t *testing.T, mode Mode, opts ...Option) (*Engine, time.Time, []Intent, *bytes.Buffer, *repairLog) {
 	t.Helper()
+	return heldGridOn(t, unitRules, mode, opts...)
+}
+
+// heldGridOn is heldGrid on the given rules.
+func heldGridOn(t *testing.T, rules exchange.Rules, mode Mode, opts ...Option) (*Engine, time.Time, []Intent, *bytes.Buffer, *repairLog) {
+	t.Helper()
 	var logs bytes.Buffer
 	obs := &repairLog{}
 	opts = append([]Option{WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("3")),
 		WithWindows(1, 1, 0), WithInitialPosition(false), WithMode(mode), WithObserver(obs),
 		WithEngineLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))}, opts...)
-	e, err := New(unitRules, opts...)
+	e, err := New(rules, opts...)
 	require.NoError(t, err)
 	t0 := time.Unix(1000, 0)
 	e.OnPrice(t0, 100)
@@ -204,18 +210,7 @@ func TestRefusedReduceOnlyCloseLeavesTheBaseline(t *testing.T) {
 func TestRefusedReduceOnlyCloseWaitsForTheOtherLegs(t *testing.T) {
 	rules := unitRules
 	rules.MarketMaxQty = d("2")
-	var logs bytes.Buffer
-	e, err := New(rules, WithStartPrice(d("100")), WithBounds(d("90"), d("110"), 20), WithQuantity(d("3")),
-		WithWindows(1, 1, 0), WithInitialPosition(false), WithEngineLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	require.NoError(t, err)
-	t0 := time.Unix(1000, 0)
-	e.OnPrice(t0, 100)
-	entry := e.OnStreamReady(t0)[0].Ref
-	mustApplyEv(t, e, t0, OrderEvent{Ref: entry, Type: OrderAccepted})
-	exit := mustApplyEv(t, e, t0, OrderEvent{Ref: entry, Type: OrderFilled, CumQty: 3, Price: 99})[0].Ref
-	mustApplyEv(t, e, t0, OrderEvent{Ref: exit, Type: OrderAccepted})
-	e.HardStop(t0, "stop", true)
-	in := mustApplyEv(t, e, t0, OrderEvent{Ref: exit, Type: OrderCanceled})
+	e, t0, in, _, _ := heldGridOn(t, rules, Long)
 	require.Equal(t, []string{"place close/1 exit SELL 2 market reduce-only", "place close/2 exit SELL 1 market reduce-only"}, strsOf(in))
 	assert.Empty(t, mustApplyEv(t, e, t0, reduceOnlyRefusal(in[1].Ref)), "close/1 is still live")
 	assert.Empty(t, e.Reconcile(t0, Snapshot{HavePosition: true, Position: 0, At: t0}), "not asked yet: ignored")
