@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/gridmesh/gridmesh/exchange"
 )
@@ -99,4 +103,31 @@ func (w *sharedIP) overLimit() (over, burst int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.over, w.burst
+}
+
+// The shared window's check: a request past the maximum is the executor's
+// fault only when it reached the venue after the window's first instant. A
+// batch reaches the venue with its first order, though the venue counts
+// the next only after the first's time on the wire; a request that reaches
+// it in one window and is counted in the next came before any report of it.
+func TestSharedIPTimesARequestFromWhenItReachedTheVenue(t *testing.T) {
+	w := &sharedIP{max: 200, room: 2, interval: 10 * time.Second}
+	open := time.Date(2000, 1, 1, 0, 0, 10, 0, time.UTC)
+	batch, late := context.Background(), context.WithValue(context.Background(), struct{}{}, "late")
+
+	// A request of the window before, counted in this one as it opens.
+	require.NoError(t, w.take(late, open.Add(-time.Millisecond)))
+	require.NoError(t, w.take(batch, open)) // 199: the other program took 198
+	require.NoError(t, w.take(batch, open)) // 200
+	require.Error(t, w.take(late, open.Add(time.Millisecond)))
+	// The batch's third order, counted 38 ms later behind the wire.
+	require.Error(t, w.take(batch, open.Add(38*time.Millisecond)))
+	over, burst := w.overLimit()
+	assert.Equal(t, 0, over)
+	assert.Equal(t, 2, burst)
+
+	// A request sent after the window's first report.
+	require.Error(t, w.take(context.WithValue(context.Background(), struct{}{}, "after"), open.Add(time.Second)))
+	over, _ = w.overLimit()
+	assert.Equal(t, 1, over)
 }
