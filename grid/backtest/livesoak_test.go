@@ -71,7 +71,7 @@ var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24, "crowd": 8
 // soak asks more than the window holds, for any executor: a stopping
 // grid's cancels and queries, in its fair part of 5 units per 10 s shared
 // by three grids, can need more than the stop's 30 s (seed 106 at 5: about
-// 2 runs in 100; at 3: 4 in 10), and at 1 a quiet point's wait, which
+// 5 runs in 100; at 3: 4 in 10), and at 1 a quiet point's wait, which
 // counts on each grid reconciling within it, ends with books not yet
 // reconciled (seed 106: 10 in 10).
 var liveSoakSharedRoom = 10
