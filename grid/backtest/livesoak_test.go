@@ -67,13 +67,14 @@ var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24, "crowd": 8
 // the check's own error, a batch released as the window opened and counted
 // late behind its first order's time on the wire (livesoak_usage_test.go);
 // and a window that ran full no longer reopens with every waiting request
-// at once (the executor sends one and waits for its count). Below 5 the
-// soak asks more than the window holds, for any executor: a stopping
-// grid's cancels and queries, in its fair part of 5 units per 10 s shared
-// by three grids, can need more than the stop's 30 s (seed 106 at 5: about
-// 5 runs in 100; at 3: 4 in 10), and at 1 a quiet point's wait, which
-// counts on each grid reconciling within it, ends with books not yet
-// reconciled (seed 106: 10 in 10).
+// at once (the executor sends one and waits for its count). From about 5
+// down the soak asks more than the window holds, for any executor: a
+// stopping grid's cancels and queries, in its fair part of 5 units per
+// 10 s shared by three grids, can need more than the stop's 30 s, the more
+// so when a 429 fault takes one of those windows (seed 106, its room
+// exactly the base: at 5 about 5 runs in 100, at 3 4 in 10, at 10 none in
+// 30); and at 1 a quiet point's wait, which counts on each grid reconciling
+// within it, ends with books not yet reconciled (seed 106: 10 in 10).
 var liveSoakSharedRoom = 10
 
 func TestLiveSoak(t *testing.T) {
