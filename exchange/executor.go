@@ -23,9 +23,10 @@ import (
 // request is sent when every window it counts in admits it (see
 // [LimitWindow]); a window that orders and reads both count in is split
 // between them ([WithQueryShare]), so that neither starves the other. The venue's own counts, reported by the adapter
-// ([ReportUsage]), hold requests back before the venue would refuse them,
-// and a venue's rate-limit refusal pauses every request until its
-// RetryAfter.
+// ([ReportUsage]), hold requests back before the venue would refuse them
+// (a window they held full reopens with one request, whose answer tells
+// how much of the new window is left), and a venue's rate-limit refusal
+// pauses every request until its RetryAfter.
 //
 // Several engines (one per symbol) on one account share one Executor,
 // because the venue's limits are per account and IP; each takes a [Lane]

@@ -148,7 +148,7 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 		if err != nil {
 			err = notSent(cs, err)
 		} else if err = e.sendable(b.l, cs, sendBy, valid); err != nil {
-			e.limits.release(j.d)
+			e.sched.release(j)
 		}
 		if err != nil {
 			for _, i := range pending {
@@ -164,7 +164,7 @@ func (b batcher[R]) chunk(ctx context.Context, items []R, out []BatchResult) {
 		cctx, cancel := context.WithTimeout(WithUsageReporter(ctx, j), e.timeout)
 		res, err := b.send(cctx, batch)
 		cancel()
-		e.limits.release(j.d)
+		e.sched.release(j)
 		e.stats.countRequest(cs)
 		e.stats.batches.Add(1)
 

@@ -43,7 +43,7 @@ func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.C
 			shared = true
 		} else {
 			if err := e.sendable(l, cs, sendBy, valid); err != nil {
-				e.limits.release(j.d)
+				e.sched.release(j)
 				e.sched.finish(j, nil, nil, true)
 				return zero, e.fail(err)
 			}
@@ -52,7 +52,7 @@ func runCall[T any](ctx context.Context, l *Lane, cs callSpec, fn func(context.C
 			var all any
 			v, all, err = sendShared(j.callContext(tctx), e, j, cs.symbol, fn)
 			cancel()
-			e.limits.release(j.d)
+			e.sched.release(j)
 			if j.wide {
 				e.stats.countRequest(callSpec{op: opAllPositions})
 			} else {

@@ -31,7 +31,26 @@ type limWindow struct {
 	// inflight is the units of requests admitted and not yet answered: the
 	// venue may not have counted them in a report.
 	inflight int
+	// full: a request waited for resetAt because the venue's count left it
+	// no room. Such a window opens again with one request, its probe, and
+	// admits the next only once the probe is answered (probing, probe out):
+	// the answer carries the venue's count of the new window, which another
+	// program may have used up as it opened. Released all at once, the
+	// waiting requests would race for that room at the venue, the losers
+	// refused with a 429 that pauses the executor until the next reset —
+	// the same ones, perhaps, window after window.
+	full    bool
+	probing bool
+	probe   bool
 }
+
+// probePoll is how often a request waiting for a probe's answer looks again
+// (the answer wakes it at once; this bounds the wait should it not).
+const probePoll = 50 * time.Millisecond
+
+// probeWindows is how many windows a job's probe mask can name; a window
+// beyond them never probes.
+const probeWindows = 64
 
 // demand is what one request takes: units[i] from window i; read requests
 // also take them from the windows' read shares.
@@ -182,7 +201,10 @@ func earliestAdmit(l *rate.Limiter, t time.Time, n int) time.Time {
 // then takes its units. Otherwise it takes nothing and returns the earliest
 // time worth trying again. at is the time of admission: now, or the latest
 // time the set has seen if the clock stepped back.
-func (s *limiterSet) take(now time.Time, d demand) (at time.Time, ok bool) {
+//
+// probes has bit i set when the request is window i's probe (see
+// limWindow.full): release it with them.
+func (s *limiterSet) take(now time.Time, d demand) (at time.Time, probes uint64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := now
@@ -190,9 +212,15 @@ func (s *limiterSet) take(now time.Time, d demand) (at time.Time, ok bool) {
 		t = s.last
 	}
 	s.last = t
+	s.openLocked(t)
 	wake := s.earliestLocked(t, d)
 	if wake.After(t) {
-		return wake, false
+		for i, w := range s.wins {
+			if n := d.units[i]; n > 0 && t.Before(w.resetAt) && w.used+n > w.def.Max {
+				w.full = true
+			}
+		}
+		return wake, 0, false
 	}
 	for i, w := range s.wins {
 		n := d.units[i]
@@ -207,17 +235,39 @@ func (s *limiterSet) take(now time.Time, d demand) (at time.Time, ok bool) {
 			w.used += n
 		}
 		w.inflight += n
+		if w.probing && i < probeWindows {
+			w.probe = true
+			probes |= 1 << i
+		}
 	}
-	return t, true
+	return t, probes, true
 }
 
-// release marks a request admitted with d as answered (or never sent).
-func (s *limiterSet) release(d demand) {
+// openLocked starts the probe of every window that ran full and has reset
+// by t.
+func (s *limiterSet) openLocked(t time.Time) {
+	for _, w := range s.wins {
+		if w.full && !t.Before(w.resetAt) {
+			w.full, w.probing, w.probe = false, true, false
+		}
+	}
+}
+
+// release marks a request admitted with d and probes (what take returned)
+// as answered, or never sent. It reports whether that ended a probe: the
+// requests waiting for it may go.
+func (s *limiterSet) release(d demand, probes uint64) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for i, w := range s.wins {
 		w.inflight -= d.units[i]
+		if probes&(1<<i) != 0 && w.probing {
+			// Its answer carried the window's count if the venue reports
+			// one; if not, the bucket alone admits from now on.
+			w.probing, w.probe = false, false
+		}
 	}
-	s.mu.Unlock()
+	return probes != 0
 }
 
 // earliest returns the earliest time at or after now at which d could be
@@ -229,6 +279,7 @@ func (s *limiterSet) earliest(now time.Time, d demand) time.Time {
 	if t.Before(s.last) {
 		t = s.last
 	}
+	s.openLocked(t)
 	return s.earliestLocked(t, d)
 }
 
@@ -252,6 +303,9 @@ func (s *limiterSet) earliestLocked(t time.Time, d demand) time.Time {
 		}
 		if t.Before(w.resetAt) && w.used+n > w.def.Max && w.resetAt.After(wake) {
 			wake = w.resetAt
+		}
+		if w.probing && w.probe && t.Add(probePoll).After(wake) {
+			wake = t.Add(probePoll)
 		}
 	}
 	return wake
@@ -308,7 +362,8 @@ func (s *limiterSet) report(now time.Time, u Usage, self demand) bool {
 		return false // the window it describes is over
 	}
 	if !at.Before(w.resetAt) {
-		w.used, w.resetAt = used, reset
+		// A count of the new window: no probe needs to learn it.
+		w.used, w.resetAt, w.full = used, reset, false
 		return true
 	}
 	w.used = max(w.used, used)
@@ -337,6 +392,7 @@ func (s *limiterSet) short(now time.Time, d demand, out []bool) {
 	if t.Before(s.last) {
 		t = s.last
 	}
+	s.openLocked(t)
 	for i, w := range s.wins {
 		n := d.units[i]
 		if n <= 0 {
@@ -344,7 +400,8 @@ func (s *limiterSet) short(now time.Time, d demand, out []bool) {
 		}
 		if earliestAdmit(w.bucket, t, n).After(t) ||
 			(w.share(d) != nil && earliestAdmit(w.share(d), t, n).After(t)) ||
-			(t.Before(w.resetAt) && w.used+n > w.def.Max) {
+			(t.Before(w.resetAt) && w.used+n > w.def.Max) ||
+			(w.probing && w.probe) {
 			out[i] = true
 		}
 	}

@@ -68,11 +68,11 @@ func checkWindowsProperty(t *testing.T, seed uint64, reports ...Usage) {
 		d := s.demandFor(op, "", orders)
 		now := clock
 		for {
-			at, ok := s.take(now, d)
+			at, probes, ok := s.take(now, d)
 			if ok {
 				calls = append(calls, fakeCall{op: op.name(), at: at, cids: make([]string, orders)})
 				clock = at
-				s.release(d)
+				s.release(d, probes)
 				break
 			}
 			require.True(t, at.After(now), "seed %d: no progress", seed)
@@ -175,18 +175,18 @@ func TestUsageReportCountsRequestsInFlight(t *testing.T) {
 	s := newLimiterSet([]LimitWindow{weightWindow(100)}, nil, p)
 	d := s.demandFor(opQuery, "", 0)
 	for range 5 {
-		_, ok := s.take(execEpoch, d)
+		_, _, ok := s.take(execEpoch, d)
 		require.True(t, ok)
 	}
 	reset := execEpoch.Add(time.Minute)
 	// The first answer says 96 used: the four others on their way make 100.
 	require.True(t, s.report(execEpoch, Usage{Window: "REQUEST_WEIGHT_1M", Used: 96, Reset: reset}, d))
-	s.release(d)
-	at, ok := s.take(execEpoch, d)
+	s.release(d, 0)
+	at, _, ok := s.take(execEpoch, d)
 	assert.False(t, ok)
 	assert.Equal(t, reset, at)
 	for range 4 {
-		s.release(d)
+		s.release(d, 0)
 	}
 	assert.Equal(t, 0, s.wins[0].inflight)
 }

@@ -60,5 +60,6 @@ func (s *legacyLimiter) take(now time.Time, b execBudget, orders, weight int) (t
 			d.units[i] = weight
 		}
 	}
-	return s.limiterSet.take(now, d)
+	at, _, ok := s.limiterSet.take(now, d)
+	return at, ok
 }

@@ -59,6 +59,7 @@ type job struct {
 	state    jobState
 	err      error
 	at       time.Time // when it was admitted
+	probes   uint64    // the windows it is the probe of (limiterSet.take)
 	keeperAt time.Time // not zero: this job keeps time for the queue and wakes then
 	x        *Executor
 	buf      [4]int  // room for d.units
@@ -169,7 +170,7 @@ func (s *scheduler) await(ctx context.Context, j *job) (time.Duration, error) {
 				// Admitted as the context ended: it is not sent either,
 				// and calls that joined it queue again.
 				if !j.member() {
-					s.lim.release(j.d)
+					s.release(j)
 					s.finish(j, nil, nil, true)
 				}
 				return max(j.at.Sub(j.enq), 0), err
@@ -186,6 +187,17 @@ func (s *scheduler) await(ctx context.Context, j *job) (time.Duration, error) {
 			}
 			s.mu.Unlock()
 		}
+	}
+}
+
+// release marks admitted job j as answered, or never sent: its units are no
+// longer on their way. When j was a window's probe, the requests waiting
+// for its answer are admitted now.
+func (s *scheduler) release(j *job) {
+	if s.lim.release(j.d, j.probes) {
+		s.mu.Lock()
+		s.pumpLocked(s.clk.Now())
+		s.mu.Unlock()
 	}
 }
 
@@ -274,8 +286,9 @@ func (s *scheduler) pumpLocked(now time.Time) {
 				if s.usesReserved(j) {
 					continue // it waits for the lane that holds its windows
 				}
-				at, ok := s.lim.take(now, j.d)
+				at, probes, ok := s.lim.take(now, j.d)
 				if ok {
+					j.probes = probes
 					s.admitLocked(j, at)
 					if f == 1 {
 						s.joinLocked(j)

@@ -75,6 +75,13 @@ func WithUsageReporter(ctx context.Context, r UsageReporter) context.Context {
 // counting every request it admits after the report on top of the
 // venue's figure. A later report for the same venue window raises the
 // count and never lowers it; one for a window that has ended is ignored.
+//
+// When a window whose count held a request back resets, the executor
+// sends one request first and the others once it is answered: its answer
+// carries the new window's count, which another program may have used up
+// as the window opened, and the others then go as far as it leaves room,
+// in the lanes' fair order (sent at once, they would race for that room at
+// the venue, the losers refused with a rate-limit error).
 func (e *Executor) ReportUsage(us ...Usage) {
 	e.reportUsage(demand{}, us)
 }

@@ -57,11 +57,25 @@ import (
 var liveSoakCISeeds = map[string]uint64{"mixed": 48, "hardstops": 24, "crowd": 8}
 
 // liveSoakSharedRoom is the least room another program leaves the grids
-// of the shared window (GRIDMESH_LIVESOAK_SHARED_ROOM; default 40). Below
-// about 20 the executor has been seen to hold a query for minutes (seeds
-// 314 and 626 of "mixed" at 15: an exit of unknown outcome never queried),
-// an open finding of issue 12.
-var liveSoakSharedRoom = 40
+// of the shared window of 200 per 10 s (GRIDMESH_LIVESOAK_SHARED_ROOM;
+// default 10): a seed's room is this plus seed/4%26, and 0 means no shared
+// window. At 10, 1,000 seeds of "mixed" and of "hardstops" pass; at 15 and
+// at 5, 300 of "mixed". The findings once noted here are closed: the query
+// held for minutes at 15 (seeds 314 and 626) came from the issue-12 branch
+// before it met the mainline's lanes and runner fixes and has not been seen
+// since; the request "past a full window" at 15 (seed 314, 1 run in 30) was
+// the check's own error, a batch released as the window opened and counted
+// late behind its first order's time on the wire (livesoak_usage_test.go);
+// and a window that ran full no longer reopens with every waiting request
+// at once (the executor sends one and waits for its count). From about 5
+// down the soak asks more than the window holds, for any executor: a
+// stopping grid's cancels and queries, in its fair part of 5 units per
+// 10 s shared by three grids, can need more than the stop's 30 s, the more
+// so when a 429 fault takes one of those windows (seed 106, its room
+// exactly the base: at 5 about 5 runs in 100, at 3 4 in 10, at 10 none in
+// 30); and at 1 a quiet point's wait, which counts on each grid reconciling
+// within it, ends with books not yet reconciled (seed 106: 10 in 10).
+var liveSoakSharedRoom = 10
 
 func TestLiveSoak(t *testing.T) {
 	if v := os.Getenv("GRIDMESH_LIVESOAK_SHARED_ROOM"); v != "" {

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/gridmesh/gridmesh/exchange"
 )
@@ -16,7 +20,11 @@ import (
 // answer (exchange.ReportUsage) and refuses with a 429 a request past the
 // window's maximum. An executor that heeds the reports sends none, but for
 // the requests it releases at once when a window opens, before the first
-// report of the new window can reach it.
+// report of the new window can reach it. A request is timed from when it
+// reached the venue: a batch from when its first order did, although the
+// venue counts its orders one by one and an order that stays on the wire
+// delays the count of the next (a batch released as a window opened, its
+// second order counted 38 ms later, was once taken for a violation).
 
 // sharedWindow is the window the soak's venue shares with another program.
 const sharedWindow = "SHARED_10S"
@@ -31,6 +39,10 @@ type sharedIP struct {
 	used      int
 	over      int // requests that came past the maximum after the window's first instant
 	burst     int // requests past the maximum at the window's first instant
+	// arrived is when each request reached the venue, by the context the
+	// executor passed it (a batch's orders share one), for two windows: a
+	// key keeps its context alive, so no later request can reuse it.
+	arrived map[context.Context]time.Time
 }
 
 // window is the executor's declaration of the shared window: every order
@@ -50,14 +62,29 @@ func (w *sharedIP) take(ctx context.Context, now time.Time) error {
 	defer w.mu.Unlock()
 	if start := now.Truncate(w.interval); !start.Equal(w.start) {
 		w.start, w.first, w.used = start, now, w.max-w.room // the other program's burst
+		for c, at := range w.arrived {
+			if at.Before(start.Add(-w.interval)) {
+				delete(w.arrived, c)
+			}
+		}
+	}
+	if w.arrived == nil {
+		w.arrived = map[context.Context]time.Time{}
+	}
+	arrived, ok := w.arrived[ctx]
+	if !ok {
+		arrived = now
+		w.arrived[ctx] = now
 	}
 	reset := w.start.Add(w.interval)
 	if w.used >= w.max {
 		// Requests the executor admitted at once when the window opened
 		// (those it held for the reset) reach the venue before any report
-		// of the new window: they may pass the maximum. Any later one was
-		// admitted after a report and must not.
-		if now.After(w.first) {
+		// of the new window: they may pass the maximum, and so may a
+		// request that reached the venue in an earlier window and is
+		// counted in this one. Any later one was admitted after a report
+		// and must not.
+		if arrived.After(w.first) {
 			w.over++
 		} else {
 			w.burst++
@@ -76,4 +103,31 @@ func (w *sharedIP) overLimit() (over, burst int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.over, w.burst
+}
+
+// The shared window's check: a request past the maximum is the executor's
+// fault only when it reached the venue after the window's first instant. A
+// batch reaches the venue with its first order, though the venue counts
+// the next only after the first's time on the wire; a request that reaches
+// it in one window and is counted in the next came before any report of it.
+func TestSharedIPTimesARequestFromWhenItReachedTheVenue(t *testing.T) {
+	w := &sharedIP{max: 200, room: 2, interval: 10 * time.Second}
+	open := time.Date(2000, 1, 1, 0, 0, 10, 0, time.UTC)
+	batch, late := context.Background(), context.WithValue(context.Background(), struct{}{}, "late")
+
+	// A request of the window before, counted in this one as it opens.
+	require.NoError(t, w.take(late, open.Add(-time.Millisecond)))
+	require.NoError(t, w.take(batch, open)) // 199: the other program took 198
+	require.NoError(t, w.take(batch, open)) // 200
+	require.Error(t, w.take(late, open.Add(time.Millisecond)))
+	// The batch's third order, counted 38 ms later behind the wire.
+	require.Error(t, w.take(batch, open.Add(38*time.Millisecond)))
+	over, burst := w.overLimit()
+	assert.Equal(t, 0, over)
+	assert.Equal(t, 2, burst)
+
+	// A request sent after the window's first report.
+	require.Error(t, w.take(context.WithValue(context.Background(), struct{}{}, "after"), open.Add(time.Second)))
+	over, _ = w.overLimit()
+	assert.Equal(t, 1, over)
 }
