@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,7 +54,11 @@ type Runner struct {
 	// reconciled counts the reconciliations that read the venue, and
 	// reconciledAt is the last one's time (Unix ns): see Reconciliations.
 	reconciled, reconciledAt atomic.Int64
-	rules                    exchange.Rules
+	// querying holds the orders (OrderRef) being queried on the
+	// workers' goroutines: a cancel that finds its order gone queries it
+	// too, and one query of an order at a time is enough.
+	querying sync.Map
+	rules    exchange.Rules
 	// tickP and stepP turn the venue's prices and quantities into ticks
 	// and steps without allocating (read-only: any goroutine).
 	tickP, stepP exchange.GridParser

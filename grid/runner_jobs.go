@@ -286,8 +286,16 @@ func (r *Runner) cancel(ctx context.Context, intents []Intent, stopping bool) []
 	return evs
 }
 
-// query looks an order up; a "not found" carries when it was asked.
+// query looks an order up; a "not found" carries when it was asked. While
+// another worker queries the same order (the loop's query, and a cancel
+// that found the order gone), it asks nothing and returns nothing: the
+// other's answer reaches the engine, and the engine's timer queries again
+// should that one fail.
 func (r *Runner) query(ctx context.Context, ref OrderRef) []OrderEvent {
+	if _, busy := r.querying.LoadOrStore(ref, struct{}{}); busy {
+		return nil
+	}
+	defer r.querying.Delete(ref)
 	asked := r.cfg.now()
 	o, err := r.x.Query(ctx, r.rules.Symbol, ClientOrderID(r.gridID, ref))
 	switch {
