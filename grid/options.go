@@ -226,7 +226,9 @@ func WithPositionMode(m exchange.PositionMode) Option {
 // positions too), but backs off and tries again. Position drift is then
 // the others' positions, reported as such. Default off: a grid alone on
 // its symbol, whose reduce-only orders keep a position closed behind its
-// back from being opened the other way.
+// back from being opened the other way. [Runner.Run] refuses
+// ([ErrSymbolShared]) to run a grid beside another of the process on one
+// symbol of one account unless both were given this option.
 func WithSharedSymbol() Option { return optionFunc(func(c *config) { c.shared = true }) }
 
 // WithReceiveWindow is how long after sending a request the venue may still

@@ -61,8 +61,16 @@ type answer struct {
 // Run runs the grid until ctx ends or the venue's order stream fails, then
 // stops (see [WithCancelOnStop], [WithStopTimeout]). It returns only when
 // every goroutine it started has ended; a stop by ctx returns nil, or an
-// error matching [ErrStopUnsettled] naming what it could not settle.
+// error matching [ErrStopUnsettled] naming what it could not settle. It
+// refuses at once, with an error matching [ErrSymbolShared], to run a
+// grid on a symbol another running grid trades on the same account unless
+// both were given [WithSharedSymbol], and a second runner of one grid.
 func (r *Runner) Run(ctx context.Context) error {
+	release, err := r.claimSymbol()
+	if err != nil {
+		return err
+	}
+	defer release()
 	endLane, err := r.useLane()
 	if err != nil {
 		return err

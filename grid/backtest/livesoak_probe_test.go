@@ -27,7 +27,7 @@ const probeGrid = "gx"
 func (s *liveSoak) probePositionMode() {
 	lo, hi := btcRules.TicksToPrice(s.price-20*soakLevel), btcRules.TicksToPrice(s.price+20*soakLevel)
 	eng, err := grid.New(btcRules, grid.WithGridID(probeGrid), grid.WithMode(s.p.mode), grid.WithStartPrice(btcRules.TicksToPrice(s.price)),
-		grid.WithBounds(lo, hi, 40), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1), grid.WithPositionMode(exchange.Hedge))
+		grid.WithBounds(lo, hi, 40), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1), grid.WithPositionMode(exchange.Hedge), grid.WithSharedSymbol())
 	if err != nil {
 		s.fail("position-mode probe: %v", err)
 		return

@@ -306,13 +306,9 @@ func (s *liveSoak) startGrid(g *soakGrid) {
 	opts := []grid.Option{grid.WithGridID(g.id), grid.WithMode(s.p.mode), grid.WithStartPrice(btcRules.TicksToPrice(g.start)),
 		grid.WithBounds(lo, hi, 40), grid.WithAmount(dec("500")), grid.WithWindows(3, 3, 1),
 		grid.WithAckTimeout(s.p.ack), grid.WithRiskMonitors(0, mon)}
-	if s.p.mode == grid.Neutral || s.p.seed%2 == 1 {
-		// The grids share BTCUSDT on one account: a neutral grid's long
-		// may sit under the account's net short, where reduce-only
-		// orders are refused. Grids of one direction may go either way:
-		// alone (reduce-only, the default) on even seeds.
-		opts = append(opts, grid.WithSharedSymbol())
-	}
+	// The grids share BTCUSDT on one account (and grid.Runner refuses
+	// grids on one symbol of one venue without it).
+	opts = append(opts, grid.WithSharedSymbol())
 	if g.hardStop {
 		opts = append(opts, grid.WithRiskHardStop(g.closePos))
 	} else {

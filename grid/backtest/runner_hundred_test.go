@@ -94,7 +94,7 @@ func TestHundredRunnersShareOneExecutor(t *testing.T) {
 		errs := make([]error, grids)
 		runners := make([]*grid.Runner, grids)
 		for i := range grids {
-			eng, err := grid.New(btcRules, laneGridOptions(fmt.Sprintf("h%03d", i))...)
+			eng, err := grid.New(btcRules, laneGridOptions(fmt.Sprintf("h%03d", i), grid.WithSharedSymbol())...)
 			require.NoError(t, err)
 			r, err := grid.NewRunner(eng, v, grid.WithExecutor(x), grid.WithPriceFeed(feed),
 				grid.WithReconcileInterval(time.Minute), grid.WithStopTimeout(2*time.Minute))

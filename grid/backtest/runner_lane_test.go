@@ -138,8 +138,8 @@ func TestRunnersShareAnExecutorAndStopAlone(t *testing.T) {
 	rg := newLaneRig(t)
 	x, err := exchange.NewExecutor(rg.venue)
 	require.NoError(t, err)
-	a := rg.start(nil, laneGridOptions("ga"), grid.WithExecutor(x))
-	b := rg.start(nil, laneGridOptions("gb"), grid.WithExecutor(x))
+	a := rg.start(nil, laneGridOptions("ga", grid.WithSharedSymbol()), grid.WithExecutor(x))
+	b := rg.start(nil, laneGridOptions("gb", grid.WithSharedSymbol()), grid.WithExecutor(x))
 	rg.feed.Publish(1_000_000, time.Now())
 	six := func(id string) func() bool { return func() bool { return len(rg.gridOrders(id)) == 6 } }
 	eventually(t, "grid ga's six orders", six("ga"))
@@ -175,22 +175,56 @@ func TestRunnersShareAnExecutorAndStopAlone(t *testing.T) {
 	require.NoError(t, b.eng.CheckInvariants())
 }
 
-// TestRunnerLaneNamesAreUnique: two runners of one grid ID and symbol on
-// one executor (a host's mistake, or a restart overlapping the old run)
-// still get a lane each.
-func TestRunnerLaneNamesAreUnique(t *testing.T) {
+// ownVenue is a venue value of a runner's own over a shared sim.Venue.
+type ownVenue struct{ *sim.Venue }
+
+// TestRunnerRefusesASecondRunnerOfOneGrid: a second runner of one grid ID
+// and symbol on one executor (a host's mistake) is refused at its start,
+// even through a venue value of its own, and the first runs on in its
+// lane; grids sharing a symbol must both say so (grid.WithSharedSymbol).
+func TestRunnerRefusesASecondRunnerOfOneGrid(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	rg := newLaneRig(t)
 	x, err := exchange.NewExecutor(rg.venue)
 	require.NoError(t, err)
 	a := rg.start(nil, laneGridOptions("gx"), grid.WithExecutor(x), grid.WithCancelOnStop(false))
 	eventually(t, "the first lane", func() bool { return len(x.LaneStats()) == 2 })
-	b := rg.start(nil, laneGridOptions("gx"), grid.WithExecutor(x), grid.WithCancelOnStop(false))
-	eventually(t, "the second lane", func() bool { return len(x.LaneStats()) == 3 })
-	assert.Equal(t, []string{"", "grid gx BTCUSDT", "grid gx BTCUSDT #2"}, laneNames(x))
+
+	for _, tc := range []struct {
+		name  string
+		venue exchange.IExchange
+		opts  []grid.Option
+		want  string
+	}{
+		{"same grid", nil, laneGridOptions("gx", grid.WithSharedSymbol()), `grid "gx" already runs on BTCUSDT of this account`},
+		{"same grid, a venue of its own", &ownVenue{Venue: rg.venue}, laneGridOptions("gx"), `grid "gx" already runs on BTCUSDT`},
+		{"another grid, not shared", nil, laneGridOptions("gy", grid.WithSharedSymbol()), `grids "gx" and "gy" both trade BTCUSDT on one account: give each grid.WithSharedSymbol()`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			venue := tc.venue
+			if venue == nil {
+				venue = rg.venue
+			}
+			eng, err := grid.New(btcRules, tc.opts...)
+			require.NoError(t, err)
+			runner, err := grid.NewRunner(eng, venue, grid.WithPriceFeed(rg.feed), grid.WithExecutor(x))
+			require.NoError(t, err)
+			err = runner.Run(context.Background())
+			require.ErrorIs(t, err, grid.ErrSymbolShared)
+			assert.ErrorContains(t, err, tc.want)
+			assert.Empty(t, eng.Books().Placed, "nothing placed")
+		})
+	}
+	assert.Equal(t, []string{"", "grid gx BTCUSDT"}, laneNames(x))
 	require.NoError(t, a.stop(t))
-	require.NoError(t, b.stop(t))
 	assert.Equal(t, []string{""}, laneNames(x))
+
+	// Both shared: they run side by side.
+	b := rg.start(nil, laneGridOptions("gb", grid.WithSharedSymbol()), grid.WithExecutor(x), grid.WithCancelOnStop(false))
+	c := rg.start(nil, laneGridOptions("gc", grid.WithSharedSymbol()), grid.WithExecutor(x), grid.WithCancelOnStop(false))
+	eventually(t, "both lanes", func() bool { return len(x.LaneStats()) == 3 })
+	require.NoError(t, b.stop(t))
+	require.NoError(t, c.stop(t))
 }
 
 // placeWindow is an executor limit of n placed orders per interval (and
