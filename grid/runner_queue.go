@@ -71,8 +71,7 @@ func (l *loop) dispatch(in []Intent) {
 		case IntentCancel:
 			cancels = append(cancels, it)
 		case IntentQuery:
-			if !l.queries[it.Ref] {
-				l.queries[it.Ref] = true
+			if _, busy := l.r.querying.LoadOrStore(it.Ref, struct{}{}); !busy {
 				l.urgent = append(l.urgent, job{kind: IntentQuery, intents: []Intent{it}})
 			}
 		case IntentReserve:
