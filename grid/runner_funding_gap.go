@@ -113,13 +113,7 @@ func (e *Engine) fillsAfterSave(st StoredState, snap Snapshot) fundingGap {
 			}
 			return all
 		case ref.Level == CloseLevel:
-			if ref.Gen > st.CloseGen {
-				return 0
-			}
-			if q, ok := closing[ref.Gen]; ok {
-				return q
-			}
-			return all
+			return storedCloseBooked(ref.Gen, st.CloseGen, closing)
 		}
 		ss, ok := slots[ref.Level]
 		switch {

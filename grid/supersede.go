@@ -138,13 +138,21 @@ func (e *Engine) supersedeInitial(now time.Time, snap Snapshot) {
 }
 
 // closeBooked is how much of closing order gen's fills the stored state
-// booked: nothing of an order sent after the save, what the state says of
-// one live at the save, all of any other.
+// booked (see storedCloseBooked).
 func (c *closer) closeBooked(gen, stored uint32) exchange.Steps {
+	return storedCloseBooked(gen, stored, c.restored)
+}
+
+// storedCloseBooked is how much of closing order gen's fills a stored state
+// whose closer had reached generation stored, with the closing orders live
+// at the save and their fills booked (live), booked: nothing of an order
+// sent after the save, what the state says of one live at the save, all
+// (math.MaxInt64) of any other.
+func storedCloseBooked(gen, stored uint32, live map[uint32]exchange.Steps) exchange.Steps {
 	if gen > stored {
 		return 0
 	}
-	if q, ok := c.restored[gen]; ok {
+	if q, ok := live[gen]; ok {
 		return q
 	}
 	return math.MaxInt64
