@@ -132,6 +132,18 @@ func queueEach(ls []*Lane, call func(i int, l *Lane)) {
 	wg.Wait()
 }
 
+// readEach queues read(lane i, syms[i]) on each lane (see queueEach) and
+// returns the answers; a read must not fail.
+func readEach[T any](t *testing.T, ls []*Lane, syms []string, read func(*Lane, context.Context, string) (T, error)) []T {
+	got := make([]T, len(ls))
+	queueEach(ls, func(i int, l *Lane) {
+		var err error
+		got[i], err = read(l, context.Background(), syms[i])
+		assert.NoError(t, err)
+	})
+	return got
+}
+
 // spendBurst spends the read window's burst with a Rules read, so that
 // the next reads wait in the executor's queue together.
 func spendBurst(t *testing.T, e *Executor) {
@@ -248,12 +260,7 @@ func TestCoalescePositionsThroughAllPositions(t *testing.T) {
 		ls := lanes(t, e, "btc", "eth", "sol", "btc2")
 		spendBurst(t, e)
 
-		got := make([][]Position, len(ls))
-		queueEach(ls, func(i int, l *Lane) {
-			var err error
-			got[i], err = l.Positions(context.Background(), syms[i])
-			assert.NoError(t, err)
-		})
+		got := readEach(t, ls, syms, (*Lane).Positions)
 
 		assert.Equal(t, 1, v.Calls(OpAllPositions))
 		assert.Zero(t, v.Calls(OpPositions))
@@ -294,12 +301,7 @@ func TestCoalescePositionsWithoutCapability(t *testing.T) {
 		ls := lanes(t, e, "a", "b", "c")
 		spendBurst(t, e)
 
-		got := make([][]Position, len(ls))
-		queueEach(ls, func(i int, l *Lane) {
-			var err error
-			got[i], err = l.Positions(context.Background(), syms[i])
-			assert.NoError(t, err)
-		})
+		got := readEach(t, ls, syms, (*Lane).Positions)
 		assert.Equal(t, 2, v.Calls(OpPositions), "one per symbol")
 		assert.Empty(t, got[0])
 		assert.Equal(t, v.positions, got[1])
@@ -318,10 +320,7 @@ func TestCoalesceAllPositionsOnlyWhenCheaper(t *testing.T) {
 		ls := lanes(t, e, "a", "b")
 		spendBurst(t, e)
 		spendBurst(t, e) // twice: bursts of 25
-		queueEach(ls, func(i int, l *Lane) {
-			_, err := l.Positions(context.Background(), []string{"BTCUSDT", "ETHUSDT"}[i])
-			assert.NoError(t, err)
-		})
+		readEach(t, ls, []string{"BTCUSDT", "ETHUSDT"}, (*Lane).Positions)
 		assert.Equal(t, 2, v.Calls(OpPositions))
 		assert.Zero(t, v.Calls(OpAllPositions))
 	})
@@ -336,12 +335,7 @@ func TestCoalesceOpenOrdersPerSymbol(t *testing.T) {
 		syms := []string{"BTCUSDT", "ETHUSDT", "BTCUSDT"}
 		ls := lanes(t, e, "a", "b", "c")
 		spendBurst(t, e)
-		got := make([][]Order, len(ls))
-		queueEach(ls, func(i int, l *Lane) {
-			var err error
-			got[i], err = l.OpenOrders(context.Background(), syms[i])
-			assert.NoError(t, err)
-		})
+		got := readEach(t, ls, syms, (*Lane).OpenOrders)
 		assert.Equal(t, 2, v.Calls(OpOpenOrders))
 		assert.Equal(t, v.open["BTCUSDT"], got[0])
 		assert.Empty(t, got[1])
