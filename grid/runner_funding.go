@@ -282,7 +282,7 @@ func fineUnits(v decimal.Decimal) decimal.Decimal {
 // positionAt is the grid's position at t: that of the last sample at or
 // before t; ok is false before the first sample and while unknown.
 func (b *fundingBook) positionAt(t time.Time) (exchange.Steps, bool) {
-	i := sort.Search(len(b.samples), func(i int) bool { return b.samples[i].t.After(t) })
+	i := b.firstAfter(t)
 	if i == 0 || b.samples[i-1].unknown {
 		return 0, false
 	}
@@ -290,9 +290,12 @@ func (b *fundingBook) positionAt(t time.Time) (exchange.Steps, bool) {
 }
 
 // inForce is the index of the sample in force at t (0 when none is).
-func (b *fundingBook) inForce(t time.Time) int {
-	i := sort.Search(len(b.samples), func(i int) bool { return b.samples[i].t.After(t) })
-	return max(i-1, 0)
+func (b *fundingBook) inForce(t time.Time) int { return max(b.firstAfter(t)-1, 0) }
+
+// firstAfter is the index of the first sample later than t (len(samples)
+// when none is).
+func (b *fundingBook) firstAfter(t time.Time) int {
+	return sort.Search(len(b.samples), func(i int) bool { return b.samples[i].t.After(t) })
 }
 
 // prune drops the samples no later settlement needs: those before the
