@@ -63,22 +63,11 @@ func (d *direct) reclaim() {
 // subscribeDirect is Subscribe for a feed with interval 0.
 func (m *Feed) subscribeDirect(ctx context.Context) <-chan Price {
 	d := &direct{out: make(chan Price, 1)}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	s := &subscriber{direct: d}
+	if !m.addSubscriber(s) {
 		close(d.out)
 		return d.out
 	}
-	s := &subscriber{direct: d}
-	var next []*subscriber
-	if cur := m.subs.Load(); cur != nil {
-		next = append(next, *cur...)
-	}
-	next = append(next, s)
-	m.subs.Store(&next)
-	m.wg.Add(1)
-	m.mu.Unlock()
-	m.log.Debug("pricefeed: subscribed", "subscribers", len(next))
 	d.offer(&m.latest) // the price already known, if any
 
 	end := func() { m.endDirect(s) }

@@ -265,13 +265,23 @@ func (m *Feed) Subscribe(ctx context.Context) <-chan Price {
 		return m.subscribeDirect(ctx)
 	}
 	out := make(chan Price)
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
+	s := &subscriber{wake: make(chan struct{}, 1)}
+	if !m.addSubscriber(s) {
 		close(out)
 		return out
 	}
-	s := &subscriber{wake: make(chan struct{}, 1)}
+	go m.serve(ctx, s, out)
+	return out
+}
+
+// addSubscriber adds s to the subscribers, counted in the feed's wait
+// group until it ends; false when the feed is closed.
+func (m *Feed) addSubscriber(s *subscriber) bool {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return false
+	}
 	var next []*subscriber
 	if cur := m.subs.Load(); cur != nil {
 		next = append(next, *cur...)
@@ -281,8 +291,7 @@ func (m *Feed) Subscribe(ctx context.Context) <-chan Price {
 	m.wg.Add(1)
 	m.mu.Unlock()
 	m.log.Debug("pricefeed: subscribed", "subscribers", len(next))
-	go m.serve(ctx, s, out)
-	return out
+	return true
 }
 
 func (m *Feed) unsubscribe(s *subscriber) {
