@@ -113,16 +113,24 @@ func TestAProbeWithoutAReportReleasesTheWindow(t *testing.T) {
 	assert.Zero(t, v.refusals())
 }
 
+// fullWindow is a limiter with one weight window of 100 that a report has
+// just said is full until reset, and a query's demand on it.
+func fullWindow(t *testing.T) (s *limiterSet, d demand, reset time.Time) {
+	t.Helper()
+	var p limiterParams
+	p.queryShare = 100
+	s = newLimiterSet([]LimitWindow{weightWindow(100)}, nil, p)
+	d = s.demandFor(opQuery, "", 0)
+	reset = execEpoch.Add(time.Minute)
+	require.True(t, s.report(execEpoch, Usage{Window: "REQUEST_WEIGHT_1M", Used: 100, Reset: reset}, demand{}))
+	return s, d, reset
+}
+
 // A probe that is never sent (its caller gave up as it was admitted) does
 // not hold the window: the next request goes in its place.
 func TestAProbeNeverSentDoesNotHoldTheWindow(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	var p limiterParams
-	p.queryShare = 100
-	s := newLimiterSet([]LimitWindow{weightWindow(100)}, nil, p)
-	d := s.demandFor(opQuery, "", 0)
-	reset := execEpoch.Add(time.Minute)
-	require.True(t, s.report(execEpoch, Usage{Window: "REQUEST_WEIGHT_1M", Used: 100, Reset: reset}, demand{}))
+	s, d, reset := fullWindow(t)
 	at, _, ok := s.take(execEpoch, d)
 	require.False(t, ok)
 	require.Equal(t, reset, at)
@@ -145,12 +153,7 @@ func TestAProbeNeverSentDoesNotHoldTheWindow(t *testing.T) {
 // A count of the new window that arrives before its first request (the
 // answer to a request sent before the reset) leaves nothing to probe.
 func TestANewWindowsCountNeedsNoProbe(t *testing.T) {
-	var p limiterParams
-	p.queryShare = 100
-	s := newLimiterSet([]LimitWindow{weightWindow(100)}, nil, p)
-	d := s.demandFor(opQuery, "", 0)
-	reset := execEpoch.Add(time.Minute)
-	require.True(t, s.report(execEpoch, Usage{Window: "REQUEST_WEIGHT_1M", Used: 100, Reset: reset}, demand{}))
+	s, d, reset := fullWindow(t)
 	_, _, ok := s.take(execEpoch, d)
 	require.False(t, ok)
 	require.True(t, s.report(reset, Usage{Window: "REQUEST_WEIGHT_1M", Used: 50, Reset: reset.Add(time.Minute)}, demand{}))
