@@ -54,10 +54,9 @@ type Runner struct {
 	// reconciled counts the reconciliations that read the venue, and
 	// reconciledAt is the last one's time (Unix ns): see Reconciliations.
 	reconciled, reconciledAt atomic.Int64
-	// querying holds the orders (OrderRef) with a query queued or on its
-	// way, one at a time: the loop's query jobs (marked when queued, until
-	// answered) and a cancel that finds its order gone (marked while it
-	// asks). Cleared as a run starts.
+	// querying holds the orders (OrderRef) being queried on the
+	// workers' goroutines: a cancel that finds its order gone queries it
+	// too, and one query of an order at a time is enough.
 	querying sync.Map
 	rules    exchange.Rules
 	// tickP and stepP turn the venue's prices and quantities into ticks

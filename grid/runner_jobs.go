@@ -134,7 +134,7 @@ func (r *Runner) do(ctx context.Context, j job, stopping bool) answer {
 	case IntentQuery:
 		var evs []OrderEvent
 		for _, it := range j.intents {
-			evs = append(evs, r.lookUp(ctx, it.Ref)...) // marked in querying when queued
+			evs = append(evs, r.query(ctx, it.Ref)...)
 		}
 		return answer{events: evs, queried: j.intents[0].Ref, query: true}
 	}
@@ -276,7 +276,7 @@ func (r *Runner) cancel(ctx context.Context, intents []Intent, stopping bool) []
 				evs = append(evs, r.orderEvents(ref, res.Order)...)
 			}
 		case errors.Is(res.Err, exchange.ErrOrderNotFound):
-			evs = append(evs, r.queryUnlessQueried(ctx, ref)...) // already ended: learn how
+			evs = append(evs, r.query(ctx, ref)...) // already ended: learn how
 		case errors.Is(res.Err, exchange.ErrUnknownOutcome):
 			evs = append(evs, OrderEvent{Ref: ref, Type: OrderUnknown})
 		default:
@@ -286,21 +286,16 @@ func (r *Runner) cancel(ctx context.Context, intents []Intent, stopping bool) []
 	return evs
 }
 
-// queryUnlessQueried looks an order up unless a query of it is queued or
-// on its way (see Runner.querying), when it asks nothing and returns
-// nothing: that query's answer reaches the engine, and the engine's timer
-// queries again should that one fail.
-func (r *Runner) queryUnlessQueried(ctx context.Context, ref OrderRef) []OrderEvent {
+// query looks an order up; a "not found" carries when it was asked. While
+// another worker queries the same order (the loop's query, and a cancel
+// that found the order gone), it asks nothing and returns nothing: the
+// other's answer reaches the engine, and the engine's timer queries again
+// should that one fail.
+func (r *Runner) query(ctx context.Context, ref OrderRef) []OrderEvent {
 	if _, busy := r.querying.LoadOrStore(ref, struct{}{}); busy {
 		return nil
 	}
 	defer r.querying.Delete(ref)
-	return r.lookUp(ctx, ref)
-}
-
-// lookUp queries an order by its client order ID; a "not found" carries
-// when it was asked.
-func (r *Runner) lookUp(ctx context.Context, ref OrderRef) []OrderEvent {
 	asked := r.cfg.now()
 	o, err := r.x.Query(ctx, r.rules.Symbol, ClientOrderID(r.gridID, ref))
 	switch {

@@ -120,8 +120,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 
-	r.querying.Clear() // a query of an earlier run's is not on its way
-	l := &loop{r: r, work: make(chan job), answers: make(chan answer, 64), user: user}
+	l := &loop{r: r, work: make(chan job), answers: make(chan answer, 64), user: user, queries: map[OrderRef]bool{}}
 	for range r.cfg.workers {
 		wg.Add(1)
 		go func() {
@@ -216,12 +215,13 @@ type loop struct {
 	user        <-chan exchange.UserEvent
 	urgent      []job
 	places      []job
-	reconciling bool      // a reconciliation waiting or running
-	readingFees bool      // a read of the venue's trades waiting or running
-	polling     bool      // an account read waiting or running
-	pollAt      time.Time // when the account is read next
-	polledAt    time.Time // when it was last read
-	feesSince   time.Time // the next read of trades starts here
+	queries     map[OrderRef]bool // queries waiting or running
+	reconciling bool              // a reconciliation waiting or running
+	readingFees bool              // a read of the venue's trades waiting or running
+	polling     bool              // an account read waiting or running
+	pollAt      time.Time         // when the account is read next
+	polledAt    time.Time         // when it was last read
+	feesSince   time.Time         // the next read of trades starts here
 	inflight    int
 	overBudget  bool        // warned that the reconciliation interval is shorter than the executor can serve
 	urgentRun   int         // urgent jobs handed out in a row while placements waited
@@ -370,7 +370,7 @@ func (r *Runner) reserve(ctx context.Context, upTo uint32) error {
 func (l *loop) answer(a answer) {
 	r := l.r
 	if a.query {
-		r.querying.Delete(a.queried)
+		delete(l.queries, a.queried)
 	}
 	if a.reconciled {
 		l.reconciling = false

@@ -71,7 +71,8 @@ func (l *loop) dispatch(in []Intent) {
 		case IntentCancel:
 			cancels = append(cancels, it)
 		case IntentQuery:
-			if _, busy := l.r.querying.LoadOrStore(it.Ref, struct{}{}); !busy {
+			if !l.queries[it.Ref] {
+				l.queries[it.Ref] = true
 				l.urgent = append(l.urgent, job{kind: IntentQuery, intents: []Intent{it}})
 			}
 		case IntentReserve:

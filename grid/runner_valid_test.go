@@ -154,7 +154,7 @@ func TestLoopDropsStalePlacementsOnTheTimer(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	r := &Runner{eng: e, log: slog.New(slog.DiscardHandler), cfg: runnerConfig{maxPlaces: 256, now: func() time.Time { return t0 }}}
 	r.lastPrice.Store(1000)
-	l := &loop{r: r, work: make(chan job)}
+	l := &loop{r: r, work: make(chan job), queries: map[OrderRef]bool{}}
 	l.dispatch(e.OnStreamReady(t0))
 	l.dispatch(e.OnPrice(t0, 1000))
 	queued := func() (n int) {
